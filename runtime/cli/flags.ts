@@ -1,0 +1,31 @@
+import { parseArgs } from "node:util";
+import { UsageError } from "./usage-error.ts";
+
+/** A flag and the environment variable it sets: flags win over the environment. */
+export type FlagMap = Record<string, { env: string; short?: string }>;
+
+/**
+ * Parses a subcommand's flags strictly (unknown flags and stray arguments are errors) and
+ * returns the environment-style settings they imply, merged over `env`.
+ */
+export function parseFlags(
+  command: string,
+  args: string[],
+  flags: FlagMap,
+  env: Record<string, string | undefined>,
+): { settings: Record<string, string | undefined>; help: boolean } {
+  const options: Record<string, { type: "string" | "boolean"; short?: string }> = { help: { type: "boolean", short: "h" } };
+  for (const [name, spec] of Object.entries(flags)) options[name] = { type: "string", ...(spec.short ? { short: spec.short } : {}) };
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({ args, options, strict: true, allowPositionals: false }));
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message.replace(/\. To specify a positional argument.*$/, "")}`, command);
+  }
+  const settings = { ...env };
+  for (const [name, spec] of Object.entries(flags)) {
+    const value = values[name];
+    if (typeof value === "string") settings[spec.env] = value;
+  }
+  return { settings, help: values.help === true };
+}

@@ -1,0 +1,41 @@
+import { loadConfig } from "../config/load.ts";
+import { startEngine } from "../engine.ts";
+import { createLogger } from "../log/logger.ts";
+import { parseFlags, type FlagMap } from "./flags.ts";
+import { runUsage } from "./usage.ts";
+
+export const runFlags: FlagMap = {
+  handlers: { env: "FERRY_HANDLERS_DIR" },
+  brokers: { env: "FERRY_KAFKA_BROKERS" },
+  "database-url": { env: "FERRY_DATABASE_URL" },
+  "group-prefix": { env: "FERRY_GROUP_PREFIX" },
+  "batch-size": { env: "FERRY_BATCH_SIZE" },
+  concurrency: { env: "FERRY_PARTITION_CONCURRENCY" },
+  "log-level": { env: "FERRY_LOG_LEVEL" },
+};
+
+/** `ferry run`: config → engine → wait for a signal → drain → exit. */
+export async function runCommand(args: string[], env: Record<string, string | undefined>): Promise<number> {
+  const { settings, help } = parseFlags("run", args, runFlags, env);
+  if (help) {
+    console.log(runUsage);
+    return 0;
+  }
+  const config = loadConfig(settings);
+  const log = createLogger({ level: config.logLevel });
+  const engine = await startEngine(config, log);
+
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once("SIGTERM", () => resolve("SIGTERM"));
+    process.once("SIGINT", () => resolve("SIGINT"));
+  });
+  log.info("engine:draining", { signal, timeoutMs: config.shutdownTimeoutMs });
+  const exitNow = () => {
+    log.warn("engine:second-signal-exit");
+    process.exit(130);
+  };
+  process.once("SIGTERM", exitNow);
+  process.once("SIGINT", exitNow);
+  const { drained } = await engine.stop();
+  return drained ? 0 : 1;
+}

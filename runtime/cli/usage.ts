@@ -1,0 +1,51 @@
+export const version = "0.1.0";
+
+export const mainUsage = `ferry ${version} — carries Kafka events to handler plugins, exactly once in effect
+
+Usage: ferry <command> [options]
+
+Commands:
+  run        Run the worker: consume the topics of every handler in a directory
+  migrate    Apply Ferry's database migrations (and the handlers' own), then exit
+
+Options:
+  -h, --help     Show help (also: ferry <command> --help)
+  -v, --version  Print the version
+
+Examples:
+  ferry run --handlers ./handlers
+  FERRY_DATABASE_URL=postgres://app@db/app ferry migrate --handlers ./handlers
+
+Exit codes: 0 success · 1 runtime failure · 2 bad command line or configuration`;
+
+export const runUsage = `Usage: ferry run --handlers <dir> [options]
+
+Consumes the topics of every handler module in <dir>. Each handler gets its own consumer
+group (<group-prefix>.<handler>); effects, inbox and offsets commit in one PostgreSQL
+transaction, and the Kafka offset is committed only after it.
+
+Options (each also settable by the environment variable shown):
+  --handlers <dir>          FERRY_HANDLERS_DIR            handler modules (required)
+  --brokers <list>          FERRY_KAFKA_BROKERS           host:port,... (required)
+  --database-url <url>      FERRY_DATABASE_URL            postgres://... (required)
+  --group-prefix <name>     FERRY_GROUP_PREFIX            default "ferry"
+  --batch-size <n>          FERRY_BATCH_SIZE              events per transaction, default 500
+  --concurrency <n>         FERRY_PARTITION_CONCURRENCY   partitions processed at once, default 8
+  --log-level <level>       FERRY_LOG_LEVEL               debug|info|warn|error, default info
+Other settings: FERRY_KAFKA_SECURITY_PROTOCOL, FERRY_KAFKA_SASL_MECHANISM, FERRY_KAFKA_SASL_USERNAME,
+FERRY_KAFKA_SASL_PASSWORD, FERRY_KAFKA_CLIENT_ID, FERRY_DATABASE_POOL_SIZE, FERRY_EVENT_ID_HEADER,
+FERRY_MISSING_EVENT_ID (dead-letter|derive), FERRY_DEAD_LETTER_SUFFIX, FERRY_SHUTDOWN_TIMEOUT_MS.
+
+SIGTERM or SIGINT drains in-flight batches and exits 0; a second signal exits at once.
+
+Example:
+  FERRY_KAFKA_BROKERS=127.0.0.1:9092 FERRY_DATABASE_URL=postgres://postgres@127.0.0.1/app \\
+    ferry run --handlers ./handlers`;
+
+export const migrateUsage = `Usage: ferry migrate [--handlers <dir>] [--database-url <url>]
+
+Applies Ferry's own migrations, then <dir>/migrations/*.sql in name order, under an advisory
+lock (replicas starting together do not race). \`ferry run\` does the same at start.
+
+Example:
+  ferry migrate --handlers ./handlers --database-url postgres://postgres@127.0.0.1/app`;

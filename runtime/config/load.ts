@@ -1,0 +1,90 @@
+import * as v from "valibot";
+import { ConfigError } from "../errors.ts";
+import type { LogLevel } from "../log/logger.ts";
+import { settingsSchema } from "./schema.ts";
+
+/** Ferry's typed configuration, compiled once at start. Nothing else reads the environment. */
+export interface FerryConfig {
+  kafka: {
+    brokers: string[];
+    clientId: string;
+    securityProtocol: "plaintext" | "sasl_plaintext" | "ssl" | "sasl_ssl";
+    sasl?: { mechanism: string; username: string; password: string };
+  };
+  database: { url: string; poolSize: number };
+  handlersDir: string;
+  groupPrefix: string;
+  batchSize: number;
+  partitionConcurrency: number;
+  eventIdHeader: string;
+  missingEventId: "dead-letter" | "derive";
+  deadLetterSuffix: string;
+  shutdownTimeoutMs: number;
+  logLevel: LogLevel;
+}
+
+/**
+ * Reads settings from environment-style variables (flags are mapped onto the same names by the CLI)
+ * and reports every problem at once, each naming its variable.
+ */
+export function loadConfig(source: Record<string, string | undefined>): FerryConfig {
+  const s = parseSettings(settingsSchema, source);
+  const usesSasl = s.FERRY_KAFKA_SECURITY_PROTOCOL.startsWith("sasl");
+  if (usesSasl && (!s.FERRY_KAFKA_SASL_USERNAME || !s.FERRY_KAFKA_SASL_PASSWORD)) {
+    throw new ConfigError([
+      `FERRY_KAFKA_SECURITY_PROTOCOL=${s.FERRY_KAFKA_SECURITY_PROTOCOL} needs FERRY_KAFKA_SASL_USERNAME and FERRY_KAFKA_SASL_PASSWORD`,
+    ]);
+  }
+  return {
+    kafka: {
+      brokers: s.FERRY_KAFKA_BROKERS,
+      clientId: s.FERRY_KAFKA_CLIENT_ID,
+      securityProtocol: s.FERRY_KAFKA_SECURITY_PROTOCOL,
+      ...(usesSasl
+        ? { sasl: { mechanism: s.FERRY_KAFKA_SASL_MECHANISM, username: s.FERRY_KAFKA_SASL_USERNAME!, password: s.FERRY_KAFKA_SASL_PASSWORD! } }
+        : {}),
+    },
+    database: { url: s.FERRY_DATABASE_URL, poolSize: s.FERRY_DATABASE_POOL_SIZE },
+    handlersDir: s.FERRY_HANDLERS_DIR,
+    groupPrefix: s.FERRY_GROUP_PREFIX,
+    batchSize: s.FERRY_BATCH_SIZE,
+    partitionConcurrency: s.FERRY_PARTITION_CONCURRENCY,
+    eventIdHeader: s.FERRY_EVENT_ID_HEADER,
+    missingEventId: s.FERRY_MISSING_EVENT_ID,
+    deadLetterSuffix: s.FERRY_DEAD_LETTER_SUFFIX,
+    shutdownTimeoutMs: s.FERRY_SHUTDOWN_TIMEOUT_MS,
+    logLevel: s.FERRY_LOG_LEVEL,
+  };
+}
+
+/** Only what `ferry migrate` needs: the database, and optionally a handlers directory. */
+export function loadMigrateConfig(source: Record<string, string | undefined>): { databaseUrl: string; handlersDir?: string; logLevel: LogLevel } {
+  const schema = v.object({
+    ...v.pick(settingsSchema, ["FERRY_DATABASE_URL", "FERRY_LOG_LEVEL"]).entries,
+    FERRY_HANDLERS_DIR: v.optional(v.string()),
+  });
+  const s = parseSettings(schema, source);
+  return { databaseUrl: s.FERRY_DATABASE_URL, logLevel: s.FERRY_LOG_LEVEL, ...(s.FERRY_HANDLERS_DIR ? { handlersDir: s.FERRY_HANDLERS_DIR } : {}) };
+}
+
+function parseSettings<S extends v.GenericSchema>(schema: S, source: Record<string, string | undefined>): v.InferOutput<S> {
+  const input = Object.fromEntries(Object.entries(source).filter(([k, val]) => k.startsWith("FERRY_") && val !== undefined && val !== ""));
+  const parsed = v.safeParse(schema, input, { abortPipeEarly: true });
+  if (!parsed.success) throw new ConfigError(parsed.issues.map((issue) => describeIssue(issue)));
+  return parsed.output;
+}
+
+const whenMissing: Record<string, string> = {
+  FERRY_KAFKA_BROKERS: "FERRY_KAFKA_BROKERS is required: a comma-separated list of host:port, e.g. 127.0.0.1:9092",
+  FERRY_DATABASE_URL: "FERRY_DATABASE_URL is required: a PostgreSQL URL, e.g. postgres://user@127.0.0.1:5432/app",
+  FERRY_HANDLERS_DIR: "the handlers directory is required: pass --handlers <dir> or set FERRY_HANDLERS_DIR",
+};
+
+function describeIssue(issue: v.BaseIssue<unknown>): string {
+  const name = issue.path?.map((p) => String(p.key)).join(".") ?? "configuration";
+  if (issue.input === undefined && whenMissing[name]) return whenMissing[name];
+  const got = issue.input === undefined ? "it is not set" : `got ${JSON.stringify(issue.input)}`;
+  // valibot's messages here are ours and already name the variable; add what was received.
+  const message = issue.message.includes("FERRY_") || issue.message.includes("--") ? issue.message : `${name}: ${issue.message}`;
+  return `${message} (${got})`;
+}

@@ -1,0 +1,75 @@
+import * as v from "valibot";
+
+/**
+ * Every setting Ferry reads, by its environment variable name. Values arrive as strings
+ * (from the environment or from flags mapped onto these names) and leave typed.
+ */
+const int = (name: string, def: number, min: number, max: number) =>
+  v.optional(
+    v.pipe(
+      v.string(),
+      v.trim(),
+      v.regex(/^\d+$/, `${name} must be a whole number between ${min} and ${max}`),
+      v.transform(Number),
+      v.minValue(min, `${name} must be at least ${min}`),
+      v.maxValue(max, `${name} must be at most ${max}`),
+    ),
+    String(def),
+  );
+
+const oneOf = <const T extends readonly [string, ...string[]]>(name: string, options: T, def: T[number]) =>
+  v.optional(v.picklist(options, `${name} must be one of: ${options.join(", ")}`), def);
+
+const brokerList = v.pipe(
+  v.string("FERRY_KAFKA_BROKERS is required: a comma-separated list of host:port, e.g. 127.0.0.1:9092"),
+  v.trim(),
+  v.transform((s) => s.split(",").map((b) => b.trim()).filter(Boolean)),
+  v.minLength(1, "FERRY_KAFKA_BROKERS must name at least one broker as host:port"),
+  v.everyItem((b) => /^[^\s:,]+:\d{1,5}$/.test(b), "FERRY_KAFKA_BROKERS entries must look like host:port, e.g. 127.0.0.1:9092"),
+);
+
+const databaseUrl = v.pipe(
+  v.string("FERRY_DATABASE_URL is required: a PostgreSQL URL, e.g. postgres://user@127.0.0.1:5432/app"),
+  v.trim(),
+  v.regex(/^postgres(ql)?:\/\/\S+$/, "FERRY_DATABASE_URL must be a postgres:// or postgresql:// URL"),
+);
+
+export const settingsSchema = v.object({
+  FERRY_KAFKA_BROKERS: brokerList,
+  FERRY_KAFKA_CLIENT_ID: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1)), "ferry"),
+  FERRY_KAFKA_SECURITY_PROTOCOL: oneOf(
+    "FERRY_KAFKA_SECURITY_PROTOCOL",
+    ["plaintext", "sasl_plaintext", "ssl", "sasl_ssl"] as const,
+    "plaintext",
+  ),
+  FERRY_KAFKA_SASL_MECHANISM: oneOf(
+    "FERRY_KAFKA_SASL_MECHANISM",
+    ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] as const,
+    "PLAIN",
+  ),
+  FERRY_KAFKA_SASL_USERNAME: v.optional(v.string()),
+  FERRY_KAFKA_SASL_PASSWORD: v.optional(v.string()),
+  FERRY_DATABASE_URL: databaseUrl,
+  FERRY_DATABASE_POOL_SIZE: int("FERRY_DATABASE_POOL_SIZE", 10, 2, 200),
+  FERRY_HANDLERS_DIR: v.pipe(
+    v.string("the handlers directory is required: pass --handlers <dir> or set FERRY_HANDLERS_DIR"),
+    v.trim(),
+    v.minLength(1, "the handlers directory is required: pass --handlers <dir> or set FERRY_HANDLERS_DIR"),
+  ),
+  FERRY_GROUP_PREFIX: v.optional(
+    v.pipe(v.string(), v.regex(/^[A-Za-z0-9._-]+$/, "FERRY_GROUP_PREFIX may contain letters, digits, '.', '_' and '-'")),
+    "ferry",
+  ),
+  FERRY_BATCH_SIZE: int("FERRY_BATCH_SIZE", 500, 1, 10_000),
+  FERRY_PARTITION_CONCURRENCY: int("FERRY_PARTITION_CONCURRENCY", 8, 1, 256),
+  FERRY_EVENT_ID_HEADER: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1)), "event-id"),
+  FERRY_MISSING_EVENT_ID: oneOf("FERRY_MISSING_EVENT_ID", ["dead-letter", "derive"] as const, "dead-letter"),
+  FERRY_DEAD_LETTER_SUFFIX: v.optional(
+    v.pipe(v.string(), v.regex(/^[A-Za-z0-9._-]+$/, "FERRY_DEAD_LETTER_SUFFIX may contain letters, digits, '.', '_' and '-'")),
+    ".dlt",
+  ),
+  FERRY_SHUTDOWN_TIMEOUT_MS: int("FERRY_SHUTDOWN_TIMEOUT_MS", 30_000, 0, 3_600_000),
+  FERRY_LOG_LEVEL: oneOf("FERRY_LOG_LEVEL", ["debug", "info", "warn", "error"] as const, "info"),
+});
+
+export type Settings = v.InferOutput<typeof settingsSchema>;

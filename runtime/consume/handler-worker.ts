@@ -1,0 +1,133 @@
+import type { Sql } from "postgres";
+import { coerceError } from "../errors.ts";
+import type { LoadedHandler } from "../handlers/validate.ts";
+import type { KafkaPort, PartitionBatch, ProducerPort, TopicPartition, TopicPartitionOffset } from "../kafka/port.ts";
+import type { Logger } from "../log/logger.ts";
+import type { EventResult } from "../inbox/unit-of-work.ts";
+import { isInfrastructureFailure } from "./classify.ts";
+import { prepareRecord } from "./prepare.ts";
+import { processPrepared } from "./process-batch.ts";
+import { sleep } from "./sleep.ts";
+
+export interface WorkerSettings {
+  groupPrefix: string;
+  batchSize: number;
+  partitionConcurrency: number;
+  eventIdHeader: string;
+  missingEventId: "dead-letter" | "derive";
+  deadLetterSuffix: string;
+}
+
+export interface HandlerWorker {
+  readonly handler: LoadedHandler;
+  readonly groupId: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export const groupIdFor = (prefix: string, handlerName: string) => `${prefix}.${handlerName}`;
+
+const partitionKey = (topic: string, partition: number) => `${topic}:${partition}`;
+
+/**
+ * Runs one handler: its own consumer group (so handlers fail, pause and scale independently),
+ * batches per partition, and the commit order PostgreSQL first, Kafka second.
+ */
+export function createHandlerWorker(deps: {
+  handler: LoadedHandler;
+  kafka: KafkaPort;
+  producer: ProducerPort;
+  sql: Sql;
+  settings: WorkerSettings;
+  log: Logger;
+  onEvent?(handler: string, result: EventResult | { kind: "dead-lettered"; reason: string }): void;
+}): HandlerWorker {
+  const { handler, settings, sql } = deps;
+  const groupId = groupIdFor(settings.groupPrefix, handler.name);
+  const log = deps.log.child({ handler: handler.name, group: groupId });
+  const abort = new AbortController();
+  // The next offset PostgreSQL holds per assigned partition: records below it were applied already.
+  const applied = new Map<string, bigint>();
+
+  const onAssign = async (partitions: TopicPartition[]): Promise<TopicPartitionOffset[]> => {
+    const rows = await sql<{ topic: string; partition: number; next_offset: string }[]>`
+      select topic, partition, next_offset from ferry_offsets
+      where group_id = ${groupId} and (topic, partition) in ${sql(partitions.map((p) => [p.topic, p.partition]) as never)}`.catch(
+      (e: unknown) => {
+        log.warn("partitions:offsets-unavailable", { error: coerceError(e) });
+        return [];
+      },
+    );
+    for (const r of rows) applied.set(partitionKey(r.topic, r.partition), BigInt(r.next_offset));
+    log.info("partitions:assigned", { partitions: partitions.map((p) => partitionKey(p.topic, p.partition)) });
+    // Resume where PostgreSQL says: it is never behind the group's committed offset, because
+    // Kafka is committed only after PostgreSQL.
+    return rows.map((r) => ({ topic: r.topic, partition: r.partition, offset: r.next_offset }));
+  };
+
+  const consumer = deps.kafka.consumer({
+    groupId,
+    topics: handler.topics,
+    maxBatchSize: settings.batchSize,
+    partitionConcurrency: settings.partitionConcurrency,
+    onAssign,
+    onRevoke: (partitions) => {
+      for (const p of partitions) applied.delete(partitionKey(p.topic, p.partition));
+      log.info("partitions:revoked", { partitions: partitions.map((p) => partitionKey(p.topic, p.partition)) });
+    },
+  });
+
+  const eachBatch = async (batch: PartitionBatch) => {
+    const key = partitionKey(batch.topic, batch.partition);
+    for (let outage = 0; ; outage++) {
+      const floor = applied.get(key);
+      const records = floor === undefined ? batch.records : batch.records.filter((r) => BigInt(r.offset) >= floor);
+      try {
+        if (records.length > 0) {
+          const prepared = records.map((r) =>
+            prepareRecord(r, { eventIdHeader: settings.eventIdHeader, missingEventId: settings.missingEventId, format: handler.format }),
+          );
+          await processPrepared(prepared, {
+            sql,
+            handler,
+            groupId,
+            producer: deps.producer,
+            deadLetterSuffix: settings.deadLetterSuffix,
+            log,
+            signal: abort.signal,
+            isStale: batch.isStale,
+            onCommitted: (next) => applied.set(key, BigInt(next)),
+            onEvent: (result) => deps.onEvent?.(handler.name, result),
+          });
+        }
+        break;
+      } catch (e) {
+        // Not the event's fault: never dead-letter, never commit past it. Wait and try again
+        // until it works, the partition is revoked or the worker stops.
+        if (abort.signal.aborted || batch.isStale() || !isInfrastructureFailure(e)) throw e;
+        const delayMs = Math.min(30_000, 500 * 2 ** Math.min(outage, 6));
+        log.warn("batch:infrastructure-failure", { partition: key, error: coerceError(e), retryInMs: delayMs });
+        await sleep(delayMs, abort.signal);
+      }
+    }
+    const last = batch.records[batch.records.length - 1];
+    if (!last || batch.isStale()) return;
+    await consumer
+      .commit([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() }])
+      .catch((e: unknown) => log.warn("offsets:kafka-commit-failed", { partition: key, error: coerceError(e) }));
+  };
+
+  return {
+    handler,
+    groupId,
+    async start() {
+      await consumer.start(eachBatch);
+      log.info("handler:started", { topics: handler.topics });
+    },
+    async stop() {
+      abort.abort(new Error("the worker is stopping"));
+      await consumer.stop();
+      log.info("handler:stopped");
+    },
+  };
+}

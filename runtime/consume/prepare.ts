@@ -1,0 +1,89 @@
+import { DecodeError } from "../errors.ts";
+import type { EventMeta, ValueFormat } from "../handlers/contract.ts";
+import type { KafkaRecord } from "../kafka/port.ts";
+
+/** A record ready for the unit of work, or the reason it must be dead-lettered without running the handler. */
+export type PreparedEvent =
+  | { kind: "event"; record: KafkaRecord; meta: EventMeta; value: unknown }
+  | { kind: "rejected"; record: KafkaRecord; eventId: string | null; reason: RejectReason; message: string };
+
+export type RejectReason = "missing-event-id" | "malformed-event-id" | "decode-failed";
+
+/** Event ids: 1-200 printable ASCII characters without spaces (UUIDs, ULIDs, "order-42:v3", ...). */
+const wellFormedEventId = /^[\x21-\x7e]{1,200}$/;
+
+export interface PrepareOptions {
+  eventIdHeader: string;
+  missingEventId: "dead-letter" | "derive";
+  format: ValueFormat;
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** Reads the event id and decodes the value. Pure: no I/O, never throws. */
+export function prepareRecord(record: KafkaRecord, options: PrepareOptions): PreparedEvent {
+  const headerValue = record.headers[options.eventIdHeader];
+  let id: string;
+  if (headerValue === undefined || headerValue.length === 0) {
+    if (options.missingEventId === "dead-letter") {
+      return reject(record, null, "missing-event-id", `the record has no "${options.eventIdHeader}" header; producers must set one per event`);
+    }
+    // "derive": the record's coordinates identify it. Redelivery of this record deduplicates;
+    // a producer that re-sends the same event as a new record does not.
+    id = `${record.topic}/${record.partition}/${record.offset}`;
+  } else {
+    const text = decodeUtf8(headerValue);
+    if (text === null || !wellFormedEventId.test(text)) {
+      return reject(record, null, "malformed-event-id", `the "${options.eventIdHeader}" header must be 1-200 printable ASCII characters without spaces`);
+    }
+    id = text;
+  }
+  const meta: EventMeta = {
+    id,
+    key: record.key === null ? null : (decodeUtf8(record.key) ?? record.key.toString("base64")),
+    headers: stringHeaders(record.headers),
+    topic: record.topic,
+    partition: record.partition,
+    offset: record.offset,
+    timestamp: record.timestamp,
+  };
+  try {
+    return { kind: "event", record, meta, value: decodeValue(record.value, options.format) };
+  } catch (e) {
+    const error = e as DecodeError;
+    return reject(record, id, "decode-failed", `${error.reason}: ${error.message}`);
+  }
+}
+
+export function decodeValue(value: Buffer | null, format: ValueFormat): unknown {
+  if (format === "bytes") return value;
+  if (value === null || value.length === 0) {
+    throw new DecodeError("empty-value", "the record has no value; a tombstone or empty payload cannot be handled as an event");
+  }
+  const text = decodeUtf8(value);
+  if (text === null) throw new DecodeError("invalid-utf8", "the value is not valid UTF-8 text");
+  if (format === "string") return text;
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new DecodeError("invalid-json", `the value is not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+function reject(record: KafkaRecord, eventId: string | null, reason: RejectReason, message: string): PreparedEvent {
+  return { kind: "rejected", record, eventId, reason, message };
+}
+
+function decodeUtf8(bytes: Buffer): string | null {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    return null;
+  }
+}
+
+function stringHeaders(headers: Record<string, Buffer>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers)) out[k] = decodeUtf8(v) ?? v.toString("base64");
+  return out;
+}

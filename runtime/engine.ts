@@ -1,0 +1,66 @@
+import type { Sql } from "postgres";
+import type { FerryConfig } from "./config/load.ts";
+import { createHandlerWorker, type HandlerWorker } from "./consume/handler-worker.ts";
+import { connectDatabase } from "./db/connect.ts";
+import { collectMigrations, migrate } from "./db/migrate.ts";
+import { loadHandlers } from "./handlers/load.ts";
+import { createConfluentKafka } from "./kafka/confluent.ts";
+import type { KafkaPort, ProducerPort } from "./kafka/port.ts";
+import type { Logger } from "./log/logger.ts";
+
+export type EngineState = "starting" | "running" | "draining" | "stopped";
+
+export interface Engine {
+  readonly state: EngineState;
+  readonly workers: readonly HandlerWorker[];
+  /** Stops fetching, lets in-flight batches finish (up to the shutdown timeout), leaves the groups. */
+  stop(): Promise<{ drained: boolean }>;
+}
+
+/** Wires the engine from configuration: database, migrations, handlers, Kafka, one worker per handler. */
+export async function startEngine(config: FerryConfig, log: Logger, kafka?: KafkaPort): Promise<Engine> {
+  const handlers = await loadHandlers(config.handlersDir);
+  if (handlers.length === 0) log.warn("handlers:none-found", { dir: config.handlersDir });
+  const sql: Sql = connectDatabase(config.database.url, { poolSize: config.database.poolSize });
+  let producer: ProducerPort | undefined;
+  const workers: HandlerWorker[] = [];
+  let state: EngineState = "starting";
+  try {
+    await migrate(sql, await collectMigrations(config.handlersDir), log);
+    const port = kafka ?? createConfluentKafka(config.kafka, log);
+    producer = await port.producer();
+    for (const handler of handlers) {
+      workers.push(createHandlerWorker({ handler, kafka: port, producer, sql, settings: config, log }));
+    }
+    for (const worker of workers) await worker.start();
+  } catch (e) {
+    await Promise.allSettled(workers.map((w) => w.stop()));
+    await producer?.stop().catch(() => undefined);
+    await sql.end({ timeout: 5 });
+    throw e;
+  }
+  state = "running";
+  log.info("engine:running", { handlers: handlers.map((h) => ({ name: h.name, topics: h.topics })) });
+
+  return {
+    get state() {
+      return state;
+    },
+    workers,
+    async stop() {
+      if (state !== "running") return { drained: true };
+      state = "draining";
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timedOut = new Promise<"timeout">((resolve) => {
+        timer = setTimeout(() => resolve("timeout"), config.shutdownTimeoutMs);
+      });
+      const drained = (await Promise.race([Promise.allSettled(workers.map((w) => w.stop())), timedOut])) !== "timeout";
+      clearTimeout(timer);
+      await producer?.stop().catch(() => undefined);
+      await sql.end({ timeout: 5 });
+      state = "stopped";
+      log.info("engine:stopped", { drained });
+      return { drained };
+    },
+  };
+}

@@ -1,0 +1,79 @@
+/**
+ * The handler plugin contract: what a file in the handlers directory exports.
+ * Handler authors read this file: keep the JSDoc exact.
+ */
+import type { Sql, TransactionSql } from "postgres";
+import type { PostgresJsDatabase } from "drizzle-orm/postgres-js";
+import type { Logger } from "../log/logger.ts";
+
+/** How the bytes of an event's value become the value passed to `handle`. */
+export type ValueFormat = "json" | "string" | "bytes";
+
+/** Metadata of the Kafka record an event came from. */
+export interface EventMeta {
+  /** The technical event id, from the event-id header (see FERRY_EVENT_ID_HEADER). */
+  id: string;
+  key: string | null;
+  headers: Readonly<Record<string, string>>;
+  topic: string;
+  partition: number;
+  /** The record's offset, as a decimal string (Kafka offsets are 64-bit). */
+  offset: string;
+  /** The record's timestamp, in milliseconds since the epoch. */
+  timestamp: number;
+}
+
+export interface RetryPolicy {
+  /** Total attempts, the first included. 1 = never retry. Default 5. */
+  attempts: number;
+  /** Delay before the second attempt; doubles each time, with jitter. Default 200 ms. */
+  backoffMs: number;
+  /** Upper bound of a single delay. Default 30 s. */
+  maxBackoffMs: number;
+}
+
+/** What a handler receives besides the event itself. */
+export interface HandlerContext {
+  event: EventMeta;
+  /**
+   * postgres.js bound to the transaction in which Ferry records the event in its inbox.
+   * Everything written through it commits (or rolls back) together with that record.
+   */
+  sql: TransactionSql;
+  /** Drizzle over the same transaction. */
+  db: PostgresJsDatabase;
+  log: Logger;
+  /** 1 for the first attempt, 2 for the first retry, ... */
+  attempt: number;
+  /** Aborted when the worker is shutting down or the partition is being revoked. */
+  signal: AbortSignal;
+  /** Returns an error that dead-letters the event at once, without retrying: `throw ctx.permanent("why")`. */
+  permanent(message: string, options?: { cause?: unknown }): Error;
+}
+
+export interface HandlerDefinition<T = unknown> {
+  /** The topic (or topics) this handler consumes. */
+  topic: string | readonly string[];
+  /**
+   * The event's business key, for functional deduplication: two events with the same key
+   * (and different event ids) are applied once; the second goes to the dead letter topic.
+   * Omit it when every event id is a distinct piece of work.
+   */
+  businessKey?: (value: T, event: EventMeta) => string;
+  /** How to read the value. Default "json". */
+  format?: ValueFormat;
+  retry?: Partial<RetryPolicy>;
+  /** Applies one event. Runs inside the inbox transaction; throw to fail the attempt. */
+  handle(value: T, ctx: HandlerContext): Promise<void> | void;
+}
+
+const brand = Symbol.for("ferry.handler");
+
+/** Declares a handler. Returns the definition unchanged, marked so the loader can recognise it. */
+export function defineHandler<T = unknown>(definition: HandlerDefinition<T>): HandlerDefinition<T> {
+  Object.defineProperty(definition, brand, { value: true, enumerable: false });
+  return definition;
+}
+
+/** Narrows the raw types postgres.js hands us to the transaction type handlers see. */
+export type AnySql = Sql | TransactionSql;

@@ -1,0 +1,7 @@
+/**
+ * The virtual module `ferry` that handler files import. The compiled binary serves it
+ * (see virtual-module.ts), so handler directories need no node_modules.
+ */
+export { defineHandler } from "./contract.ts";
+export type { EventMeta, HandlerContext, HandlerDefinition, RetryPolicy, ValueFormat } from "./contract.ts";
+export { PermanentError } from "../errors.ts";

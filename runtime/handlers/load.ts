@@ -1,0 +1,54 @@
+import { readdir, stat } from "node:fs/promises";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { HandlerLoadError, coerceError } from "../errors.ts";
+import { validateHandlerModule, type LoadedHandler } from "./validate.ts";
+import { registerFerryModule } from "./virtual-module.ts";
+
+const handlerFile = /^(?!.*\.(test|spec|d)\.[cm]?[jt]s$)[A-Za-z0-9][A-Za-z0-9_-]*\.(ts|js|mjs|mts)$/;
+const handlerName = (file: string) => path.basename(file).replace(/\.[^.]+$/, "");
+
+/** The files of a handlers directory that are handler modules (tests, type files, dotfiles excluded). */
+export async function listHandlerFiles(dir: string): Promise<string[]> {
+  const absolute = path.resolve(dir);
+  const info = await stat(absolute).catch(() => null);
+  if (!info?.isDirectory()) {
+    throw new HandlerLoadError(absolute, ["the handlers directory does not exist or is not a directory"]);
+  }
+  const entries = await readdir(absolute, { withFileTypes: true });
+  return entries
+    .filter((e) => e.isFile() && handlerFile.test(e.name))
+    .map((e) => path.join(absolute, e.name))
+    .sort();
+}
+
+/** Imports and validates one handler file. `version` defeats the module cache on reload. */
+export async function loadHandlerFile(file: string, version?: number): Promise<LoadedHandler> {
+  registerFerryModule();
+  let moduleExports: Record<string, unknown>;
+  try {
+    const url = pathToFileURL(file).href + (version === undefined ? "" : `?v=${version}`);
+    moduleExports = (await import(url)) as Record<string, unknown>;
+  } catch (thrown) {
+    const error = coerceError(thrown);
+    throw new HandlerLoadError(file, [`importing it failed: ${error.message}`], { cause: error });
+  }
+  const result = validateHandlerModule(handlerName(file), file, moduleExports);
+  if ("problems" in result) throw new HandlerLoadError(file, result.problems);
+  return result.handler;
+}
+
+/** Loads every handler of a directory; any bad file stops the load with its path and problems. */
+export async function loadHandlers(dir: string): Promise<LoadedHandler[]> {
+  const files = await listHandlerFiles(dir);
+  const byName = new Map<string, string>();
+  for (const file of files) {
+    const name = handlerName(file);
+    const other = byName.get(name);
+    if (other) throw new HandlerLoadError(file, [`another file defines a handler named "${name}": ${other}`]);
+    byName.set(name, file);
+  }
+  const handlers: LoadedHandler[] = [];
+  for (const file of files) handlers.push(await loadHandlerFile(file));
+  return handlers;
+}

@@ -1,0 +1,82 @@
+import * as v from "valibot";
+import type { HandlerDefinition, RetryPolicy, ValueFormat } from "./contract.ts";
+
+/** A handler ready for the engine: its definition with every option filled in. */
+export interface LoadedHandler {
+  /** The file name without extension: the handler's identity in the inbox, groups and logs. */
+  name: string;
+  file: string;
+  topics: string[];
+  format: ValueFormat;
+  retry: RetryPolicy;
+  businessKey?: HandlerDefinition["businessKey"];
+  handle: HandlerDefinition["handle"];
+}
+
+export const defaultRetry: RetryPolicy = { attempts: 5, backoffMs: 200, maxBackoffMs: 30_000 };
+
+const topicName = v.pipe(
+  v.string("a topic name must be a string"),
+  v.regex(/^[A-Za-z0-9._-]{1,249}$/, "a topic name is 1-249 characters of letters, digits, '.', '_' and '-'"),
+);
+
+const definitionSchema = v.object({
+  topic: v.union(
+    [topicName, v.pipe(v.array(topicName), v.minLength(1, "`topic` must list at least one topic"))],
+    "`topic` must be a topic name or a non-empty array of topic names",
+  ),
+  businessKey: v.optional(v.function("`businessKey` must be a function (value, event) => string")),
+  format: v.optional(v.picklist(["json", "string", "bytes"], '`format` must be "json", "string" or "bytes"')),
+  retry: v.optional(
+    v.object({
+      attempts: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1, "`retry.attempts` must be at least 1"), v.maxValue(100))),
+      backoffMs: v.optional(v.pipe(v.number(), v.minValue(0, "`retry.backoffMs` must not be negative"))),
+      maxBackoffMs: v.optional(v.pipe(v.number(), v.minValue(0, "`retry.maxBackoffMs` must not be negative"))),
+    }, "`retry` must be an object { attempts, backoffMs, maxBackoffMs }"),
+  ),
+  handle: v.function("`handle` must be a function (value, ctx) => Promise<void>"),
+});
+
+/**
+ * Checks a module's exports against the handler contract. Returns the handler, or every
+ * problem found, each saying what was expected.
+ */
+export function validateHandlerModule(
+  name: string,
+  file: string,
+  moduleExports: Record<string, unknown>,
+): { handler: LoadedHandler } | { problems: string[] } {
+  const candidate = moduleExports.default ?? moduleExports.handler;
+  if (candidate === undefined) {
+    return { problems: ["the module has no default export: export default defineHandler({ topic, handle })"] };
+  }
+  if (typeof candidate !== "object" || candidate === null) {
+    return { problems: [`the default export must be a handler object from defineHandler(...), got ${typeof candidate}`] };
+  }
+  const parsed = v.safeParse(definitionSchema, candidate);
+  if (!parsed.success) {
+    return {
+      problems: parsed.issues.map((issue) => {
+        const path = issue.path?.map((p) => String(p.key)).join(".");
+        if (issue.input === undefined && path) return `\`${path}\` is missing`;
+        return issue.message;
+      }),
+    };
+  }
+  const def = candidate as HandlerDefinition;
+  const topics = typeof parsed.output.topic === "string" ? [parsed.output.topic] : [...new Set(parsed.output.topic)];
+  const handler: LoadedHandler = {
+    name,
+    file,
+    topics,
+    format: parsed.output.format ?? "json",
+    retry: { ...defaultRetry, ...stripUndefined(parsed.output.retry ?? {}) },
+    handle: def.handle.bind(def),
+    ...(def.businessKey ? { businessKey: def.businessKey.bind(def) } : {}),
+  };
+  return { handler };
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, val]) => val !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,24 @@
+import { plugin } from "bun";
+import * as ferryModule from "./ferry-module.ts";
+import * as drizzle from "drizzle-orm";
+import * as pgCore from "drizzle-orm/pg-core";
+
+let registered = false;
+
+/**
+ * Serves `ferry`, `ferry/drizzle` and `ferry/pg-core` to handler files loaded from disk.
+ * A module loaded by a compiled binary cannot import the packages bundled inside it, so the
+ * binary hands out its own instances; handlers and runtime then share one drizzle.
+ */
+export function registerFerryModule(): void {
+  if (registered) return;
+  registered = true;
+  plugin({
+    name: "ferry-virtual-module",
+    setup(build) {
+      build.module("ferry", () => ({ exports: { ...ferryModule }, loader: "object" }));
+      build.module("ferry/drizzle", () => ({ exports: { ...drizzle }, loader: "object" }));
+      build.module("ferry/pg-core", () => ({ exports: { ...pgCore }, loader: "object" }));
+    },
+  });
+}

@@ -1,0 +1,193 @@
+import type { Sql, TransactionSql } from "postgres";
+import { drizzle, type PostgresJsDatabase } from "drizzle-orm/postgres-js";
+import type { EventMeta, HandlerContext } from "../handlers/contract.ts";
+import type { LoadedHandler } from "../handlers/validate.ts";
+import { PermanentError } from "../errors.ts";
+import type { Logger } from "../log/logger.ts";
+
+/** An event that passed preparation: it has an id and a decoded value. */
+export interface UnitEvent {
+  meta: EventMeta;
+  value: unknown;
+}
+
+export type EventResult =
+  | { kind: "applied" }
+  | { kind: "technical-duplicate" }
+  | { kind: "functional-duplicate"; businessKey: string; heldBy: string }
+  | { kind: "business-key-failed"; error: Error };
+
+export type UnitResult =
+  | { ok: true; results: EventResult[] }
+  /** The handler failed on `events[index]`: the transaction was rolled back, nothing was written. */
+  | { ok: false; index: number; error: unknown };
+
+export interface UnitOfWorkOptions {
+  sql: Sql;
+  handler: LoadedHandler;
+  groupId: string;
+  log: Logger;
+  attempt: number;
+  signal: AbortSignal;
+  /**
+   * Runs inside the transaction after the handler's effects and before COMMIT, with every
+   * event's result. Dead letters are produced here: they must be acknowledged before the
+   * offset that skips their event can commit.
+   */
+  beforeCommit?(results: EventResult[]): Promise<void>;
+}
+
+class HandlerFailed extends Error {
+  constructor(readonly index: number, readonly error: unknown) {
+    super("handler failed");
+  }
+}
+
+/**
+ * Applies events of ONE partition, in offset order, in ONE transaction: inbox rows (technical
+ * dedup), business keys (functional dedup), the handler's effects and the partition's next
+ * offset. Ferry's own writes are set-based: a few round trips per batch, not per event.
+ * `nextOffset` is written even when every event turns out to be a duplicate.
+ */
+export async function applyUnit(
+  events: UnitEvent[],
+  position: { topic: string; partition: number; nextOffset: string },
+  options: UnitOfWorkOptions,
+): Promise<UnitResult> {
+  const { sql, handler, groupId } = options;
+  try {
+    const results = await sql.begin(async (tx) => {
+      const results: EventResult[] = events.map(() => ({ kind: "technical-duplicate" }));
+      const fresh = await claimInbox(tx, handler.name, events);
+      const keyed = handler.businessKey ? await claimBusinessKeys(tx, handler, events, fresh, results) : fresh;
+      let db: PostgresJsDatabase | undefined;
+      for (const index of keyed) {
+        const event = events[index]!;
+        const ctx: HandlerContext = {
+          event: event.meta,
+          sql: tx,
+          get db() {
+            return (db ??= drizzle(tx as unknown as Sql));
+          },
+          log: options.log.child({ handler: handler.name, eventId: event.meta.id }),
+          attempt: options.attempt,
+          signal: options.signal,
+          permanent: (message, opts) => new PermanentError(message, opts),
+        };
+        try {
+          await handler.handle(event.value, ctx);
+        } catch (error) {
+          throw new HandlerFailed(index, error);
+        }
+        results[index] = { kind: "applied" };
+      }
+      await tx`insert into ferry_offsets (group_id, topic, partition, next_offset)
+        values (${groupId}, ${position.topic}, ${position.partition}, ${position.nextOffset})
+        on conflict (group_id, topic, partition)
+        do update set next_offset = excluded.next_offset, updated_at = now()`;
+      await options.beforeCommit?.(results);
+      return results;
+    });
+    return { ok: true, results };
+  } catch (e) {
+    if (e instanceof HandlerFailed) return { ok: false, index: e.index, error: e.error };
+    throw e;
+  }
+}
+
+/** Inserts inbox rows; returns the indexes of events seen for the first time, in order. */
+async function claimInbox(tx: TransactionSql, handlerName: string, events: UnitEvent[]): Promise<number[]> {
+  if (events.length === 0) return [];
+  const firstIndexById = new Map<string, number>();
+  events.forEach((e, i) => {
+    if (!firstIndexById.has(e.meta.id)) firstIndexById.set(e.meta.id, i);
+  });
+  const candidates = [...firstIndexById.values()];
+  const inserted = await tx<{ event_id: string }[]>`
+    insert into ferry_inbox (handler, event_id, topic, partition, "offset", outcome)
+    select ${handlerName}, e.id, e.topic, e.part, e.off, 'applied'
+    from unnest(${candidates.map((i) => events[i]!.meta.id)}::text[],
+                ${candidates.map((i) => events[i]!.meta.topic)}::text[],
+                ${candidates.map((i) => events[i]!.meta.partition)}::int[],
+                ${candidates.map((i) => events[i]!.meta.offset)}::bigint[]) as e(id, topic, part, off)
+    on conflict do nothing
+    returning event_id`;
+  const freshIds = new Set(inserted.map((r) => r.event_id));
+  return candidates.filter((i) => freshIds.has(events[i]!.meta.id));
+}
+
+/**
+ * Claims business keys for fresh events. An event whose key another event id already holds
+ * (in the table or earlier in this batch) is a functional duplicate: its inbox row is marked
+ * dead-lettered and it is left out. Returns the indexes that may run the handler.
+ */
+async function claimBusinessKeys(
+  tx: TransactionSql,
+  handler: LoadedHandler,
+  events: UnitEvent[],
+  fresh: number[],
+  results: EventResult[],
+): Promise<number[]> {
+  const keyOf = new Map<number, string>();
+  const firstByKey = new Map<string, number>();
+  for (const i of fresh) {
+    const event = events[i]!;
+    let key: string;
+    try {
+      key = String(handler.businessKey!(event.value, event.meta));
+    } catch (e) {
+      results[i] = { kind: "business-key-failed", error: e as Error };
+      continue;
+    }
+    keyOf.set(i, key);
+    if (!firstByKey.has(key)) firstByKey.set(key, i);
+  }
+  const claimants = [...firstByKey.entries()];
+  const claimed = new Set<string>();
+  if (claimants.length > 0) {
+    const rows = await tx<{ business_key: string }[]>`
+      insert into ferry_business_keys (handler, business_key, event_id)
+      select ${handler.name}, k.key, k.id
+      from unnest(${claimants.map(([k]) => k)}::text[], ${claimants.map(([, i]) => events[i]!.meta.id)}::text[]) as k(key, id)
+      on conflict do nothing
+      returning business_key`;
+    for (const r of rows) claimed.add(r.business_key);
+  }
+  const unclaimedKeys = claimants.map(([k]) => k).filter((k) => !claimed.has(k));
+  const holders = new Map<string, string>();
+  if (unclaimedKeys.length > 0) {
+    const rows = await tx<{ business_key: string; event_id: string }[]>`
+      select business_key, event_id from ferry_business_keys
+      where handler = ${handler.name} and business_key = any(${unclaimedKeys}::text[])`;
+    for (const r of rows) holders.set(r.business_key, r.event_id);
+  }
+  const runnable: number[] = [];
+  const deadLettered: string[] = [];
+  for (const i of fresh) {
+    const key = keyOf.get(i);
+    if (key === undefined) {
+      if (results[i]!.kind === "business-key-failed") deadLettered.push(events[i]!.meta.id);
+      continue;
+    }
+    const id = events[i]!.meta.id;
+    const winner = firstByKey.get(key)!;
+    if (claimed.has(key) && winner === i) {
+      runnable.push(i);
+      continue;
+    }
+    const heldBy = claimed.has(key) ? events[winner]!.meta.id : holders.get(key);
+    if (heldBy === undefined) {
+      // The key row vanished between our insert and select: nothing deletes keys while workers run.
+      throw new Error(`business key "${key}" of handler ${handler.name} is neither free nor held; retrying the batch`);
+    }
+    // Held by this very event id: applied before (its inbox row was pruned since), so a technical duplicate.
+    if (heldBy === id) continue;
+    results[i] = { kind: "functional-duplicate", businessKey: key, heldBy };
+    deadLettered.push(id);
+  }
+  if (deadLettered.length > 0) {
+    await tx`update ferry_inbox set outcome = 'dead-lettered'
+      where handler = ${handler.name} and event_id = any(${deadLettered}::text[])`;
+  }
+  return runnable;
+}

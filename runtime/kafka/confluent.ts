@@ -1,0 +1,206 @@
+/**
+ * The Kafka port over @confluentinc/kafka-javascript (librdkafka), using its KafkaJS-style API.
+ * Under Bun the addon is our own build (scripts/build-kafka-addon.sh, runtime/kafka/bun-compat/).
+ */
+import { createRequire } from "node:module";
+import type { KafkaJS as KafkaJSTypes } from "@confluentinc/kafka-javascript";
+import type { Logger } from "../log/logger.ts";
+import type {
+  AdminPort,
+  ConsumerOptions,
+  ConsumerPort,
+  KafkaPort,
+  KafkaRecord,
+  OutgoingRecord,
+  PartitionBatch,
+  ProducerPort,
+  TopicPartition,
+  TopicPartitionOffset,
+} from "./port.ts";
+
+// A plain require so `bun build --compile` sees the addon's module graph (see scripts/build.ts).
+const require = createRequire(import.meta.url);
+const { KafkaJS } = require("@confluentinc/kafka-javascript") as { KafkaJS: typeof KafkaJSTypes };
+
+export interface KafkaConnection {
+  brokers: string[];
+  clientId: string;
+  securityProtocol: "plaintext" | "sasl_plaintext" | "ssl" | "sasl_ssl";
+  sasl?: { mechanism: string; username: string; password: string };
+}
+
+export function createConfluentKafka(connection: KafkaConnection, log: Logger): KafkaPort {
+  const common: Record<string, unknown> = {
+    "bootstrap.servers": connection.brokers.join(","),
+    "client.id": connection.clientId,
+    "security.protocol": connection.securityProtocol,
+    ...(connection.sasl
+      ? {
+          "sasl.mechanisms": connection.sasl.mechanism,
+          "sasl.username": connection.sasl.username,
+          "sasl.password": connection.sasl.password,
+        }
+      : {}),
+  };
+  const kafkaLog = log.child({ component: "kafka" });
+  const kafka = new KafkaJS.Kafka({
+    ...common,
+    kafkaJS: { logger: adaptLogger(kafkaLog), logLevel: KafkaJS.logLevel.WARN },
+  } as never);
+
+  return {
+    consumer: (options) => createConsumer(kafka, options, kafkaLog),
+    producer: () => createProducer(kafka),
+    admin: () => createAdmin(kafka),
+  };
+}
+
+function createConsumer(kafka: KafkaJSTypes.Kafka, options: ConsumerOptions, log: Logger): ConsumerPort {
+  const rebalance = async (err: { code: number }, assignment: TopicPartition[], fns: { assign(a: unknown[]): void }) => {
+    if (err.code === KafkaJS.ErrorCodes.ERR__ASSIGN_PARTITIONS) {
+      const positions = options.onAssign ? await options.onAssign(assignment) : [];
+      const byKey = new Map(positions.map((p) => [`${p.topic}:${p.partition}`, p.offset]));
+      // Partitions without a known position start from the group's committed offset.
+      fns.assign(
+        assignment.map((tp) => {
+          const offset = byKey.get(`${tp.topic}:${tp.partition}`);
+          return offset === undefined ? { topic: tp.topic, partition: tp.partition } : { ...tp, offset: Number(offset) };
+        }),
+      );
+    } else if (err.code === KafkaJS.ErrorCodes.ERR__REVOKE_PARTITIONS) {
+      options.onRevoke?.(assignment);
+    }
+  };
+
+  const consumer = kafka.consumer({
+    kafkaJS: { groupId: options.groupId, fromBeginning: true, autoCommit: false },
+    "partition.assignment.strategy": "cooperative-sticky",
+    "js.consumer.max.batch.size": options.maxBatchSize,
+    "session.timeout.ms": 10_000,
+    "heartbeat.interval.ms": 1_000,
+    rebalance_cb: rebalance,
+  } as never);
+
+  return {
+    async start(eachBatch) {
+      await consumer.connect();
+      await consumer.subscribe({ topics: options.topics });
+      void consumer.run({
+        partitionsConsumedConcurrently: options.partitionConcurrency,
+        eachBatchAutoResolve: true,
+        eachBatch: async ({ batch, isStale }) => {
+          const records = batch.messages.map((m) => toRecord(batch.topic, batch.partition, m));
+          const partitionBatch: PartitionBatch = {
+            topic: batch.topic,
+            partition: batch.partition,
+            records,
+            highWatermark: batch.highWatermark,
+            isStale,
+          };
+          await eachBatch(partitionBatch);
+        },
+      }).catch((e: unknown) => log.error("consumer:run-failed", { group: options.groupId, error: e as Error }));
+    },
+    async commit(offsets: TopicPartitionOffset[]) {
+      await consumer.commitOffsets(offsets);
+    },
+    pause: (partitions) => consumer.pause(partitions),
+    resume: (partitions) => consumer.resume(partitions),
+    assignment: () => consumer.assignment().map((tp) => ({ topic: tp.topic, partition: tp.partition })),
+    async stop() {
+      await consumer.disconnect();
+    },
+  };
+}
+
+function toRecord(topic: string, partition: number, m: KafkaJSTypes.KafkaMessage): KafkaRecord {
+  const headers: Record<string, Buffer> = {};
+  for (const [name, value] of Object.entries(m.headers ?? {})) {
+    const last = Array.isArray(value) ? value[value.length - 1] : value;
+    if (last !== undefined) headers[name] = typeof last === "string" ? Buffer.from(last) : last;
+  }
+  return {
+    topic,
+    partition,
+    offset: m.offset,
+    key: m.key,
+    value: m.value,
+    headers,
+    timestamp: Number(m.timestamp),
+  };
+}
+
+async function createProducer(kafka: KafkaJSTypes.Kafka): Promise<ProducerPort> {
+  // acks=all + idempotence: an acknowledged record is on every in-sync replica, never duplicated by retries.
+  const producer = kafka.producer({
+    "enable.idempotence": true,
+    acks: -1,
+    "linger.ms": 5,
+  } as never);
+  await producer.connect();
+  return {
+    async send(records: OutgoingRecord[]) {
+      const byTopic = new Map<string, KafkaJSTypes.Message[]>();
+      for (const r of records) {
+        const list = byTopic.get(r.topic) ?? [];
+        list.push({
+          key: r.key ?? null,
+          value: r.value,
+          ...(r.headers ? { headers: r.headers } : {}),
+          ...(r.partition !== undefined ? { partition: r.partition } : {}),
+        });
+        byTopic.set(r.topic, list);
+      }
+      const results = await producer.sendBatch({
+        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+      });
+      return results.map((r) => ({ topic: r.topicName, partition: r.partition, offset: r.baseOffset ?? r.offset ?? "-1" }));
+    },
+    async stop() {
+      await producer.flush({ timeout: 10_000 }).catch(() => undefined);
+      await producer.disconnect();
+    },
+  };
+}
+
+async function createAdmin(kafka: KafkaJSTypes.Kafka): Promise<AdminPort> {
+  const admin = kafka.admin();
+  await admin.connect();
+  return {
+    async createTopics(topics) {
+      await admin.createTopics({
+        topics: topics.map((t) => ({
+          topic: t.topic,
+          numPartitions: t.partitions,
+          replicationFactor: t.replicationFactor,
+          configEntries: Object.entries(t.configs ?? {}).map(([name, value]) => ({ name, value })),
+        })),
+      });
+    },
+    listTopics: () => admin.listTopics(),
+    async fetchCommittedOffsets(groupId, topic) {
+      const result = await admin.fetchOffsets({ groupId, topics: [topic] });
+      return (result[0]?.partitions ?? []).map((p) => ({ partition: p.partition, offset: p.offset }));
+    },
+    async fetchTopicOffsets(topic) {
+      const result = await admin.fetchTopicOffsets(topic);
+      return result.map((p) => ({ partition: p.partition, low: p.low, high: p.high }));
+    },
+    stop: () => admin.disconnect(),
+  };
+}
+
+/** The client's own info chatter (rebalance notices, ...) is debug for Ferry; warnings and errors stay. */
+function adaptLogger(log: Logger) {
+  const entry = (level: "debug" | "info" | "warn" | "error") => (message: string, extra?: Record<string, unknown>) =>
+    log[level]("kafka:client-log", { detail: message, ...(extra?.fac ? { facility: extra.fac } : {}) });
+  const adapter = {
+    info: entry("debug"),
+    warn: entry("warn"),
+    error: entry("error"),
+    debug: entry("debug"),
+    namespace: () => adapter,
+    setLogLevel: () => undefined,
+  };
+  return adapter;
+}

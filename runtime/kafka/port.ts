@@ -1,0 +1,98 @@
+/**
+ * The narrow Kafka interface the rest of Ferry uses. Only kafka/confluent.ts knows which client
+ * library sits behind it, so the client can be swapped (e.g. when upstream gains Bun support).
+ */
+
+export interface KafkaRecord {
+  topic: string;
+  partition: number;
+  /** Decimal string: Kafka offsets are 64-bit. */
+  offset: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  /** Header values as raw bytes; a repeated header keeps its last value. */
+  headers: Record<string, Buffer>;
+  /** Milliseconds since the epoch. */
+  timestamp: number;
+}
+
+export interface OutgoingRecord {
+  topic: string;
+  key?: Buffer | string | null;
+  value: Buffer | string | null;
+  headers?: Record<string, Buffer | string>;
+  partition?: number;
+}
+
+export interface TopicPartition {
+  topic: string;
+  partition: number;
+}
+
+export interface TopicPartitionOffset extends TopicPartition {
+  /** The next offset to consume, decimal string. */
+  offset: string;
+}
+
+/** A batch of records of ONE partition, in offset order. */
+export interface PartitionBatch {
+  topic: string;
+  partition: number;
+  records: KafkaRecord[];
+  highWatermark: string;
+  /** True once the partition was revoked or the batch otherwise went stale: stop, do not commit. */
+  isStale(): boolean;
+}
+
+export interface ConsumerOptions {
+  groupId: string;
+  topics: string[];
+  /** Upper bound of records per batch handed to `eachBatch`. */
+  maxBatchSize: number;
+  /** How many partitions are processed at the same time. */
+  partitionConcurrency: number;
+  /**
+   * Called when partitions are assigned, before fetching starts. Returns positions to start from
+   * where Ferry knows better than the group's committed offsets (its own offsets table).
+   */
+  onAssign?(partitions: TopicPartition[]): Promise<TopicPartitionOffset[]>;
+  onRevoke?(partitions: TopicPartition[]): void;
+}
+
+export interface ConsumerPort {
+  /** Connects, subscribes and starts delivering batches. Returns once running. */
+  start(eachBatch: (batch: PartitionBatch) => Promise<void>): Promise<void>;
+  commit(offsets: TopicPartitionOffset[]): Promise<void>;
+  pause(partitions: Array<{ topic: string; partitions?: number[] }>): void;
+  resume(partitions: Array<{ topic: string; partitions?: number[] }>): void;
+  assignment(): TopicPartition[];
+  /** Stops fetching, waits for in-flight batches, leaves the group. */
+  stop(): Promise<void>;
+}
+
+export interface ProducerPort {
+  /** Resolves once every record is acknowledged by all in-sync replicas (acks=all). */
+  send(records: OutgoingRecord[]): Promise<Array<TopicPartitionOffset>>;
+  stop(): Promise<void>;
+}
+
+export interface TopicSpec {
+  topic: string;
+  partitions: number;
+  replicationFactor: number;
+  configs?: Record<string, string>;
+}
+
+export interface AdminPort {
+  createTopics(topics: TopicSpec[]): Promise<void>;
+  listTopics(): Promise<string[]>;
+  fetchCommittedOffsets(groupId: string, topic: string): Promise<Array<{ partition: number; offset: string }>>;
+  fetchTopicOffsets(topic: string): Promise<Array<{ partition: number; low: string; high: string }>>;
+  stop(): Promise<void>;
+}
+
+export interface KafkaPort {
+  consumer(options: ConsumerOptions): ConsumerPort;
+  producer(): Promise<ProducerPort>;
+  admin(): Promise<AdminPort>;
+}
