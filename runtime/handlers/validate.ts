@@ -17,7 +17,7 @@ export const defaultRetry: RetryPolicy = { attempts: 5, backoffMs: 200, maxBacko
 
 const topicName = v.pipe(
   v.string("a topic name must be a string"),
-  v.regex(/^[A-Za-z0-9._-]{1,249}$/, "a topic name is 1-249 characters of letters, digits, '.', '_' and '-'"),
+  v.regex(/^[A-Za-z0-9._-]{1,249}$/, "`topic` names are 1-249 characters of letters, digits, '.', '_' and '-'"),
 );
 
 const definitionSchema = v.object({

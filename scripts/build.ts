@@ -1,0 +1,38 @@
+// Builds dist/ferry: one executable with the Bun runtime, Ferry, its dependencies and the
+// native Kafka addon embedded. Run by `bun run build`.
+import path from "node:path";
+import { existsSync } from "node:fs";
+
+const root = path.resolve(import.meta.dir, "..");
+const addon = path.join(root, "node_modules/@confluentinc/kafka-javascript/build/Release/confluent-kafka-javascript.node");
+if (!existsSync(addon)) {
+  console.error(`build: the Kafka addon is missing (${addon}); run scripts/bootstrap.sh first`);
+  process.exit(1);
+}
+
+const result = await Bun.build({
+  entrypoints: [path.join(root, "runtime/main.ts")],
+  compile: { outfile: path.join(root, "dist/ferry") },
+  minify: { syntax: true, whitespace: true },
+  sourcemap: "linked",
+  plugins: [
+    {
+      // The client finds its addon with the `bindings` package, which searches the file system
+      // at run time. A static require of the .node file instead lets Bun embed it in the binary
+      // (it is extracted to $TMPDIR when the binary starts).
+      name: "static-kafka-addon",
+      setup(build) {
+        build.onResolve({ filter: /^bindings$/ }, () => ({ path: "bindings", namespace: "ferry-kafka-addon" }));
+        build.onLoad({ filter: /.*/, namespace: "ferry-kafka-addon" }, () => ({
+          contents: `module.exports = function () { return require(${JSON.stringify(addon)}); };`,
+          loader: "js",
+        }));
+      },
+    },
+  ],
+});
+if (!result.success) {
+  for (const message of result.logs) console.error(message);
+  process.exit(1);
+}
+console.log(`built ${path.relative(root, result.outputs[0]!.path)}`);

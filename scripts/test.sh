@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: installs what is missing, starts the real services
+# (3-node Kafka, schema registry, PostgreSQL), builds dist/ferry, runs `bun test` against a
+# database of its own, then stops what it started. Extra arguments go to `bun test`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+t0=$SECONDS
+
+source scripts/bootstrap.sh
+echo "test: tools ready in $((SECONDS - t0)) s" >&2
+
+# Services that were already running (a developer's session) are left running afterwards.
+was_running=$(services/up.sh --status 2>/dev/null || true)
+services/up.sh
+source .services/env
+echo "test: services ready in $((SECONDS - t0)) s" >&2
+
+DB="ferry_test_$(date +%Y%m%d%H%M%S)_$$"
+services/postgres.sh create-db "$DB"
+export FERRY_TEST_DATABASE_URL="${FERRY_TEST_DATABASE_URL%/*}/$DB"
+
+cleanup() {
+  code=$?
+  services/postgres.sh drop-db "$DB" >/dev/null 2>&1 || true
+  if [[ -z "$was_running" || "${FERRY_KEEP_SERVICES:-}" == "1" ]]; then :; fi
+  if [[ "${FERRY_KEEP_SERVICES:-0}" != "1" && "$was_running" != *running* ]]; then services/down.sh >/dev/null 2>&1 || true; fi
+  echo "test: finished in $((SECONDS - t0)) s with exit code $code" >&2
+  exit $code
+}
+trap cleanup EXIT
+
+bun run build >&2
+bun test "$@"

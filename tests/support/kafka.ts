@@ -1,0 +1,40 @@
+import { randomUUID } from "node:crypto";
+import { createConfluentKafka } from "../../runtime/kafka/confluent.ts";
+import type { AdminPort, KafkaPort, OutgoingRecord, ProducerPort } from "../../runtime/kafka/port.ts";
+import { createLogger } from "../../runtime/log/logger.ts";
+import { testServices } from "./env.ts";
+
+/** Kafka clients for tests, over the same port the engine uses. Close with `close()`. */
+export async function testKafka(): Promise<{
+  kafka: KafkaPort;
+  admin: AdminPort;
+  producer: ProducerPort;
+  createTopic(prefix: string, partitions?: number, withDeadLetter?: boolean): Promise<string>;
+  send(records: OutgoingRecord[]): Promise<void>;
+  close(): Promise<void>;
+}> {
+  const kafka = createConfluentKafka(
+    { brokers: testServices().brokers.split(","), clientId: "ferry-test", securityProtocol: "plaintext" },
+    createLogger({ level: "error" }),
+  );
+  const admin = await kafka.admin();
+  const producer = await kafka.producer();
+  return {
+    kafka,
+    admin,
+    producer,
+    async createTopic(prefix, partitions = 3, withDeadLetter = true) {
+      const topic = `${prefix}-${randomUUID().slice(0, 8)}`;
+      const spec = (name: string) => ({ topic: name, partitions, replicationFactor: 3, configs: { "min.insync.replicas": "2" } });
+      await admin.createTopics(withDeadLetter ? [spec(topic), spec(`${topic}.dlt`)] : [spec(topic)]);
+      return topic;
+    },
+    async send(records) {
+      for (let i = 0; i < records.length; i += 5_000) await producer.send(records.slice(i, i + 5_000));
+    },
+    async close() {
+      await producer.stop();
+      await admin.stop();
+    },
+  };
+}
