@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Start the real services the tests use, each only if it is not already running, and write
+# .services/env (shell exports: FERRY_TEST_*). A second call while they run is a quick no-op.
+#
+#   services/up.sh [kafka] [registry] [postgres]     (default: all three)
+#
+# On failure the failing service's log tail is printed and the exit status is non-zero.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+wanted=("$@")
+((${#wanted[@]})) || wanted=(postgres kafka registry)
+for s in "${wanted[@]}"; do
+  [[ $s =~ ^(kafka|registry|postgres)$ ]] || die "up: unknown service '$s' (kafka, registry, postgres)"
+done
+want() { [[ " ${wanted[*]} " == *" $1 "* ]]; }
+
+# One up/down at a time: two test runs starting together must not launch two clusters.
+exec 9>"$STATE_DIR/lock"
+flock 9
+
+t0=$(now_ms)
+want kafka || want registry && ensure_java_and_maven
+want postgres && "$SERVICES_SRC/postgres.sh" ensure
+
+# Downloads first and one after the other: both use the same Maven repository under .cache/m2,
+# which Maven 3.8 does not guard against concurrent writers.
+want kafka && "$SERVICES_SRC/kafka.sh" fetch
+want registry && "$SERVICES_SRC/registry.sh" fetch
+
+# The three Kafka JVMs and Apicurio start together: measured faster than one after the other
+# even on 2 cores (services/README.md).
+pids=()
+want kafka && { "$SERVICES_SRC/kafka.sh" start & pids+=("$!:kafka"); }
+want registry && { "$SERVICES_SRC/registry.sh" start & pids+=("$!:registry"); }
+failed=()
+for p in "${pids[@]}"; do wait "${p%%:*}" || failed+=("${p#*:}"); done
+((${#failed[@]} == 0)) || die "up: failed to start: ${failed[*]} (logs in $LOG_DIR)"
+
+"$SERVICES_SRC/env.sh" >"$STATE_DIR/env.tmp" && mv "$STATE_DIR/env.tmp" "$STATE_DIR/env"
+say "up: ${wanted[*]} running ($(elapsed "$t0")); exports in $STATE_DIR/env"
