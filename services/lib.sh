@@ -37,11 +37,11 @@ service_pid() {
   local file=$RUN_DIR/$1.pid pid
   [[ -f $file ]] || return 1
   pid=$(<"$file")
-  if [[ $pid =~ ^[0-9]+$ ]] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "-Dferry.service=$1 "; then
+  if [[ $pid =~ ^[0-9]+$ ]] && { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -q -- "-Dferry.service=$1 "; then
     echo "$pid"
     return 0
   fi
-  say "$1: removing stale pid file (pid ${pid:-?} is not running)"
+  say "$1: removing stale pid file (pid ${pid:-?} is not a running $1)"
   rm -f "$file"
   return 1
 }

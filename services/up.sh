@@ -3,10 +3,23 @@
 # .services/env (shell exports: FERRY_TEST_*). A second call while they run is a quick no-op.
 #
 #   services/up.sh [kafka] [registry] [postgres]     (default: all three)
+#   services/up.sh --status   start nothing; print one word on stdout for the services up.sh owns
+#                             (kafka, registry): running (all), partial (some) or stopped (none);
+#                             details on stderr; exit 0 only for running
 #
 # On failure the failing service's log tail is printed and the exit status is non-zero.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+if [[ ${1:-} == --status ]]; then
+  up=0
+  for s in kafka registry postgres; do
+    line=$("$SERVICES_SRC/$s.sh" status 2>/dev/null | tr '\n' ';') && { [[ $s == postgres ]] || up=$((up + 1)); }
+    echo "$s: $line" >&2
+  done
+  case $up in 2) echo running ;; 0) echo stopped; exit 1 ;; *) echo partial; exit 1 ;; esac
+  exit 0
+fi
 
 wanted=("$@")
 ((${#wanted[@]})) || wanted=(postgres kafka registry)
