@@ -16,7 +16,9 @@ flock 9
 t0=$(now_ms)
 pids=()
 want registry && { "$SERVICES_SRC/registry.sh" stop & pids+=("$!"); }
-want kafka && { "$SERVICES_SRC/kafka.sh" stop & pids+=("$!"); }
+# The Kafka data is deleted right after, so a node slow to finish its controlled shutdown is not
+# worth waiting 20 s for.
+want kafka && { FERRY_KAFKA_STOP_TIMEOUT_S=${FERRY_KAFKA_STOP_TIMEOUT_S:-10} "$SERVICES_SRC/kafka.sh" stop & pids+=("$!"); }
 for p in "${pids[@]}"; do wait "$p"; done
 want kafka && "$SERVICES_SRC/kafka.sh" clean
 want postgres && "$SERVICES_SRC/postgres.sh" stop

@@ -12,7 +12,8 @@
 #   kafka.sh tool <Main> args... run a Kafka CLI tool, e.g. org.apache.kafka.tools.TopicCommand
 #   kafka.sh client-config <user>  path of a client properties file for a SASL user
 #
-# Node n (1..3) listens on PLAINTEXT 1909(n+1), SASL_PLAINTEXT 2909(n+1), CONTROLLER 1919(n+1).
+# Nodes 1, 2, 3 listen on PLAINTEXT 19092/19093/19094, SASL_PLAINTEXT 29092/29093/29094 and
+# CONTROLLER 19192/19193/19194, all on 127.0.0.1.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -114,7 +115,10 @@ background.threads=4
 log.cleaner.threads=1
 # The cleaner's dedupe buffer is heap memory (128 MiB by default): too much for a 384 MiB heap.
 log.cleaner.dedupe.buffer.size=8388608
-# A killed node drops out of the ISR after 10 s rather than 30 s.
+# A SIGKILLed node is fenced (and so leaves every ISR, unblocking acks=all) after 6 s, not 9 s;
+# a live but slow follower drops out after 10 s rather than 30 s.
+broker.heartbeat.interval.ms=1000
+broker.session.timeout.ms=6000
 replica.lag.time.max.ms=10000
 # Let tests choose short group session timeouts.
 group.min.session.timeout.ms=1000
@@ -273,5 +277,5 @@ case $cmd in
   brokers) brokers ;;
   sasl-brokers) sasl_brokers ;;
   lib) echo "$KAFKA_LIB" ;;
-  *) sed -n '2,16s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,17s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
 esac
