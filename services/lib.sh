@@ -27,8 +27,14 @@ pid_alive() {
 
 port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 
-# Who listens on a port, for the "port taken by someone else" message.
-port_owner() { ss -Hltnp "sport = :$1" 2>/dev/null | grep -o 'users:(.*)' | head -1; }
+# Who listens on a port, for the "port taken by someone else" message: often the same service
+# started from another checkout, which its command line (classpath, -Dferry.service) shows.
+port_owner() {
+  local pid
+  pid=$(ss -Hltnp "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
+  [[ -n $pid ]] || { echo "unknown (not visible to ss)"; return; }
+  echo "pid $pid: $({ tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | cut -c1-300)"
+}
 
 # The pid of service $1 when its pid file names a live process that is really ours (the command
 # line carries -Dferry.service=<name>, so a recycled pid is never mistaken for it). A pid file that
