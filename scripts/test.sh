@@ -31,4 +31,14 @@ cleanup() {
 trap cleanup EXIT
 
 bun run build >&2
-bun test "$@"
+LOG=$(mktemp)
+set +e
+bun test --timeout 300000 "$@" 2>&1 | tee "$LOG"
+status=${PIPESTATUS[0]}
+set -e
+# A plain closing line any CI reader understands.
+passed=$(grep -Eo '^ *[0-9]+ pass$' "$LOG" | tail -1 | grep -Eo '[0-9]+' || echo 0)
+failed=$(grep -Eo '^ *[0-9]+ fail$' "$LOG" | tail -1 | grep -Eo '[0-9]+' || echo 0)
+rm -f "$LOG"
+echo "$passed passed, $failed failed"
+exit "$status"

@@ -42,7 +42,8 @@ export async function migrate(sql: Sql, migrations: Migration[], log: Logger): P
         }
         continue;
       }
-      await reserved.begin(async (tx) => {
+      // The advisory lock lives on `reserved`; the migration's own transaction may use any pooled connection.
+      await sql.begin(async (tx) => {
         for (const statement of splitStatements(m.sql)) await tx.unsafe(statement).simple();
         await tx`insert into ferry_migrations (scope, name, checksum) values (${m.scope}, ${m.name}, ${checksum})`;
       }).catch((e: unknown) => {

@@ -2,7 +2,7 @@
  * The Kafka port over @confluentinc/kafka-javascript (librdkafka), using its KafkaJS-style API.
  * Under Bun the addon is our own build (scripts/build-kafka-addon.sh, runtime/kafka/bun-compat/).
  */
-import { createRequire } from "node:module";
+import { KafkaJS } from "@confluentinc/kafka-javascript";
 import type { KafkaJS as KafkaJSTypes } from "@confluentinc/kafka-javascript";
 import type { Logger } from "../log/logger.ts";
 import type {
@@ -17,10 +17,6 @@ import type {
   TopicPartition,
   TopicPartitionOffset,
 } from "./port.ts";
-
-// A plain require so `bun build --compile` sees the addon's module graph (see scripts/build.ts).
-const require = createRequire(import.meta.url);
-const { KafkaJS } = require("@confluentinc/kafka-javascript") as { KafkaJS: typeof KafkaJSTypes };
 
 export interface KafkaConnection {
   brokers: string[];

@@ -1,7 +1,11 @@
 import type { OutgoingRecord } from "../../runtime/kafka/port.ts";
 
-/** N events with distinct ids `<prefix>-<i>`, keyed across `keys` keys, with per-key sequence numbers. */
-export function numberedEvents(topic: string, count: number, { prefix = "ev", keys = 16 } = {}): OutgoingRecord[] {
+/**
+ * N events with ids `<prefix>-<i>` (prefix defaults to the topic, so ids never collide across tests:
+ * the inbox would rightly treat a collision as a duplicate), keyed across `keys` keys, with
+ * per-key sequence numbers.
+ */
+export function numberedEvents(topic: string, count: number, { prefix = topic, keys = 16 } = {}): OutgoingRecord[] {
   const seqByKey = new Map<string, number>();
   return Array.from({ length: count }, (_, i) => {
     const key = `k${i % keys}`;
