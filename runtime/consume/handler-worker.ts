@@ -51,8 +51,10 @@ export function createHandlerWorker(deps: {
 
   const onAssign = async (partitions: TopicPartition[]): Promise<TopicPartitionOffset[]> => {
     const rows = await sql<{ topic: string; partition: number; next_offset: string }[]>`
-      select topic, partition, next_offset from ferry_offsets
-      where group_id = ${groupId} and (topic, partition) in ${sql(partitions.map((p) => [p.topic, p.partition]) as never)}`.catch(
+      select o.topic, o.partition, o.next_offset from ferry_offsets o
+      join unnest(${partitions.map((p) => p.topic)}::text[], ${partitions.map((p) => p.partition)}::int[]) as a(topic, partition)
+        on o.topic = a.topic and o.partition = a.partition
+      where o.group_id = ${groupId}`.catch(
       (e: unknown) => {
         log.warn("partitions:offsets-unavailable", { error: coerceError(e) });
         return [];
