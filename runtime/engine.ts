@@ -7,12 +7,15 @@ import { loadHandlers } from "./handlers/load.ts";
 import { createConfluentKafka } from "./kafka/confluent.ts";
 import type { KafkaPort, ProducerPort } from "./kafka/port.ts";
 import type { Logger } from "./log/logger.ts";
+import type { HealthReport } from "./admin/app.ts";
 
 export type EngineState = "starting" | "running" | "draining" | "stopped";
 
 export interface Engine {
   readonly state: EngineState;
   readonly workers: readonly HandlerWorker[];
+  liveness(): HealthReport;
+  readiness(): Promise<HealthReport>;
   /** Stops fetching, lets in-flight batches finish (up to the shutdown timeout), leaves the groups. */
   stop(): Promise<{ drained: boolean }>;
 }
@@ -47,6 +50,17 @@ export async function startEngine(config: FerryConfig, log: Logger, kafka?: Kafk
       return state;
     },
     workers,
+    liveness: () => ({ ok: state !== "stopped", reasons: state === "stopped" ? ["the engine has stopped"] : [], state }),
+    async readiness() {
+      const reasons: string[] = [];
+      if (state !== "running") reasons.push(`the engine is ${state}`);
+      const db = await Promise.race([
+        sql`select 1`.then(() => null, (e: Error) => e.message),
+        Bun.sleep(2_000).then(() => "no answer within 2 s"),
+      ]);
+      if (db !== null) reasons.push(`database unreachable: ${db}`);
+      return { ok: reasons.length === 0, reasons, state, handlers: workers.map((w) => w.handler.name) };
+    },
     async stop() {
       if (state !== "running") return { drained: true };
       state = "draining";

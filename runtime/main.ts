@@ -3,6 +3,7 @@
  * ferry: the command line. Reads as: parse the command → run it → map errors to exit codes.
  * 0 success · 1 runtime failure · 2 bad command line or configuration.
  */
+import { healthcheckCommand } from "./cli/healthcheck-command.ts";
 import { migrateCommand } from "./cli/migrate-command.ts";
 import { runCommand } from "./cli/run-command.ts";
 import { UsageError } from "./cli/usage-error.ts";
@@ -14,6 +15,7 @@ type Command = (args: string[], env: Record<string, string | undefined>) => Prom
 const commands: Record<string, Command> = {
   run: runCommand,
   migrate: migrateCommand,
+  healthcheck: healthcheckCommand,
 };
 
 export async function main(argv: string[], env: Record<string, string | undefined>): Promise<number> {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs what Ferry needs to build and test, from the registries this machine reaches:
-# Debian packages (toolchain for the native Kafka addon, a JDK for the services),
+# Installs what Ferry needs to build, from the registries this machine reaches:
+# Debian packages (the toolchain for the native Kafka addon; services/up.sh installs Java itself),
 # Bun at the pinned version (npm registry), node_modules from the lockfile, and the
 # Kafka addon built for Bun. Idempotent: a second run only checks.
 # Usage: source scripts/bootstrap.sh   (exports PATH with the pinned bun)
@@ -10,11 +10,15 @@ BUN_VERSION=1.4.5
 TOOLS=$FERRY_ROOT/.cache/tools
 
 need_apt=()
-for pkg in build-essential python3 pkg-config libssl-dev zlib1g-dev maven openjdk-17-jre-headless; do
+for pkg in build-essential python3 pkg-config libssl-dev zlib1g-dev; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
 done
 if ((${#need_apt[@]})); then
   echo "bootstrap: installing Debian packages: ${need_apt[*]}" >&2
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "bootstrap: not root; run: sudo apt-get install -y ${need_apt[*]}" >&2
+    exit 1
+  fi
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 

@@ -1,4 +1,5 @@
 import { loadConfig } from "../config/load.ts";
+import { createAdminApp } from "../admin/app.ts";
 import { startEngine } from "../engine.ts";
 import { createLogger } from "../log/logger.ts";
 import { parseFlags, type FlagMap } from "./flags.ts";
@@ -12,6 +13,7 @@ export const runFlags: FlagMap = {
   "batch-size": { env: "FERRY_BATCH_SIZE" },
   concurrency: { env: "FERRY_PARTITION_CONCURRENCY" },
   "log-level": { env: "FERRY_LOG_LEVEL" },
+  "http-port": { env: "FERRY_HTTP_PORT" },
 };
 
 /** `ferry run`: config → engine → wait for a signal → drain → exit. */
@@ -24,6 +26,8 @@ export async function runCommand(args: string[], env: Record<string, string | un
   const config = loadConfig(settings);
   const log = createLogger({ level: config.logLevel });
   const engine = await startEngine(config, log);
+  const server = Bun.serve({ hostname: config.http.host, port: config.http.port, fetch: createAdminApp(engine).fetch });
+  log.info("http:listening", { host: config.http.host, port: server.port });
 
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once("SIGTERM", () => resolve("SIGTERM"));
@@ -37,5 +41,6 @@ export async function runCommand(args: string[], env: Record<string, string | un
   process.once("SIGTERM", exitNow);
   process.once("SIGINT", exitNow);
   const { drained } = await engine.stop();
+  await server.stop();
   return drained ? 0 : 1;
 }

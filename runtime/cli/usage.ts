@@ -7,6 +7,7 @@ Usage: ferry <command> [options]
 Commands:
   run        Run the worker: consume the topics of every handler in a directory
   migrate    Apply Ferry's database migrations (and the handlers' own), then exit
+  healthcheck  Ask a local worker's /healthz (exit 0 when healthy): for container HEALTHCHECKs
 
 Options:
   -h, --help     Show help (also: ferry <command> --help)
@@ -32,7 +33,8 @@ Options (each also settable by the environment variable shown):
   --batch-size <n>          FERRY_BATCH_SIZE              events per transaction, default 500
   --concurrency <n>         FERRY_PARTITION_CONCURRENCY   partitions processed at once, default 8
   --log-level <level>       FERRY_LOG_LEVEL               debug|info|warn|error, default info
-Other settings: FERRY_KAFKA_SECURITY_PROTOCOL, FERRY_KAFKA_SASL_MECHANISM, FERRY_KAFKA_SASL_USERNAME,
+  --http-port <n>           FERRY_HTTP_PORT               /healthz and /readyz, default 8080 (0: any free port)
+Other settings: FERRY_HTTP_HOST (default 127.0.0.1), FERRY_KAFKA_SECURITY_PROTOCOL, FERRY_KAFKA_SASL_MECHANISM, FERRY_KAFKA_SASL_USERNAME,
 FERRY_KAFKA_SASL_PASSWORD, FERRY_KAFKA_CLIENT_ID, FERRY_DATABASE_POOL_SIZE, FERRY_EVENT_ID_HEADER,
 FERRY_MISSING_EVENT_ID (dead-letter|derive), FERRY_DEAD_LETTER_SUFFIX, FERRY_SHUTDOWN_TIMEOUT_MS.
 
@@ -49,3 +51,11 @@ lock (replicas starting together do not race). \`ferry run\` does the same at st
 
 Example:
   ferry migrate --handlers ./handlers --database-url postgres://postgres@127.0.0.1/app`;
+
+export const healthcheckUsage = `Usage: ferry healthcheck [--http-port <n>]
+
+Asks http://127.0.0.1:<port>/healthz of a worker on this host and prints its JSON report.
+Exit 0 when healthy, 1 otherwise. The port defaults to FERRY_HTTP_PORT (8080).
+
+Example:
+  ferry healthcheck --http-port 8080`;

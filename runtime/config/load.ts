@@ -20,6 +20,8 @@ export interface FerryConfig {
   missingEventId: "dead-letter" | "derive";
   deadLetterSuffix: string;
   shutdownTimeoutMs: number;
+  /** Health, readiness (and later metrics/admin) listen here; port 0 picks a free port. */
+  http: { host: string; port: number };
   logLevel: LogLevel;
 }
 
@@ -53,11 +55,18 @@ export function loadConfig(source: Record<string, string | undefined>): FerryCon
     missingEventId: s.FERRY_MISSING_EVENT_ID,
     deadLetterSuffix: s.FERRY_DEAD_LETTER_SUFFIX,
     shutdownTimeoutMs: s.FERRY_SHUTDOWN_TIMEOUT_MS,
+    http: { host: s.FERRY_HTTP_HOST, port: s.FERRY_HTTP_PORT },
     logLevel: s.FERRY_LOG_LEVEL,
   };
 }
 
 /** Only what `ferry migrate` needs: the database, and optionally a handlers directory. */
+/** Only what `ferry healthcheck` needs: where the worker's HTTP endpoint listens. */
+export function loadHealthcheckConfig(source: Record<string, string | undefined>): { port: number } {
+  const s = parseSettings(v.object(v.pick(settingsSchema, ["FERRY_HTTP_PORT"]).entries), source);
+  return { port: s.FERRY_HTTP_PORT };
+}
+
 export function loadMigrateConfig(source: Record<string, string | undefined>): { databaseUrl: string; handlersDir?: string; logLevel: LogLevel } {
   const schema = v.object({
     ...v.pick(settingsSchema, ["FERRY_DATABASE_URL", "FERRY_LOG_LEVEL"]).entries,

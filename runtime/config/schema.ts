@@ -69,6 +69,8 @@ export const settingsSchema = v.object({
     ".dlt",
   ),
   FERRY_SHUTDOWN_TIMEOUT_MS: int("FERRY_SHUTDOWN_TIMEOUT_MS", 30_000, 0, 3_600_000),
+  FERRY_HTTP_HOST: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1)), "127.0.0.1"),
+  FERRY_HTTP_PORT: int("FERRY_HTTP_PORT", 8080, 0, 65_535),
   FERRY_LOG_LEVEL: oneOf("FERRY_LOG_LEVEL", ["debug", "info", "warn", "error"] as const, "info"),
 });
 

@@ -23,6 +23,7 @@ export function startFerry(args: string[], env: Record<string, string> = {}, { b
       FERRY_KAFKA_BROKERS: services.brokers,
       FERRY_DATABASE_URL: services.databaseUrl,
       FERRY_LOG_LEVEL: "info",
+      FERRY_HTTP_PORT: "0",
       ...env,
     },
     stdin: "ignore",
