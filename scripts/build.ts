@@ -29,6 +29,17 @@ const result = await Bun.build({
         }));
       },
     },
+    {
+      // @platformatic/kafka (the topology admin client) loads its WebAssembly helpers from a file
+      // next to the module, which a compiled binary does not have; the package's `bundled` entry
+      // carries the same module inline.
+      name: "inline-wasm-utils",
+      setup(build) {
+        build.onResolve({ filter: /^@platformatic\/wasm-utils$/ }, () => ({
+          path: Bun.resolveSync("@platformatic/wasm-utils/bundled", root),
+        }));
+      },
+    },
   ],
 });
 if (!result.success) {
