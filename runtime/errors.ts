@@ -25,6 +25,22 @@ export class HandlerLoadError extends FerryError {
   }
 }
 
+/** A topology file that cannot be used: each problem names the file, the line, the path and what was expected. */
+export class TopologyFileError extends FerryError {
+  override name = "TopologyFileError";
+  constructor(readonly problems: string[]) {
+    super(`the topology cannot be used:\n  - ${problems.join("\n  - ")}`);
+  }
+}
+
+/** The topology asks for changes Kafka cannot make, or that break a guarantee, or deletions without the flag: nothing was applied. */
+export class TopologyRefusedError extends FerryError {
+  override name = "TopologyRefusedError";
+  constructor(readonly reasons: string[]) {
+    super(`nothing was applied:\n  - ${reasons.join("\n  - ")}`);
+  }
+}
+
 /**
  * Thrown by a handler (via `ctx.permanent(...)` or `new PermanentError(...)`) when retrying cannot help:
  * the event is dead-lettered at once.
@@ -47,6 +63,35 @@ export class DecodeError extends FerryError {
  */
 export class InfrastructureError extends FerryError {
   override name = "InfrastructureError";
+}
+
+/** A schema file, IDL file or registered schema that cannot be used; `file`/`line` point at it when known. */
+export class SchemaError extends FerryError {
+  override name = "SchemaError";
+  constructor(message: string, readonly location?: { file: string; line?: number; column?: number }, options?: { cause?: unknown }) {
+    super(location ? `${location.file}${location.line ? `:${location.line}${location.column ? `:${location.column}` : ""}` : ""}: ${message}` : message, options);
+  }
+}
+
+/** The schema registry answered with a client error (4xx): the request, not the registry, is wrong. */
+export class RegistryRequestError extends FerryError {
+  override name = "RegistryRequestError";
+  constructor(message: string, readonly status: number, readonly errorCode: number | undefined, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** The schema registry cannot be reached or fails (network, timeout, 5xx) after retries: infrastructure, never the event's fault. */
+export class RegistryUnavailableError extends InfrastructureError {
+  override name = "RegistryUnavailableError";
+}
+
+/** A handler's reader schema cannot read what producers registered for its topics (the consumer-side gate). */
+export class SchemaGateError extends FerryError {
+  override name = "SchemaGateError";
+  constructor(readonly problems: string[]) {
+    super(`schema gate: handlers cannot read registered schemas:\n  - ${problems.join("\n  - ")}`);
+  }
 }
 
 /** Turns anything thrown into an Error, keeping the original as `cause`. */

@@ -1,0 +1,89 @@
+import { describe, expect, test } from "bun:test";
+import { DecodeError } from "../errors.ts";
+import { createAvroDecoder, type WriterSchema } from "./decoder.ts";
+import { parseSchema } from "./parse-schema.ts";
+import { frame } from "./wire-format.ts";
+
+const v1 = parseSchema({ type: "record", name: "Order", namespace: "shop", fields: [{ name: "id", type: "string" }, { name: "total", type: "int" }] }, "v1");
+const v2 = parseSchema(
+  {
+    type: "record",
+    name: "Order",
+    namespace: "shop",
+    fields: [
+      { name: "id", type: "string" },
+      { name: "total", type: "long" },
+      { name: "currency", type: "string", default: "EUR" },
+    ],
+  },
+  "v2",
+);
+const other = parseSchema({ type: "record", name: "Refund", fields: [{ name: "x", type: "int" }] }, "other");
+
+const schemas = new Map<number, WriterSchema>([
+  [1, { kind: "avro", type: v1 }],
+  [2, { kind: "avro", type: v2 }],
+  [3, { kind: "avro", type: other }],
+  [4, { kind: "missing", detail: "40403 Schema not found" }],
+  [5, { kind: "unsupported", schemaType: "PROTOBUF" }],
+]);
+const writers = { peek: (id: number) => schemas.get(id) };
+
+function reasonOf(f: () => unknown): string {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof DecodeError) return `${e.reason}: ${e.message}`;
+    throw e;
+  }
+  throw new Error("expected a DecodeError");
+}
+
+describe("createAvroDecoder", () => {
+  const decodeV2 = createAvroDecoder({ reader: v2, writers });
+  const v1Bytes = frame(1, v1.toBuffer({ id: "o-1", total: 42 }));
+
+  test("resolves a v1 writer to the v2 reader: promotion and default applied", () => {
+    expect(decodeV2(v1Bytes)).toEqual({ id: "o-1", total: 42, currency: "EUR" });
+  });
+
+  test("reads a v2 writer with an older reader that lacks its fields (they are skipped)", () => {
+    const idOnly = parseSchema({ type: "record", name: "Order", namespace: "shop", fields: [{ name: "id", type: "string" }] }, "v0");
+    const decodeOld = createAvroDecoder({ reader: idOnly, writers });
+    expect(decodeOld(frame(2, v2.toBuffer({ id: "o-2", total: 7, currency: "USD" })))).toEqual({ id: "o-2" });
+  });
+
+  test("a v1 reader cannot read v2's long total: schema-mismatch naming the field", () => {
+    const decodeV1 = createAvroDecoder({ reader: v1, writers });
+    expect(reasonOf(() => decodeV1(frame(2, v2.toBuffer({ id: "o-2", total: 7, currency: "USD" }))))).toContain("Order.total: type-mismatch (reader int, writer long)");
+  });
+
+  test("without a reader schema, decodes with the writer's", () => {
+    const generic = createAvroDecoder({ writers });
+    expect(generic(frame(2, v2.toBuffer({ id: "o-3", total: 1, currency: "CHF" })))).toEqual({ id: "o-3", total: 1, currency: "CHF" });
+  });
+
+  test("decodes records into plain objects", () => {
+    expect(Object.getPrototypeOf(decodeV2(v1Bytes))).not.toHaveProperty("toBuffer");
+  });
+
+  test.each([
+    ["JSON bytes", Buffer.from('{"id":"x"}'), "bad-magic-byte"],
+    ["a header cut short", Buffer.from([0, 0, 0]), "truncated-header"],
+    ["an id the registry does not know", frame(4, Buffer.from([2, 65, 2])), "unknown-schema-id"],
+    ["a Protobuf schema id", frame(5, Buffer.from([])), "unsupported-schema-type"],
+    ["a writer whose record the reader cannot read", frame(3, other.toBuffer({ x: 1 })), "schema-mismatch"],
+    ["a payload cut short", v1Bytes.subarray(0, v1Bytes.length - 1), "truncated-payload"],
+    ["a payload with bytes left over", Buffer.concat([v1Bytes, Buffer.from([0])]), "trailing-bytes"],
+  ])("%s → DecodeError %p", (_label, bytes, reason) => {
+    expect(reasonOf(() => decodeV2(bytes))).toStartWith(`${reason}:`);
+  });
+
+  test("the mismatch message names the writer, the reader and the field", () => {
+    expect(reasonOf(() => decodeV2(frame(3, other.toBuffer({ x: 1 }))))).toContain("writer schema id 3 (Refund) cannot be read with the handler's reader schema (shop.Order)");
+  });
+
+  test("an id that was never fetched is not the event's fault", () => {
+    expect(() => decodeV2(frame(99, Buffer.alloc(0)))).toThrow("was not fetched before decoding");
+  });
+});
