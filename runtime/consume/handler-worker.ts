@@ -1,12 +1,12 @@
 import type { Sql } from "postgres";
 import { coerceError } from "../errors.ts";
 import type { LoadedHandler } from "../handlers/validate.ts";
-import type { KafkaPort, PartitionBatch, ProducerPort, TopicPartition, TopicPartitionOffset } from "../kafka/port.ts";
+import type { BatchProgress, KafkaPort, PartitionBatch, ProducerPort, TopicPartition, TopicPartitionOffset } from "../kafka/port.ts";
 import type { Logger } from "../log/logger.ts";
 import type { EventResult } from "../inbox/unit-of-work.ts";
 import { isInfrastructureFailure } from "./classify.ts";
 import { prepareRecord } from "./prepare.ts";
-import { processPrepared } from "./process-batch.ts";
+import { processPrepared, type BatchOutcome, type PendingRetry } from "./process-batch.ts";
 import { sleep } from "./sleep.ts";
 
 export interface WorkerSettings {
@@ -28,6 +28,7 @@ export interface HandlerWorker {
 export const groupIdFor = (prefix: string, handlerName: string) => `${prefix}.${handlerName}`;
 
 const partitionKey = (topic: string, partition: number) => `${topic}:${partition}`;
+const lastOffsetPlusOne = (batch: PartitionBatch) => (BigInt(batch.records[batch.records.length - 1]!.offset) + 1n).toString();
 
 /**
  * Runs one handler: its own consumer group (so handlers fail, pause and scale independently),
@@ -74,13 +75,20 @@ export function createHandlerWorker(deps: {
     partitionConcurrency: settings.partitionConcurrency,
     onAssign,
     onRevoke: (partitions) => {
-      for (const p of partitions) applied.delete(partitionKey(p.topic, p.partition));
+      for (const p of partitions) {
+        applied.delete(partitionKey(p.topic, p.partition));
+        retries.delete(partitionKey(p.topic, p.partition));
+      }
       log.info("partitions:revoked", { partitions: partitions.map((p) => partitionKey(p.topic, p.partition)) });
     },
   });
 
-  const eachBatch = async (batch: PartitionBatch) => {
+  // A failing event waiting out its backoff, per partition (the partition is paused meanwhile).
+  const retries = new Map<string, PendingRetry>();
+
+  const eachBatch = async (batch: PartitionBatch): Promise<BatchProgress> => {
     const key = partitionKey(batch.topic, batch.partition);
+    let outcome: BatchOutcome = { kind: "done" };
     for (let outage = 0; ; outage++) {
       const floor = applied.get(key);
       const records = floor === undefined ? batch.records : batch.records.filter((r) => BigInt(r.offset) >= floor);
@@ -89,7 +97,7 @@ export function createHandlerWorker(deps: {
           const prepared = records.map((r) =>
             prepareRecord(r, { eventIdHeader: settings.eventIdHeader, missingEventId: settings.missingEventId, format: handler.format }),
           );
-          await processPrepared(prepared, {
+          outcome = await processPrepared(prepared, {
             sql,
             handler,
             groupId,
@@ -97,10 +105,9 @@ export function createHandlerWorker(deps: {
             deadLetterSuffix: settings.deadLetterSuffix,
             log,
             signal: abort.signal,
-            isStale: batch.isStale,
             onCommitted: (next) => applied.set(key, BigInt(next)),
             onEvent: (result) => deps.onEvent?.(handler.name, result),
-          });
+          }, retries.get(key));
         }
         break;
       } catch (e) {
@@ -112,11 +119,15 @@ export function createHandlerWorker(deps: {
         await sleep(delayMs, abort.signal);
       }
     }
-    const last = batch.records[batch.records.length - 1];
-    if (!last || batch.isStale()) return;
-    await consumer
-      .commit([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() }])
-      .catch((e: unknown) => log.warn("offsets:kafka-commit-failed", { partition: key, error: coerceError(e) }));
+    const next = outcome.kind === "retry-later" ? outcome.offset : lastOffsetPlusOne(batch);
+    if (outcome.kind === "retry-later") retries.set(key, outcome.retry);
+    else retries.delete(key);
+    if (!batch.isStale() && next !== batch.records[0]?.offset) {
+      await consumer
+        .commit([{ topic: batch.topic, partition: batch.partition, offset: next }])
+        .catch((e: unknown) => log.warn("offsets:kafka-commit-failed", { partition: key, error: coerceError(e) }));
+    }
+    return outcome.kind === "retry-later" ? { stopAt: outcome.offset, resumeAfterMs: outcome.delayMs } : undefined;
   };
 
   return {

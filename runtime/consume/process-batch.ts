@@ -7,7 +7,8 @@ import type { Logger } from "../log/logger.ts";
 import { buildDeadLetter, type DeadLetterDetails } from "../dlt/dead-letter.ts";
 import { classifyFailure, isInfrastructureFailure } from "./classify.ts";
 import type { PreparedEvent } from "./prepare.ts";
-import { sleep } from "./sleep.ts";
+
+type EventItem = Extract<PreparedEvent, { kind: "event" }>;
 
 export interface BatchDeps {
   sql: Sql;
@@ -17,8 +18,6 @@ export interface BatchDeps {
   deadLetterSuffix: string;
   log: Logger;
   signal: AbortSignal;
-  /** Stops retry loops when the partition is revoked. */
-  isStale(): boolean;
   /** Called after each commit to PostgreSQL with the partition's new next offset. */
   onCommitted(nextOffset: string): void;
   onEvent?(result: EventResult | { kind: "dead-lettered"; reason: string }): void;
@@ -26,19 +25,53 @@ export interface BatchDeps {
 
 const nextOf = (record: KafkaRecord) => (BigInt(record.offset) + 1n).toString();
 
+/** A failing event waiting for its next attempt: kept by the worker while the partition pauses. */
+export interface PendingRetry {
+  offset: string;
+  /** Attempts made so far. */
+  attempts: number;
+  firstAttemptAt: Date;
+}
+
+export type BatchOutcome = { kind: "done" } | { kind: "retry-later"; offset: string; delayMs: number; retry: PendingRetry };
+
 /**
  * Processes the prepared events of one partition batch, in order. Happy path: one transaction
  * for the whole batch. When the handler fails on an event, the events before it commit in their
- * own transaction, the failing event is retried alone with backoff (its partition waits; other
- * partitions do not), then dead-lettered; the rest of the batch continues. So one bad event
+ * own transaction and the failing event is classified: a retry returns `retry-later` (the worker
+ * pauses the partition for the backoff, so other partitions keep flowing, and the batch comes back
+ * from that event), a dead letter is produced and the rest of the batch continues. One bad event
  * never undoes its neighbours, and the happy path pays for no savepoints.
  */
-export async function processPrepared(prepared: PreparedEvent[], deps: BatchDeps): Promise<void> {
+export async function processPrepared(prepared: PreparedEvent[], deps: BatchDeps, retry?: PendingRetry): Promise<BatchOutcome> {
   let from = 0;
-  let pending: { pos: number; error: unknown; at: Date } | null = null;
+  let pending: { pos: number; error: unknown; attempts: number; firstAttemptAt: Date } | null = null;
+  const first = prepared[0];
+  if (retry && first?.kind === "event" && first.record.offset === retry.offset) {
+    // The event that failed before, alone, as its next attempt.
+    const failure = await applyRange(prepared, 0, 1, retry.attempts + 1, deps);
+    if (failure) pending = { pos: 0, error: failure.error, attempts: retry.attempts + 1, firstAttemptAt: retry.firstAttemptAt };
+    else from = 1;
+  }
   while (from < prepared.length) {
     if (pending && pending.pos === from) {
-      await retryAlone(prepared[from] as Extract<PreparedEvent, { kind: "event" }>, pending.error, pending.at, deps);
+      const event = prepared[from] as EventItem;
+      // A failure while stopping says nothing about the event: leave it for the next owner.
+      if (deps.signal.aborted) throw coerceError(pending.error);
+      const outcome = classifyFailure(pending.error, pending.attempts, deps.handler.retry);
+      if (outcome.kind === "infrastructure") {
+        throw new InfrastructureError("the database failed while applying an event; it will be retried", { cause: pending.error });
+      }
+      if (outcome.kind === "retry") {
+        deps.log.info("event:retry-scheduled", { eventId: event.meta.id, attempt: pending.attempts + 1, delayMs: outcome.delayMs });
+        return {
+          kind: "retry-later",
+          offset: event.record.offset,
+          delayMs: outcome.delayMs,
+          retry: { offset: event.record.offset, attempts: pending.attempts, firstAttemptAt: pending.firstAttemptAt },
+        };
+      }
+      await deadLetterFailed(event, outcome.reason, pending, deps);
       pending = null;
       from += 1;
       continue;
@@ -49,8 +82,9 @@ export async function processPrepared(prepared: PreparedEvent[], deps: BatchDeps
       from = to;
       continue;
     }
-    pending = { ...failure, at: new Date() };
+    pending = { ...failure, attempts: 1, firstAttemptAt: new Date() };
   }
+  return { kind: "done" };
 }
 
 /** Applies prepared[from, to) in one transaction. Returns the failing position when the handler failed. */
@@ -98,8 +132,7 @@ async function applyRange(
             letters.push(deadLetter(record, { reason: "business-key-failed", eventId: meta.id, errorClass: r.error.name, errorMessage: r.error.message, failedAt: now }, deps));
           }
         });
-        // MUST be acknowledged before COMMIT: the committed offset skips these events.
-        if (letters.length > 0) await deps.producer.send(letters);
+        if (letters.length > 0) await sendDeadLetters(letters, deps);
       },
     },
   );
@@ -115,49 +148,39 @@ async function applyRange(
   return { pos: positions[result.index]!, error: result.error };
 }
 
-/** Retries one event in its own transactions until it applies or its outcome is a dead letter. */
-async function retryAlone(
-  event: Extract<PreparedEvent, { kind: "event" }>,
-  firstError: unknown,
-  firstAttemptAt: Date,
+async function deadLetterFailed(
+  event: EventItem,
+  reason: "exhausted" | "permanent" | "decode-failed",
+  failure: { error: unknown; attempts: number; firstAttemptAt: Date },
   deps: BatchDeps,
 ): Promise<void> {
-  let error = firstError;
-  for (let attempt = 1; ; attempt++) {
-    // A failure while stopping says nothing about the event: leave it for the next owner.
-    if (deps.signal.aborted) throw coerceError(error);
-    const outcome = classifyFailure(error, attempt, deps.handler.retry);
-    if (outcome.kind === "infrastructure") {
-      throw new InfrastructureError("the database failed while applying an event; it will be retried", { cause: error });
-    }
-    if (outcome.kind === "dead-letter") {
-      const e = coerceError(error);
-      deps.log.warn("event:dead-lettering", { eventId: event.meta.id, reason: outcome.reason, attempts: attempt, errorClass: e.name });
-      const letter = deadLetter(event.record, {
-        reason: outcome.reason,
-        eventId: event.meta.id,
-        errorClass: e.name,
-        errorMessage: e.message,
-        attempts: attempt,
-        firstAttemptAt,
-        failedAt: new Date(),
-      }, deps);
-      await deps.producer.send([letter]);
-      await recordDeadLettered(event, deps);
-      deps.onEvent?.({ kind: "dead-lettered", reason: outcome.reason });
-      return;
-    }
-    deps.log.info("event:retrying", { eventId: event.meta.id, attempt: attempt + 1, delayMs: outcome.delayMs });
-    await sleep(outcome.delayMs, deps.signal);
-    if (deps.isStale()) throw new InfrastructureError("the partition was revoked while an event waited for a retry");
-    const failure = await applyRange([event], 0, 1, attempt + 1, deps);
-    if (!failure) return;
-    error = failure.error;
+  const e = coerceError(failure.error);
+  deps.log.warn("event:dead-lettering", { eventId: event.meta.id, reason, attempts: failure.attempts, errorClass: e.name });
+  const letter = deadLetter(event.record, {
+    reason,
+    eventId: event.meta.id,
+    errorClass: e.name,
+    errorMessage: e.message,
+    attempts: failure.attempts,
+    firstAttemptAt: failure.firstAttemptAt,
+    failedAt: new Date(),
+  }, deps);
+  await sendDeadLetters([letter], deps);
+  await recordDeadLettered(event, deps);
+  deps.onEvent?.({ kind: "dead-lettered", reason });
+}
+
+/** Dead letters MUST be acknowledged before the offset that skips their events commits. A broker failure is not the event's fault. */
+async function sendDeadLetters(letters: OutgoingRecord[], deps: BatchDeps): Promise<void> {
+  try {
+    await deps.producer.send(letters);
+  } catch (e) {
+    throw new InfrastructureError(`producing ${letters.length} dead letter(s) failed: ${coerceError(e).message}`, { cause: e });
   }
 }
 
 /** Marks a dead-lettered event as dealt with (inbox) and moves the partition past it, in one transaction. */
-async function recordDeadLettered(event: Extract<PreparedEvent, { kind: "event" }>, deps: BatchDeps): Promise<void> {
+async function recordDeadLettered(event: EventItem, deps: BatchDeps): Promise<void> {
   const { meta, record } = event;
   await deps.sql.begin(async (tx) => {
     await tx`insert into ferry_inbox (handler, event_id, topic, partition, "offset", outcome)

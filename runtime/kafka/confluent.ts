@@ -77,14 +77,18 @@ function createConsumer(kafka: KafkaJSTypes.Kafka, options: ConsumerOptions, log
     rebalance_cb: rebalance,
   } as never);
 
+  const resumeTimers = new Set<ReturnType<typeof setTimeout>>();
+
   return {
     async start(eachBatch) {
       await consumer.connect();
       await consumer.subscribe({ topics: options.topics });
       void consumer.run({
         partitionsConsumedConcurrently: options.partitionConcurrency,
-        eachBatchAutoResolve: true,
-        eachBatch: async ({ batch, isStale }) => {
+        // Resolved by hand: a batch may stop early (a retry waiting out its backoff); the client
+        // then seeks back to the first unresolved record.
+        eachBatchAutoResolve: false,
+        eachBatch: async ({ batch, isStale, resolveOffset, pause }) => {
           const records = batch.messages.map((m) => toRecord(batch.topic, batch.partition, m));
           const partitionBatch: PartitionBatch = {
             topic: batch.topic,
@@ -93,7 +97,21 @@ function createConsumer(kafka: KafkaJSTypes.Kafka, options: ConsumerOptions, log
             highWatermark: batch.highWatermark,
             isStale,
           };
-          await eachBatch(partitionBatch);
+          const progress = await eachBatch(partitionBatch);
+          if (!progress) {
+            resolveOffset(batch.lastOffset());
+            return;
+          }
+          const stopAt = BigInt(progress.stopAt);
+          if (stopAt > BigInt(batch.firstOffset()!)) resolveOffset((stopAt - 1n).toString());
+          // Pausing hands the partition back to the fetch loop at once: other partitions keep
+          // flowing while this one waits.
+          const resume = pause();
+          const timer = setTimeout(() => {
+            resumeTimers.delete(timer);
+            resume();
+          }, progress.resumeAfterMs);
+          resumeTimers.add(timer);
         },
       }).catch((e: unknown) => log.error("consumer:run-failed", { group: options.groupId, error: e as Error }));
     },
@@ -104,6 +122,8 @@ function createConsumer(kafka: KafkaJSTypes.Kafka, options: ConsumerOptions, log
     resume: (partitions) => consumer.resume(partitions),
     assignment: () => consumer.assignment().map((tp) => ({ topic: tp.topic, partition: tp.partition })),
     async stop() {
+      for (const timer of resumeTimers) clearTimeout(timer);
+      resumeTimers.clear();
       await consumer.disconnect();
     },
   };

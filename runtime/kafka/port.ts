@@ -59,9 +59,16 @@ export interface ConsumerOptions {
   onRevoke?(partitions: TopicPartition[]): void;
 }
 
+/**
+ * What became of a batch. `undefined`: every record is done. `stopAt`: records from that offset on
+ * were not processed; the partition pauses for `resumeAfterMs` and then redelivers from `stopAt`
+ * (a retry that waits without holding up other partitions).
+ */
+export type BatchProgress = void | { stopAt: string; resumeAfterMs: number };
+
 export interface ConsumerPort {
   /** Connects, subscribes and starts delivering batches. Returns once running. */
-  start(eachBatch: (batch: PartitionBatch) => Promise<void>): Promise<void>;
+  start(eachBatch: (batch: PartitionBatch) => Promise<BatchProgress>): Promise<void>;
   commit(offsets: TopicPartitionOffset[]): Promise<void>;
   pause(partitions: Array<{ topic: string; partitions?: number[] }>): void;
   resume(partitions: Array<{ topic: string; partitions?: number[] }>): void;

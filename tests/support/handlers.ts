@@ -17,25 +17,37 @@ export function writeHandlersDir(files: Record<string, string>, migrations: Reco
 }
 
 /**
- * A handler that records each event in its own effects table: one row per applied event,
- * keyed by event id, so the tests can count exactly what was applied.
+ * A handler that records each applied event in its own effects table (no unique constraint, so a
+ * double apply would show as two rows). The payload steers failures for the tests:
+ * `fail: "always" | "permanent" | "transient" | "throw-string"` (transient fails attempts 1 and 2).
  */
-export function effectsHandler({ topic, table, businessKey = false, extra = "" }: { topic: string; table: string; businessKey?: boolean; extra?: string }): string {
+export function effectsHandler({
+  topic,
+  table,
+  businessKey = false,
+  retry = "{ attempts: 3, backoffMs: 20, maxBackoffMs: 200 }",
+  extra = "",
+}: { topic: string; table: string; businessKey?: boolean; retry?: string; extra?: string }): string {
   return `import { defineHandler } from "ferry";
 
-interface Payload { n: number; key: string; seq: number }
+interface Payload { n: number; key: string; seq: number; fail?: string }
 
 export default defineHandler<Payload>({
   topic: ${JSON.stringify(topic)},
   ${businessKey ? "businessKey: (p) => p.key," : ""}
-  retry: { attempts: 3, backoffMs: 20, maxBackoffMs: 200 },
+  retry: ${retry},
   async handle(p, ctx) {
     ${extra}
-    await ctx.sql\`insert into ${table} (event_id, n, key, seq) values (\${ctx.event.id}, \${p.n}, \${p.key}, \${p.seq})\`;
+    if (p.fail === "always") throw new TypeError(\`event \${p.n} always fails\`);
+    if (p.fail === "permanent") throw ctx.permanent(\`event \${p.n} can never apply\`);
+    if (p.fail === "transient" && ctx.attempt < 3) throw new Error(\`event \${p.n} fails on attempt \${ctx.attempt}\`);
+    if (p.fail === "throw-string") throw "a plain string";
+    await ctx.sql\`insert into ${table} (event_id, n, kafka_key, biz_key, seq, attempt)
+      values (\${ctx.event.id}, \${p.n}, \${ctx.event.key}, \${p.key}, \${p.seq}, \${ctx.attempt})\`;
   },
 });
 `;
 }
 
 export const effectsTableMigration = (table: string) =>
-  `create table ${table} (id bigserial primary key, event_id text not null, n int not null, key text not null, seq int not null);`;
+  `create table ${table} (id bigserial primary key, event_id text not null, n int not null, kafka_key text, biz_key text not null, seq int not null, attempt int not null, applied_at timestamptz not null default clock_timestamp());`;

@@ -280,4 +280,26 @@ describe("rebalancing", () => {
     await waitFor("a to own all 4 partitions again", () => a.assignment().length === 4);
     await clients.close(a);
   });
+
+  test("rebalance_cb can return the assignment with start offsets (resume from an external store)", async () => {
+    const topic = await createTopic(2);
+    await fill(topic, 2, 10);
+    const consumer = newConsumer(uniqueName(), {
+      "partition.assignment.strategy": "cooperative-sticky",
+      rebalance_cb: async (err: { code: number }, assignment: Array<{ topic: string; partition: number }>) => {
+        // On ASSIGN, a returned array replaces the assignment; offsets in it win
+        // over committed offsets and auto.offset.reset.
+        if (err.code === ERR__ASSIGN_PARTITIONS) return assignment.map((tp) => ({ ...tp, offset: 7 - tp.partition }));
+      },
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topic] });
+    const seen: string[] = [];
+    await consumer.run({
+      eachBatch: async ({ batch }: { batch: Batch }) => void seen.push(...batch.messages.map((m) => `${batch.partition}@${m.offset}`)),
+    });
+    await waitFor("the tails of both partitions", () => seen.length >= 3 + 4);
+    expect(seen.sort()).toEqual(["0@7", "0@8", "0@9", "1@6", "1@7", "1@8", "1@9"]);
+    await clients.close(consumer);
+  });
 });

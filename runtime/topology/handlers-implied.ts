@@ -1,0 +1,69 @@
+import { groupIdFor } from "../consume/handler-worker.ts";
+import { deadLetterTopic } from "../dlt/dead-letter.ts";
+import { builtInDefaults, dedupeAcls, idempotentWrite, outsideScope, type DeclaredService } from "./desired.ts";
+import type { AclBinding, DesiredState, DesiredTopic } from "./model.ts";
+
+export interface HandlerNeeds {
+  name: string;
+  file: string;
+  topics: string[];
+}
+
+export interface RunSettings {
+  groupPrefix: string;
+  deadLetterSuffix: string;
+}
+
+/**
+ * Adds what `ferry run` needs for these handlers under `service`'s principal, so a worker never
+ * starts and then fails on a missing topic or ACL: each handler's dead letter topics, read on its
+ * topics and its consumer group (`<group-prefix>.<handler>`), write on its dead letter topics and
+ * idempotent write (Ferry's producer is idempotent). Returns the merged state, or the problems.
+ */
+export function withHandlers(
+  state: DesiredState,
+  handlers: HandlerNeeds[],
+  service: DeclaredService,
+  settings: RunSettings,
+): { state: DesiredState } | { problems: string[] } {
+  const topics = [...state.topics];
+  const acls: AclBinding[] = [...state.acls];
+  const allow = (operation: "read" | "write", resourceType: "topic" | "group", resourceName: string): AclBinding => ({
+    principal: service.principal,
+    host: "*",
+    permission: "allow",
+    operation,
+    resourceType,
+    resourceName,
+    patternType: "literal",
+  });
+
+  for (const handler of handlers) {
+    acls.push(allow("read", "group", groupIdFor(settings.groupPrefix, handler.name)));
+    for (const topic of handler.topics) {
+      const dlt = deadLetterTopic(topic, settings.deadLetterSuffix);
+      acls.push(allow("read", "topic", topic), allow("write", "topic", dlt));
+      if (!topics.some((t) => t.name === dlt)) topics.push(deadLetterFor(topic, dlt, handler, topics));
+    }
+  }
+  if (handlers.length > 0) acls.push(idempotentWrite(service.principal));
+
+  const merged: DesiredState = { topics, acls: dedupeAcls(acls), scope: state.scope };
+  const problems = outsideScope(merged);
+  return problems.length > 0 ? { problems } : { state: merged };
+}
+
+/**
+ * A dead letter topic follows its source's partitions and replication factor, but never its
+ * cleanup policy: compaction would drop all but the last dead letter of a key.
+ */
+function deadLetterFor(source: string, name: string, handler: HandlerNeeds, declared: DesiredTopic[]): DesiredTopic {
+  const origin = declared.find((t) => t.name === source);
+  return {
+    name,
+    partitions: origin?.partitions ?? builtInDefaults.partitions,
+    replicationFactor: origin?.replicationFactor ?? builtInDefaults.replicationFactor,
+    configs: { ...builtInDefaults.configs },
+    origin: `${handler.file} (dead letter topic of ${source}, handler ${handler.name})`,
+  };
+}

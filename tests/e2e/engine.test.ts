@@ -1,0 +1,158 @@
+/**
+ * The engine's outcomes for single events, through the compiled binary on the real cluster:
+ * functional duplicates, event-id policies, retries, permanent and decode failures.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import type { OutgoingRecord } from "../../runtime/kafka/port.ts";
+import { testSql } from "../support/db.ts";
+import { testKafka } from "../support/kafka.ts";
+import { createScenario, header } from "../support/scenario.ts";
+
+const sql = testSql();
+let kafka: Awaited<ReturnType<typeof testKafka>>;
+const scenarios: Array<{ cleanup(): void }> = [];
+
+beforeAll(async () => {
+  kafka = await testKafka();
+});
+afterEach(() => {
+  for (const s of scenarios.splice(0)) s.cleanup();
+});
+afterAll(async () => {
+  await kafka.close();
+  await sql.end();
+});
+
+async function scenario(name: string, options: Parameters<typeof createScenario>[2] = {}) {
+  const s = await createScenario(name, { kafka, sql }, options);
+  scenarios.push(s);
+  return s;
+}
+
+const event = (topic: string, id: string | null, payload: Record<string, unknown>, extra: Partial<OutgoingRecord> = {}): OutgoingRecord => ({
+  topic,
+  key: "k1",
+  value: JSON.stringify({ n: 0, key: `biz-${id}`, seq: 1, ...payload }),
+  headers: id === null ? {} : { "event-id": id },
+  ...extra,
+});
+
+describe("functional duplicates", () => {
+  test("dead-letters a second event for a business key with headers naming the holder, applying the key once", async () => {
+    const s = await scenario("functional", { businessKey: true });
+    const [a, b, order1] = [`${s.topic}-a`, `${s.topic}-b`, `${s.topic}-order-1`];
+    await kafka.send([event(s.topic, a, { n: 1, key: order1 }), event(s.topic, b, { n: 2, key: order1 }), event(s.topic, `${s.topic}-c`, { n: 3, key: `${s.topic}-order-2` })]);
+    s.start();
+    await s.waitForCommitted(3);
+    const effects = await s.effects();
+    expect(effects.map((e) => e.event_id)).toEqual([a, `${s.topic}-c`]);
+    const [letter] = await s.readDeadLetters(1);
+    expect(header(letter!, "ferry-reason")).toBe("functional-duplicate");
+    expect(header(letter!, "ferry-handler")).toBe("record-effect");
+    expect(header(letter!, "ferry-event-id")).toBe(b);
+    expect(header(letter!, "ferry-held-by-event-id")).toBe(a);
+    expect(header(letter!, "ferry-business-key")).toBe(order1);
+    expect(header(letter!, "ferry-source-topic")).toBe(s.topic);
+    expect(header(letter!, "ferry-source-partition")).toBeDefined();
+    expect(header(letter!, "ferry-source-offset")).toBe("1");
+    expect(header(letter!, "event-id")).toBe(b); // the original headers travel along
+    expect(JSON.parse(letter!.value!.toString())).toMatchObject({ n: 2, key: order1 });
+  });
+});
+
+describe("event id policy", () => {
+  test("dead-letters events with a missing or malformed event-id header by default", async () => {
+    const s = await scenario("no-event-id");
+    await kafka.send([event(s.topic, null, { n: 1 }), event(s.topic, "has a space", { n: 2 }), event(s.topic, `${s.topic}-ok`, { n: 3 })]);
+    s.start();
+    await s.waitForCommitted(3);
+    expect((await s.effects()).map((e) => e.n)).toEqual([3]);
+    const letters = await s.readDeadLetters(2);
+    expect(letters.map((l) => header(l, "ferry-reason")).sort()).toEqual(["malformed-event-id", "missing-event-id"]);
+  });
+
+  test("with FERRY_MISSING_EVENT_ID=derive, identifies such events by topic/partition/offset", async () => {
+    const s = await scenario("derive-event-id", { extraEnv: { FERRY_MISSING_EVENT_ID: "derive" } });
+    await kafka.send([event(s.topic, null, { n: 1 }, { partition: 0 })]);
+    s.start();
+    await s.waitForCommitted(1);
+    expect((await s.effects()).map((e) => e.event_id)).toEqual([`${s.topic}/0/0`]);
+  });
+});
+
+describe("failures", () => {
+  test("retries a transiently failing handler and applies the event once", async () => {
+    const s = await scenario("transient");
+    await kafka.send([event(s.topic, `${s.topic}-t`, { n: 1, fail: "transient" })]);
+    s.start();
+    await s.waitForCommitted(1);
+    const effects = await s.effects();
+    expect(effects).toHaveLength(1);
+    expect(effects[0]!.attempt).toBe(3);
+  });
+
+  test("dead-letters an always-failing event after its attempts while its partition moves on", async () => {
+    const s = await scenario("exhausted", { partitions: 1 });
+    const ids = [0, 1, 2, 3].map((i) => `${s.topic}-${i}`);
+    await kafka.send([
+      event(s.topic, ids[0]!, { n: 0 }),
+      event(s.topic, ids[1]!, { n: 1, fail: "always" }),
+      event(s.topic, ids[2]!, { n: 2 }),
+      event(s.topic, ids[3]!, { n: 3 }),
+    ]);
+    s.start();
+    await s.waitForCommitted(4);
+    expect((await s.effects()).map((e) => e.n)).toEqual([0, 2, 3]);
+    const [letter] = await s.readDeadLetters(1);
+    expect(header(letter!, "ferry-reason")).toBe("exhausted");
+    expect(header(letter!, "ferry-attempts")).toBe("3");
+    expect(header(letter!, "ferry-error-class")).toBe("TypeError");
+    expect(header(letter!, "ferry-error-message")).toBe("event 1 always fails");
+    expect(header(letter!, "ferry-event-id")).toBe(ids[1]);
+    expect(Date.parse(header(letter!, "ferry-failed-at")!)).toBeGreaterThanOrEqual(Date.parse(header(letter!, "ferry-first-attempt-at")!));
+    const [inbox] = await sql<{ outcome: string }[]>`select outcome from ferry_inbox where handler = 'record-effect' and event_id = ${ids[1]!}`;
+    expect(inbox!.outcome).toBe("dead-lettered");
+  });
+
+  test.each([
+    ["a permanent error", { fail: "permanent" }, "permanent", "1", "PermanentError", "event 1 can never apply"],
+    ["a thrown non-Error value", { fail: "throw-string" }, "exhausted", "3", "FerryError", "non-Error value thrown: a plain string"],
+  ])("dead-letters %s", async (_label, payload, reason, attempts, errorClass, message) => {
+    const s = await scenario("failure");
+    await kafka.send([event(s.topic, `${s.topic}-x`, { n: 1, ...payload })]);
+    s.start();
+    await s.waitForCommitted(1);
+    expect(await s.effects()).toHaveLength(0);
+    const [letter] = await s.readDeadLetters(1);
+    expect(header(letter!, "ferry-reason")).toBe(reason);
+    expect(header(letter!, "ferry-attempts")).toBe(attempts);
+    expect(header(letter!, "ferry-error-class")).toBe(errorClass);
+    expect(header(letter!, "ferry-error-message")).toBe(message);
+  });
+
+  test("dead-letters a value that cannot be decoded at once, with the precise reason", async () => {
+    const s = await scenario("undecodable");
+    await kafka.send([{ topic: s.topic, key: "k1", value: "{not json", headers: { "event-id": `${s.topic}-bad` } }, event(s.topic, `${s.topic}-good`, { n: 2 })]);
+    s.start();
+    await s.waitForCommitted(2);
+    expect((await s.effects()).map((e) => e.n)).toEqual([2]);
+    const [letter] = await s.readDeadLetters(1);
+    expect(header(letter!, "ferry-reason")).toBe("decode-failed");
+    expect(header(letter!, "ferry-error-message")).toStartWith("invalid-json: the value is not valid JSON");
+    expect(letter!.value!.toString()).toBe("{not json");
+  });
+
+  test("a retrying partition does not hold up the others", async () => {
+    const s = await scenario("no-blocking", { partitions: 2, retry: "{ attempts: 3, backoffMs: 1500, maxBackoffMs: 3000 }" });
+    await kafka.send([event(s.topic, `${s.topic}-slow`, { n: 0, fail: "always" }, { partition: 0 })]);
+    await kafka.send(Array.from({ length: 50 }, (_, i) => event(s.topic, `${s.topic}-p1-${i}`, { n: i + 1 }, { partition: 1 })));
+    s.start();
+    await s.waitForCommitted(51);
+    const [letter] = await s.readDeadLetters(1);
+    const failedAt = Date.parse(header(letter!, "ferry-failed-at")!);
+    const effects = await s.effects();
+    expect(effects).toHaveLength(50);
+    // Every event of partition 1 was applied while partition 0 was still retrying.
+    expect(Math.max(...effects.map((e) => e.applied_at.getTime()))).toBeLessThan(failedAt);
+  });
+});
