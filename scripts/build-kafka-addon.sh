@@ -64,7 +64,11 @@ CACHED=$ROOT/.cache/kafka-addon/$STAMP
 
 install_addon() {
   mkdir -p "$(dirname "$DEST")"
-  cmp -s "$CACHED/$ADDON" "$DEST" || cp "$CACHED/$ADDON" "$DEST"
+  # Replace by rename, never by rewriting in place: a running process has the
+  # old file mapped and would crash if its pages changed under it.
+  if ! cmp -s "$CACHED/$ADDON" "$DEST"; then
+    cp "$CACHED/$ADDON" "$DEST.tmp.$$" && mv -f "$DEST.tmp.$$" "$DEST"
+  fi
   ln -sfn "$STAMP" "$ROOT/.cache/kafka-addon/current"
   # The smoke test: it loads, and librdkafka answers.
   local v
@@ -144,4 +148,7 @@ bash "$ROOT/scripts/check-kafka-addon-symbols.sh" "$OUT/$ADDON" "$OUT/shim-probe
 mv "$OUT" "$CACHED"
 install_addon
 rm -rf "$WORK"
+# Keep the three most recent builds (switching Bun versions back and forth stays cheap).
+find "$ROOT/.cache/kafka-addon" -mindepth 1 -maxdepth 1 -type d -regextype posix-extended -regex '.*/[0-9a-f]{16}' -printf '%T@ %p\n' \
+  | sort -rn | tail -n +4 | cut -d' ' -f2- | xargs -r rm -rf
 echo "kafka addon: built in $(elapsed), cached as .cache/kafka-addon/$STAMP (bun $BUN_VERSION, abi $NODE_ABI, librdkafka $LIBRDKAFKA_VERSION, $(du -h "$DEST" | cut -f1))"
