@@ -12,7 +12,8 @@ import { unframe } from "./wire-format.ts";
 export type WriterSchema =
   | { kind: "avro"; type: AvroType }
   | { kind: "missing"; detail: string }
-  | { kind: "unsupported"; schemaType: string };
+  | { kind: "unsupported"; schemaType: string }
+  | { kind: "invalid"; detail: string };
 
 /** A synchronous view of writer schemas that were fetched before decoding. */
 export interface WriterSchemaSource {
@@ -39,6 +40,8 @@ export function createAvroDecoder({ reader, writers }: { reader?: AvroType; writ
       entry = new DecodeError("unknown-schema-id", `schema id ${schemaId} is not known to the schema registry (${writer.detail}): the producer wrote to another registry, or the schema was deleted`);
     } else if (writer.kind === "unsupported") {
       entry = new DecodeError("unsupported-schema-type", `schema id ${schemaId} is a ${writer.schemaType} schema; this handler reads Avro`);
+    } else if (writer.kind === "invalid") {
+      entry = new DecodeError("invalid-writer-schema", `schema id ${schemaId} cannot be used: ${writer.detail}`);
     } else if (!reader) {
       entry = { reader: writer.type };
     } else {

@@ -46,10 +46,9 @@ export function canonicalText(type: AvroType): string {
   return JSON.stringify(type.schema());
 }
 
-/** The schema as written, attributes and defaults included: what is registered and saved. */
-export function fullText(type: AvroType, indent?: number): string {
-  return JSON.stringify(type.schema({ exportAttrs: true }), null, indent);
-}
+// There is deliberately no "type → full JSON" here: avsc 5.7.9's schema({ exportAttrs: true })
+// drops an enum's `default`, which changes compatibility. Files and registrations use the JSON
+// as written instead.
 
 /**
  * avsc reports names, not positions: point at the first line of the text that mentions a name
