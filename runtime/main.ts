@@ -6,6 +6,7 @@
 import { healthcheckCommand } from "./cli/healthcheck-command.ts";
 import { migrateCommand } from "./cli/migrate-command.ts";
 import { runCommand } from "./cli/run-command.ts";
+import { topologyCommand } from "./cli/topology-command.ts";
 import { UsageError } from "./cli/usage-error.ts";
 import { mainUsage, version } from "./cli/usage.ts";
 import { ConfigError, FerryError, HandlerLoadError } from "./errors.ts";
@@ -16,6 +17,7 @@ const commands: Record<string, Command> = {
   run: runCommand,
   migrate: migrateCommand,
   healthcheck: healthcheckCommand,
+  topology: topologyCommand,
 };
 
 export async function main(argv: string[], env: Record<string, string | undefined>): Promise<number> {

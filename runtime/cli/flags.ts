@@ -1,8 +1,11 @@
 import { parseArgs } from "node:util";
 import { UsageError } from "./usage-error.ts";
 
-/** A flag and the environment variable it sets: flags win over the environment. */
-export type FlagMap = Record<string, { env: string; short?: string }>;
+/**
+ * A flag and the environment variable it sets: flags win over the environment. A flag with a
+ * fixed `value` takes no argument (`--json`) and sets its variable to that value.
+ */
+export type FlagMap = Record<string, { env: string; short?: string; value?: string }>;
 
 /**
  * Parses a subcommand's flags strictly (unknown flags and stray arguments are errors) and
@@ -15,7 +18,9 @@ export function parseFlags(
   env: Record<string, string | undefined>,
 ): { settings: Record<string, string | undefined>; help: boolean } {
   const options: Record<string, { type: "string" | "boolean"; short?: string }> = { help: { type: "boolean", short: "h" } };
-  for (const [name, spec] of Object.entries(flags)) options[name] = { type: "string", ...(spec.short ? { short: spec.short } : {}) };
+  for (const [name, spec] of Object.entries(flags)) {
+    options[name] = { type: spec.value === undefined ? "string" : "boolean", ...(spec.short ? { short: spec.short } : {}) };
+  }
   let values: Record<string, string | boolean | undefined>;
   try {
     ({ values } = parseArgs({ args, options, strict: true, allowPositionals: false }));
@@ -26,6 +31,7 @@ export function parseFlags(
   for (const [name, spec] of Object.entries(flags)) {
     const value = values[name];
     if (typeof value === "string") settings[spec.env] = value;
+    else if (value === true && spec.value !== undefined) settings[spec.env] = spec.value;
   }
   return { settings, help: values.help === true };
 }

@@ -8,6 +8,7 @@ Commands:
   run        Run the worker: consume the topics of every handler in a directory
   migrate    Apply Ferry's database migrations (and the handlers' own), then exit
   healthcheck  Ask a local worker's /healthz (exit 0 when healthy): for container HEALTHCHECKs
+  topology   Plan or apply topics, configs and ACLs from YAML (ferry topology --help)
 
 Options:
   -h, --help     Show help (also: ferry <command> --help)
@@ -17,7 +18,8 @@ Examples:
   ferry run --handlers ./handlers
   FERRY_DATABASE_URL=postgres://app@db/app ferry migrate --handlers ./handlers
 
-Exit codes: 0 success · 1 runtime failure · 2 bad command line or configuration`;
+Exit codes: 0 success · 1 runtime failure · 2 bad command line or configuration
+(ferry topology plan: 0 no change · 2 changes to apply · 1 anything else)`;
 
 export const runUsage = `Usage: ferry run --handlers <dir> [options]
 
@@ -59,3 +61,40 @@ Exit 0 when healthy, 1 otherwise. The port defaults to FERRY_HTTP_PORT (8080).
 
 Example:
   ferry healthcheck --http-port 8080`;
+
+export const topologyUsage = `Usage: ferry topology plan  --file <path>[,<path>...] [--handlers <dir> [--service <name>]] [--json]
+       ferry topology apply --file <path>[,<path>...] [--handlers <dir> [--service <name>]] [--allow-delete] [--json]
+
+Topics, their configs and ACLs as code. The files (YAML; a directory means every *.yaml/*.yml in
+it) declare topics, services (principal, topics consumed and produced, consumer groups) and extra
+ACLs. plan shows the difference with the cluster; apply makes it, then waits until every broker
+shows it. Only configs the files declare are compared. Defaults: replication factor 3,
+min.insync.replicas=2, 3 partitions.
+
+Scope: a run touches only the declared topics, topics under scope.topicPrefixes (undeclared ones
+are deleted, with --allow-delete) and the ACLs of the principals the files name (undeclared ones
+are removed). Teams sharing a cluster keep their prefixes and principals disjoint.
+
+Refused, and nothing is applied: fewer partitions, a replication factor change, a cleanup.policy
+flip between delete and compact, deletions without --allow-delete. Adding partitions warns: keys
+move to other partitions.
+
+Options (each also settable by the environment variable shown):
+  -f, --file <paths>        FERRY_TOPOLOGY_FILE           YAML files or directories, comma-separated (required)
+  --handlers <dir>          FERRY_HANDLERS_DIR            add what these handlers need: dead letter topics,
+                                                          read on topics and groups, write on dead letters
+  --service <name>          FERRY_TOPOLOGY_SERVICE        the service (principal) that runs --handlers
+                                                          (needed when the files declare several)
+  --brokers <list>          FERRY_KAFKA_BROKERS           host:port,... (required)
+  --group-prefix <name>     FERRY_GROUP_PREFIX            as for ferry run, default "ferry"
+  --json                    FERRY_TOPOLOGY_FORMAT=json    print the plan (or what was applied) as JSON
+  --allow-delete            FERRY_TOPOLOGY_ALLOW_DELETE   let apply delete undeclared topics in scope
+Connection: FERRY_KAFKA_SECURITY_PROTOCOL, FERRY_KAFKA_SASL_MECHANISM, FERRY_KAFKA_SASL_USERNAME,
+FERRY_KAFKA_SASL_PASSWORD (a principal allowed to alter topics, configs and ACLs), FERRY_KAFKA_CLIENT_ID;
+FERRY_DEAD_LETTER_SUFFIX as for ferry run.
+
+Exit codes: plan 0 no change · 2 changes to apply · 1 error (bad file or flags, refused change,
+cluster unreachable); apply 0 applied (or nothing to do) · 1 error or refused (nothing applied).
+
+Example:
+  FERRY_KAFKA_BROKERS=kafka-1:9092 ferry topology plan --file topology/ --handlers ./handlers`;

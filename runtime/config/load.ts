@@ -1,7 +1,7 @@
 import * as v from "valibot";
 import { ConfigError } from "../errors.ts";
 import type { LogLevel } from "../log/logger.ts";
-import { settingsSchema } from "./schema.ts";
+import { settingsSchema, type Settings } from "./schema.ts";
 
 /** Ferry's typed configuration, compiled once at start. Nothing else reads the environment. */
 export interface FerryConfig {
@@ -31,21 +31,8 @@ export interface FerryConfig {
  */
 export function loadConfig(source: Record<string, string | undefined>): FerryConfig {
   const s = parseSettings(settingsSchema, source);
-  const usesSasl = s.FERRY_KAFKA_SECURITY_PROTOCOL.startsWith("sasl");
-  if (usesSasl && (!s.FERRY_KAFKA_SASL_USERNAME || !s.FERRY_KAFKA_SASL_PASSWORD)) {
-    throw new ConfigError([
-      `FERRY_KAFKA_SECURITY_PROTOCOL=${s.FERRY_KAFKA_SECURITY_PROTOCOL} needs FERRY_KAFKA_SASL_USERNAME and FERRY_KAFKA_SASL_PASSWORD`,
-    ]);
-  }
   return {
-    kafka: {
-      brokers: s.FERRY_KAFKA_BROKERS,
-      clientId: s.FERRY_KAFKA_CLIENT_ID,
-      securityProtocol: s.FERRY_KAFKA_SECURITY_PROTOCOL,
-      ...(usesSasl
-        ? { sasl: { mechanism: s.FERRY_KAFKA_SASL_MECHANISM, username: s.FERRY_KAFKA_SASL_USERNAME!, password: s.FERRY_KAFKA_SASL_PASSWORD! } }
-        : {}),
-    },
+    kafka: kafkaConnection(s),
     database: { url: s.FERRY_DATABASE_URL, poolSize: s.FERRY_DATABASE_POOL_SIZE },
     handlersDir: s.FERRY_HANDLERS_DIR,
     groupPrefix: s.FERRY_GROUP_PREFIX,
@@ -76,6 +63,77 @@ export function loadMigrateConfig(source: Record<string, string | undefined>): {
   return { databaseUrl: s.FERRY_DATABASE_URL, logLevel: s.FERRY_LOG_LEVEL, ...(s.FERRY_HANDLERS_DIR ? { handlersDir: s.FERRY_HANDLERS_DIR } : {}) };
 }
 
+type KafkaSettings = Pick<
+  Settings,
+  "FERRY_KAFKA_BROKERS" | "FERRY_KAFKA_CLIENT_ID" | "FERRY_KAFKA_SECURITY_PROTOCOL" | "FERRY_KAFKA_SASL_MECHANISM" | "FERRY_KAFKA_SASL_USERNAME" | "FERRY_KAFKA_SASL_PASSWORD"
+>;
+
+function kafkaConnection(s: KafkaSettings): FerryConfig["kafka"] {
+  const usesSasl = s.FERRY_KAFKA_SECURITY_PROTOCOL.startsWith("sasl");
+  if (usesSasl && (!s.FERRY_KAFKA_SASL_USERNAME || !s.FERRY_KAFKA_SASL_PASSWORD)) {
+    throw new ConfigError([
+      `FERRY_KAFKA_SECURITY_PROTOCOL=${s.FERRY_KAFKA_SECURITY_PROTOCOL} needs FERRY_KAFKA_SASL_USERNAME and FERRY_KAFKA_SASL_PASSWORD`,
+    ]);
+  }
+  return {
+    brokers: s.FERRY_KAFKA_BROKERS,
+    clientId: s.FERRY_KAFKA_CLIENT_ID,
+    securityProtocol: s.FERRY_KAFKA_SECURITY_PROTOCOL,
+    ...(usesSasl
+      ? { sasl: { mechanism: s.FERRY_KAFKA_SASL_MECHANISM, username: s.FERRY_KAFKA_SASL_USERNAME!, password: s.FERRY_KAFKA_SASL_PASSWORD! } }
+      : {}),
+  };
+}
+
+/** What `ferry topology plan|apply` needs: Kafka as admin, the files, and `ferry run`'s naming settings for --handlers. */
+export interface TopologyConfig {
+  kafka: FerryConfig["kafka"];
+  files: string[];
+  handlersDir?: string;
+  service?: string;
+  groupPrefix: string;
+  deadLetterSuffix: string;
+  format: "text" | "json";
+  allowDelete: boolean;
+  logLevel: LogLevel;
+}
+
+export function loadTopologyConfig(source: Record<string, string | undefined>): TopologyConfig {
+  const schema = v.object({
+    ...v.pick(settingsSchema, [
+      "FERRY_KAFKA_BROKERS",
+      "FERRY_KAFKA_CLIENT_ID",
+      "FERRY_KAFKA_SECURITY_PROTOCOL",
+      "FERRY_KAFKA_SASL_MECHANISM",
+      "FERRY_KAFKA_SASL_USERNAME",
+      "FERRY_KAFKA_SASL_PASSWORD",
+      "FERRY_GROUP_PREFIX",
+      "FERRY_DEAD_LETTER_SUFFIX",
+      "FERRY_TOPOLOGY_SERVICE",
+      "FERRY_TOPOLOGY_FORMAT",
+      "FERRY_TOPOLOGY_ALLOW_DELETE",
+      "FERRY_LOG_LEVEL",
+    ]).entries,
+    FERRY_TOPOLOGY_FILE: v.pipe(
+      v.string("the topology file is required: pass --file <path> or set FERRY_TOPOLOGY_FILE"),
+      settingsSchema.entries.FERRY_TOPOLOGY_FILE.wrapped,
+    ),
+    FERRY_HANDLERS_DIR: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1))),
+  });
+  const s = parseSettings(schema, source);
+  return {
+    kafka: kafkaConnection(s),
+    files: s.FERRY_TOPOLOGY_FILE,
+    ...(s.FERRY_HANDLERS_DIR ? { handlersDir: s.FERRY_HANDLERS_DIR } : {}),
+    ...(s.FERRY_TOPOLOGY_SERVICE ? { service: s.FERRY_TOPOLOGY_SERVICE } : {}),
+    groupPrefix: s.FERRY_GROUP_PREFIX,
+    deadLetterSuffix: s.FERRY_DEAD_LETTER_SUFFIX,
+    format: s.FERRY_TOPOLOGY_FORMAT,
+    allowDelete: s.FERRY_TOPOLOGY_ALLOW_DELETE === "true",
+    logLevel: s.FERRY_LOG_LEVEL,
+  };
+}
+
 function parseSettings<S extends v.GenericSchema>(schema: S, source: Record<string, string | undefined>): v.InferOutput<S> {
   const input = Object.fromEntries(Object.entries(source).filter(([k, val]) => k.startsWith("FERRY_") && val !== undefined && val !== ""));
   const parsed = v.safeParse(schema, input, { abortPipeEarly: true });
@@ -87,6 +145,7 @@ const whenMissing: Record<string, string> = {
   FERRY_KAFKA_BROKERS: "FERRY_KAFKA_BROKERS is required: a comma-separated list of host:port, e.g. 127.0.0.1:9092",
   FERRY_DATABASE_URL: "FERRY_DATABASE_URL is required: a PostgreSQL URL, e.g. postgres://user@127.0.0.1:5432/app",
   FERRY_HANDLERS_DIR: "the handlers directory is required: pass --handlers <dir> or set FERRY_HANDLERS_DIR",
+  FERRY_TOPOLOGY_FILE: "the topology file is required: pass --file <path> or set FERRY_TOPOLOGY_FILE",
 };
 
 function describeIssue(issue: v.BaseIssue<unknown>): string {

@@ -71,6 +71,17 @@ export const settingsSchema = v.object({
   FERRY_SHUTDOWN_TIMEOUT_MS: int("FERRY_SHUTDOWN_TIMEOUT_MS", 30_000, 0, 3_600_000),
   FERRY_HTTP_HOST: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1)), "127.0.0.1"),
   FERRY_HTTP_PORT: int("FERRY_HTTP_PORT", 8080, 0, 65_535),
+  FERRY_TOPOLOGY_FILE: v.optional(
+    v.pipe(
+      v.string(),
+      v.trim(),
+      v.transform((s) => s.split(",").map((f) => f.trim()).filter(Boolean)),
+      v.minLength(1, "FERRY_TOPOLOGY_FILE must name at least one YAML file or directory"),
+    ),
+  ),
+  FERRY_TOPOLOGY_SERVICE: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1))),
+  FERRY_TOPOLOGY_FORMAT: oneOf("FERRY_TOPOLOGY_FORMAT", ["text", "json"] as const, "text"),
+  FERRY_TOPOLOGY_ALLOW_DELETE: oneOf("FERRY_TOPOLOGY_ALLOW_DELETE", ["true", "false"] as const, "false"),
   FERRY_LOG_LEVEL: oneOf("FERRY_LOG_LEVEL", ["debug", "info", "warn", "error"] as const, "info"),
 });
 

@@ -89,9 +89,19 @@ export function createHandlerWorker(deps: {
   const eachBatch = async (batch: PartitionBatch): Promise<BatchProgress> => {
     const key = partitionKey(batch.topic, batch.partition);
     let outcome: BatchOutcome = { kind: "done" };
+    const tally = { records: batch.records.length, skipped: 0, applied: 0, technicalDuplicates: 0, functionalDuplicates: 0, deadLettered: 0 };
+    const count = (result: EventResult | { kind: "dead-lettered"; reason: string }) => {
+      if (result.kind === "applied") tally.applied++;
+      else if (result.kind === "technical-duplicate") tally.technicalDuplicates++;
+      else if (result.kind === "functional-duplicate") tally.functionalDuplicates++;
+      else tally.deadLettered++;
+      deps.onEvent?.(handler.name, result);
+    };
     for (let outage = 0; ; outage++) {
       const floor = applied.get(key);
+      // Records below PostgreSQL's offset were applied already (a crash between the two commits).
       const records = floor === undefined ? batch.records : batch.records.filter((r) => BigInt(r.offset) >= floor);
+      tally.skipped = batch.records.length - records.length;
       try {
         if (records.length > 0) {
           const prepared = records.map((r) =>
@@ -106,7 +116,7 @@ export function createHandlerWorker(deps: {
             log,
             signal: abort.signal,
             onCommitted: (next) => applied.set(key, BigInt(next)),
-            onEvent: (result) => deps.onEvent?.(handler.name, result),
+            onEvent: count,
           }, retries.get(key));
         }
         break;
@@ -119,6 +129,7 @@ export function createHandlerWorker(deps: {
         await sleep(delayMs, abort.signal);
       }
     }
+    log.debug("batch:applied", { partition: key, ...tally, ...(outcome.kind === "retry-later" ? { retryAt: outcome.offset } : {}) });
     const next = outcome.kind === "retry-later" ? outcome.offset : lastOffsetPlusOne(batch);
     if (outcome.kind === "retry-later") retries.set(key, outcome.retry);
     else retries.delete(key);

@@ -2,7 +2,7 @@ import type { Sql, TransactionSql } from "postgres";
 import { drizzle, type PostgresJsDatabase } from "drizzle-orm/postgres-js";
 import type { EventMeta, HandlerContext } from "../handlers/contract.ts";
 import type { LoadedHandler } from "../handlers/validate.ts";
-import { PermanentError } from "../errors.ts";
+import { InfrastructureError, PermanentError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
 
 /** An event that passed preparation: it has an id and a decoded value. */
@@ -91,7 +91,10 @@ export async function applyUnit(
     return { ok: true, results };
   } catch (e) {
     if (e instanceof HandlerFailed) return { ok: false, index: e.index, error: e.error };
-    throw e;
+    // Anything else failed outside the handler (connecting, Ferry's own statements, COMMIT,
+    // producing dead letters): never the event's fault.
+    if (e instanceof InfrastructureError) throw e;
+    throw new InfrastructureError(`the unit of work failed outside the handler: ${(e as Error)?.message ?? String(e)}`, { cause: e });
   }
 }
 

@@ -1,7 +1,7 @@
 import type { TopologyFile } from "./file-schema.ts";
 import type { ParsedTopologyFile } from "./load-file.ts";
 import { formatPath } from "./load-file.ts";
-import { aclKey, clusterResourceName, type AclBinding, type AclOperation, type DesiredState, type DesiredTopic } from "./model.ts";
+import { aclInScope, aclKey, clusterResourceName, describeAcl, type AclBinding, type AclOperation, type DesiredState, type DesiredTopic } from "./model.ts";
 
 /** Ferry's guarantees need these unless a file says otherwise: three copies, two of them acknowledged. */
 export const builtInDefaults = { partitions: 3, replicationFactor: 3, configs: { "min.insync.replicas": "2" } as Record<string, string> };
@@ -30,11 +30,13 @@ export function buildDesired(files: ParsedTopologyFile[]): Topology | { problems
   const services: DeclaredService[] = [];
   const topicPrefixes = new Set<string>();
   const principals = new Set<string>();
+  const aclResourcePrefixes = new Set<string>();
 
   for (const { document: doc, locate } of files) {
     const where = (...keys: Array<string | number>) => `${locate(keys)}: ${formatPath(keys)}`;
     for (const p of doc.scope?.topicPrefixes ?? []) topicPrefixes.add(p);
     for (const p of doc.scope?.principals ?? []) principals.add(p);
+    for (const p of doc.scope?.aclResourcePrefixes ?? []) aclResourcePrefixes.add(p);
     const defaults = doc.defaults ?? {};
     const defaultConfigs = configStrings(defaults.configs ?? {}, (k) => where("defaults", "configs", k), problems);
 
@@ -85,7 +87,11 @@ export function buildDesired(files: ParsedTopologyFile[]): Topology | { problems
   const state: DesiredState = {
     topics,
     acls: dedupeAcls(acls),
-    scope: { topicPrefixes: [...topicPrefixes].sort(), principals: [...principals].sort() },
+    scope: {
+      topicPrefixes: [...topicPrefixes].sort(),
+      principals: [...principals].sort(),
+      aclResourcePrefixes: [...aclResourcePrefixes].sort(),
+    },
   };
   problems.push(...outsideScope(state));
   return problems.length > 0 ? { problems } : { state, services };
@@ -104,33 +110,35 @@ export function serviceAcls(service: ServiceSpec): AclBinding[] {
     resourceName: ref.endsWith("*") ? ref.slice(0, -1) : ref,
     patternType: ref.endsWith("*") ? "prefixed" : "literal",
   });
-  const acls = [
+  // No cluster-wide IDEMPOTENT_WRITE: since KIP-679 (Kafka 3.0) WRITE on any topic lets a
+  // producer be idempotent, so the narrower grant is enough (proved by the least-privilege test).
+  return [
     ...(service.consumes ?? []).map((t) => acl("read", "topic", t)),
     ...(service.produces ?? []).map((t) => acl("write", "topic", t)),
     ...(service.groups ?? []).map((g) => acl("read", "group", g)),
   ];
-  // Ferry's producers (and Kafka's since 3.0) are idempotent by default: InitProducerId needs this.
-  if ((service.produces ?? []).length > 0) acls.push(idempotentWrite(service.principal));
-  return acls;
 }
 
-export const idempotentWrite = (principal: string): AclBinding => ({
-  principal,
-  host: "*",
-  permission: "allow",
-  operation: "idempotent-write",
-  resourceType: "cluster",
-  resourceName: clusterResourceName,
-  patternType: "literal",
-});
-
-/** With prefixes declared, every topic must fall under one: a file never creates another team's topic. */
+/**
+ * With prefixes declared, every topic and ACL must fall under one: a file never creates another
+ * team's topic, and never adds an ACL that a later run of its own would not see (and so re-add).
+ */
 export function outsideScope(state: DesiredState): string[] {
-  const { topicPrefixes } = state.scope;
-  if (topicPrefixes.length === 0) return [];
-  return state.topics
-    .filter((t) => !topicPrefixes.some((p) => t.name.startsWith(p)))
-    .map((t) => `${t.origin}: topic ${t.name} is outside this topology's scope (topicPrefixes: ${topicPrefixes.join(", ")}); add its prefix or declare it in the file that owns it`);
+  const { topicPrefixes, aclResourcePrefixes } = state.scope;
+  const problems: string[] = [];
+  if (topicPrefixes.length > 0) {
+    for (const t of state.topics) {
+      if (!topicPrefixes.some((p) => t.name.startsWith(p))) {
+        problems.push(`${t.origin}: topic ${t.name} is outside this topology's scope (topicPrefixes: ${topicPrefixes.join(", ")}); add its prefix or declare it in the file that owns it`);
+      }
+    }
+  }
+  for (const acl of state.acls) {
+    if (!aclInScope(acl, state.scope)) {
+      problems.push(`the ACL "${describeAcl(acl)}" is outside this topology's scope (aclResourcePrefixes: ${aclResourcePrefixes.join(", ")}); add a prefix that covers ${acl.resourceName}`);
+    }
+  }
+  return problems;
 }
 
 export function dedupeAcls(acls: AclBinding[]): AclBinding[] {

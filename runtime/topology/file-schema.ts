@@ -84,8 +84,9 @@ export const topologyFileSchema = v.strictObject(
         {
           topicPrefixes: v.optional(list(v.pipe(v.string("expected a topic name prefix"), v.minLength(1, "expected a non-empty prefix")), "topic name prefixes")),
           principals: v.optional(list(principal, "principals")),
+          aclResourcePrefixes: v.optional(list(v.pipe(v.string("expected a resource name prefix"), v.minLength(1, "expected a non-empty prefix")), "resource name prefixes")),
         },
-        "expected scope: { topicPrefixes, principals }",
+        "expected scope: { topicPrefixes, principals, aclResourcePrefixes }",
       ),
     ),
     defaults: v.optional(

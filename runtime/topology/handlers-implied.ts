@@ -1,6 +1,6 @@
 import { groupIdFor } from "../consume/handler-worker.ts";
 import { deadLetterTopic } from "../dlt/dead-letter.ts";
-import { builtInDefaults, dedupeAcls, idempotentWrite, outsideScope, type DeclaredService } from "./desired.ts";
+import { builtInDefaults, dedupeAcls, outsideScope, type DeclaredService } from "./desired.ts";
 import type { AclBinding, DesiredState, DesiredTopic } from "./model.ts";
 
 export interface HandlerNeeds {
@@ -17,8 +17,9 @@ export interface RunSettings {
 /**
  * Adds what `ferry run` needs for these handlers under `service`'s principal, so a worker never
  * starts and then fails on a missing topic or ACL: each handler's dead letter topics, read on its
- * topics and its consumer group (`<group-prefix>.<handler>`), write on its dead letter topics and
- * idempotent write (Ferry's producer is idempotent). Returns the merged state, or the problems.
+ * topics and its consumer group (`<group-prefix>.<handler>`), write on its dead letter topics
+ * (which, since KIP-679, also lets its idempotent producer start). Returns the merged state, or
+ * the problems.
  */
 export function withHandlers(
   state: DesiredState,
@@ -46,7 +47,6 @@ export function withHandlers(
       if (!topics.some((t) => t.name === dlt)) topics.push(deadLetterFor(topic, dlt, handler, topics));
     }
   }
-  if (handlers.length > 0) acls.push(idempotentWrite(service.principal));
 
   const merged: DesiredState = { topics, acls: dedupeAcls(acls), scope: state.scope };
   const problems = outsideScope(merged);

@@ -64,8 +64,8 @@ function describeIssue(issue: v.BaseIssue<unknown>, locate: ParsedTopologyFile["
   const keys = (issue.path ?? []).map((p) => p.key as string | number);
   const where = formatPath(keys);
   if (issue.expected === "never") return `${locate(keys)}: ${where}: unknown key; ${issue.message}`;
-  const got = issue.input === undefined ? "it is missing" : `got ${JSON.stringify(issue.input)}`;
-  return `${locate(keys)}: ${where || "(document)"}: ${issue.message}, ${got}`;
+  if (issue.input === undefined) return `${locate(keys)}: ${where}: is required`;
+  return `${locate(keys)}: ${where || "(document)"}: ${issue.message}, got ${JSON.stringify(issue.input)}`;
 }
 
 /** `topics["orders.placed"].partitions`: dotted names stay readable as one key. */

@@ -51,12 +51,18 @@ export interface DesiredTopic {
 /**
  * What a run may touch. Topics: the declared ones plus any whose name starts with a prefix (those
  * not declared are deleted, with --allow-delete). ACLs: every ACL of the listed principals (those
- * not declared are removed). Several teams share a cluster by keeping these disjoint.
+ * not declared are removed), narrowed to resources whose names start with `aclResourcePrefixes`
+ * when given. Several teams share a cluster by keeping these disjoint.
  */
 export interface Scope {
   topicPrefixes: string[];
   principals: string[];
+  aclResourcePrefixes: string[];
 }
+
+export const aclInScope = (acl: AclBinding, scope: Scope) =>
+  scope.principals.includes(acl.principal) &&
+  (scope.aclResourcePrefixes.length === 0 || scope.aclResourcePrefixes.some((p) => acl.resourceName.startsWith(p)));
 
 export interface DesiredState {
   topics: DesiredTopic[];

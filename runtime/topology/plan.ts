@@ -1,4 +1,5 @@
 import {
+  aclInScope,
   aclKey,
   type ActualState,
   type ActualTopic,
@@ -57,9 +58,8 @@ export function planTopology(desired: DesiredState, actual: ActualState, scope: 
     if (!declared.has(have.name) && topicInScope(have.name, scope, declared)) changes.push({ action: "delete-topic", topic: have.name });
   }
 
-  const managed = new Set(scope.principals);
   const wanted = new Map(desired.acls.map((a) => [aclKey(a), a]));
-  const present = new Map(actual.acls.filter((a) => managed.has(a.principal)).map((a) => [aclKey(a), a]));
+  const present = new Map(actual.acls.filter((a) => aclInScope(a, scope)).map((a) => [aclKey(a), a]));
   for (const [key, acl] of sortedEntries(wanted)) if (!present.has(key)) changes.push({ action: "add-acl", acl });
   for (const [key, acl] of sortedEntries(present)) if (!wanted.has(key)) changes.push({ action: "remove-acl", acl });
 

@@ -29,7 +29,8 @@ export function describeChange(change: Change, { allowDelete = false } = {}): st
 export function renderPlan(plan: Plan, scope: Scope, { allowDelete = false } = {}): string {
   const lines: string[] = [];
   const prefixes = scope.topicPrefixes.length ? scope.topicPrefixes.join(", ") : "(none: only the declared topics)";
-  lines.push(`Scope: topic prefixes ${prefixes}; principals ${scope.principals.join(", ") || "(none)"}`, "");
+  const aclPrefixes = scope.aclResourcePrefixes.length ? ` on resources ${scope.aclResourcePrefixes.join(", ")}` : "";
+  lines.push(`Scope: topic prefixes ${prefixes}; ACLs of ${scope.principals.join(", ") || "(no principal)"}${aclPrefixes}`, "");
   if (plan.changes.length === 0 && plan.refusals.length === 0) {
     lines.push("No changes: the cluster matches the topology.");
     return lines.join("\n");

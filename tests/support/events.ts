@@ -19,3 +19,59 @@ export function numberedEvents(topic: string, count: number, { prefix = topic, k
     };
   });
 }
+
+/** A deterministic pseudo-random generator (mulberry32): the same seed gives the same workload. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export interface MixedWorkload {
+  records: OutgoingRecord[];
+  /** Event ids that must be applied, each exactly once. */
+  applied: string[];
+  /** Functional duplicates: their event id and the event id that holds their business key. */
+  functionalDuplicates: Array<{ eventId: string; heldBy: string }>;
+  technicalDuplicates: number;
+}
+
+/**
+ * `count` distinct events plus technical duplicates (the same record re-sent) and functional
+ * duplicates (a new event id for an existing business key), each placed after its original in the
+ * same partition (same Kafka key), so which event wins a key is deterministic.
+ */
+export function mixedWorkload(topic: string, count: number, { technicalRate = 0.05, functionalRate = 0.01, keys = 32, seed = 42 } = {}): MixedWorkload {
+  const random = seededRandom(seed);
+  const originals = numberedEvents(topic, count, { keys });
+  const later = new Map<number, OutgoingRecord[]>();
+  const scheduleAfter = (i: number, record: OutgoingRecord) => {
+    const at = i + 1 + Math.floor(random() * 200);
+    later.set(at, [...(later.get(at) ?? []), record]);
+  };
+  const functionalDuplicates: MixedWorkload["functionalDuplicates"] = [];
+  let technicalDuplicates = 0;
+  originals.forEach((record, i) => {
+    if (random() < technicalRate) {
+      scheduleAfter(i, record);
+      technicalDuplicates++;
+    }
+    if (random() < functionalRate) {
+      const eventId = `${topic}-f-${i}`;
+      const payload = JSON.parse(record.value as string);
+      scheduleAfter(i, { ...record, value: JSON.stringify({ ...payload, seq: -1 }), headers: { "event-id": eventId } });
+      functionalDuplicates.push({ eventId, heldBy: `${topic}-${i}` });
+    }
+  });
+  const records: OutgoingRecord[] = [];
+  for (let i = 0; i < count + 201; i++) {
+    for (const dup of later.get(i) ?? []) records.push(dup);
+    if (i < count) records.push(originals[i]!);
+  }
+  return { records, applied: originals.map((_, i) => `${topic}-${i}`), functionalDuplicates, technicalDuplicates };
+}
