@@ -1,11 +1,8 @@
 import { loadTopologyConfig, type TopologyConfig } from "../config/load.ts";
-import { ConfigError, FerryError, TopologyFileError } from "../errors.ts";
-import { loadHandlers } from "../handlers/load.ts";
+import { ConfigError, FerryError } from "../errors.ts";
 import type { TopologyAdmin } from "../topology/admin.ts";
 import { applyPlan, refusalsOf, waitUntilApplied } from "../topology/apply.ts";
-import { buildDesired } from "../topology/desired.ts";
-import { withHandlers } from "../topology/handlers-implied.ts";
-import { loadTopologyFiles } from "../topology/load-file.ts";
+import { loadDesired } from "../topology/load-desired.ts";
 import type { DesiredState, Plan } from "../topology/model.ts";
 import { planTopology } from "../topology/plan.ts";
 import { createPlatformaticAdmin } from "../topology/platformatic-admin.ts";
@@ -44,7 +41,7 @@ export async function topologyCommand(args: string[], env: Record<string, string
       return 0;
     }
     const config = loadTopologyConfig(settings);
-    const desired = await loadDesired(config);
+    const desired = await loadDesired({ ...config, ...(config.handlersDir ? { handlersDir: config.handlersDir } : {}) });
     const admin = createPlatformaticAdmin(config.kafka);
     try {
       return action === "plan" ? await plan(admin, desired, config) : await apply(admin, desired, config);
@@ -57,26 +54,6 @@ export async function topologyCommand(args: string[], env: Record<string, string
     if (e instanceof ConfigError) throw new FerryError(e.message, { cause: e });
     throw e;
   }
-}
-
-async function loadDesired(config: TopologyConfig): Promise<DesiredState> {
-  const built = buildDesired(await loadTopologyFiles(config.files));
-  if ("problems" in built) throw new TopologyFileError(built.problems);
-  if (!config.handlersDir) return built.state;
-
-  const candidates = config.service ? built.services.filter((s) => s.name === config.service) : built.services;
-  if (candidates.length !== 1) {
-    const names = built.services.map((s) => s.name).join(", ") || "none";
-    throw new TopologyFileError([
-      config.service
-        ? `--service ${config.service}: no such service in the topology files (services: ${names})`
-        : `--handlers needs to know which service runs the handlers: pass --service <name> (services: ${names})`,
-    ]);
-  }
-  const handlers = await loadHandlers(config.handlersDir);
-  const merged = withHandlers(built.state, handlers, candidates[0]!, config);
-  if ("problems" in merged) throw new TopologyFileError(merged.problems);
-  return merged.state;
 }
 
 async function plan(admin: TopologyAdmin, desired: DesiredState, config: TopologyConfig): Promise<number> {
