@@ -53,6 +53,8 @@ export async function processPrepared(prepared: PreparedEvent[], deps: BatchDeps
     if (failure) pending = { pos: 0, error: failure.error, attempts: retry.attempts + 1, firstAttemptAt: retry.firstAttemptAt };
     else from = 1;
   }
+  // Exclusive end of the next range to try: narrowed while bisecting a failed batch handler.
+  let limit = prepared.length;
   while (from < prepared.length) {
     if (pending && pending.pos === from) {
       const event = prepared[from] as EventItem;
@@ -74,15 +76,22 @@ export async function processPrepared(prepared: PreparedEvent[], deps: BatchDeps
       await deadLetterFailed(event, outcome.reason, pending, deps);
       pending = null;
       from += 1;
+      limit = prepared.length;
       continue;
     }
-    const to = pending ? pending.pos : prepared.length;
+    const to = pending ? pending.pos : limit;
     const failure = await applyRange(prepared, from, to, 1, deps);
     if (!failure) {
       from = to;
+      if (to === limit) limit = prepared.length;
       continue;
     }
-    pending = { ...failure, attempts: 1, firstAttemptAt: new Date() };
+    if ("pos" in failure) {
+      pending = { ...failure, attempts: 1, firstAttemptAt: new Date() };
+      continue;
+    }
+    // A batch handler failed somewhere in [from, to): try the first half of its events.
+    limit = failure.eventPositions[Math.floor(failure.eventPositions.length / 2)]!;
   }
   return { kind: "done" };
 }
@@ -94,7 +103,7 @@ async function applyRange(
   to: number,
   attempt: number,
   deps: BatchDeps,
-): Promise<{ pos: number; error: unknown } | null> {
+): Promise<{ pos: number; error: unknown } | { eventPositions: number[]; error: unknown } | null> {
   const slice = prepared.slice(from, to);
   const events: UnitEvent[] = [];
   const positions: number[] = [];
@@ -145,6 +154,7 @@ async function applyRange(
   if (isInfrastructureFailure(result.error)) {
     throw new InfrastructureError("the database failed while applying a batch; it will be retried", { cause: result.error });
   }
+  if (result.index < 0) return { eventPositions: positions, error: result.error };
   return { pos: positions[result.index]!, error: result.error };
 }
 

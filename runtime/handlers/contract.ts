@@ -32,9 +32,8 @@ export interface RetryPolicy {
   maxBackoffMs: number;
 }
 
-/** What a handler receives besides the event itself. */
-export interface HandlerContext {
-  event: EventMeta;
+/** What a batch handler receives besides its events. */
+export interface BatchContext {
   /**
    * postgres.js bound to the transaction in which Ferry records the event in its inbox.
    * Everything written through it commits (or rolls back) together with that record.
@@ -51,6 +50,17 @@ export interface HandlerContext {
   permanent(message: string, options?: { cause?: unknown }): Error;
 }
 
+/** What a handler receives besides the event itself. */
+export interface HandlerContext extends BatchContext {
+  event: EventMeta;
+}
+
+/** One event of a batch handed to `handleBatch`. */
+export interface BatchItem<T> {
+  value: T;
+  event: EventMeta;
+}
+
 export interface HandlerDefinition<T = unknown> {
   /** The topic (or topics) this handler consumes. */
   topic: string | readonly string[];
@@ -63,8 +73,19 @@ export interface HandlerDefinition<T = unknown> {
   /** How to read the value. Default "json". */
   format?: ValueFormat;
   retry?: Partial<RetryPolicy>;
-  /** Applies one event. Runs inside the inbox transaction; throw to fail the attempt. */
-  handle(value: T, ctx: HandlerContext): Promise<void> | void;
+  /**
+   * Applies one event. Runs inside the inbox transaction; throw to fail the attempt.
+   * Each awaited statement is a database round trip per event: for high volumes, prefer `handleBatch`.
+   */
+  handle?(value: T, ctx: HandlerContext): Promise<void> | void;
+  /**
+   * Applies the new events of a partition batch at once, in offset order (duplicates already
+   * removed), e.g. with one set-based `insert ... select * from unnest(...)`. Runs inside the
+   * inbox transaction. When it throws, Ferry narrows the batch down (bisection) to the failing
+   * event, which is then retried alone and dead-lettered like any other. Define `handle` or
+   * `handleBatch`, not both.
+   */
+  handleBatch?(items: BatchItem<T>[], ctx: BatchContext): Promise<void> | void;
 }
 
 const brand = Symbol.for("ferry.handler");

@@ -3,5 +3,5 @@
  * (see virtual-module.ts), so handler directories need no node_modules.
  */
 export { defineHandler } from "./contract.ts";
-export type { EventMeta, HandlerContext, HandlerDefinition, RetryPolicy, ValueFormat } from "./contract.ts";
+export type { BatchContext, BatchItem, EventMeta, HandlerContext, HandlerDefinition, RetryPolicy, ValueFormat } from "./contract.ts";
 export { PermanentError } from "../errors.ts";

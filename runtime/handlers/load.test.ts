@@ -43,7 +43,9 @@ describe("loading handlers", () => {
   test.each([
     ["no default export", `export const x = 1;`, ["the module has no default export: export default defineHandler({ topic, handle })"]],
     ["a non-object export", `export default 42;`, ["the default export must be a handler object from defineHandler(...), got number"]],
-    ["missing handle and topic", `export default {};`, ["`topic` is missing", "`handle` is missing"]],
+    ["missing topic", `export default { handle() {} };`, ["`topic` is missing"]],
+    ["missing handle", `export default { topic: "t" };`, ["`handle` is missing: define handle(value, ctx) (or handleBatch(items, ctx) for set-based effects)"]],
+    ["both handle and handleBatch", `export default { topic: "t", handle() {}, handleBatch() {} };`, ["define `handle` or `handleBatch`, not both"]],
     ["a bad topic name", `export default { topic: "has space", handle() {} };`, ["`topic` names are 1-249 characters of letters, digits, '.', '_' and '-'"]],
     ["a bad retry policy", `export default { topic: "t", retry: { attempts: 0 }, handle() {} };`, ["`retry.attempts` must be at least 1"]],
     ["a non-function business key", `export default { topic: "t", businessKey: "id", handle() {} };`, ["`businessKey` must be a function (value, event) => string"]],

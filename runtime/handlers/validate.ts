@@ -10,7 +10,10 @@ export interface LoadedHandler {
   format: ValueFormat;
   retry: RetryPolicy;
   businessKey?: HandlerDefinition["businessKey"];
-  handle: HandlerDefinition["handle"];
+  /** Per event (`handle`) or set-based for a whole batch (`handleBatch`). */
+  apply:
+    | { kind: "each"; handle: NonNullable<HandlerDefinition["handle"]> }
+    | { kind: "batch"; handleBatch: NonNullable<HandlerDefinition["handleBatch"]> };
 }
 
 export const defaultRetry: RetryPolicy = { attempts: 5, backoffMs: 200, maxBackoffMs: 30_000 };
@@ -34,7 +37,8 @@ const definitionSchema = v.object({
       maxBackoffMs: v.optional(v.pipe(v.number(), v.minValue(0, "`retry.maxBackoffMs` must not be negative"))),
     }, "`retry` must be an object { attempts, backoffMs, maxBackoffMs }"),
   ),
-  handle: v.function("`handle` must be a function (value, ctx) => Promise<void>"),
+  handle: v.optional(v.function("`handle` must be a function (value, ctx) => Promise<void>")),
+  handleBatch: v.optional(v.function("`handleBatch` must be a function (items, ctx) => Promise<void>")),
 });
 
 /**
@@ -64,6 +68,15 @@ export function validateHandlerModule(
     };
   }
   const def = candidate as HandlerDefinition;
+  if (!def.handle === !def.handleBatch) {
+    return {
+      problems: [
+        def.handle
+          ? "define `handle` or `handleBatch`, not both"
+          : "`handle` is missing: define handle(value, ctx) (or handleBatch(items, ctx) for set-based effects)",
+      ],
+    };
+  }
   const topics = typeof parsed.output.topic === "string" ? [parsed.output.topic] : [...new Set(parsed.output.topic)];
   const handler: LoadedHandler = {
     name,
@@ -71,7 +84,7 @@ export function validateHandlerModule(
     topics,
     format: parsed.output.format ?? "json",
     retry: { ...defaultRetry, ...stripUndefined(parsed.output.retry ?? {}) },
-    handle: def.handle.bind(def),
+    apply: def.handle ? { kind: "each", handle: def.handle.bind(def) } : { kind: "batch", handleBatch: def.handleBatch!.bind(def) },
     ...(def.businessKey ? { businessKey: def.businessKey.bind(def) } : {}),
   };
   return { handler };

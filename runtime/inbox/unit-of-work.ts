@@ -1,6 +1,6 @@
 import type { Sql, TransactionSql } from "postgres";
 import { drizzle, type PostgresJsDatabase } from "drizzle-orm/postgres-js";
-import type { EventMeta, HandlerContext } from "../handlers/contract.ts";
+import type { BatchContext, EventMeta, HandlerContext } from "../handlers/contract.ts";
 import type { LoadedHandler } from "../handlers/validate.ts";
 import { InfrastructureError, PermanentError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
@@ -19,7 +19,10 @@ export type EventResult =
 
 export type UnitResult =
   | { ok: true; results: EventResult[] }
-  /** The handler failed on `events[index]`: the transaction was rolled back, nothing was written. */
+  /**
+   * The handler failed on `events[index]` (-1: somewhere in a batch handler's events): the
+   * transaction was rolled back, nothing was written.
+   */
   | { ok: false; index: number; error: unknown };
 
 export interface UnitOfWorkOptions {
@@ -61,25 +64,40 @@ export async function applyUnit(
       const fresh = await claimInbox(tx, handler.name, events);
       const keyed = handler.businessKey ? await claimBusinessKeys(tx, handler, events, fresh, results) : fresh;
       let db: PostgresJsDatabase | undefined;
-      for (const index of keyed) {
-        const event = events[index]!;
-        const ctx: HandlerContext = {
-          event: event.meta,
-          sql: tx,
-          get db() {
-            return (db ??= drizzle(tx as unknown as Sql));
-          },
-          log: options.log.child({ handler: handler.name, eventId: event.meta.id }),
-          attempt: options.attempt,
-          signal: options.signal,
-          permanent: (message, opts) => new PermanentError(message, opts),
-        };
-        try {
-          await handler.handle(event.value, ctx);
-        } catch (error) {
-          throw new HandlerFailed(index, error);
+      const base: BatchContext = {
+        sql: tx,
+        get db() {
+          return (db ??= drizzle(tx as unknown as Sql));
+        },
+        log: options.log.child({ handler: handler.name }),
+        attempt: options.attempt,
+        signal: options.signal,
+        permanent: (message, opts) => new PermanentError(message, opts),
+      };
+      if (handler.apply.kind === "batch") {
+        if (keyed.length > 0) {
+          try {
+            await handler.apply.handleBatch(keyed.map((i) => ({ value: events[i]!.value, event: events[i]!.meta })), base);
+          } catch (error) {
+            // Which event failed is unknown unless there is only one: the caller narrows it down.
+            throw new HandlerFailed(keyed.length === 1 ? keyed[0]! : -1, error);
+          }
+          for (const i of keyed) results[i] = { kind: "applied" };
         }
-        results[index] = { kind: "applied" };
+      } else {
+        for (const index of keyed) {
+          const event = events[index]!;
+          const ctx: HandlerContext = Object.assign(Object.create(base) as BatchContext, {
+            event: event.meta,
+            log: base.log.child({ eventId: event.meta.id }),
+          });
+          try {
+            await handler.apply.handle(event.value, ctx);
+          } catch (error) {
+            throw new HandlerFailed(index, error);
+          }
+          results[index] = { kind: "applied" };
+        }
       }
       await tx`insert into ferry_offsets (group_id, topic, partition, next_offset)
         values (${groupId}, ${position.topic}, ${position.partition}, ${position.nextOffset})

@@ -156,3 +156,21 @@ describe("failures", () => {
     expect(Math.max(...effects.map((e) => e.applied_at.getTime()))).toBeLessThan(failedAt);
   });
 });
+
+describe("batch handlers", () => {
+  test("handleBatch applies a batch set-based; a poison event is narrowed down, retried alone and dead-lettered", async () => {
+    const s = await scenario("batch-handler", { partitions: 1, batch: true });
+    const N = 300;
+    await kafka.send(Array.from({ length: N }, (_, n) => event(s.topic, `${s.topic}-${n}`, n === 137 ? { n, fail: "always" } : { n, seq: n + 1 })));
+    s.start();
+    await s.waitForCommitted(N);
+    const effects = await s.effects();
+    expect(effects.map((e) => e.n)).toEqual(Array.from({ length: N }, (_, n) => n).filter((n) => n !== 137));
+    expect(effects.every((e) => e.attempt === 1)).toBe(true);
+    const [letter] = await s.readDeadLetters(1);
+    expect(header(letter!, "ferry-event-id")).toBe(`${s.topic}-137`);
+    expect(header(letter!, "ferry-reason")).toBe("exhausted");
+    expect(header(letter!, "ferry-attempts")).toBe("3");
+    expect(header(letter!, "ferry-error-class")).toBe("RangeError");
+  });
+});

@@ -51,3 +51,24 @@ export default defineHandler<Payload>({
 
 export const effectsTableMigration = (table: string) =>
   `create table ${table} (id bigserial primary key, event_id text not null, n int not null, kafka_key text, biz_key text not null, seq int not null, attempt int not null, applied_at timestamptz not null default clock_timestamp());`;
+
+/** The same effects as `effectsHandler`, written set-based by `handleBatch`: one statement per batch. */
+export function batchEffectsHandler({ topic, table }: { topic: string; table: string }): string {
+  return `import { defineHandler } from "ferry";
+
+interface Payload { n: number; key: string; seq: number; fail?: string }
+
+export default defineHandler<Payload>({
+  topic: ${JSON.stringify(topic)},
+  retry: { attempts: 3, backoffMs: 20, maxBackoffMs: 200 },
+  async handleBatch(items, ctx) {
+    const poison = items.find((i) => i.value.fail === "always");
+    if (poison) throw new RangeError(\`event \${poison.value.n} always fails\`);
+    await ctx.sql\`insert into ${table} (event_id, n, kafka_key, biz_key, seq, attempt)
+      select * from unnest(\${items.map((i) => i.event.id)}::text[], \${items.map((i) => i.value.n)}::int[],
+        \${items.map((i) => i.event.key)}::text[], \${items.map((i) => i.value.key)}::text[],
+        \${items.map((i) => i.value.seq)}::int[], \${items.map(() => ctx.attempt)}::int[])\`;
+  },
+});
+`;
+}

@@ -3,7 +3,7 @@ import path from "node:path";
 import type postgres from "postgres";
 import type { KafkaRecord } from "../../runtime/kafka/port.ts";
 import { startFerry, type FerryProcess } from "./ferry-process.ts";
-import { effectsHandler, effectsTableMigration, writeHandlersDir } from "./handlers.ts";
+import { batchEffectsHandler, effectsHandler, effectsTableMigration, writeHandlersDir } from "./handlers.ts";
 import type { testKafka } from "./kafka.ts";
 import { waitFor } from "./wait.ts";
 
@@ -28,13 +28,19 @@ export interface EffectRow {
 export async function createScenario(
   name: string,
   deps: { kafka: TestKafka; sql: postgres.Sql },
-  { partitions = 3, businessKey = false, retry, extraEnv = {} }: { partitions?: number; businessKey?: boolean; retry?: string; extraEnv?: Record<string, string> } = {},
+  {
+    partitions = 3,
+    businessKey = false,
+    retry,
+    extraEnv = {},
+    batch = false,
+  }: { partitions?: number; businessKey?: boolean; retry?: string; extraEnv?: Record<string, string>; batch?: boolean } = {},
 ) {
   const id = randomUUID().slice(0, 8);
   const topic = await deps.kafka.createTopic(name, partitions);
   const table = `effects_${name.replace(/[^a-z0-9]/g, "_")}_${id}`;
   const handlersDir = writeHandlersDir(
-    { "record-effect.ts": effectsHandler({ topic, table, businessKey, ...(retry ? { retry } : {}) }) },
+    { "record-effect.ts": batch ? batchEffectsHandler({ topic, table }) : effectsHandler({ topic, table, businessKey, ...(retry ? { retry } : {}) }) },
     { [`0001_${table}.sql`]: effectsTableMigration(table) },
   );
   const groupPrefix = `${name}-${id}`;
