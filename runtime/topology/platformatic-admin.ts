@@ -75,8 +75,16 @@ export function createPlatformaticAdmin(connection: KafkaConnection): TopologyAd
     describeTopics: (topics) =>
       call("reading topic metadata", async () => {
         if (topics.length === 0) return [];
-        const metadata = await admin.metadata({ topics, forceUpdate: true });
-        return [...metadata.topics].map(([name, t]) => ({
+        // One unknown topic fails the whole request; a topic listed a moment ago may be gone
+        // (deleted, or a broker that has not caught up), so then ask per topic and drop the missing.
+        const metadata = await admin.metadata({ topics, forceUpdate: true, retries: 0 }).catch(async (e: Error) => {
+          if (!/unknown topic/i.test(e.message)) throw e;
+          const each = await Promise.all(
+            topics.map((topic) => admin.metadata({ topics: [topic], forceUpdate: true, retries: 0 }).catch((x: Error) => (/unknown topic/i.test(x.message) ? null : Promise.reject(x)))),
+          );
+          return { topics: new Map(each.flatMap((m, i) => (m?.topics.get(topics[i]!) ? [[topics[i]!, m.topics.get(topics[i]!)!] as const] : []))) };
+        });
+        return [...metadata.topics].filter(([name]) => topics.includes(name)).map(([name, t]) => ({
           name,
           partitions: t.partitionsCount,
           // Partition 0 tells the factor; during a reassignment the list is briefly longer.

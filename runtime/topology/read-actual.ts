@@ -9,9 +9,9 @@ import { topicInScope } from "./plan.ts";
 export async function readActual(admin: TopologyAdmin, desired: DesiredState): Promise<ActualState> {
   const declared = new Set(desired.topics.map((t) => t.name));
   const names = (await admin.listTopics()).filter((n) => topicInScope(n, desired.scope, declared));
-  const existing = new Set(names);
-  const [topics, configs, acls] = await Promise.all([
-    admin.describeTopics(names),
+  const topics = await admin.describeTopics(names);
+  const existing = new Set(topics.map((t) => t.name));
+  const [configs, acls] = await Promise.all([
     admin.describeConfigs(
       desired.topics.filter((t) => existing.has(t.name)).map((t) => ({ topic: t.name, names: Object.keys(t.configs) })),
     ),
