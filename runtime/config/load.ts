@@ -1,7 +1,9 @@
 import * as v from "valibot";
 import { ConfigError } from "../errors.ts";
 import type { LogLevel } from "../log/logger.ts";
+import { registrySettings, type RegistrySettings } from "./registry-settings.ts";
 import { settingsSchema, type Settings } from "./schema.ts";
+import type { SubjectStrategy } from "../registry/subject-strategy.ts";
 
 /** Ferry's typed configuration, compiled once at start. Nothing else reads the environment. */
 export interface FerryConfig {
@@ -22,6 +24,8 @@ export interface FerryConfig {
   shutdownTimeoutMs: number;
   /** Health, readiness (and later metrics/admin) listen here; port 0 picks a free port. */
   http: { host: string; port: number };
+  /** Avro handlers: the registry (required when one uses format "avro"), subject naming, and the start-up gate. */
+  schemas: { registry?: RegistrySettings; strategy: SubjectStrategy; gate: "fail" | "not-ready" };
   logLevel: LogLevel;
 }
 
@@ -31,8 +35,9 @@ export interface FerryConfig {
  */
 export function loadConfig(source: Record<string, string | undefined>): FerryConfig {
   const s = parseSettings(settingsSchema, source);
+  const registry = registrySettings(s);
   return {
-    kafka: kafkaConnection(s),
+    kafka: loadKafkaConnection(s),
     database: { url: s.FERRY_DATABASE_URL, poolSize: s.FERRY_DATABASE_POOL_SIZE },
     handlersDir: s.FERRY_HANDLERS_DIR,
     groupPrefix: s.FERRY_GROUP_PREFIX,
@@ -43,6 +48,7 @@ export function loadConfig(source: Record<string, string | undefined>): FerryCon
     deadLetterSuffix: s.FERRY_DEAD_LETTER_SUFFIX,
     shutdownTimeoutMs: s.FERRY_SHUTDOWN_TIMEOUT_MS,
     http: { host: s.FERRY_HTTP_HOST, port: s.FERRY_HTTP_PORT },
+    schemas: { ...(registry ? { registry } : {}), strategy: s.FERRY_SCHEMA_SUBJECT_STRATEGY, gate: s.FERRY_SCHEMA_GATE },
     logLevel: s.FERRY_LOG_LEVEL,
   };
 }
@@ -63,12 +69,22 @@ export function loadMigrateConfig(source: Record<string, string | undefined>): {
   return { databaseUrl: s.FERRY_DATABASE_URL, logLevel: s.FERRY_LOG_LEVEL, ...(s.FERRY_HANDLERS_DIR ? { handlersDir: s.FERRY_HANDLERS_DIR } : {}) };
 }
 
+export const kafkaSettingNames = [
+  "FERRY_KAFKA_BROKERS",
+  "FERRY_KAFKA_CLIENT_ID",
+  "FERRY_KAFKA_SECURITY_PROTOCOL",
+  "FERRY_KAFKA_SASL_MECHANISM",
+  "FERRY_KAFKA_SASL_USERNAME",
+  "FERRY_KAFKA_SASL_PASSWORD",
+] as const;
+
 type KafkaSettings = Pick<
   Settings,
   "FERRY_KAFKA_BROKERS" | "FERRY_KAFKA_CLIENT_ID" | "FERRY_KAFKA_SECURITY_PROTOCOL" | "FERRY_KAFKA_SASL_MECHANISM" | "FERRY_KAFKA_SASL_USERNAME" | "FERRY_KAFKA_SASL_PASSWORD"
 >;
 
-function kafkaConnection(s: KafkaSettings): FerryConfig["kafka"] {
+/** The Kafka connection from its settings (SASL needs username and password). */
+export function loadKafkaConnection(s: KafkaSettings): FerryConfig["kafka"] {
   const usesSasl = s.FERRY_KAFKA_SECURITY_PROTOCOL.startsWith("sasl");
   if (usesSasl && (!s.FERRY_KAFKA_SASL_USERNAME || !s.FERRY_KAFKA_SASL_PASSWORD)) {
     throw new ConfigError([
@@ -122,7 +138,7 @@ export function loadTopologyConfig(source: Record<string, string | undefined>): 
   });
   const s = parseSettings(schema, source);
   return {
-    kafka: kafkaConnection(s),
+    kafka: loadKafkaConnection(s),
     files: s.FERRY_TOPOLOGY_FILE,
     ...(s.FERRY_HANDLERS_DIR ? { handlersDir: s.FERRY_HANDLERS_DIR } : {}),
     ...(s.FERRY_TOPOLOGY_SERVICE ? { service: s.FERRY_TOPOLOGY_SERVICE } : {}),
@@ -134,7 +150,7 @@ export function loadTopologyConfig(source: Record<string, string | undefined>): 
   };
 }
 
-function parseSettings<S extends v.GenericSchema>(schema: S, source: Record<string, string | undefined>): v.InferOutput<S> {
+export function parseSettings<S extends v.GenericSchema>(schema: S, source: Record<string, string | undefined>): v.InferOutput<S> {
   const input = Object.fromEntries(Object.entries(source).filter(([k, val]) => k.startsWith("FERRY_") && val !== undefined && val !== ""));
   const parsed = v.safeParse(schema, input, { abortPipeEarly: true });
   if (!parsed.success) throw new ConfigError(parsed.issues.map((issue) => describeIssue(issue)));

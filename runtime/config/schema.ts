@@ -1,4 +1,6 @@
 import * as v from "valibot";
+import { compatibilityLevels } from "../avro/compatibility.ts";
+import { subjectStrategies } from "../registry/subject-strategy.ts";
 
 /**
  * Every setting Ferry reads, by its environment variable name. Values arrive as strings
@@ -82,6 +84,33 @@ export const settingsSchema = v.object({
   FERRY_TOPOLOGY_SERVICE: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1))),
   FERRY_TOPOLOGY_FORMAT: oneOf("FERRY_TOPOLOGY_FORMAT", ["text", "json"] as const, "text"),
   FERRY_TOPOLOGY_ALLOW_DELETE: oneOf("FERRY_TOPOLOGY_ALLOW_DELETE", ["true", "false"] as const, "false"),
+  // Schema registry (Avro handlers, ferry schemas, ferry produce).
+  FERRY_SCHEMA_REGISTRY_URL: v.optional(
+    v.pipe(v.string(), v.trim(), v.regex(/^https?:\/\/\S+$/, "FERRY_SCHEMA_REGISTRY_URL must be an http:// or https:// URL, e.g. http://registry:8081")),
+  ),
+  FERRY_SCHEMA_REGISTRY_USERNAME: v.optional(v.string()),
+  FERRY_SCHEMA_REGISTRY_PASSWORD: v.optional(v.string()),
+  FERRY_SCHEMA_REGISTRY_CA_FILE: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1))),
+  FERRY_SCHEMA_REGISTRY_CERT_FILE: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1))),
+  FERRY_SCHEMA_REGISTRY_KEY_FILE: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1))),
+  FERRY_SCHEMA_REGISTRY_TLS_VERIFY: oneOf("FERRY_SCHEMA_REGISTRY_TLS_VERIFY", ["true", "false"] as const, "true"),
+  FERRY_SCHEMA_REGISTRY_TIMEOUT_MS: int("FERRY_SCHEMA_REGISTRY_TIMEOUT_MS", 10_000, 100, 600_000),
+  FERRY_SCHEMA_REGISTRY_RETRIES: int("FERRY_SCHEMA_REGISTRY_RETRIES", 3, 0, 20),
+  FERRY_SCHEMA_SUBJECT_STRATEGY: oneOf("FERRY_SCHEMA_SUBJECT_STRATEGY", subjectStrategies, "TopicName"),
+  FERRY_SCHEMA_GATE: oneOf("FERRY_SCHEMA_GATE", ["fail", "not-ready"] as const, "fail"),
+  FERRY_SCHEMAS_DIR: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1)), "schemas"),
+  FERRY_SCHEMAS_FORMAT: oneOf("FERRY_SCHEMAS_FORMAT", ["text", "json"] as const, "text"),
+  FERRY_SCHEMAS_OFFLINE: oneOf("FERRY_SCHEMAS_OFFLINE", ["true", "false"] as const, "false"),
+  FERRY_SCHEMAS_DRY_RUN: oneOf("FERRY_SCHEMAS_DRY_RUN", ["true", "false"] as const, "false"),
+  FERRY_SCHEMAS_CHECK_ONLY: oneOf("FERRY_SCHEMAS_CHECK_ONLY", ["true", "false"] as const, "false"),
+  FERRY_SCHEMA_COMPATIBILITY: oneOf("FERRY_SCHEMA_COMPATIBILITY", compatibilityLevels, "BACKWARD"),
+  FERRY_PRODUCE_TOPIC: v.optional(v.pipe(v.string(), v.trim(), v.regex(/^[A-Za-z0-9._-]{1,249}$/, "FERRY_PRODUCE_TOPIC must be a topic name"))),
+  FERRY_PRODUCE_SCHEMA: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1))),
+  FERRY_PRODUCE_KEY_FIELD: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1))),
+  FERRY_PRODUCE_INPUT: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1)), "-"),
+  FERRY_PRODUCE_ENVELOPE: oneOf("FERRY_PRODUCE_ENVELOPE", ["true", "false"] as const, "false"),
+  FERRY_PRODUCE_AUTO_REGISTER: oneOf("FERRY_PRODUCE_AUTO_REGISTER", ["true", "false"] as const, "false"),
+  FERRY_PRODUCE_FORMAT: oneOf("FERRY_PRODUCE_FORMAT", ["text", "json"] as const, "text"),
   FERRY_LOG_LEVEL: oneOf("FERRY_LOG_LEVEL", ["debug", "info", "warn", "error"] as const, "info"),
 });
 
