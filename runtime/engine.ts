@@ -3,6 +3,7 @@ import type { FerryConfig } from "./config/load.ts";
 import { createHandlerWorker, type HandlerWorker } from "./consume/handler-worker.ts";
 import { connectDatabase } from "./db/connect.ts";
 import { collectMigrations, migrate } from "./db/migrate.ts";
+import { ensureDeadLetterTopics } from "./dlt/ensure-topics.ts";
 import { loadHandlers } from "./handlers/load.ts";
 import { createConfluentKafka } from "./kafka/confluent.ts";
 import type { KafkaPort, ProducerPort } from "./kafka/port.ts";
@@ -31,6 +32,12 @@ export async function startEngine(config: FerryConfig, log: Logger, kafka?: Kafk
   try {
     await migrate(sql, await collectMigrations(config.handlersDir), log);
     const port = kafka ?? createConfluentKafka(config.kafka, log);
+    const admin = await port.admin();
+    try {
+      await ensureDeadLetterTopics(admin, handlers, config, log);
+    } finally {
+      await admin.stop();
+    }
     producer = await port.producer();
     for (const handler of handlers) {
       workers.push(createHandlerWorker({ handler, kafka: port, producer, sql, settings: config, log }));

@@ -3,6 +3,7 @@
  * ferry: the command line. Reads as: parse the command → run it → map errors to exit codes.
  * 0 success · 1 runtime failure · 2 bad command line or configuration.
  */
+import { dltCommand } from "./cli/dlt-command.ts";
 import { healthcheckCommand } from "./cli/healthcheck-command.ts";
 import { migrateCommand } from "./cli/migrate-command.ts";
 import { runCommand } from "./cli/run-command.ts";
@@ -17,6 +18,7 @@ const commands: Record<string, Command> = {
   run: runCommand,
   migrate: migrateCommand,
   healthcheck: healthcheckCommand,
+  dlt: dltCommand,
   topology: topologyCommand,
 };
 

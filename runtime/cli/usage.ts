@@ -8,6 +8,7 @@ Commands:
   run        Run the worker: consume the topics of every handler in a directory
   migrate    Apply Ferry's database migrations (and the handlers' own), then exit
   healthcheck  Ask a local worker's /healthz (exit 0 when healthy): for container HEALTHCHECKs
+  dlt        Browse dead letters and replay them after a fix (list | replay [--dry-run])
   topology   Plan or apply topics, configs and ACLs from YAML (ferry topology --help)
 
 Options:
@@ -98,3 +99,20 @@ cluster unreachable); apply 0 applied (or nothing to do) · 1 error or refused (
 
 Example:
   FERRY_KAFKA_BROKERS=kafka-1:9092 ferry topology plan --file topology/ --handlers ./handlers`;
+
+export const dltUsage = `Usage: ferry dlt list   --handlers <dir> [--handler <name>] [--event-id <id,...>] [--json]
+       ferry dlt replay --handlers <dir> [--handler <name>] (--event-id <id,...> | --all) [--dry-run] [--json]
+
+list    Reads the handler's dead letter topics (<topic>.dlt) and prints each dead letter: event id,
+        reason, source topic/partition@offset and the error or the event holding its business key.
+replay  Puts the selected dead letters back through the handler's unit of work (inbox, business
+        key, effects), once each: a second replay reports already-applied. --dry-run runs each in
+        a transaction that is rolled back and reports which would now succeed.
+
+Kafka and the database come from --brokers/FERRY_KAFKA_BROKERS and --database-url/FERRY_DATABASE_URL.
+Exit codes: 0 every selected event applied (or would, or already had) · 1 some still fail · 2 bad usage.
+
+Examples:
+  ferry dlt list --handlers ./handlers
+  ferry dlt replay --handlers ./handlers --event-id 6f1c...,9a2b... --dry-run
+  ferry dlt replay --handlers ./handlers --all`;

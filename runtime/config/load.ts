@@ -21,6 +21,9 @@ export interface FerryConfig {
   eventIdHeader: string;
   missingEventId: "dead-letter" | "derive";
   deadLetterSuffix: string;
+  /** Create missing dead letter topics at start (like their source topic: same partition count). */
+  createDeadLetterTopics: boolean;
+  deadLetterReplicationFactor: number;
   shutdownTimeoutMs: number;
   /** Health, readiness (and later metrics/admin) listen here; port 0 picks a free port. */
   http: { host: string; port: number };
@@ -46,6 +49,8 @@ export function loadConfig(source: Record<string, string | undefined>): FerryCon
     eventIdHeader: s.FERRY_EVENT_ID_HEADER,
     missingEventId: s.FERRY_MISSING_EVENT_ID,
     deadLetterSuffix: s.FERRY_DEAD_LETTER_SUFFIX,
+    createDeadLetterTopics: s.FERRY_CREATE_DEAD_LETTER_TOPICS === "true",
+    deadLetterReplicationFactor: s.FERRY_DEAD_LETTER_REPLICATION_FACTOR,
     shutdownTimeoutMs: s.FERRY_SHUTDOWN_TIMEOUT_MS,
     http: { host: s.FERRY_HTTP_HOST, port: s.FERRY_HTTP_PORT },
     schemas: { ...(registry ? { registry } : {}), strategy: s.FERRY_SCHEMA_SUBJECT_STRATEGY, gate: s.FERRY_SCHEMA_GATE },

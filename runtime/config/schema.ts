@@ -70,6 +70,8 @@ export const settingsSchema = v.object({
     v.pipe(v.string(), v.regex(/^[A-Za-z0-9._-]+$/, "FERRY_DEAD_LETTER_SUFFIX may contain letters, digits, '.', '_' and '-'")),
     ".dlt",
   ),
+  FERRY_CREATE_DEAD_LETTER_TOPICS: oneOf("FERRY_CREATE_DEAD_LETTER_TOPICS", ["true", "false"] as const, "true"),
+  FERRY_DEAD_LETTER_REPLICATION_FACTOR: int("FERRY_DEAD_LETTER_REPLICATION_FACTOR", 3, 1, 16),
   FERRY_SHUTDOWN_TIMEOUT_MS: int("FERRY_SHUTDOWN_TIMEOUT_MS", 30_000, 0, 3_600_000),
   FERRY_HTTP_HOST: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1)), "127.0.0.1"),
   FERRY_HTTP_PORT: int("FERRY_HTTP_PORT", 8080, 0, 65_535),

@@ -52,3 +52,52 @@ export function buildDeadLetter(record: KafkaRecord, details: DeadLetterDetails,
   set("failed-at", details.failedAt.toISOString());
   return { topic: deadLetterTopic(record.topic, suffix), key: record.key, value: record.value, headers };
 }
+
+/** A record read back from a dead letter topic: what Ferry wrote in its `ferry-*` headers, and the original. */
+export interface DeadLetter {
+  reason: string;
+  handler: string;
+  eventId: string | null;
+  heldBy?: string;
+  errorClass?: string;
+  errorMessage?: string;
+  attempts?: number;
+  failedAt?: string;
+  /** The record as it was on its source topic, with its original headers only. */
+  original: KafkaRecord;
+  /** Where the dead letter itself sits. */
+  at: { topic: string; partition: number; offset: string };
+}
+
+/** The inverse of `buildDeadLetter`. Returns null for a record Ferry did not write. */
+export function parseDeadLetter(record: KafkaRecord): DeadLetter | null {
+  const get = (name: string) => record.headers[`ferry-${name}`]?.toString();
+  const reason = get("reason");
+  const handler = get("handler");
+  const sourceTopic = get("source-topic");
+  const sourcePartition = get("source-partition");
+  const sourceOffset = get("source-offset");
+  if (!reason || !handler || !sourceTopic || sourcePartition === undefined || sourceOffset === undefined) return null;
+  const headers = Object.fromEntries(Object.entries(record.headers).filter(([name]) => !name.startsWith("ferry-")));
+  const optional = (name: string, key: string) => (get(name) === undefined ? {} : { [key]: get(name) });
+  return {
+    reason,
+    handler,
+    eventId: get("event-id") ?? null,
+    ...optional("held-by-event-id", "heldBy"),
+    ...optional("error-class", "errorClass"),
+    ...optional("error-message", "errorMessage"),
+    ...optional("failed-at", "failedAt"),
+    ...(get("attempts") === undefined ? {} : { attempts: Number(get("attempts")) }),
+    original: {
+      topic: sourceTopic,
+      partition: Number(sourcePartition),
+      offset: sourceOffset,
+      key: record.key,
+      value: record.value,
+      headers,
+      timestamp: Number(get("source-timestamp") ?? record.timestamp),
+    },
+    at: { topic: record.topic, partition: record.partition, offset: record.offset },
+  };
+}

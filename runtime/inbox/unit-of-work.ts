@@ -38,6 +38,16 @@ export interface UnitOfWorkOptions {
    * offset that skips their event can commit.
    */
   beforeCommit?(results: EventResult[]): Promise<void>;
+  /** Replaying dead letters: their inbox rows marked dead-lettered no longer count as "seen". */
+  reopenDeadLettered?: boolean;
+  /** Run everything, then roll back: what would happen, with nothing written. */
+  dryRun?: boolean;
+}
+
+class DryRunRollback extends Error {
+  constructor(readonly results: EventResult[]) {
+    super("dry run: rolled back");
+  }
 }
 
 class HandlerFailed extends Error {
@@ -54,13 +64,17 @@ class HandlerFailed extends Error {
  */
 export async function applyUnit(
   events: UnitEvent[],
-  position: { topic: string; partition: number; nextOffset: string },
+  position: { topic: string; partition: number; nextOffset: string } | null,
   options: UnitOfWorkOptions,
 ): Promise<UnitResult> {
   const { sql, handler, groupId } = options;
   try {
     const results = await sql.begin(async (tx) => {
       const results: EventResult[] = events.map(() => ({ kind: "technical-duplicate" }));
+      if (options.reopenDeadLettered && events.length > 0) {
+        await tx`delete from ferry_inbox where handler = ${handler.name} and outcome = 'dead-lettered'
+          and event_id = any(${events.map((e) => e.meta.id)}::text[])`;
+      }
       const fresh = await claimInbox(tx, handler.name, events);
       const keyed = handler.businessKey ? await claimBusinessKeys(tx, handler, events, fresh, results) : fresh;
       let db: PostgresJsDatabase | undefined;
@@ -99,15 +113,19 @@ export async function applyUnit(
           results[index] = { kind: "applied" };
         }
       }
-      await tx`insert into ferry_offsets (group_id, topic, partition, next_offset)
-        values (${groupId}, ${position.topic}, ${position.partition}, ${position.nextOffset})
-        on conflict (group_id, topic, partition)
-        do update set next_offset = excluded.next_offset, updated_at = now()`;
+      if (position) {
+        await tx`insert into ferry_offsets (group_id, topic, partition, next_offset)
+          values (${groupId}, ${position.topic}, ${position.partition}, ${position.nextOffset})
+          on conflict (group_id, topic, partition)
+          do update set next_offset = excluded.next_offset, updated_at = now()`;
+      }
       await options.beforeCommit?.(results);
+      if (options.dryRun) throw new DryRunRollback(results);
       return results;
     });
     return { ok: true, results };
   } catch (e) {
+    if (e instanceof DryRunRollback) return { ok: true, results: e.results };
     if (e instanceof HandlerFailed) return { ok: false, index: e.index, error: e.error };
     // Anything else failed outside the handler (connecting, Ferry's own statements, COMMIT,
     // producing dead letters): never the event's fault.

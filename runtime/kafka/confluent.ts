@@ -202,6 +202,15 @@ async function createAdmin(kafka: KafkaJSTypes.Kafka): Promise<AdminPort> {
       const result = await admin.fetchTopicOffsets(topic);
       return result.map((p) => ({ partition: p.partition, low: p.low, high: p.high }));
     },
+    async partitionCounts(topics) {
+      const existing = new Set(await admin.listTopics());
+      const wanted = topics.filter((t) => existing.has(t));
+      const metadata = wanted.length ? await admin.fetchTopicMetadata({ topics: wanted }) : [];
+      return new Map(metadata.map((m) => [m.name, m.partitions.length]));
+    },
+    async deleteTopics(topics) {
+      await admin.deleteTopics({ topics });
+    },
     stop: () => admin.disconnect(),
   };
 }

@@ -95,6 +95,9 @@ export interface AdminPort {
   listTopics(): Promise<string[]>;
   fetchCommittedOffsets(groupId: string, topic: string): Promise<Array<{ partition: number; offset: string }>>;
   fetchTopicOffsets(topic: string): Promise<Array<{ partition: number; low: string; high: string }>>;
+  /** Partition count of each existing topic among `topics`; missing topics are absent from the map. */
+  partitionCounts(topics: string[]): Promise<Map<string, number>>;
+  deleteTopics(topics: string[]): Promise<void>;
   stop(): Promise<void>;
 }
 
