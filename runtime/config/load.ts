@@ -83,10 +83,7 @@ export const kafkaSettingNames = [
   "FERRY_KAFKA_SASL_PASSWORD",
 ] as const;
 
-type KafkaSettings = Pick<
-  Settings,
-  "FERRY_KAFKA_BROKERS" | "FERRY_KAFKA_CLIENT_ID" | "FERRY_KAFKA_SECURITY_PROTOCOL" | "FERRY_KAFKA_SASL_MECHANISM" | "FERRY_KAFKA_SASL_USERNAME" | "FERRY_KAFKA_SASL_PASSWORD"
->;
+type KafkaSettings = Pick<Settings, (typeof kafkaSettingNames)[number]>;
 
 /** The Kafka connection from its settings (SASL needs username and password). */
 export function loadKafkaConnection(s: KafkaSettings): FerryConfig["kafka"] {
@@ -122,12 +119,7 @@ export interface TopologyConfig {
 export function loadTopologyConfig(source: Record<string, string | undefined>): TopologyConfig {
   const schema = v.object({
     ...v.pick(settingsSchema, [
-      "FERRY_KAFKA_BROKERS",
-      "FERRY_KAFKA_CLIENT_ID",
-      "FERRY_KAFKA_SECURITY_PROTOCOL",
-      "FERRY_KAFKA_SASL_MECHANISM",
-      "FERRY_KAFKA_SASL_USERNAME",
-      "FERRY_KAFKA_SASL_PASSWORD",
+      ...kafkaSettingNames,
       "FERRY_GROUP_PREFIX",
       "FERRY_DEAD_LETTER_SUFFIX",
       "FERRY_TOPOLOGY_SERVICE",
