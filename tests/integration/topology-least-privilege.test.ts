@@ -7,7 +7,7 @@ import type { ConsumerPort, KafkaPort, PartitionBatch } from "../../runtime/kafk
 import { createLogger } from "../../runtime/log/logger.ts";
 import { writeHandlersDir } from "../support/handlers.ts";
 import { testKafka } from "../support/kafka.ts";
-import { saslConnection, testTopology } from "../support/topology.ts";
+import { aliceTotalsService, saslConnection, testTopology } from "../support/topology.ts";
 import { waitFor } from "../support/wait.ts";
 
 const t = testTopology();
@@ -17,13 +17,7 @@ topics:
   ${p}.orders: { partitions: 2 }
   ${p}.totals: { partitions: 2 }
   ${p}.audit: { partitions: 1 }
-services:
-  totals:
-    principal: User:alice
-    consumes: [${p}.orders]
-    produces: [${p}.totals]
-    groups: [${p}.totals]
-`;
+${aliceTotalsService(p)}`;
 // The handler runs as the same service: --handlers adds its dead letter topic and group.
 const handlersDir = writeHandlersDir({
   "order-worker.ts": `export default { topic: ${JSON.stringify(`${p}.orders`)}, async handle() {} };\n`,

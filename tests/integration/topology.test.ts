@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { TopologyRefusedError } from "../../runtime/errors.ts";
 import { testServices } from "../support/env.ts";
-import { kafkaTool, testTopology } from "../support/topology.ts";
+import { aliceTotalsService, kafkaTool, testTopology } from "../support/topology.ts";
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -24,13 +24,7 @@ topics:
   ${p}.totals:
     configs:
       cleanup.policy: compact
-services:
-  totals:
-    principal: User:alice
-    consumes: [${p}.orders]
-    produces: [${p}.totals]
-    groups: [${p}.totals]
-`;
+${aliceTotalsService(p)}`;
 
 describe("ferry topology on a real cluster", () => {
   test("plan, apply, then plan again shows no change", async () => {

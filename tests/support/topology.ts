@@ -80,3 +80,13 @@ export async function kafkaTool(mainClass: string, args: string[]): Promise<stri
   if (code !== 0) throw new Error(`${mainClass} exited with ${code}: ${err || out}`);
   return out;
 }
+
+/** The YAML of the service most tests use: alice consumes `<p>.orders` with group `<p>.totals` and produces `<p>.totals`. */
+export const aliceTotalsService = (p: string) => `
+services:
+  totals:
+    principal: User:alice
+    consumes: [${p}.orders]
+    produces: [${p}.totals]
+    groups: [${p}.totals]
+`;
