@@ -5,6 +5,7 @@ import { connectDatabase } from "./db/connect.ts";
 import { collectMigrations, migrate } from "./db/migrate.ts";
 import { ensureDeadLetterTopics } from "./dlt/ensure-topics.ts";
 import { loadHandlers } from "./handlers/load.ts";
+import { schedulePruning } from "./inbox/prune.ts";
 import { createConfluentKafka } from "./kafka/confluent.ts";
 import type { KafkaPort, ProducerPort } from "./kafka/port.ts";
 import type { Logger } from "./log/logger.ts";
@@ -49,6 +50,7 @@ export async function startEngine(config: FerryConfig, log: Logger, kafka?: Kafk
     await sql.end({ timeout: 5 });
     throw e;
   }
+  const pruning = schedulePruning(sql, config.inbox, log);
   state = "running";
   log.info("engine:running", { handlers: handlers.map((h) => ({ name: h.name, topics: h.topics })) });
 
@@ -71,6 +73,7 @@ export async function startEngine(config: FerryConfig, log: Logger, kafka?: Kafk
     async stop() {
       if (state !== "running") return { drained: true };
       state = "draining";
+      pruning.stop();
       let timer: ReturnType<typeof setTimeout> | undefined;
       const timedOut = new Promise<"timeout">((resolve) => {
         timer = setTimeout(() => resolve("timeout"), config.shutdownTimeoutMs);

@@ -10,6 +10,7 @@ Commands:
   healthcheck  Ask a local worker's /healthz (exit 0 when healthy): for container HEALTHCHECKs
   dlt        Browse dead letters and replay them after a fix (list | replay [--dry-run])
   topology   Plan or apply topics, configs and ACLs from YAML (ferry topology --help)
+  schemas    Avro pipeline: build (IDL → .avsc), codegen (→ TypeScript), check, register
 
 Options:
   -h, --help     Show help (also: ferry <command> --help)
@@ -39,7 +40,10 @@ Options (each also settable by the environment variable shown):
   --http-port <n>           FERRY_HTTP_PORT               /healthz and /readyz, default 8080 (0: any free port)
 Other settings: FERRY_HTTP_HOST (default 127.0.0.1), FERRY_KAFKA_SECURITY_PROTOCOL, FERRY_KAFKA_SASL_MECHANISM, FERRY_KAFKA_SASL_USERNAME,
 FERRY_KAFKA_SASL_PASSWORD, FERRY_KAFKA_CLIENT_ID, FERRY_DATABASE_POOL_SIZE, FERRY_EVENT_ID_HEADER,
-FERRY_MISSING_EVENT_ID (dead-letter|derive), FERRY_DEAD_LETTER_SUFFIX, FERRY_SHUTDOWN_TIMEOUT_MS.
+FERRY_MISSING_EVENT_ID (dead-letter|derive), FERRY_DEAD_LETTER_SUFFIX (default .dlt),
+FERRY_CREATE_DEAD_LETTER_TOPICS (true|false), FERRY_DEAD_LETTER_REPLICATION_FACTOR (3),
+FERRY_INBOX_RETENTION_HOURS (336: twice Kafka's default topic retention), FERRY_INBOX_PRUNE_INTERVAL_MS,
+FERRY_SHUTDOWN_TIMEOUT_MS (30000).
 
 SIGTERM or SIGINT drains in-flight batches and exits 0; a second signal exits at once.
 
@@ -116,3 +120,42 @@ Examples:
   ferry dlt list --handlers ./handlers
   ferry dlt replay --handlers ./handlers --event-id 6f1c...,9a2b... --dry-run
   ferry dlt replay --handlers ./handlers --all`;
+
+export const schemasUsage = `Usage: ferry schemas build    [--dir <schemas>] [--check] [--json]
+       ferry schemas codegen  [--dir <schemas>] [--check] [--json]
+       ferry schemas check    [--dir <schemas>] [--registry-url <url> | --offline [--level <level>]] [--json]
+       ferry schemas register [--dir <schemas>] --registry-url <url> [--dry-run] [--json]
+
+The Avro schema pipeline over a schemas directory (default ./schemas):
+  build     every *.avdl (Avro IDL) → one <record-name>.avsc per event record (a record no other
+            type refers to), self-contained; errors name the file and line
+  codegen   every *.avsc → <name>.ts: TypeScript types of the decoded values (import type ...)
+  check     every schema that changed against its subject's registered versions, under the
+            subject's compatibility level; --offline: against history/<name>/<n>.avsc instead,
+            under --level (BACKWARD, BACKWARD_TRANSITIVE, FORWARD, FORWARD_TRANSITIVE, FULL,
+            FULL_TRANSITIVE, NONE; default BACKWARD)
+  register  every bound schema under its subject; idempotent (a registered schema prints its
+            version and id); --dry-run registers nothing and reports what would be refused
+
+Subjects: topics.json in the schemas directory binds topics to schema files
+({ "orders": "order-placed.avsc" }); the strategy names the subject: TopicName "<topic>-value"
+(default), RecordName "<namespace>.<Record>", TopicRecordName "<topic>-<namespace>.<Record>".
+
+Options (each also settable by the environment variable shown):
+  --dir <path>                FERRY_SCHEMAS_DIR                 default "schemas"
+  --registry-url <url>        FERRY_SCHEMA_REGISTRY_URL         Confluent-compatible registry
+  --subject-strategy <name>   FERRY_SCHEMA_SUBJECT_STRATEGY     TopicName|RecordName|TopicRecordName
+  --offline                   FERRY_SCHEMAS_OFFLINE=true        check against history/, no registry
+  --level <level>             FERRY_SCHEMA_COMPATIBILITY        level of an offline check
+  --dry-run                   FERRY_SCHEMAS_DRY_RUN=true        register nothing
+  --check                     FERRY_SCHEMAS_CHECK_ONLY=true     build/codegen: write nothing, fail when stale
+  --json                      FERRY_SCHEMAS_FORMAT=json         machine-readable output
+Registry connection: FERRY_SCHEMA_REGISTRY_USERNAME/_PASSWORD (basic auth),
+FERRY_SCHEMA_REGISTRY_CA_FILE, _CERT_FILE, _KEY_FILE, _TLS_VERIFY=false, _TIMEOUT_MS (10000), _RETRIES (3).
+
+Exit codes: 0 success · 1 incompatible (check), refused (register), stale (--check) or the
+registry failed · 2 bad command line, configuration or schema file (the message names file:line).
+
+Example (CI):
+  ferry schemas build --check && ferry schemas codegen --check && \\
+  ferry schemas check --registry-url $REGISTRY && ferry schemas register --registry-url $REGISTRY`;

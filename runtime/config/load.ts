@@ -24,6 +24,11 @@ export interface FerryConfig {
   /** Create missing dead letter topics at start (like their source topic: same partition count). */
   createDeadLetterTopics: boolean;
   deadLetterReplicationFactor: number;
+  /**
+   * How long inbox rows (technical dedup) are kept. Must exceed the longest time a record can be
+   * redelivered: the topics' retention (Kafka's default is 7 days), so the default is twice that.
+   */
+  inbox: { retentionHours: number; pruneIntervalMs: number };
   shutdownTimeoutMs: number;
   /** Health, readiness (and later metrics/admin) listen here; port 0 picks a free port. */
   http: { host: string; port: number };
@@ -51,6 +56,7 @@ export function loadConfig(source: Record<string, string | undefined>): FerryCon
     deadLetterSuffix: s.FERRY_DEAD_LETTER_SUFFIX,
     createDeadLetterTopics: s.FERRY_CREATE_DEAD_LETTER_TOPICS === "true",
     deadLetterReplicationFactor: s.FERRY_DEAD_LETTER_REPLICATION_FACTOR,
+    inbox: { retentionHours: s.FERRY_INBOX_RETENTION_HOURS, pruneIntervalMs: s.FERRY_INBOX_PRUNE_INTERVAL_MS },
     shutdownTimeoutMs: s.FERRY_SHUTDOWN_TIMEOUT_MS,
     http: { host: s.FERRY_HTTP_HOST, port: s.FERRY_HTTP_PORT },
     schemas: { ...(registry ? { registry } : {}), strategy: s.FERRY_SCHEMA_SUBJECT_STRATEGY, gate: s.FERRY_SCHEMA_GATE },

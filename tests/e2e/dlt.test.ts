@@ -31,7 +31,7 @@ test("ferry dlt list shows dead letters; replay after a fix applies them once, d
     const list = await runFerry(["dlt", "list", "--handlers", s.handlersDir, "--json"]);
     expect(list.code).toBe(0);
     const letters = JSON.parse(list.output) as Array<{ eventId: string; reason: string; errorMessage: string }>;
-    expect(letters.map((l) => l.eventId).sort()).toEqual([ids[1], ids[2]]);
+    expect(letters.map((l) => l.eventId).sort()).toEqual([ids[1]!, ids[2]!]);
     expect(letters.every((l) => l.reason === "permanent")).toBe(true);
 
     // The fix: the handler no longer refuses these events.
