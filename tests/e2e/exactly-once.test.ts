@@ -131,6 +131,8 @@ describe("exactly once in effect", () => {
       await after.end();
     } finally {
       await sql.unsafe(`alter database ${database} allow_connections true`).catch(() => undefined);
+      for (const s of scenarios.splice(0)) s.cleanup();
+      await sql.unsafe(`drop database if exists ${database} with (force)`).catch(() => undefined);
     }
   });
 });
