@@ -9,7 +9,7 @@
 #     process.versions.node>), fetched once into .cache/node-headers/;
 #   - configures librdkafka without --install-deps (no downloads), linking Debian's
 #     static OpenSSL, zstd and zlib into the addon;
-#   - links in runtime/kafka/bun-compat/bunshim.cc with -Wl,--wrap (see the README
+#   - links in runtime/kafka/bun-compat/{bunshim,uvshim}.cc with -Wl,--wrap (see the README
 #     there; upstream issue confluent-kafka-javascript#264 / PR #471);
 #   - builds in a copy of the package under .cache/kafka-build/: node_modules is only
 #     ever written by copying the finished .node into build/Release/.
@@ -53,7 +53,7 @@ manifest() {
   echo "package @confluentinc/kafka-javascript@$PKG_VERSION (librdkafka $LIBRDKAFKA_VERSION)"
   echo "bun $BUN_VERSION node $NODE_VERSION abi $NODE_ABI"
   (cd "$ROOT" && sha256sum scripts/build-kafka-addon.sh runtime/kafka/bun-compat/bunshim.cc \
-    runtime/kafka/bun-compat/shim.gypi runtime/kafka/bun-compat/probe/binding.gyp \
+    runtime/kafka/bun-compat/uvshim.cc runtime/kafka/bun-compat/shim.gypi runtime/kafka/bun-compat/probe/binding.gyp \
     runtime/kafka/bun-compat/probe/probe.cc)
   # Static libraries are copied into the addon: a Debian security update of
   # libssl-dev must produce a new build, not reuse the cached one.
@@ -125,7 +125,7 @@ unset CKJS_LINKING BUILD_LIBRDKAFKA
 # shim (sources + --wrap flags) comes in, without editing the package's binding.gyp.
 # (Copied into the tree: gyp places objects by source path relative to it.)
 for d in "$WORK/pkg" "$WORK/probe"; do
-  mkdir -p "$d/bun-compat" && cp "$COMPAT/bunshim.cc" "$COMPAT/shim.gypi" "$d/bun-compat/"
+  mkdir -p "$d/bun-compat" && cp "$COMPAT/bunshim.cc" "$COMPAT/uvshim.cc" "$COMPAT/shim.gypi" "$d/bun-compat/"
   echo "{ 'includes': ['bun-compat/shim.gypi'] }" >"$d/common.gypi"
 done
 # librdkafka (configure + its own `make -j`) must finish before the addon's sources

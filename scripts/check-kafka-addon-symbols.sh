@@ -58,7 +58,7 @@ for addon in "$@"; do
   uv_count=0
   while read -r s; do
     uv_count=$((uv_count + 1))
-    if is_stub "$s"; then problem "$name calls $s, a panicking stub in bun $BUN_VERSION: wrap it in bunshim.cc"; fi
+    if is_stub "$s"; then problem "$name calls $s, a panicking stub in bun $BUN_VERSION: wrap it in uvshim.cc"; fi
   done < <(grep '^uv_' "$tmp/from-host" || true)
 
   for w in "${WRAPPED[@]}"; do
@@ -78,7 +78,7 @@ done
 for w in "${WRAPPED[@]}"; do
   [[ $w == uv_* ]] || continue
   if ! grep -qx "$w" "$tmp/bun-exports"; then problem "bun $BUN_VERSION no longer exports $w: review the --wrap in shim.gypi"
-  elif ! is_stub "$w"; then problem "bun $BUN_VERSION implements $w now: drop its --wrap from shim.gypi and its __wrap_ from bunshim.cc"; fi
+  elif ! is_stub "$w"; then problem "bun $BUN_VERSION implements $w now: drop its --wrap from shim.gypi and its __wrap_ from uvshim.cc"; fi
 done
 
 if ((fail)); then echo "kafka addon symbol check FAILED for bun $BUN_VERSION" >&2; exit 1; fi

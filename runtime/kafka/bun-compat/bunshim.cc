@@ -5,12 +5,11 @@
 // It is compiled into the addon by scripts/build-kafka-addon.sh and provides:
 //  1. V8 / Node C++ API functions the addon imports but Bun does not export,
 //     implemented on the subset Bun does export, with V8's semantics;
-//  2. replacements for the libuv functions Bun exports only as panicking
-//     stubs (linked with -Wl,--wrap=<name>);
-//  3. a null-safe v8::Array::Length (linked with -Wl,--wrap).
+//  2. a null-safe v8::Array::Length (linked with -Wl,--wrap).
+// The libuv replacements are in uvshim.cc.
 //
 // Rules for this file:
-//  - Only ever called on the JS thread (V8 API), except the libuv wrappers.
+//  - Only ever called on the JS thread (V8 API).
 //  - Never leave a JS exception pending where V8 would not throw: the addon
 //    has no TryCatch and a stray exception surfaces in unrelated JS code.
 //    The JS built-ins called below (Object.keys, Reflect.has, Math.trunc,
@@ -20,8 +19,6 @@
 //    then fails so that the definition here gets deleted).
 #include <node.h>
 #include <node_buffer.h>
-#include <pthread.h>
-#include <uv.h>
 #include <v8.h>
 
 #include <climits>
@@ -358,58 +355,7 @@ MaybeLocal<Value> TryEncode(Isolate* isolate, const char* buf, size_t len, enum 
 
 }  // namespace node
 
-// ---- libuv: Bun exports these names as stubs that panic ("unsupported uv
-// function"). The addon is linked with -Wl,--wrap=<name>, so its calls land
-// here. uv_rwlock_t and uv_thread_t are pthread types on Unix; the bodies
-// mirror libuv's src/unix/thread.c, including abort() where libuv aborts.
-// They are called from the JS thread (connection lock, consume-loop start and
-// join) and from librdkafka-driven worker threads (the rwlock), which is what
-// pthread rwlocks are for; nothing here touches V8.
 extern "C" {
-
-SHIM_LOCAL int __wrap_uv_rwlock_init(uv_rwlock_t* rwlock) {
-  return -pthread_rwlock_init(rwlock, nullptr);
-}
-SHIM_LOCAL void __wrap_uv_rwlock_destroy(uv_rwlock_t* rwlock) {
-  if (pthread_rwlock_destroy(rwlock)) abort();
-}
-SHIM_LOCAL void __wrap_uv_rwlock_rdlock(uv_rwlock_t* rwlock) {
-  if (pthread_rwlock_rdlock(rwlock)) abort();
-}
-SHIM_LOCAL void __wrap_uv_rwlock_rdunlock(uv_rwlock_t* rwlock) {
-  if (pthread_rwlock_unlock(rwlock)) abort();
-}
-SHIM_LOCAL void __wrap_uv_rwlock_wrlock(uv_rwlock_t* rwlock) {
-  if (pthread_rwlock_wrlock(rwlock)) abort();
-}
-SHIM_LOCAL void __wrap_uv_rwlock_wrunlock(uv_rwlock_t* rwlock) {
-  if (pthread_rwlock_unlock(rwlock)) abort();
-}
-
-struct ShimThreadStart {
-  uv_thread_cb entry;
-  void* arg;
-};
-
-static void* ShimThreadMain(void* p) {
-  ShimThreadStart start = *static_cast<ShimThreadStart*>(p);
-  std::free(p);
-  start.entry(start.arg);
-  return nullptr;
-}
-
-// Default pthread attributes: glibc sizes the stack from RLIMIT_STACK, as
-// libuv does (the thread runs librdkafka's consume loop, a shallow stack).
-SHIM_LOCAL int __wrap_uv_thread_create(uv_thread_t* tid, uv_thread_cb entry, void* arg) {
-  auto* start = static_cast<ShimThreadStart*>(std::malloc(sizeof(ShimThreadStart)));
-  if (start == nullptr) return UV_ENOMEM;
-  *start = {entry, arg};
-  int err = pthread_create(tid, nullptr, ShimThreadMain, start);
-  if (err) std::free(start);
-  return -err;
-}
-
-SHIM_LOCAL int __wrap_uv_thread_join(uv_thread_t* tid) { return -pthread_join(*tid, nullptr); }
 
 // ---- v8::Array::Length on a non-array --------------------------------------
 // Producer::NodeProduce casts the headers argument to v8::Array without a

@@ -1,11 +1,11 @@
-# Links the Bun compatibility shim (bunshim.cc) into a NAN addon target.
+# Links the Bun compatibility shim (bunshim.cc, uvshim.cc) into a NAN addon target.
 # Included from a generated common.gypi by scripts/build-kafka-addon.sh; paths
 # here are relative to this file. See README.md for why each flag exists.
 {
   'target_defaults': {
     'target_conditions': [
       ['_target_name in ("confluent-kafka-javascript", "shim_probe")', {
-        'sources': ['bunshim.cc'],
+        'sources': ['bunshim.cc', 'uvshim.cc'],
         'ldflags': [
           # libuv functions Bun exports only as panicking stubs
           '-Wl,--wrap=uv_rwlock_init',
