@@ -83,12 +83,16 @@ async function applyChange(admin: TopologyAdmin, change: Change): Promise<void> 
 /**
  * Waits until the cluster shows every change: brokers learn new topics and ACLs from the
  * controller a moment after it accepts them, and a plan run right after apply must show none.
+ * Two clean reads in a row, because successive requests may be answered by different brokers.
  */
 export async function waitUntilApplied(replan: () => Promise<Plan>, { timeoutMs = 30_000 } = {}): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  let clean = 0;
   for (let delay = 50; ; delay = Math.min(delay * 2, 1_000)) {
     const plan = await replan();
-    if (plan.changes.length === 0) return;
+    clean = plan.changes.length === 0 ? clean + 1 : 0;
+    if (clean === 2) return;
+    if (clean === 1) continue;
     if (Date.now() > deadline) {
       throw new FerryError(
         `the cluster still differs from the topology ${timeoutMs} ms after apply: ${plan.changes.map((c) => describeChange(c)).join("; ")}. ` +

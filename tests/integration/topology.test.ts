@@ -4,6 +4,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { TopologyRefusedError } from "../../runtime/errors.ts";
 import { testServices } from "../support/env.ts";
 import { aliceTotalsService, kafkaTool, testTopology } from "../support/topology.ts";
+import { waitFor } from "../support/wait.ts";
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -49,7 +50,10 @@ describe("ferry topology on a real cluster", () => {
       "--entity-type", "topics", "--entity-name", `${t.prefix}.orders`,
       "--alter", "--add-config", "retention.ms=1000,segment.ms=3600000",
     ]);
-    const drift = await t.plan(ordersFile(t.prefix));
+    const drift = await waitFor("the drift to show in the plan", async () => {
+      const p = await t.plan(ordersFile(t.prefix));
+      return p.changes.length > 0 ? p : undefined;
+    });
     // segment.ms is not declared: not drift. retention.ms is.
     expect(drift.changes).toEqual([
       { action: "update-configs", topic: `${t.prefix}.orders`, configs: [{ name: "retention.ms", from: "1000", to: "86400000" }] },
@@ -68,7 +72,11 @@ describe("ferry topology on a real cluster", () => {
       resourceType: "topic", resourceName: `${t.prefix}.orders`, patternType: "literal",
     } as const;
     await t.admin.createAcls([extra]);
-    const plan = await t.plan(ordersFile(t.prefix));
+    // Brokers learn the hand-made ACL a moment after the controller accepts it.
+    const plan = await waitFor("the hand-made ACL to show in the plan", async () => {
+      const p = await t.plan(ordersFile(t.prefix));
+      return p.changes.length > 0 ? p : undefined;
+    });
     expect(plan.changes).toEqual([{ action: "remove-acl", acl: extra }]);
     await t.apply(ordersFile(t.prefix));
     expect((await t.admin.describeAcls("User:alice")).filter((a) => a.resourceName === extra.resourceName && a.operation === "write")).toEqual([]);
