@@ -49,6 +49,11 @@ export class PermanentError extends FerryError {
   override name = "PermanentError";
 }
 
+/** A handler call ran past its `timeoutMs`: a failed attempt like any other. */
+export class HandlerTimeoutError extends FerryError {
+  override name = "HandlerTimeoutError";
+}
+
 /** The event's bytes cannot be turned into a value: dead-lettered at once, never retried. */
 export class DecodeError extends FerryError {
   override name = "DecodeError";
@@ -71,6 +76,11 @@ export class SchemaError extends FerryError {
   constructor(message: string, readonly location?: { file: string; line?: number; column?: number }, options?: { cause?: unknown }) {
     super(location ? `${location.file}${location.line ? `:${location.line}${location.column ? `:${location.column}` : ""}` : ""}: ${message}` : message, options);
   }
+}
+
+/** A value does not match the Avro schema it is to be written with; the message names each field path. */
+export class EncodeError extends FerryError {
+  override name = "EncodeError";
 }
 
 /** The schema registry answered with a client error (4xx): the request, not the registry, is wrong. */

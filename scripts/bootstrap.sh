@@ -10,7 +10,7 @@ BUN_VERSION=1.4.5
 TOOLS=$FERRY_ROOT/.cache/tools
 
 need_apt=()
-for pkg in build-essential python3 pkg-config libssl-dev zlib1g-dev; do
+for pkg in build-essential python3 pkg-config libssl-dev zlib1g-dev libzstd-dev; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
 done
 if ((${#need_apt[@]})); then

@@ -8,6 +8,8 @@ ROOT=$PWD
 t0=$SECONDS
 
 source scripts/bootstrap.sh
+# Fails loudly when a Bun upgrade changes which symbols the Kafka addon's shim must provide.
+bash scripts/check-kafka-addon-symbols.sh >&2
 echo "test: tools ready in $((SECONDS - t0)) s" >&2
 
 # Services that were already running (a developer's session) are left running afterwards.
@@ -23,7 +25,6 @@ export FERRY_TEST_DATABASE_URL="${FERRY_TEST_DATABASE_URL%/*}/$DB"
 cleanup() {
   code=$?
   services/postgres.sh drop-db "$DB" >/dev/null 2>&1 || true
-  if [[ -z "$was_running" || "${FERRY_KEEP_SERVICES:-}" == "1" ]]; then :; fi
   if [[ "${FERRY_KEEP_SERVICES:-0}" != "1" && "$was_running" != *running* ]]; then services/down.sh >/dev/null 2>&1 || true; fi
   echo "test: finished in $((SECONDS - t0)) s with exit code $code" >&2
   exit $code

@@ -6,8 +6,12 @@ import type { Sql, TransactionSql } from "postgres";
 import type { PostgresJsDatabase } from "drizzle-orm/postgres-js";
 import type { Logger } from "../log/logger.ts";
 
-/** How the bytes of an event's value become the value passed to `handle`. */
-export type ValueFormat = "json" | "string" | "bytes";
+/**
+ * How the bytes of an event's value become the value passed to `handle`. "avro": the schema
+ * registry's wire format (magic byte 0, schema id, Avro binary), decoded with the writer's
+ * registered schema and resolved to the handler's `schema`; needs FERRY_SCHEMA_REGISTRY_URL.
+ */
+export type ValueFormat = "json" | "string" | "bytes" | "avro";
 
 /** Metadata of the Kafka record an event came from. */
 export interface EventMeta {
@@ -72,7 +76,22 @@ export interface HandlerDefinition<T = unknown> {
   businessKey?: (value: T, event: EventMeta) => string;
   /** How to read the value. Default "json". */
   format?: ValueFormat;
+  /**
+   * With `format: "avro"`: the reader schema, the shape `handle` receives whatever version a
+   * producer wrote (fields it lacks get their defaults, fields it has and the reader does not
+   * are dropped). A path to an `.avsc` file, relative to this handler's directory (e.g.
+   * "../schemas/order-placed.avsc"), or the schema itself as an object. At start Ferry checks it
+   * against every version registered for the handler's topics (FERRY_SCHEMA_GATE). Omitted:
+   * values are decoded with each writer's own schema.
+   */
+  schema?: string | Record<string, unknown>;
   retry?: Partial<RetryPolicy>;
+  /**
+   * How long one call of `handle` (or `handleBatch`) may take, in milliseconds. Past it the call
+   * counts as a failed attempt (retried, then dead-lettered), `ctx.signal` aborts and the
+   * transaction's statements are cancelled. Default 30 000.
+   */
+  timeoutMs?: number;
   /**
    * Applies one event. Runs inside the inbox transaction; throw to fail the attempt.
    * Each awaited statement is a database round trip per event: for high volumes, prefer `handleBatch`.

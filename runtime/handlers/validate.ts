@@ -8,7 +8,10 @@ export interface LoadedHandler {
   file: string;
   topics: string[];
   format: ValueFormat;
+  /** The Avro reader schema as given: a path relative to the handler file, or the schema object. Loaded by load.ts. */
+  schema?: string | Record<string, unknown>;
   retry: RetryPolicy;
+  timeoutMs: number;
   businessKey?: HandlerDefinition["businessKey"];
   /** Per event (`handle`) or set-based for a whole batch (`handleBatch`). */
   apply:
@@ -29,7 +32,10 @@ const definitionSchema = v.object({
     "`topic` must be a topic name or a non-empty array of topic names",
   ),
   businessKey: v.optional(v.function("`businessKey` must be a function (value, event) => string")),
-  format: v.optional(v.picklist(["json", "string", "bytes"], '`format` must be "json", "string" or "bytes"')),
+  format: v.optional(v.picklist(["json", "string", "bytes", "avro"], '`format` must be "json", "string", "bytes" or "avro"')),
+  schema: v.optional(
+    v.union([v.pipe(v.string(), v.minLength(1)), v.record(v.string(), v.unknown())], "`schema` must be a path to an .avsc file or an Avro schema object"),
+  ),
   retry: v.optional(
     v.object({
       attempts: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1, "`retry.attempts` must be at least 1"), v.maxValue(100))),
@@ -37,6 +43,7 @@ const definitionSchema = v.object({
       maxBackoffMs: v.optional(v.pipe(v.number(), v.minValue(0, "`retry.maxBackoffMs` must not be negative"))),
     }, "`retry` must be an object { attempts, backoffMs, maxBackoffMs }"),
   ),
+  timeoutMs: v.optional(v.pipe(v.number("`timeoutMs` must be a number of milliseconds"), v.integer(), v.minValue(1, "`timeoutMs` must be at least 1"))),
   handle: v.optional(v.function("`handle` must be a function (value, ctx) => Promise<void>")),
   handleBatch: v.optional(v.function("`handleBatch` must be a function (items, ctx) => Promise<void>")),
 });
@@ -77,13 +84,18 @@ export function validateHandlerModule(
       ],
     };
   }
+  if (parsed.output.schema !== undefined && parsed.output.format !== "avro") {
+    return { problems: ['`schema` is the Avro reader schema: set `format: "avro"` too (or remove `schema`)'] };
+  }
   const topics = typeof parsed.output.topic === "string" ? [parsed.output.topic] : [...new Set(parsed.output.topic)];
   const handler: LoadedHandler = {
     name,
     file,
     topics,
     format: parsed.output.format ?? "json",
+    ...(parsed.output.schema !== undefined ? { schema: parsed.output.schema } : {}),
     retry: { ...defaultRetry, ...stripUndefined(parsed.output.retry ?? {}) },
+    timeoutMs: parsed.output.timeoutMs ?? 30_000,
     apply: def.handle ? { kind: "each", handle: def.handle.bind(def) } : { kind: "batch", handleBatch: def.handleBatch!.bind(def) },
     ...(def.businessKey ? { businessKey: def.businessKey.bind(def) } : {}),
   };

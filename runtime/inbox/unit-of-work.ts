@@ -1,8 +1,9 @@
 import type { Sql, TransactionSql } from "postgres";
-import { drizzle, type PostgresJsDatabase } from "drizzle-orm/postgres-js";
+import type { PostgresJsDatabase } from "drizzle-orm/postgres-js";
+import { drizzleOver } from "../db/connect.ts";
 import type { BatchContext, EventMeta, HandlerContext } from "../handlers/contract.ts";
 import type { LoadedHandler } from "../handlers/validate.ts";
-import { InfrastructureError, PermanentError } from "../errors.ts";
+import { HandlerTimeoutError, InfrastructureError, PermanentError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
 
 /** An event that passed preparation: it has an id and a decoded value. */
@@ -77,11 +78,13 @@ export async function applyUnit(
       }
       const fresh = await claimInbox(tx, handler.name, events);
       const keyed = handler.businessKey ? await claimBusinessKeys(tx, handler, events, fresh, results) : fresh;
+      // Bounds every statement of this transaction, so a call past its time cannot keep the connection busy.
+      await tx.unsafe(`set local statement_timeout = ${Math.floor(handler.timeoutMs)}`);
       let db: PostgresJsDatabase | undefined;
       const base: BatchContext = {
         sql: tx,
         get db() {
-          return (db ??= drizzle(tx as unknown as Sql));
+          return (db ??= drizzleOver(tx, sql));
         },
         log: options.log.child({ handler: handler.name }),
         attempt: options.attempt,
@@ -91,7 +94,9 @@ export async function applyUnit(
       if (handler.apply.kind === "batch") {
         if (keyed.length > 0) {
           try {
-            await handler.apply.handleBatch(keyed.map((i) => ({ value: events[i]!.value, event: events[i]!.meta })), base);
+            await withTimeout(handler.timeoutMs, base, options.signal, (ctx) =>
+              handler.apply.kind === "batch" ? handler.apply.handleBatch(keyed.map((i) => ({ value: events[i]!.value, event: events[i]!.meta })), ctx) : undefined,
+            );
           } catch (error) {
             // Which event failed is unknown unless there is only one: the caller narrows it down.
             throw new HandlerFailed(keyed.length === 1 ? keyed[0]! : -1, error);
@@ -105,8 +110,9 @@ export async function applyUnit(
             event: event.meta,
             log: base.log.child({ eventId: event.meta.id }),
           });
+          const handle = handler.apply.handle;
           try {
-            await handler.apply.handle(event.value, ctx);
+            await withTimeout(handler.timeoutMs, ctx, options.signal, (c) => handle(event.value, c));
           } catch (error) {
             throw new HandlerFailed(index, error);
           }
@@ -131,6 +137,28 @@ export async function applyUnit(
     // producing dead letters): never the event's fault.
     if (e instanceof InfrastructureError) throw e;
     throw new InfrastructureError(`the unit of work failed outside the handler: ${(e as Error)?.message ?? String(e)}`, { cause: e });
+  }
+}
+
+/**
+ * Runs one handler call with its own abort signal (the worker's, or the timeout's) and rejects
+ * once `timeoutMs` has passed, whatever the call is doing.
+ */
+async function withTimeout<C extends BatchContext>(timeoutMs: number, ctx: C, stopping: AbortSignal, call: (ctx: C) => unknown): Promise<void> {
+  const timeout = new AbortController();
+  const bounded = Object.assign(Object.create(ctx) as C, { signal: AbortSignal.any([stopping, timeout.signal]) });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const error = new HandlerTimeoutError(`the handler did not finish within ${timeoutMs} ms`);
+      timeout.abort(error);
+      reject(error);
+    }, timeoutMs);
+  });
+  try {
+    await Promise.race([Promise.resolve().then(() => call(bounded)), expired]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -3,6 +3,8 @@
  * functional duplicates, event-id policies, retries, permanent and decode failures.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import path from "node:path";
 import type { OutgoingRecord } from "../../runtime/kafka/port.ts";
 import { testSql } from "../support/db.ts";
 import { testKafka } from "../support/kafka.ts";
@@ -172,5 +174,47 @@ describe("batch handlers", () => {
     expect(header(letter!, "ferry-reason")).toBe("exhausted");
     expect(header(letter!, "ferry-attempts")).toBe("3");
     expect(header(letter!, "ferry-error-class")).toBe("RangeError");
+  });
+});
+
+describe("handler time limits", () => {
+  test.each([
+    ["a handler that never settles", "hang", ["HandlerTimeoutError"]],
+    ["a statement that runs past the limit", "slow-sql", ["HandlerTimeoutError", "PostgresError"]],
+  ])("%s is a failed attempt: retried, then dead-lettered, its partition moving on", async (_label, fail, classes) => {
+    const s = await scenario("timeout", { partitions: 1, timeoutMs: 400 });
+    await kafka.send([event(s.topic, `${s.topic}-stuck`, { n: 1, fail }), event(s.topic, `${s.topic}-next`, { n: 2 })]);
+    s.start();
+    await s.waitForCommitted(2, 60_000);
+    expect((await s.effects()).map((e) => e.n)).toEqual([2]);
+    const [letter] = await s.readDeadLetters(1);
+    expect(header(letter!, "ferry-reason")).toBe("exhausted");
+    expect(classes).toContain(header(letter!, "ferry-error-class")!);
+  });
+});
+
+describe("handlers using Drizzle", () => {
+  test("a handler declares its table with ferry/pg-core and writes through ctx.db in the inbox transaction", async () => {
+    const s = await scenario("drizzle");
+    writeFileSync(
+      path.join(s.handlersDir, "record-effect.ts"),
+      `import { defineHandler } from "ferry";
+import { pgTable, text, integer } from "ferry/pg-core";
+const effects = pgTable(${JSON.stringify(s.table)}, {
+  eventId: text("event_id").notNull(), n: integer("n").notNull(), kafkaKey: text("kafka_key"),
+  bizKey: text("biz_key").notNull(), seq: integer("seq").notNull(), attempt: integer("attempt").notNull(),
+});
+export default defineHandler<{ n: number; key: string; seq: number }>({
+  topic: ${JSON.stringify(s.topic)},
+  async handle(p, ctx) {
+    await ctx.db.insert(effects).values({ eventId: ctx.event.id, n: p.n, kafkaKey: ctx.event.key, bizKey: p.key, seq: p.seq, attempt: ctx.attempt });
+  },
+});
+`,
+    );
+    await kafka.send(Array.from({ length: 20 }, (_, n) => event(s.topic, `${s.topic}-${n}`, { n })));
+    s.start();
+    await s.waitForCommitted(20);
+    expect(await s.count()).toEqual({ rows: 20, ids: 20 });
   });
 });

@@ -27,7 +27,8 @@ export function effectsHandler({
   businessKey = false,
   retry = "{ attempts: 3, backoffMs: 20, maxBackoffMs: 200 }",
   extra = "",
-}: { topic: string; table: string; businessKey?: boolean; retry?: string; extra?: string }): string {
+  timeoutMs,
+}: { topic: string; table: string; businessKey?: boolean; retry?: string; extra?: string; timeoutMs?: number }): string {
   return `import { defineHandler } from "ferry";
 
 interface Payload { n: number; key: string; seq: number; fail?: string }
@@ -36,8 +37,11 @@ export default defineHandler<Payload>({
   topic: ${JSON.stringify(topic)},
   ${businessKey ? "businessKey: (p) => p.key," : ""}
   retry: ${retry},
+  ${timeoutMs ? `timeoutMs: ${timeoutMs},` : ""}
   async handle(p, ctx) {
     ${extra}
+    if (p.fail === "hang") await new Promise(() => {});
+    if (p.fail === "slow-sql") await ctx.sql\`select pg_sleep(30)\`;
     if (p.fail === "always") throw new TypeError(\`event \${p.n} always fails\`);
     if (p.fail === "permanent") throw ctx.permanent(\`event \${p.n} can never apply\`);
     if (p.fail === "transient" && ctx.attempt < 3) throw new Error(\`event \${p.n} fails on attempt \${ctx.attempt}\`);

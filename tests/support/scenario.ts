@@ -34,13 +34,14 @@ export async function createScenario(
     retry,
     extraEnv = {},
     batch = false,
-  }: { partitions?: number; businessKey?: boolean; retry?: string; extraEnv?: Record<string, string>; batch?: boolean } = {},
+    timeoutMs,
+  }: { partitions?: number; businessKey?: boolean; retry?: string; extraEnv?: Record<string, string>; batch?: boolean; timeoutMs?: number } = {},
 ) {
   const id = randomUUID().slice(0, 8);
   const topic = await deps.kafka.createTopic(name, partitions);
   const table = `effects_${name.replace(/[^a-z0-9]/g, "_")}_${id}`;
   const handlersDir = writeHandlersDir(
-    { "record-effect.ts": batch ? batchEffectsHandler({ topic, table }) : effectsHandler({ topic, table, businessKey, ...(retry ? { retry } : {}) }) },
+    { "record-effect.ts": batch ? batchEffectsHandler({ topic, table }) : effectsHandler({ topic, table, businessKey, ...(retry ? { retry } : {}), ...(timeoutMs ? { timeoutMs } : {}) }) },
     { [`0001_${table}.sql`]: effectsTableMigration(table) },
   );
   const groupPrefix = `${name}-${id}`;
