@@ -7,10 +7,11 @@ import { dltCommand } from "./cli/dlt-command.ts";
 import { healthcheckCommand } from "./cli/healthcheck-command.ts";
 import { migrateCommand } from "./cli/migrate-command.ts";
 import { runCommand } from "./cli/run-command.ts";
+import { schemasCommand } from "./cli/schemas-command.ts";
 import { topologyCommand } from "./cli/topology-command.ts";
 import { UsageError } from "./cli/usage-error.ts";
 import { mainUsage, version } from "./cli/usage.ts";
-import { ConfigError, FerryError, HandlerLoadError } from "./errors.ts";
+import { ConfigError, FerryError, HandlerLoadError, SchemaError } from "./errors.ts";
 
 type Command = (args: string[], env: Record<string, string | undefined>) => Promise<number>;
 
@@ -20,6 +21,7 @@ const commands: Record<string, Command> = {
   healthcheck: healthcheckCommand,
   dlt: dltCommand,
   topology: topologyCommand,
+  schemas: schemasCommand,
 };
 
 export async function main(argv: string[], env: Record<string, string | undefined>): Promise<number> {
@@ -50,7 +52,7 @@ function report(e: unknown): number {
     console.error(`ferry: ${e.message}\nRun 'ferry ${e.command ? `${e.command} ` : ""}--help' for usage.`);
     return 2;
   }
-  if (e instanceof ConfigError || e instanceof HandlerLoadError) {
+  if (e instanceof ConfigError || e instanceof HandlerLoadError || e instanceof SchemaError) {
     console.error(`ferry: ${e.message}`);
     return 2;
   }

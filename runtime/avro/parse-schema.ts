@@ -57,6 +57,13 @@ export function canonicalText(type: AvroType): string {
 export function locate(file: string, text: string | undefined, message: string): { file: string; line?: number } {
   if (!text) return { file };
   const lines = text.split("\n");
+  // A bad default: find the `= value` (IDL) or `"default": value` (JSON) that holds it.
+  const badDefault = /field default (.+?) \(invalid/.exec(message)?.[1];
+  if (badDefault) {
+    const escaped = badDefault.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    const index = lines.findIndex((l) => new RegExp(`(=|"default"\\s*:)\\s*${escaped}`).test(l));
+    if (index >= 0) return { file, line: index + 1 };
+  }
   for (const match of message.matchAll(/"([^"\s]+)"|name: ([^\s"]+)/g)) {
     const bare = (match[1] ?? match[2]!).split(".").pop()!.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
     const pattern = new RegExp(`(^|[^\\w])${bare}($|[^\\w])`);
