@@ -6,6 +6,7 @@
 import { dltCommand } from "./cli/dlt-command.ts";
 import { healthcheckCommand } from "./cli/healthcheck-command.ts";
 import { migrateCommand } from "./cli/migrate-command.ts";
+import { produceCommand } from "./cli/produce-command.ts";
 import { runCommand } from "./cli/run-command.ts";
 import { schemasCommand } from "./cli/schemas-command.ts";
 import { topologyCommand } from "./cli/topology-command.ts";
@@ -22,6 +23,7 @@ const commands: Record<string, Command> = {
   dlt: dltCommand,
   topology: topologyCommand,
   schemas: schemasCommand,
+  produce: produceCommand,
 };
 
 export async function main(argv: string[], env: Record<string, string | undefined>): Promise<number> {

@@ -11,6 +11,7 @@ Commands:
   dlt        Browse dead letters and replay them after a fix (list | replay [--dry-run])
   topology   Plan or apply topics, configs and ACLs from YAML (ferry topology --help)
   schemas    Avro pipeline: build (IDL → .avsc), codegen (→ TypeScript), check, register
+  produce    Send JSON lines to a topic as Avro, with event ids and keys (tests, demos, scripts)
 
 Options:
   -h, --help     Show help (also: ferry <command> --help)
@@ -159,3 +160,30 @@ registry failed · 2 bad command line, configuration or schema file (the message
 Example (CI):
   ferry schemas build --check && ferry schemas codegen --check && \\
   ferry schemas check --registry-url $REGISTRY && ferry schemas register --registry-url $REGISTRY`;
+
+export const produceUsage = `Usage: ferry produce --topic <name> --schema <file.avsc> [--key-field <field>] [--input <file>] [options]
+
+Reads JSON lines (standard input, or --input <file>), checks each value against the schema,
+encodes it as Avro in the schema registry's wire format and sends it: event-id header set (the
+line's eventId with --envelope, else a random UUID), key set, acks=all with idempotence. Any
+invalid line stops the run before it sends (the message names the line and the field).
+The schema must be registered under its subject already (ferry schemas register), unless
+--auto-register (meant for development).
+
+Options (each also settable by the environment variable shown):
+  -t, --topic <name>          FERRY_PRODUCE_TOPIC               (required)
+  -s, --schema <file.avsc>    FERRY_PRODUCE_SCHEMA              the value schema (required)
+  -k, --key-field <field>     FERRY_PRODUCE_KEY_FIELD           the value's field that becomes the key
+  -i, --input <file>          FERRY_PRODUCE_INPUT               default "-": standard input
+  --envelope                  FERRY_PRODUCE_ENVELOPE=true       lines are { value, key?, eventId?, headers? }
+  --brokers <list>            FERRY_KAFKA_BROKERS               host:port,... (required)
+  --registry-url <url>        FERRY_SCHEMA_REGISTRY_URL         (required)
+  --subject-strategy <name>   FERRY_SCHEMA_SUBJECT_STRATEGY     TopicName|RecordName|TopicRecordName
+  --auto-register             FERRY_PRODUCE_AUTO_REGISTER=true  register the schema when missing
+  --json                      FERRY_PRODUCE_FORMAT=json         print a JSON summary
+Also: FERRY_EVENT_ID_HEADER (default event-id), FERRY_KAFKA_SECURITY_PROTOCOL and SASL settings,
+FERRY_SCHEMA_REGISTRY_* connection settings (see ferry schemas --help).
+
+Example:
+  echo '{"orderId":"o-1","customerId":"c-9","totalCents":4200,"placedAt":1760000000000}' | \\
+    ferry produce --topic orders --schema schemas/order-placed.avsc --key-field orderId`;
