@@ -7,6 +7,7 @@ import { ensureDeadLetterTopics } from "./dlt/ensure-topics.ts";
 import { loadHandlers } from "./handlers/load.ts";
 import { schedulePruning } from "./inbox/prune.ts";
 import { createConfluentKafka } from "./kafka/confluent.ts";
+import { prepareHandlerAvro } from "./registry/handler-avro.ts";
 import type { KafkaPort, ProducerPort } from "./kafka/port.ts";
 import type { Logger } from "./log/logger.ts";
 import type { HealthReport } from "./admin/app.ts";
@@ -26,6 +27,7 @@ export interface Engine {
 export async function startEngine(config: FerryConfig, log: Logger, kafka?: KafkaPort): Promise<Engine> {
   const handlers = await loadHandlers(config.handlersDir);
   if (handlers.length === 0) log.warn("handlers:none-found", { dir: config.handlersDir });
+  const avro = await prepareHandlerAvro(handlers, config.schemas, log);
   const sql: Sql = connectDatabase(config.database.url, { poolSize: config.database.poolSize });
   let producer: ProducerPort | undefined;
   const workers: HandlerWorker[] = [];
@@ -41,7 +43,9 @@ export async function startEngine(config: FerryConfig, log: Logger, kafka?: Kafk
     }
     producer = await port.producer();
     for (const handler of handlers) {
-      workers.push(createHandlerWorker({ handler, kafka: port, producer, sql, settings: config, log }));
+      if (avro.held.has(handler.name)) continue; // not ready: never consume what it cannot read
+      const decoding = avro.decoding.get(handler.name);
+      workers.push(createHandlerWorker({ handler, kafka: port, producer, sql, settings: config, log, ...(decoding ? { avro: decoding } : {}) }));
     }
     for (const worker of workers) await worker.start();
   } catch (e) {
@@ -68,6 +72,7 @@ export async function startEngine(config: FerryConfig, log: Logger, kafka?: Kafk
         Bun.sleep(2_000).then(() => "no answer within 2 s"),
       ]);
       if (db !== null) reasons.push(`database unreachable: ${db}`);
+      for (const [name, problems] of avro.held) reasons.push(`handler ${name} is held back by the schema gate: ${problems.join("; ")}`);
       return { ok: reasons.length === 0, reasons, state, handlers: workers.map((w) => w.handler.name) };
     },
     async stop() {

@@ -4,6 +4,7 @@ import type { LoadedHandler } from "../handlers/validate.ts";
 import type { BatchProgress, KafkaPort, PartitionBatch, ProducerPort, TopicPartition, TopicPartitionOffset } from "../kafka/port.ts";
 import type { Logger } from "../log/logger.ts";
 import type { EventResult } from "../inbox/unit-of-work.ts";
+import type { AvroDecoding } from "../registry/handler-avro.ts";
 import { isInfrastructureFailure } from "./classify.ts";
 import { prepareRecord } from "./prepare.ts";
 import { processPrepared, type BatchOutcome, type PendingRetry } from "./process-batch.ts";
@@ -41,6 +42,8 @@ export function createHandlerWorker(deps: {
   sql: Sql;
   settings: WorkerSettings;
   log: Logger;
+  /** For format "avro": fetches the batch's writer schemas (async), then decodes (sync). */
+  avro?: AvroDecoding;
   onEvent?(handler: string, result: EventResult | { kind: "dead-lettered"; reason: string }): void;
 }): HandlerWorker {
   const { handler, settings, sql } = deps;
@@ -104,8 +107,10 @@ export function createHandlerWorker(deps: {
       tally.skipped = batch.records.length - records.length;
       try {
         if (records.length > 0) {
+          // A registry outage here is infrastructure: the batch waits, nothing is dead-lettered.
+          await deps.avro?.warm(records);
           const prepared = records.map((r) =>
-            prepareRecord(r, { eventIdHeader: settings.eventIdHeader, missingEventId: settings.missingEventId, format: handler.format }),
+            prepareRecord(r, { eventIdHeader: settings.eventIdHeader, missingEventId: settings.missingEventId, format: handler.format, ...(deps.avro ? { avro: deps.avro.decode } : {}) }),
           );
           outcome = await processPrepared(prepared, {
             sql,

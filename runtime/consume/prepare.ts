@@ -1,3 +1,4 @@
+import type { AvroDecode } from "../avro/decoder.ts";
 import { DecodeError } from "../errors.ts";
 import type { EventMeta, ValueFormat } from "../handlers/contract.ts";
 import type { KafkaRecord } from "../kafka/port.ts";
@@ -16,11 +17,13 @@ export interface PrepareOptions {
   eventIdHeader: string;
   missingEventId: "dead-letter" | "derive";
   format: ValueFormat;
+  /** Decodes format "avro"; its writer schemas must have been fetched for this batch. */
+  avro?: AvroDecode;
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
-/** Reads the event id and decodes the value. Pure: no I/O, never throws. */
+/** Reads the event id and decodes the value. Pure: no I/O; whatever is wrong with the record becomes a rejection, not a throw. */
 export function prepareRecord(record: KafkaRecord, options: PrepareOptions): PreparedEvent {
   const headerValue = record.headers[options.eventIdHeader];
   let id: string;
@@ -48,17 +51,22 @@ export function prepareRecord(record: KafkaRecord, options: PrepareOptions): Pre
     timestamp: record.timestamp,
   };
   try {
-    return { kind: "event", record, meta, value: decodeValue(record.value, options.format) };
+    return { kind: "event", record, meta, value: decodeValue(record.value, options.format, options.avro) };
   } catch (e) {
+    if (!(e instanceof DecodeError)) throw e; // not the event's fault (a schema that was never fetched)
     const error = e as DecodeError;
     return reject(record, id, "decode-failed", `${error.reason}: ${error.message}`);
   }
 }
 
-export function decodeValue(value: Buffer | null, format: ValueFormat): unknown {
+export function decodeValue(value: Buffer | null, format: ValueFormat, avro?: AvroDecode): unknown {
   if (format === "bytes") return value;
   if (value === null || value.length === 0) {
     throw new DecodeError("empty-value", "the record has no value; a tombstone or empty payload cannot be handled as an event");
+  }
+  if (format === "avro") {
+    if (!avro) throw new Error("format \"avro\" needs a decoder: the engine wires one per Avro handler");
+    return avro(value);
   }
   const text = decodeUtf8(value);
   if (text === null) throw new DecodeError("invalid-utf8", "the value is not valid UTF-8 text");
