@@ -27,6 +27,7 @@ export interface Engine {
 export async function startEngine(config: FerryConfig, log: Logger, kafka?: KafkaPort): Promise<Engine> {
   const handlers = await loadHandlers(config.handlersDir);
   if (handlers.length === 0) log.warn("handlers:none-found", { dir: config.handlersDir });
+  // Before anything connects: a reader schema that cannot read what producers registered stops here.
   const avro = await prepareHandlerAvro(handlers, config.schemas, log);
   const sql: Sql = connectDatabase(config.database.url, { poolSize: config.database.poolSize });
   let producer: ProducerPort | undefined;
