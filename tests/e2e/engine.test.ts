@@ -2,34 +2,15 @@
  * The engine's outcomes for single events, through the compiled binary on the real cluster:
  * functional duplicates, event-id policies, retries, permanent and decode failures.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import type { OutgoingRecord } from "../../runtime/kafka/port.ts";
-import { testSql } from "../support/db.ts";
-import { testKafka } from "../support/kafka.ts";
+import { useScenarios } from "../support/suite.ts";
 import { createScenario, header } from "../support/scenario.ts";
 
-const sql = testSql();
-let kafka: Awaited<ReturnType<typeof testKafka>>;
-const scenarios: Array<{ cleanup(): void }> = [];
-
-beforeAll(async () => {
-  kafka = await testKafka();
-});
-afterEach(() => {
-  for (const s of scenarios.splice(0)) s.cleanup();
-});
-afterAll(async () => {
-  await kafka.close();
-  await sql.end();
-});
-
-async function scenario(name: string, options: Parameters<typeof createScenario>[2] = {}) {
-  const s = await createScenario(name, { kafka, sql }, options);
-  scenarios.push(s);
-  return s;
-}
+const suite = useScenarios();
+const { sql, scenario } = suite;
 
 const event = (topic: string, id: string | null, payload: Record<string, unknown>, extra: Partial<OutgoingRecord> = {}): OutgoingRecord => ({
   topic,
@@ -43,7 +24,7 @@ describe("functional duplicates", () => {
   test("dead-letters a second event for a business key with headers naming the holder, applying the key once", async () => {
     const s = await scenario("functional", { businessKey: true });
     const [a, b, order1] = [`${s.topic}-a`, `${s.topic}-b`, `${s.topic}-order-1`];
-    await kafka.send([event(s.topic, a, { n: 1, key: order1 }), event(s.topic, b, { n: 2, key: order1 }), event(s.topic, `${s.topic}-c`, { n: 3, key: `${s.topic}-order-2` })]);
+    await suite.kafka().send([event(s.topic, a, { n: 1, key: order1 }), event(s.topic, b, { n: 2, key: order1 }), event(s.topic, `${s.topic}-c`, { n: 3, key: `${s.topic}-order-2` })]);
     s.start();
     await s.waitForCommitted(3);
     const effects = await s.effects();
@@ -65,7 +46,7 @@ describe("functional duplicates", () => {
 describe("event id policy", () => {
   test("dead-letters events with a missing or malformed event-id header by default", async () => {
     const s = await scenario("no-event-id");
-    await kafka.send([event(s.topic, null, { n: 1 }), event(s.topic, "has a space", { n: 2 }), event(s.topic, `${s.topic}-ok`, { n: 3 })]);
+    await suite.kafka().send([event(s.topic, null, { n: 1 }), event(s.topic, "has a space", { n: 2 }), event(s.topic, `${s.topic}-ok`, { n: 3 })]);
     s.start();
     await s.waitForCommitted(3);
     expect((await s.effects()).map((e) => e.n)).toEqual([3]);
@@ -75,7 +56,7 @@ describe("event id policy", () => {
 
   test("with FERRY_MISSING_EVENT_ID=derive, identifies such events by topic/partition/offset", async () => {
     const s = await scenario("derive-event-id", { extraEnv: { FERRY_MISSING_EVENT_ID: "derive" } });
-    await kafka.send([event(s.topic, null, { n: 1 }, { partition: 0 })]);
+    await suite.kafka().send([event(s.topic, null, { n: 1 }, { partition: 0 })]);
     s.start();
     await s.waitForCommitted(1);
     expect((await s.effects()).map((e) => e.event_id)).toEqual([`${s.topic}/0/0`]);
@@ -85,7 +66,7 @@ describe("event id policy", () => {
 describe("failures", () => {
   test("retries a transiently failing handler and applies the event once", async () => {
     const s = await scenario("transient");
-    await kafka.send([event(s.topic, `${s.topic}-t`, { n: 1, fail: "transient" })]);
+    await suite.kafka().send([event(s.topic, `${s.topic}-t`, { n: 1, fail: "transient" })]);
     s.start();
     await s.waitForCommitted(1);
     const effects = await s.effects();
@@ -96,7 +77,7 @@ describe("failures", () => {
   test("dead-letters an always-failing event after its attempts while its partition moves on", async () => {
     const s = await scenario("exhausted", { partitions: 1 });
     const ids = [0, 1, 2, 3].map((i) => `${s.topic}-${i}`);
-    await kafka.send([
+    await suite.kafka().send([
       event(s.topic, ids[0]!, { n: 0 }),
       event(s.topic, ids[1]!, { n: 1, fail: "always" }),
       event(s.topic, ids[2]!, { n: 2 }),
@@ -121,7 +102,7 @@ describe("failures", () => {
     ["a thrown non-Error value", { fail: "throw-string" }, "exhausted", "3", "FerryError", "non-Error value thrown: a plain string"],
   ])("dead-letters %s", async (_label, payload, reason, attempts, errorClass, message) => {
     const s = await scenario("failure");
-    await kafka.send([event(s.topic, `${s.topic}-x`, { n: 1, ...payload })]);
+    await suite.kafka().send([event(s.topic, `${s.topic}-x`, { n: 1, ...payload })]);
     s.start();
     await s.waitForCommitted(1);
     expect(await s.effects()).toHaveLength(0);
@@ -134,7 +115,7 @@ describe("failures", () => {
 
   test("dead-letters a value that cannot be decoded at once, with the precise reason", async () => {
     const s = await scenario("undecodable");
-    await kafka.send([{ topic: s.topic, key: "k1", value: "{not json", headers: { "event-id": `${s.topic}-bad` } }, event(s.topic, `${s.topic}-good`, { n: 2 })]);
+    await suite.kafka().send([{ topic: s.topic, key: "k1", value: "{not json", headers: { "event-id": `${s.topic}-bad` } }, event(s.topic, `${s.topic}-good`, { n: 2 })]);
     s.start();
     await s.waitForCommitted(2);
     expect((await s.effects()).map((e) => e.n)).toEqual([2]);
@@ -146,8 +127,8 @@ describe("failures", () => {
 
   test("a retrying partition does not hold up the others", async () => {
     const s = await scenario("no-blocking", { partitions: 2, retry: "{ attempts: 3, backoffMs: 1500, maxBackoffMs: 3000 }" });
-    await kafka.send([event(s.topic, `${s.topic}-slow`, { n: 0, fail: "always" }, { partition: 0 })]);
-    await kafka.send(Array.from({ length: 50 }, (_, i) => event(s.topic, `${s.topic}-p1-${i}`, { n: i + 1 }, { partition: 1 })));
+    await suite.kafka().send([event(s.topic, `${s.topic}-slow`, { n: 0, fail: "always" }, { partition: 0 })]);
+    await suite.kafka().send(Array.from({ length: 50 }, (_, i) => event(s.topic, `${s.topic}-p1-${i}`, { n: i + 1 }, { partition: 1 })));
     s.start();
     await s.waitForCommitted(51);
     const [letter] = await s.readDeadLetters(1);
@@ -163,7 +144,7 @@ describe("batch handlers", () => {
   test("handleBatch applies a batch set-based; a poison event is narrowed down, retried alone and dead-lettered", async () => {
     const s = await scenario("batch-handler", { partitions: 1, batch: true });
     const N = 300;
-    await kafka.send(Array.from({ length: N }, (_, n) => event(s.topic, `${s.topic}-${n}`, n === 137 ? { n, fail: "always" } : { n, seq: n + 1 })));
+    await suite.kafka().send(Array.from({ length: N }, (_, n) => event(s.topic, `${s.topic}-${n}`, n === 137 ? { n, fail: "always" } : { n, seq: n + 1 })));
     s.start();
     await s.waitForCommitted(N);
     const effects = await s.effects();
@@ -183,7 +164,7 @@ describe("handler time limits", () => {
     ["a statement that runs past the limit", "slow-sql", ["HandlerTimeoutError", "PostgresError"]],
   ])("%s is a failed attempt: retried, then dead-lettered, its partition moving on", async (_label, fail, classes) => {
     const s = await scenario("timeout", { partitions: 1, timeoutMs: 400 });
-    await kafka.send([event(s.topic, `${s.topic}-stuck`, { n: 1, fail }), event(s.topic, `${s.topic}-next`, { n: 2 })]);
+    await suite.kafka().send([event(s.topic, `${s.topic}-stuck`, { n: 1, fail }), event(s.topic, `${s.topic}-next`, { n: 2 })]);
     s.start();
     await s.waitForCommitted(2, 60_000);
     expect((await s.effects()).map((e) => e.n)).toEqual([2]);
@@ -212,7 +193,7 @@ export default defineHandler<{ n: number; key: string; seq: number }>({
 });
 `,
     );
-    await kafka.send(Array.from({ length: 20 }, (_, n) => event(s.topic, `${s.topic}-${n}`, { n })));
+    await suite.kafka().send(Array.from({ length: 20 }, (_, n) => event(s.topic, `${s.topic}-${n}`, { n })));
     s.start();
     await s.waitForCommitted(20);
     expect(await s.count()).toEqual({ rows: 20, ids: 20 });

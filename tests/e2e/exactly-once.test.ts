@@ -2,37 +2,18 @@
  * Exactly once in effect, under crashes, rebalances and a database outage: exact counts against
  * the real 3-node cluster and PostgreSQL, through the compiled binary.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { randomUUID } from "node:crypto";
 import postgres from "postgres";
-import { testSql } from "../support/db.ts";
 import { testServices } from "../support/env.ts";
 import { mixedWorkload, numberedEvents, type MixedWorkload } from "../support/events.ts";
 import type { FerryProcess } from "../support/ferry-process.ts";
-import { testKafka } from "../support/kafka.ts";
+import { useScenarios } from "../support/suite.ts";
 import { createScenario, header, type EffectRow } from "../support/scenario.ts";
 import { waitFor } from "../support/wait.ts";
 
-const sql = testSql();
-let kafka: Awaited<ReturnType<typeof testKafka>>;
-const scenarios: Array<{ cleanup(): void }> = [];
-
-beforeAll(async () => {
-  kafka = await testKafka();
-});
-afterEach(() => {
-  for (const s of scenarios.splice(0)) s.cleanup();
-});
-afterAll(async () => {
-  await kafka.close();
-  await sql.end();
-});
-
-async function scenario(name: string, options: Parameters<typeof createScenario>[2] = {}) {
-  const s = await createScenario(name, { kafka, sql }, options);
-  scenarios.push(s);
-  return s;
-}
+const suite = useScenarios();
+const { sql, scenario } = suite;
 
 /** Every expected event applied exactly once, nothing else, and per Kafka key in sequence order. */
 function expectExactEffects(effects: EffectRow[], expected: string[]) {
@@ -67,7 +48,7 @@ describe("exactly once in effect", () => {
     const workload = mixedWorkload(s.topic, 20_000);
     expect(workload.technicalDuplicates).toBeGreaterThan(800);
     expect(workload.functionalDuplicates.length).toBeGreaterThan(150);
-    await kafka.send(workload.records);
+    await suite.kafka().send(workload.records);
     const env = { FERRY_BATCH_SIZE: "200" };
     let worker = s.start(env);
     for (const share of [0.15, 0.4, 0.65]) {
@@ -84,7 +65,7 @@ describe("exactly once in effect", () => {
   test("three workers joining and leaving mid-run give the same exact result", async () => {
     const s = await scenario("rebalance", { partitions: 6, businessKey: true });
     const workload = mixedWorkload(s.topic, 10_000, { seed: 7 });
-    await kafka.send(workload.records);
+    await suite.kafka().send(workload.records);
     const env = { FERRY_BATCH_SIZE: "100" };
     const a = s.start(env);
     await progress(s, 1_500);
@@ -109,10 +90,10 @@ describe("exactly once in effect", () => {
     const url = `${testServices().databaseUrl.replace(/\/[^/]*$/, "")}/${database}`;
     const outageSql = postgres(url, { max: 2, onnotice: () => {} });
     try {
-      const s = await createScenario("outage", { kafka, sql: outageSql }, { partitions: 3 });
-      scenarios.push(s);
+      const s = await createScenario("outage", { kafka: suite.kafka(), sql: outageSql }, { partitions: 3 });
+      suite.track(s);
       const N = 6_000;
-      await kafka.send(numberedEvents(s.topic, N));
+      await suite.kafka().send(numberedEvents(s.topic, N));
       const worker = s.start({ FERRY_DATABASE_URL: url, FERRY_BATCH_SIZE: "100" });
       await waitFor("effects before the outage", async () => (await s.count()).rows > 500, { timeoutMs: 90_000, intervalMs: 20 });
       await outageSql.end();
@@ -131,7 +112,6 @@ describe("exactly once in effect", () => {
       await after.end();
     } finally {
       await sql.unsafe(`alter database ${database} allow_connections true`).catch(() => undefined);
-      for (const s of scenarios.splice(0)) s.cleanup();
       await sql.unsafe(`drop database if exists ${database} with (force)`).catch(() => undefined);
     }
   });
@@ -141,7 +121,7 @@ describe("commit order", () => {
   test("after a crash between the database and the Kafka commit, the worker resumes from PostgreSQL and replays nothing", async () => {
     const s = await scenario("resume", { partitions: 2 });
     const N = 400;
-    await kafka.send(numberedEvents(s.topic, N));
+    await suite.kafka().send(numberedEvents(s.topic, N));
     const first = s.start();
     await s.waitForCommitted(N);
     first.proc.kill("SIGTERM");
@@ -153,7 +133,7 @@ describe("commit order", () => {
     expect(await s.committedInKafka()).toBe(0);
     const second: FerryProcess = s.start({ FERRY_LOG_LEVEL: "debug" });
     await second.waitForLog("partitions:assigned");
-    await kafka.send(numberedEvents(s.topic, 10, { prefix: `${s.topic}-late` }));
+    await suite.kafka().send(numberedEvents(s.topic, 10, { prefix: `${s.topic}-late` }));
     await s.waitForCommitted(N + 10);
     expect((await s.count()).rows).toBe(N + 10);
     // Nothing before the PostgreSQL offsets was handed to the unit of work again.

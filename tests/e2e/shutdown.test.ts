@@ -1,30 +1,18 @@
-import { afterAll, afterEach, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
-import { testSql } from "../support/db.ts";
 import { numberedEvents } from "../support/events.ts";
 import { effectsHandler } from "../support/handlers.ts";
-import { testKafka } from "../support/kafka.ts";
 import { createScenario } from "../support/scenario.ts";
+import { useScenarios } from "../support/suite.ts";
 
-const sql = testSql();
-let kafka: Awaited<ReturnType<typeof testKafka>>;
-const scenarios: Array<{ cleanup(): void }> = [];
-beforeAll(async () => {
-  kafka = await testKafka();
-});
-afterEach(() => {
-  for (const s of scenarios.splice(0)) s.cleanup();
-});
-afterAll(async () => {
-  await kafka.close();
-  await sql.end();
-});
+const suite = useScenarios();
+const { sql } = suite;
 
 /** A scenario whose handler takes `delayMs` per event, so a batch is in flight when the signal comes. */
 async function slowScenario(name: string, delayMs: number) {
-  const s = await createScenario(name, { kafka, sql }, { partitions: 1 });
-  scenarios.push(s);
+  const s = await createScenario(name, { kafka: suite.kafka(), sql }, { partitions: 1 });
+  suite.track(s);
   writeFileSync(
     path.join(s.handlersDir, "record-effect.ts"),
     effectsHandler({ topic: s.topic, table: s.table, extra: `await new Promise((r) => setTimeout(r, ${delayMs}));` }),
@@ -34,7 +22,7 @@ async function slowScenario(name: string, delayMs: number) {
 
 test("SIGTERM lets the in-flight batch finish and commit, leaves the group and exits 0", async () => {
   const s = await slowScenario("drain", 150);
-  await kafka.send(numberedEvents(s.topic, 20));
+  await suite.kafka().send(numberedEvents(s.topic, 20));
   const worker = s.start();
   await worker.waitForLog("partitions:assigned");
   await Bun.sleep(800);
@@ -48,7 +36,7 @@ test("SIGTERM lets the in-flight batch finish and commit, leaves the group and e
 
 test("a second signal exits at once without committing the in-flight batch; a restart applies it once", async () => {
   const s = await slowScenario("second-signal", 1_000);
-  await kafka.send(numberedEvents(s.topic, 10));
+  await suite.kafka().send(numberedEvents(s.topic, 10));
   const worker = s.start({ FERRY_SHUTDOWN_TIMEOUT_MS: "60000" });
   await worker.waitForLog("partitions:assigned");
   await Bun.sleep(800);
