@@ -7,7 +7,21 @@
 FERRY_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SERVICES_SRC=$FERRY_ROOT/services
 CACHE_DIR=$FERRY_ROOT/.cache
-STATE_DIR=$FERRY_ROOT/.services
+# FERRY_SERVICES_INSTANCE=<name> runs an isolated instance beside the shared one, for tests that
+# kill or restart services (tests/faults/): its state goes to .services/<name>/, every port moves
+# up by FERRY_SERVICES_PORT_OFFSET (default 1000) and its processes are tagged <name>.<service>,
+# so nothing here can ever signal the shared services. Unset: the shared services, as before.
+INSTANCE=${FERRY_SERVICES_INSTANCE:-}
+if [[ -n $INSTANCE ]]; then
+  [[ $INSTANCE =~ ^[a-z][a-z0-9-]{0,19}$ ]] || { echo "services: FERRY_SERVICES_INSTANCE must be a short lower-case name (got '$INSTANCE')" >&2; exit 2; }
+  STATE_DIR=$FERRY_ROOT/.services/$INSTANCE
+  PORT_OFFSET=${FERRY_SERVICES_PORT_OFFSET:-1000}
+  SERVICE_TAG=$INSTANCE.
+else
+  STATE_DIR=$FERRY_ROOT/.services
+  PORT_OFFSET=0
+  SERVICE_TAG=
+fi
 RUN_DIR=$STATE_DIR/run
 LOG_DIR=$STATE_DIR/logs
 mkdir -p "$CACHE_DIR" "$RUN_DIR" "$LOG_DIR"
@@ -37,13 +51,13 @@ port_owner() {
 }
 
 # The pid of service $1 when its pid file names a live process that is really ours (the command
-# line carries -Dferry.service=<name>, so a recycled pid is never mistaken for it). A pid file that
-# fails the check is stale and removed.
+# line carries -Dferry.service=<tag><name>, so a recycled pid, or the same service of another
+# instance, is never mistaken for it). A pid file that fails the check is stale and removed.
 service_pid() {
   local file=$RUN_DIR/$1.pid pid
   [[ -f $file ]] || return 1
   pid=$(<"$file")
-  if [[ $pid =~ ^[0-9]+$ ]] && { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -q -- "-Dferry.service=$1 "; then
+  if [[ $pid =~ ^[0-9]+$ ]] && { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -qF -- "-Dferry.service=$SERVICE_TAG$1 "; then
     echo "$pid"
     return 0
   fi
@@ -54,7 +68,7 @@ service_pid() {
 
 # launch NAME CMD...: start CMD detached in its own session (so it outlives the calling shell and
 # its process group), output appended to the service log, pid recorded. CMD must contain
-# -Dferry.service=NAME for service_pid to recognise it.
+# -Dferry.service=$SERVICE_TAG<NAME> for service_pid to recognise it.
 launch() {
   local name=$1; shift
   local log=$LOG_DIR/$name.log

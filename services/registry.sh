@@ -14,8 +14,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 APICURIO_VERSION=${FERRY_APICURIO_VERSION:-3.3.3}
 APICURIO_MIN_JAVA=21
 APICURIO_HOME=$CACHE_DIR/apicurio-$APICURIO_VERSION
-PORT=18081
-MANAGEMENT_PORT=18082
+PORT=$((18081 + PORT_OFFSET))
+MANAGEMENT_PORT=$((18082 + PORT_OFFSET))
 URL=http://127.0.0.1:$PORT/apis/ccompat/v7
 START_TIMEOUT_S=${FERRY_REGISTRY_START_TIMEOUT_S:-120}
 NAME=registry
@@ -53,7 +53,7 @@ start() {
     # global rule by default (GET /config says NONE). The global rule makes it behave like the
     # registry our users run. Deletion is enabled so tests can clean up subjects.
     launch "$NAME" "$java" -Xms64m -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:+ExitOnOutOfMemoryError \
-      "-Dferry.service=$NAME" \
+      "-Dferry.service=$SERVICE_TAG$NAME" \
       -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port=$PORT \
       -Dquarkus.management.host=127.0.0.1 -Dquarkus.management.port=$MANAGEMENT_PORT \
       -Dquarkus.http.access-log.enabled=false \
