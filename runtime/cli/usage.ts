@@ -39,6 +39,10 @@ Options (each also settable by the environment variable shown):
   --concurrency <n>         FERRY_PARTITION_CONCURRENCY   partitions processed at once, default 8
   --log-level <level>       FERRY_LOG_LEVEL               debug|info|warn|error, default info
   --http-port <n>           FERRY_HTTP_PORT               /healthz and /readyz, default 8080 (0: any free port)
+  --registry-url <url>      FERRY_SCHEMA_REGISTRY_URL     schema registry, required by handlers with format "avro"
+Avro handlers: FERRY_SCHEMA_GATE (fail|not-ready: a reader schema that cannot read a registered
+version stops the start, or holds that handler back and /readyz says why), FERRY_SCHEMA_SUBJECT_STRATEGY
+(TopicName|RecordName|TopicRecordName), FERRY_SCHEMA_REGISTRY_* (see ferry schemas --help).
 Other settings: FERRY_HTTP_HOST (default 127.0.0.1), FERRY_KAFKA_SECURITY_PROTOCOL, FERRY_KAFKA_SASL_MECHANISM, FERRY_KAFKA_SASL_USERNAME,
 FERRY_KAFKA_SASL_PASSWORD, FERRY_KAFKA_CLIENT_ID, FERRY_DATABASE_POOL_SIZE, FERRY_EVENT_ID_HEADER,
 FERRY_MISSING_EVENT_ID (dead-letter|derive), FERRY_DEAD_LETTER_SUFFIX (default .dlt),

@@ -56,6 +56,12 @@ describe("createRegistryHttp", () => {
     expect(calls.length).toBe(1);
   });
 
+  test("a body that never ends times out too", async () => {
+    const stalled = (async () => ({ ok: true, status: 200, text: () => new Promise(() => {}) })) as unknown as typeof globalThis.fetch;
+    const request = createRegistryHttp({ ...connection, retries: 0 }, { fetch: stalled });
+    await expect(request("GET", "/config")).rejects.toThrow("no answer within 50 ms");
+  });
+
   test("a request that hangs times out and counts as unavailable", async () => {
     const hang = ((_url: string, init: RequestInit) =>
       new Promise((_resolve, reject) => init.signal!.addEventListener("abort", () => reject(init.signal!.reason)))) as unknown as typeof globalThis.fetch;

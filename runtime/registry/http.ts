@@ -34,20 +34,14 @@ export function createRegistryHttp(
     for (let attempt = 0; attempt <= connection.retries; attempt++) {
       if (attempt > 0) await sleep(connection.retryBackoffMs * 2 ** (attempt - 1));
       let response: Response;
+      let text: string;
       try {
-        response = await fetch(`${base}${path}`, {
-          method,
-          headers,
-          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-          signal: AbortSignal.timeout(connection.timeoutMs),
-          ...(connection.tls ? { tls: connection.tls } : {}),
-        });
+        ({ response, text } = await exchange(fetch, `${base}${path}`, method, headers, body, connection));
       } catch (e) {
         const error = e as Error;
         lastProblem = error.name === "TimeoutError" ? `no answer within ${connection.timeoutMs} ms` : error.message;
         continue;
       }
-      const text = await response.text();
       if (response.ok) return (text ? JSON.parse(text) : undefined) as T;
       const { message, code } = errorBody(text);
       if (response.status >= 500 || response.status === 429) {
@@ -60,6 +54,27 @@ export function createRegistryHttp(
       `schema registry ${base} did not answer ${method} ${path} after ${connection.retries + 1} attempt(s): ${lastProblem}; check FERRY_SCHEMA_REGISTRY_URL and that the registry is up`,
     );
   };
+}
+
+/**
+ * One request and its whole body, bounded by the timeout: the race guards the body read too,
+ * whatever the fetch implementation does with the signal once the headers have arrived.
+ */
+async function exchange(fetch: typeof globalThis.fetch, url: string, method: string, headers: Record<string, string>, body: unknown, connection: RegistryConnection) {
+  const signal = AbortSignal.timeout(connection.timeoutMs);
+  const timedOut = new Promise<never>((_resolve, reject) => signal.addEventListener("abort", () => reject(signal.reason), { once: true }));
+  const request = (async () => {
+    const response = await fetch(url, {
+      method,
+      headers,
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      signal,
+      ...(connection.tls ? { tls: connection.tls } : {}),
+    });
+    return { response, text: await response.text() };
+  })();
+  request.catch(() => undefined); // settled by the race; a late rejection must not go unhandled
+  return Promise.race([request, timedOut]);
 }
 
 function errorBody(text: string): { message: string; code: number | undefined } {
