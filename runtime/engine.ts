@@ -11,12 +11,26 @@ import { prepareHandlerAvro } from "./registry/handler-avro.ts";
 import type { KafkaPort, ProducerPort } from "./kafka/port.ts";
 import type { Logger } from "./log/logger.ts";
 import type { HealthReport } from "./admin/app.ts";
+import { createEngineControls, type EngineControls } from "./engine-controls.ts";
+import { createEngineEvents, type EngineEvents } from "./engine-events.ts";
+import { coerceError, SchemaGateError } from "./errors.ts";
+import { createHandlerPool, type HandlerPool } from "./handler-pool.ts";
+import { instrumentHandler } from "./handlers/instrument.ts";
+import type { LoadedHandler } from "./handlers/validate.ts";
+import type { AdminPort } from "./kafka/port.ts";
+import type { AvroDecoding } from "./registry/handler-avro.ts";
 
 export type EngineState = "starting" | "running" | "draining" | "stopped";
 
 export interface Engine {
   readonly state: EngineState;
   readonly workers: readonly HandlerWorker[];
+  /** What the engine does, as typed events: metrics, health and the admin API subscribe. */
+  readonly events: EngineEvents;
+  /** The running handlers: hot-add swaps one at a time through this. */
+  readonly handlers: HandlerPool;
+  /** Narrow operator controls: list, pause, resume, dead letters, replay. */
+  readonly controls: EngineControls;
   liveness(): HealthReport;
   readiness(): Promise<HealthReport>;
   /** Stops fetching, lets in-flight batches finish (up to the shutdown timeout), leaves the groups. */
@@ -24,37 +38,61 @@ export interface Engine {
 }
 
 /** Wires the engine from configuration: database, migrations, handlers, Kafka, one worker per handler. */
-export async function startEngine(config: FerryConfig, log: Logger, kafka?: KafkaPort): Promise<Engine> {
+export async function startEngine(
+  config: FerryConfig,
+  log: Logger,
+  kafka?: KafkaPort,
+  events: EngineEvents = createEngineEvents((name, e) => log.error("events:listener-failed", { event: name, error: coerceError(e) })),
+): Promise<Engine> {
   const handlers = await loadHandlers(config.handlersDir);
   if (handlers.length === 0) log.warn("handlers:none-found", { dir: config.handlersDir });
   // Before anything connects: a reader schema that cannot read what producers registered stops here.
   const avro = await prepareHandlerAvro(handlers, config.schemas, log);
   const sql: Sql = connectDatabase(config.database.url, { poolSize: config.database.poolSize });
   let producer: ProducerPort | undefined;
-  const workers: HandlerWorker[] = [];
+  let admin: AdminPort | undefined;
   let state: EngineState = "starting";
+  const port = kafka ?? createConfluentKafka(config.kafka, log);
+  const decodings = new Map(avro.decoding);
+  const createWorker = (handler: LoadedHandler) => {
+    const decoding = decodings.get(handler.name);
+    return createHandlerWorker({ handler: instrumentHandler(handler, events), kafka: port, producer: producer!, sql, settings: config, log, events, ...(decoding ? { avro: decoding } : {}) });
+  };
+  // A handler added or changed while running passes the checks the start made for all of them.
+  const prepareLater = async (handler: LoadedHandler) => {
+    const checked = await prepareHandlerAvro([handler], config.schemas, log);
+    const held = checked.held.get(handler.name);
+    if (held) throw new SchemaGateError(held);
+    await migrate(sql, await collectMigrations(config.handlersDir), log);
+    await ensureDeadLetterTopics(admin!, [handler], config, log);
+    const decoding: AvroDecoding | undefined = checked.decoding.get(handler.name);
+    if (decoding) decodings.set(handler.name, decoding);
+    else decodings.delete(handler.name);
+    return createWorker(handler);
+  };
+  const pool: HandlerPool = createHandlerPool({
+    prepare: async (handler) => (state === "starting" ? createWorker(handler) : prepareLater(handler)),
+    events,
+    log,
+  });
   try {
     await migrate(sql, await collectMigrations(config.handlersDir), log);
-    const port = kafka ?? createConfluentKafka(config.kafka, log);
-    const admin = await port.admin();
-    try {
-      await ensureDeadLetterTopics(admin, handlers, config, log);
-    } finally {
-      await admin.stop();
-    }
+    // Kept open: readiness, consumer lag and hot-added handlers' dead letter topics use it.
+    admin = await port.admin();
+    await ensureDeadLetterTopics(admin, handlers, config, log);
     producer = await port.producer();
     for (const handler of handlers) {
       if (avro.held.has(handler.name)) continue; // not ready: never consume what it cannot read
-      const decoding = avro.decoding.get(handler.name);
-      workers.push(createHandlerWorker({ handler, kafka: port, producer, sql, settings: config, log, ...(decoding ? { avro: decoding } : {}) }));
+      await pool.add(handler);
     }
-    for (const worker of workers) await worker.start();
   } catch (e) {
-    await Promise.allSettled(workers.map((w) => w.stop()));
+    await pool.stopAll();
     await producer?.stop().catch(() => undefined);
+    await admin?.stop().catch(() => undefined);
     await sql.end({ timeout: 5 });
     throw e;
   }
+  const controls = createEngineControls({ pool, admin, sql, kafka: port, config, log, decoding: (name) => decodings.get(name) });
   const pruning = schedulePruning(sql, config.inbox, log);
   state = "running";
   log.info("engine:running", { handlers: handlers.map((h) => ({ name: h.name, topics: h.topics })) });
@@ -63,7 +101,12 @@ export async function startEngine(config: FerryConfig, log: Logger, kafka?: Kafk
     get state() {
       return state;
     },
-    workers,
+    get workers() {
+      return pool.list();
+    },
+    events,
+    handlers: pool,
+    controls,
     liveness: () => ({ ok: state !== "stopped", reasons: state === "stopped" ? ["the engine has stopped"] : [], state }),
     async readiness() {
       const reasons: string[] = [];
@@ -73,8 +116,14 @@ export async function startEngine(config: FerryConfig, log: Logger, kafka?: Kafk
         Bun.sleep(2_000).then(() => "no answer within 2 s"),
       ]);
       if (db !== null) reasons.push(`database unreachable: ${db}`);
+      const broker = await Promise.race([
+        admin!.listTopics().then(() => null, (e: unknown) => coerceError(e).message),
+        Bun.sleep(2_000).then(() => "no answer within 2 s"),
+      ]);
+      if (broker !== null) reasons.push(`Kafka unreachable: ${broker}`);
+      for (const w of pool.list()) if (!w.joined) reasons.push(`handler ${w.handler.name} has no partition assignment yet from group ${w.groupId}`);
       for (const [name, problems] of avro.held) reasons.push(`handler ${name} is held back by the schema gate: ${problems.join("; ")}`);
-      return { ok: reasons.length === 0, reasons, state, handlers: workers.map((w) => w.handler.name) };
+      return { ok: reasons.length === 0, reasons, state, handlers: pool.list().map((w) => w.handler.name) };
     },
     async stop() {
       if (state !== "running") return { drained: true };
@@ -84,9 +133,10 @@ export async function startEngine(config: FerryConfig, log: Logger, kafka?: Kafk
       const timedOut = new Promise<"timeout">((resolve) => {
         timer = setTimeout(() => resolve("timeout"), config.shutdownTimeoutMs);
       });
-      const drained = (await Promise.race([Promise.allSettled(workers.map((w) => w.stop())), timedOut])) !== "timeout";
+      const drained = (await Promise.race([pool.stopAll(), timedOut])) !== "timeout";
       clearTimeout(timer);
       await producer?.stop().catch(() => undefined);
+      await admin?.stop().catch(() => undefined);
       await sql.end({ timeout: 5 });
       state = "stopped";
       log.info("engine:stopped", { drained });

@@ -118,3 +118,13 @@ function safeStringify(value: unknown): string {
     return String(value);
   }
 }
+
+/** An operator control named a handler that is not running (unknown, removed, or held back). */
+export class UnknownHandlerError extends FerryError {
+  override name = "UnknownHandlerError";
+}
+
+/** An operator control that cannot be carried out as asked (a topic the handler does not consume, a bad partition). */
+export class ControlRefusedError extends FerryError {
+  override name = "ControlRefusedError";
+}

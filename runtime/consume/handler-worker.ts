@@ -1,4 +1,5 @@
 import type { Sql } from "postgres";
+import type { EngineEvents } from "../engine-events.ts";
 import { coerceError } from "../errors.ts";
 import type { LoadedHandler } from "../handlers/validate.ts";
 import type { BatchProgress, KafkaPort, PartitionBatch, ProducerPort, TopicPartition, TopicPartitionOffset } from "../kafka/port.ts";
@@ -19,14 +20,39 @@ export interface WorkerSettings {
   deadLetterSuffix: string;
 }
 
+/** A handler's whole subscription (no `topic`), one topic, or some partitions of it. */
+export interface PauseTarget {
+  topic?: string;
+  partitions?: number[];
+}
+
 export interface HandlerWorker {
   readonly handler: LoadedHandler;
   readonly groupId: string;
+  /** True once the group has handed this worker its first assignment (possibly empty). */
+  readonly joined: boolean;
   start(): Promise<void>;
   stop(): Promise<void>;
+  /** An operator's pause: it holds across retry backoffs and re-assignments until `resume`. */
+  pause(target?: PauseTarget): void;
+  resume(target?: PauseTarget): void;
+  /** The partitions assigned to this worker now, and whether an operator paused each. */
+  assignment(): Array<{ topic: string; partition: number; paused: boolean }>;
+  /** Whether an operator paused this handler's topics as a whole. */
+  readonly paused: boolean;
 }
 
 export const groupIdFor = (prefix: string, handlerName: string) => `${prefix}.${handlerName}`;
+
+interface Tally {
+  records: number;
+  skipped: number;
+  applied: number;
+  technicalDuplicates: number;
+  functionalDuplicates: number;
+  deadLettered: number;
+}
+const emptyTally: Tally = { records: 0, skipped: 0, applied: 0, technicalDuplicates: 0, functionalDuplicates: 0, deadLettered: 0 };
 
 const partitionKey = (topic: string, partition: number) => `${topic}:${partition}`;
 const lastOffsetPlusOne = (batch: PartitionBatch) => (BigInt(batch.records[batch.records.length - 1]!.offset) + 1n).toString();
@@ -44,6 +70,7 @@ export function createHandlerWorker(deps: {
   log: Logger;
   /** For format "avro": fetches the batch's writer schemas (async), then decodes (sync). */
   avro?: AvroDecoding;
+  events?: EngineEvents;
   onEvent?(handler: string, result: EventResult | { kind: "dead-lettered"; reason: string }): void;
 }): HandlerWorker {
   const { handler, settings, sql } = deps;
@@ -52,6 +79,9 @@ export function createHandlerWorker(deps: {
   const abort = new AbortController();
   // The next offset PostgreSQL holds per assigned partition: records below it were applied already.
   const applied = new Map<string, bigint>();
+  const emit: EngineEvents["emit"] = (name, payload) => deps.events?.emit(name, payload);
+  let joined = false;
+  const pausedTopics = new Set<string>();
 
   const onAssign = async (partitions: TopicPartition[]): Promise<TopicPartitionOffset[]> => {
     const rows = await sql<{ topic: string; partition: number; next_offset: string }[]>`
@@ -66,6 +96,8 @@ export function createHandlerWorker(deps: {
     );
     for (const r of rows) applied.set(partitionKey(r.topic, r.partition), BigInt(r.next_offset));
     log.info("partitions:assigned", { partitions: partitions.map((p) => partitionKey(p.topic, p.partition)) });
+    joined = true;
+    emit("partitions:assigned", { handler: handler.name, partitions });
     // Resume where PostgreSQL says: it is never behind the group's committed offset, because
     // Kafka is committed only after PostgreSQL.
     return rows.map((r) => ({ topic: r.topic, partition: r.partition, offset: r.next_offset }));
@@ -83,6 +115,7 @@ export function createHandlerWorker(deps: {
         retries.delete(partitionKey(p.topic, p.partition));
       }
       log.info("partitions:revoked", { partitions: partitions.map((p) => partitionKey(p.topic, p.partition)) });
+      emit("partitions:revoked", { handler: handler.name, partitions });
     },
   });
 
@@ -90,14 +123,34 @@ export function createHandlerWorker(deps: {
   const retries = new Map<string, PendingRetry>();
 
   const eachBatch = async (batch: PartitionBatch): Promise<BatchProgress> => {
+    const where = { handler: handler.name, topic: batch.topic, partition: batch.partition };
+    const startedAt = performance.now();
+    emit("batch:started", { ...where, records: batch.records.length });
+    try {
+      const progress = await processBatch(batch);
+      emit("batch:applied", { ...where, ...tallyOf(batch), durationMs: performance.now() - startedAt });
+      return progress;
+    } catch (e) {
+      emit("batch:failed", { ...where, durationMs: performance.now() - startedAt });
+      throw e;
+    }
+  };
+
+  const tallies = new WeakMap<PartitionBatch, Tally>();
+  const tallyOf = (batch: PartitionBatch): Tally => tallies.get(batch) ?? { ...emptyTally, records: batch.records.length };
+
+  const processBatch = async (batch: PartitionBatch): Promise<BatchProgress> => {
     const key = partitionKey(batch.topic, batch.partition);
     let outcome: BatchOutcome = { kind: "done" };
-    const tally = { records: batch.records.length, skipped: 0, applied: 0, technicalDuplicates: 0, functionalDuplicates: 0, deadLettered: 0 };
+    const tally: Tally = { ...emptyTally, records: batch.records.length };
+    tallies.set(batch, tally);
     const count = (result: EventResult | { kind: "dead-lettered"; reason: string }) => {
       if (result.kind === "applied") tally.applied++;
       else if (result.kind === "technical-duplicate") tally.technicalDuplicates++;
       else if (result.kind === "functional-duplicate") tally.functionalDuplicates++;
       else tally.deadLettered++;
+      const reason = result.kind === "dead-lettered" ? result.reason : result.kind === "applied" || result.kind === "technical-duplicate" ? null : result.kind;
+      if (reason) emit("event:dead-lettered", { handler: handler.name, topic: batch.topic, partition: batch.partition, reason });
       deps.onEvent?.(handler.name, result);
     };
     for (let outage = 0; ; outage++) {
@@ -136,19 +189,45 @@ export function createHandlerWorker(deps: {
     }
     log.debug("batch:applied", { partition: key, ...tally, ...(outcome.kind === "retry-later" ? { retryAt: outcome.offset } : {}) });
     const next = outcome.kind === "retry-later" ? outcome.offset : lastOffsetPlusOne(batch);
-    if (outcome.kind === "retry-later") retries.set(key, outcome.retry);
-    else retries.delete(key);
+    if (outcome.kind === "retry-later") {
+      retries.set(key, outcome.retry);
+      emit("event:retry-scheduled", { handler: handler.name, topic: batch.topic, partition: batch.partition, offset: outcome.offset, attempt: outcome.retry.attempts + 1, delayMs: outcome.delayMs });
+    } else retries.delete(key);
     if (!batch.isStale() && next !== batch.records[0]?.offset) {
-      await consumer
-        .commit([{ topic: batch.topic, partition: batch.partition, offset: next }])
-        .catch((e: unknown) => log.warn("offsets:kafka-commit-failed", { partition: key, error: coerceError(e) }));
+      const commitStart = performance.now();
+      await consumer.commit([{ topic: batch.topic, partition: batch.partition, offset: next }]).then(
+        () => emit("offsets:committed", { handler: handler.name, topic: batch.topic, partition: batch.partition, offset: next, durationMs: performance.now() - commitStart }),
+        (e: unknown) => log.warn("offsets:kafka-commit-failed", { partition: key, error: coerceError(e) }),
+      );
     }
     return outcome.kind === "retry-later" ? { stopAt: outcome.offset, resumeAfterMs: outcome.delayMs } : undefined;
   };
 
+  const targets = (target: PauseTarget = {}) =>
+    target.topic === undefined ? handler.topics.map((topic) => ({ topic })) : [{ topic: target.topic, ...(target.partitions ? { partitions: target.partitions } : {}) }];
+
   return {
     handler,
     groupId,
+    get joined() {
+      return joined;
+    },
+    get paused() {
+      return handler.topics.every((t) => pausedTopics.has(t));
+    },
+    pause(target) {
+      consumer.pause(targets(target));
+      if (!target?.partitions) for (const t of targets(target)) pausedTopics.add(t.topic);
+      log.info("handler:paused", { ...target });
+      emit("handler:paused", { handler: handler.name, ...target });
+    },
+    resume(target) {
+      consumer.resume(targets(target));
+      if (!target?.partitions) for (const t of targets(target)) pausedTopics.delete(t.topic);
+      log.info("handler:resumed", { ...target });
+      emit("handler:resumed", { handler: handler.name, ...target });
+    },
+    assignment: () => consumer.assignment().map((tp) => ({ ...tp, paused: consumer.isPaused(tp.topic, tp.partition) })),
     async start() {
       await consumer.start(eachBatch);
       log.info("handler:started", { topics: handler.topics });

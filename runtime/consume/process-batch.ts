@@ -7,6 +7,7 @@ import type { Logger } from "../log/logger.ts";
 import { buildDeadLetter, type DeadLetterDetails } from "../dlt/dead-letter.ts";
 import { classifyFailure, isInfrastructureFailure } from "./classify.ts";
 import type { PreparedEvent } from "./prepare.ts";
+import { traceFieldsOf } from "../trace/traceparent.ts";
 
 type EventItem = Extract<PreparedEvent, { kind: "event" }>;
 
@@ -65,7 +66,7 @@ export async function processPrepared(prepared: PreparedEvent[], deps: BatchDeps
         throw new InfrastructureError("the database failed while applying an event; it will be retried", { cause: pending.error });
       }
       if (outcome.kind === "retry") {
-        deps.log.info("event:retry-scheduled", { eventId: event.meta.id, attempt: pending.attempts + 1, delayMs: outcome.delayMs });
+        deps.log.info("event:retry-scheduled", { eventId: event.meta.id, ...traceFieldsOf(event.meta.headers), attempt: pending.attempts + 1, delayMs: outcome.delayMs });
         return {
           kind: "retry-later",
           offset: event.record.offset,
@@ -165,7 +166,7 @@ async function deadLetterFailed(
   deps: BatchDeps,
 ): Promise<void> {
   const e = coerceError(failure.error);
-  deps.log.warn("event:dead-lettering", { eventId: event.meta.id, reason, attempts: failure.attempts, errorClass: e.name });
+  deps.log.warn("event:dead-lettering", { eventId: event.meta.id, ...traceFieldsOf(event.meta.headers), reason, attempts: failure.attempts, errorClass: e.name });
   const letter = deadLetter(event.record, {
     reason,
     eventId: event.meta.id,

@@ -6,7 +6,9 @@ import { validateHandlerModule, type LoadedHandler } from "./validate.ts";
 import { registerFerryModule } from "./virtual-module.ts";
 
 const handlerFile = /^(?!.*\.(test|spec|d)\.[cm]?[jt]s$)[A-Za-z0-9][A-Za-z0-9_-]*\.(ts|js|mjs|mts)$/;
-const handlerName = (file: string) => path.basename(file).replace(/\.[^.]+$/, "");
+export const handlerName = (file: string) => path.basename(file).replace(/\.[^.]+$/, "");
+/** Whether a file name is a handler module: editors' temp and swap files, tests and type files are not. */
+export const isHandlerFileName = (name: string) => handlerFile.test(name);
 
 /** The files of a handlers directory that are handler modules (tests, type files, dotfiles excluded). */
 export async function listHandlerFiles(dir: string): Promise<string[]> {

@@ -52,6 +52,14 @@ export function createConfluentKafka(connection: KafkaConnection, log: Logger): 
 }
 
 function createConsumer(kafka: KafkaJSTypes.Kafka, options: ConsumerOptions, log: Logger): ConsumerPort {
+  // Operator pauses (admin API). They MUST win over a retry's timed resume and survive a
+  // re-assignment: an operator who paused a partition expects it to stay paused until resumed.
+  const heldTopics = new Set<string>();
+  const heldPartitions = new Set<string>();
+  const isHeld = (topic: string, partition: number) => heldTopics.has(topic) || heldPartitions.has(`${topic}:${partition}`);
+  // Partitions waiting out a retry backoff: an operator's resume leaves them to their timer.
+  const backingOff = new Set<string>();
+  let connected = false;
   const rebalance = async (err: { code: number }, assignment: TopicPartition[], fns: { assign(a: unknown[]): void }) => {
     if (err.code === KafkaJS.ErrorCodes.ERR__ASSIGN_PARTITIONS) {
       const positions = options.onAssign ? await options.onAssign(assignment) : [];
@@ -63,6 +71,8 @@ function createConsumer(kafka: KafkaJSTypes.Kafka, options: ConsumerOptions, log
           return offset === undefined ? { topic: tp.topic, partition: tp.partition } : { ...tp, offset: Number(offset) };
         }),
       );
+      const held = assignment.filter((tp) => isHeld(tp.topic, tp.partition));
+      if (held.length > 0) consumer.pause(held.map((tp) => ({ topic: tp.topic, partitions: [tp.partition] })));
     } else if (err.code === KafkaJS.ErrorCodes.ERR__REVOKE_PARTITIONS) {
       options.onRevoke?.(assignment);
     }
@@ -82,6 +92,7 @@ function createConsumer(kafka: KafkaJSTypes.Kafka, options: ConsumerOptions, log
   return {
     async start(eachBatch) {
       await consumer.connect();
+      connected = true;
       await consumer.subscribe({ topics: options.topics });
       void consumer.run({
         partitionsConsumedConcurrently: options.partitionConcurrency,
@@ -107,9 +118,12 @@ function createConsumer(kafka: KafkaJSTypes.Kafka, options: ConsumerOptions, log
           // Pausing hands the partition back to the fetch loop at once: other partitions keep
           // flowing while this one waits.
           const resume = pause();
+          const key = `${batch.topic}:${batch.partition}`;
+          backingOff.add(key);
           const timer = setTimeout(() => {
             resumeTimers.delete(timer);
-            resume();
+            backingOff.delete(key);
+            if (!isHeld(batch.topic, batch.partition)) resume();
           }, progress.resumeAfterMs);
           resumeTimers.add(timer);
         },
@@ -118,12 +132,36 @@ function createConsumer(kafka: KafkaJSTypes.Kafka, options: ConsumerOptions, log
     async commit(offsets: TopicPartitionOffset[]) {
       await consumer.commitOffsets(offsets);
     },
-    pause: (partitions) => consumer.pause(partitions),
-    resume: (partitions) => consumer.resume(partitions),
-    assignment: () => consumer.assignment().map((tp) => ({ topic: tp.topic, partition: tp.partition })),
+    pause(targets) {
+      for (const t of targets) {
+        if (t.partitions) for (const p of t.partitions) heldPartitions.add(`${t.topic}:${p}`);
+        else heldTopics.add(t.topic);
+      }
+      // Before the consumer connects the pause is only recorded: the first assignment applies it.
+      if (connected) consumer.pause(targets);
+    },
+    resume(targets) {
+      for (const t of targets) {
+        if (t.partitions) for (const p of t.partitions) heldPartitions.delete(`${t.topic}:${p}`);
+        else {
+          heldTopics.delete(t.topic);
+          for (const key of heldPartitions) if (key.startsWith(`${t.topic}:`)) heldPartitions.delete(key);
+        }
+      }
+      const assigned = connected ? consumer.assignment() : [];
+      const ready = targets.flatMap((t) =>
+        (t.partitions ?? assigned.filter((a) => a.topic === t.topic).map((a) => a.partition))
+          .filter((p) => !isHeld(t.topic, p) && !backingOff.has(`${t.topic}:${p}`))
+          .map((p) => ({ topic: t.topic, partitions: [p] })),
+      );
+      if (connected && ready.length > 0) consumer.resume(ready);
+    },
+    isPaused: (topic, partition) => isHeld(topic, partition),
+    assignment: () => (connected ? consumer.assignment() : []).map((tp) => ({ topic: tp.topic, partition: tp.partition })),
     async stop() {
       for (const timer of resumeTimers) clearTimeout(timer);
       resumeTimers.clear();
+      connected = false;
       await consumer.disconnect();
     },
   };

@@ -70,8 +70,11 @@ export interface ConsumerPort {
   /** Connects, subscribes and starts delivering batches. Returns once running. */
   start(eachBatch: (batch: PartitionBatch) => Promise<BatchProgress>): Promise<void>;
   commit(offsets: TopicPartitionOffset[]): Promise<void>;
+  /** An operator's pause (a whole topic when `partitions` is absent): it outlasts retry backoffs and re-assignments until resumed. */
   pause(partitions: Array<{ topic: string; partitions?: number[] }>): void;
   resume(partitions: Array<{ topic: string; partitions?: number[] }>): void;
+  /** Whether an operator's pause holds this partition. */
+  isPaused(topic: string, partition: number): boolean;
   assignment(): TopicPartition[];
   /** Stops fetching, waits for in-flight batches, leaves the group. */
   stop(): Promise<void>;

@@ -18,20 +18,23 @@ export type LogSink = (line: string) => void;
 
 const stderrSink: LogSink = (line) => process.stderr.write(line + "\n");
 
+/** Fields read at write time from the ambient context (e.g. the active trace); undefined adds none. */
+export type LogContext = () => Record<string, unknown> | undefined;
+
 export function createLogger(
-  { level = "info", sink = stderrSink, base = {} }: { level?: LogLevel; sink?: LogSink; base?: Record<string, unknown> } = {},
+  { level = "info", sink = stderrSink, base = {}, context }: { level?: LogLevel; sink?: LogSink; base?: Record<string, unknown>; context?: LogContext } = {},
 ): Logger {
   const min = levelRank[level];
   const write = (lvl: LogLevel, msg: string, fields?: Record<string, unknown>) => {
     if (levelRank[lvl] < min) return;
-    sink(JSON.stringify({ time: new Date().toISOString(), level: lvl, msg, ...base, ...serializeFields(fields) }));
+    sink(JSON.stringify({ time: new Date().toISOString(), level: lvl, msg, ...base, ...context?.(), ...serializeFields(fields) }));
   };
   return {
     debug: (msg, fields) => write("debug", msg, fields),
     info: (msg, fields) => write("info", msg, fields),
     warn: (msg, fields) => write("warn", msg, fields),
     error: (msg, fields) => write("error", msg, fields),
-    child: (fields) => createLogger({ level, sink, base: { ...base, ...fields } }),
+    child: (fields) => createLogger({ level, sink, base: { ...base, ...fields }, ...(context ? { context } : {}) }),
   };
 }
 

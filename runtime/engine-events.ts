@@ -1,0 +1,76 @@
+import type { TopicPartition } from "./kafka/port.ts";
+
+/**
+ * What the engine tells the world. Metrics, /healthz progress and the admin API subscribe to these;
+ * the engine never knows who listens. Names are `noun:past-verb`.
+ */
+export interface EngineEventMap {
+  "batch:started": { handler: string; topic: string; partition: number; records: number };
+  "batch:applied": {
+    handler: string;
+    topic: string;
+    partition: number;
+    records: number;
+    /** Below PostgreSQL's offset: applied before a crash between the two commits. */
+    skipped: number;
+    applied: number;
+    technicalDuplicates: number;
+    functionalDuplicates: number;
+    deadLettered: number;
+    durationMs: number;
+  };
+  /** The batch ended without finishing (stale, stopping, or a failure that is not the event's). */
+  "batch:failed": { handler: string; topic: string; partition: number; durationMs: number };
+  "event:dead-lettered": { handler: string; topic: string; partition: number; reason: string };
+  "event:retry-scheduled": { handler: string; topic: string; partition: number; offset: string; attempt: number; delayMs: number };
+  /** One call of a handler's `handle` (per event) or `handleBatch` (per batch). */
+  "handler:called": { handler: string; durationMs: number; ok: boolean };
+  "offsets:committed": { handler: string; topic: string; partition: number; offset: string; durationMs: number };
+  "partitions:assigned": { handler: string; partitions: TopicPartition[] };
+  "partitions:revoked": { handler: string; partitions: TopicPartition[] };
+  "handler:paused": { handler: string; topic?: string; partitions?: number[] };
+  "handler:resumed": { handler: string; topic?: string; partitions?: number[] };
+  /** Hot-add: a handler file was loaded and subscribed, swapped for a new version, or unsubscribed. */
+  "handler:added": { handler: string; file: string };
+  "handler:replaced": { handler: string; file: string };
+  "handler:removed": { handler: string; file: string };
+  "handler:rejected": { file: string; problems: string[] };
+}
+
+export type EngineEventName = keyof EngineEventMap;
+type Listener<K extends EngineEventName> = (payload: EngineEventMap[K]) => void;
+
+export interface EngineEvents {
+  on<K extends EngineEventName>(name: K, listener: Listener<K>): () => void;
+  /** Never throws: a failing listener is reported to `onListenerError` and the engine goes on. */
+  emit<K extends EngineEventName>(name: K, payload: EngineEventMap[K]): void;
+}
+
+/**
+ * A typed emitter whose `emit` can never throw into the engine: a subscriber's bug must not stop
+ * a batch, skip a commit or kill the worker.
+ */
+export function createEngineEvents(onListenerError: (name: string, error: unknown) => void = () => {}): EngineEvents {
+  const listeners = new Map<EngineEventName, Set<Listener<never>>>();
+  return {
+    on(name, listener) {
+      const set = listeners.get(name) ?? new Set();
+      set.add(listener as Listener<never>);
+      listeners.set(name, set);
+      return () => set.delete(listener as Listener<never>);
+    },
+    emit(name, payload) {
+      for (const listener of listeners.get(name) ?? []) {
+        try {
+          (listener as Listener<typeof name>)(payload);
+        } catch (e) {
+          try {
+            onListenerError(name, e);
+          } catch {
+            // The error reporter itself failed: there is nobody left to tell, and the engine must go on.
+          }
+        }
+      }
+    },
+  };
+}
