@@ -1,5 +1,8 @@
 import { loadConfig } from "../config/load.ts";
 import { createAdminApp } from "../admin/app.ts";
+import { createOperations } from "../admin/operate.ts";
+import { watchHandlers } from "../handlers/watch.ts";
+import { activeTraceFields, enableTraceContext } from "../trace/span.ts";
 import { startEngine } from "../engine.ts";
 import { createLogger } from "../log/logger.ts";
 import { parseFlags, type FlagMap } from "./flags.ts";
@@ -25,10 +28,13 @@ export async function runCommand(args: string[], env: Record<string, string | un
     return 0;
   }
   const config = loadConfig(settings);
-  const log = createLogger({ level: config.logLevel });
-  const engine = await startEngine(config, log);
-  const server = Bun.serve({ hostname: config.http.host, port: config.http.port, fetch: createAdminApp(engine).fetch });
-  log.info("http:listening", { host: config.http.host, port: server.port });
+  enableTraceContext();
+  const log = createLogger({ level: config.logLevel, context: activeTraceFields });
+  const operations = createOperations(config, log);
+  const engine = await startEngine(config, log, undefined, operations.events);
+  const watcher = config.watchHandlers ? await watchHandlers(config.handlersDir, { pool: engine.handlers, events: operations.events, log }) : undefined;
+  const server = Bun.serve({ hostname: config.http.host, port: config.http.port, fetch: createAdminApp(operations.adminDeps(engine)).fetch });
+  log.info("http:listening", { host: config.http.host, port: server.port, admin: config.admin.enabled, token: config.admin.token !== undefined });
 
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once("SIGTERM", () => resolve("SIGTERM"));
@@ -41,6 +47,7 @@ export async function runCommand(args: string[], env: Record<string, string | un
   };
   process.once("SIGTERM", exitNow);
   process.once("SIGINT", exitNow);
+  await watcher?.stop();
   const { drained } = await engine.stop();
   await server.stop();
   return drained ? 0 : 1;

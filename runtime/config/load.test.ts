@@ -60,3 +60,23 @@ describe("loadConfig", () => {
     expect(config.kafka.sasl).toEqual({ mechanism: "PLAIN", username: "alice", password: "secret" });
   });
 });
+
+describe("admin API exposure", () => {
+  test.each([
+    ["127.0.0.1", {}, true],
+    ["localhost", {}, true],
+    ["::1", {}, true],
+    ["0.0.0.0", { FERRY_ADMIN_TOKEN: "s3cret-token-of-16+" }, true],
+    ["0.0.0.0", { FERRY_ADMIN_API: "false" }, true],
+    ["0.0.0.0", {}, false],
+    ["10.1.2.3", {}, false],
+  ])("host %p with %p starts: %p", (host, extra, starts) => {
+    const env = { ...minimal, FERRY_HTTP_HOST: host, ...extra };
+    if (starts) expect(loadConfig(env).http.host).toBe(host);
+    else expect(problemsOf(env)[0]).toContain("would expose the admin API beyond this machine without a token: set FERRY_ADMIN_TOKEN");
+  });
+
+  test("a short token is refused", () => {
+    expect(problemsOf({ ...minimal, FERRY_ADMIN_TOKEN: "short" })[0]).toContain("FERRY_ADMIN_TOKEN must be at least 16 printable characters");
+  });
+});

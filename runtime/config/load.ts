@@ -30,8 +30,14 @@ export interface FerryConfig {
    */
   inbox: { retentionHours: number; pruneIntervalMs: number };
   shutdownTimeoutMs: number;
-  /** Health, readiness (and later metrics/admin) listen here; port 0 picks a free port. */
+  /** Health, readiness, metrics, the admin API and page listen here; port 0 picks a free port. */
   http: { host: string; port: number };
+  /** The admin API and page; without a token they are served on a loopback host only. */
+  admin: { enabled: boolean; token?: string };
+  /** Watch the handlers directory and add, swap or remove handlers without a restart. */
+  watchHandlers: boolean;
+  /** /healthz fails when a batch has been running longer than this. */
+  healthStallMs: number;
   /** Avro handlers: the registry (required when one uses format "avro"), subject naming, and the start-up gate. */
   schemas: { registry?: RegistrySettings; strategy: SubjectStrategy; gate: "fail" | "not-ready" };
   logLevel: LogLevel;
@@ -59,9 +65,25 @@ export function loadConfig(source: Record<string, string | undefined>): FerryCon
     inbox: { retentionHours: s.FERRY_INBOX_RETENTION_HOURS, pruneIntervalMs: s.FERRY_INBOX_PRUNE_INTERVAL_MS },
     shutdownTimeoutMs: s.FERRY_SHUTDOWN_TIMEOUT_MS,
     http: { host: s.FERRY_HTTP_HOST, port: s.FERRY_HTTP_PORT },
+    admin: loadAdmin(s),
+    watchHandlers: s.FERRY_HANDLERS_WATCH === "true",
+    healthStallMs: s.FERRY_HEALTH_STALL_MS,
     schemas: { ...(registry ? { registry } : {}), strategy: s.FERRY_SCHEMA_SUBJECT_STRATEGY, gate: s.FERRY_SCHEMA_GATE },
     logLevel: s.FERRY_LOG_LEVEL,
   };
+}
+
+const isLoopback = (host: string) => host === "localhost" || host === "::1" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host);
+
+/** The admin API can pause handlers and replay dead letters: beyond this machine it needs a token. */
+function loadAdmin(s: Settings): FerryConfig["admin"] {
+  const enabled = s.FERRY_ADMIN_API === "true";
+  if (enabled && !s.FERRY_ADMIN_TOKEN && !isLoopback(s.FERRY_HTTP_HOST)) {
+    throw new ConfigError([
+      `FERRY_HTTP_HOST=${s.FERRY_HTTP_HOST} would expose the admin API beyond this machine without a token: set FERRY_ADMIN_TOKEN (a bearer token of 16+ characters), or FERRY_ADMIN_API=false, or a loopback FERRY_HTTP_HOST`,
+    ]);
+  }
+  return { enabled, ...(s.FERRY_ADMIN_TOKEN ? { token: s.FERRY_ADMIN_TOKEN } : {}) };
 }
 
 /** Only what `ferry migrate` needs: the database, and optionally a handlers directory. */

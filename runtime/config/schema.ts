@@ -77,6 +77,13 @@ export const settingsSchema = v.object({
   FERRY_SHUTDOWN_TIMEOUT_MS: int("FERRY_SHUTDOWN_TIMEOUT_MS", 30_000, 0, 3_600_000),
   FERRY_HTTP_HOST: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1)), "127.0.0.1"),
   FERRY_HTTP_PORT: int("FERRY_HTTP_PORT", 8080, 0, 65_535),
+  // Operating a running worker: the admin API and page, hot-added handlers, the liveness limit.
+  FERRY_ADMIN_API: oneOf("FERRY_ADMIN_API", ["true", "false"] as const, "true"),
+  FERRY_ADMIN_TOKEN: v.optional(
+    v.pipe(v.string(), v.trim(), v.regex(/^[\x21-\x7e]{16,}$/, "FERRY_ADMIN_TOKEN must be at least 16 printable characters without spaces")),
+  ),
+  FERRY_HANDLERS_WATCH: oneOf("FERRY_HANDLERS_WATCH", ["true", "false"] as const, "true"),
+  FERRY_HEALTH_STALL_MS: int("FERRY_HEALTH_STALL_MS", 300_000, 1_000, 86_400_000),
   FERRY_TOPOLOGY_FILE: v.optional(
     v.pipe(
       v.string(),

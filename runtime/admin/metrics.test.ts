@@ -1,0 +1,39 @@
+import { expect, test } from "bun:test";
+import { createEngineEvents } from "../engine-events.ts";
+import { createMetrics } from "./metrics.ts";
+
+test("counters follow engine events; lag and inbox size are read at scrape time", async () => {
+  const events = createEngineEvents();
+  let lag = 7;
+  const metrics = createMetrics(events, {
+    handlers: async () => [
+      { name: "totals", file: "totals.ts", topics: ["orders"], groupId: "ferry.totals", state: "running", partitions: [{ topic: "orders", partition: 0, assigned: true, paused: true, next: "3", end: "10", lag }] },
+    ],
+    inboxRows: async () => [{ handler: "totals", rows: 42 }],
+  });
+  const where = { handler: "totals", topic: "orders", partition: 0 };
+  events.emit("batch:applied", { ...where, records: 5, skipped: 0, applied: 3, technicalDuplicates: 1, functionalDuplicates: 1, deadLettered: 1, durationMs: 12 });
+  events.emit("event:dead-lettered", { ...where, reason: "functional-duplicate" });
+  events.emit("event:dead-lettered", { ...where, reason: "permanent" });
+  events.emit("event:retry-scheduled", { ...where, offset: "4", attempt: 2, delayMs: 200 });
+  events.emit("handler:called", { handler: "totals", durationMs: 2, ok: true });
+  events.emit("offsets:committed", { ...where, offset: "5", durationMs: 3 });
+  const text = await metrics.render();
+  expect(metrics.contentType).toStartWith("text/plain; version=0.0.4");
+  for (const line of [
+    'ferry_events_total{handler="totals",outcome="applied"} 3',
+    'ferry_events_total{handler="totals",outcome="technical-duplicate"} 1',
+    'ferry_events_total{handler="totals",outcome="functional-duplicate"} 1',
+    'ferry_events_total{handler="totals",outcome="dead-lettered"} 1',
+    'ferry_dead_letters_total{handler="totals",reason="functional-duplicate"} 1',
+    'ferry_retries_total{handler="totals"} 1',
+    'ferry_handler_duration_seconds_count{handler="totals",result="ok"} 1',
+    'ferry_batch_size_sum{handler="totals"} 5',
+    'ferry_kafka_commit_duration_seconds_count{handler="totals"} 1',
+    'ferry_consumer_lag{handler="totals",topic="orders",partition="0"} 7',
+    'ferry_partitions_paused{handler="totals"} 1',
+    'ferry_inbox_rows{handler="totals"} 42',
+  ]) expect(text).toContain(line);
+  lag = 0;
+  expect(await metrics.render()).toContain('ferry_consumer_lag{handler="totals",topic="orders",partition="0"} 0');
+});

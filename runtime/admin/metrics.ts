@@ -1,0 +1,77 @@
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { HandlerStatus } from "../engine-controls.ts";
+import type { EngineEvents } from "../engine-events.ts";
+
+export interface MetricsSources {
+  /** Handlers with their partitions' lag; undefined while the engine is starting. */
+  handlers(): Promise<HandlerStatus[]> | undefined;
+  /** Inbox rows per handler (technical dedup state kept until pruned). */
+  inboxRows(): Promise<Array<{ handler: string; rows: number }>> | undefined;
+}
+
+const seconds = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/**
+ * Prometheus metrics, fed by engine events; lag and inbox size are read when scraped. A registry
+ * per process (not prom-client's global one), so tests and embedders never share counters.
+ */
+export function createMetrics(events: EngineEvents, sources: MetricsSources): { contentType: string; render(): Promise<string> } {
+  const registry = new Registry();
+  const registers = [registry];
+  const events_ = new Counter({ name: "ferry_events_total", help: "Events dealt with, by handler and outcome (applied, technical-duplicate, functional-duplicate, dead-lettered)", labelNames: ["handler", "outcome"], registers });
+  const deadLettered = new Counter({ name: "ferry_dead_letters_total", help: "Events sent to the dead letter topic, by handler and reason", labelNames: ["handler", "reason"], registers });
+  const retried = new Counter({ name: "ferry_retries_total", help: "Retries scheduled after a failed handler attempt", labelNames: ["handler"], registers });
+  const handlerSeconds = new Histogram({ name: "ferry_handler_duration_seconds", help: "One call of handle (per event) or handleBatch (per batch)", labelNames: ["handler", "result"], buckets: seconds, registers });
+  const batchSeconds = new Histogram({ name: "ferry_batch_duration_seconds", help: "One partition batch, fetch to PostgreSQL commit", labelNames: ["handler"], buckets: seconds, registers });
+  const batchSize = new Histogram({ name: "ferry_batch_size", help: "Records per partition batch", labelNames: ["handler"], buckets: [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000], registers });
+  const commitSeconds = new Histogram({ name: "ferry_kafka_commit_duration_seconds", help: "Committing a partition's offset to Kafka", labelNames: ["handler"], buckets: seconds, registers });
+  new Gauge({
+    name: "ferry_consumer_lag",
+    help: "Records between the next offset PostgreSQL holds and the partition's end",
+    labelNames: ["handler", "topic", "partition"],
+    registers,
+    async collect() {
+      this.reset();
+      for (const h of (await sources.handlers()) ?? []) {
+        for (const p of h.partitions) this.set({ handler: h.name, topic: p.topic, partition: String(p.partition) }, p.lag);
+      }
+    },
+  });
+  new Gauge({
+    name: "ferry_partitions_paused",
+    help: "Partitions an operator paused, assigned to this process",
+    labelNames: ["handler"],
+    registers,
+    async collect() {
+      this.reset();
+      for (const h of (await sources.handlers()) ?? []) this.set({ handler: h.name }, h.partitions.filter((p) => p.assigned && p.paused).length);
+    },
+  });
+  new Gauge({
+    name: "ferry_inbox_rows",
+    help: "Rows in the inbox (technical deduplication), by handler",
+    labelNames: ["handler"],
+    registers,
+    async collect() {
+      this.reset();
+      for (const r of (await sources.inboxRows()) ?? []) this.set({ handler: r.handler }, r.rows);
+    },
+  });
+
+  events.on("batch:applied", (b) => {
+    const outcomes = { applied: b.applied, "technical-duplicate": b.technicalDuplicates, "functional-duplicate": b.functionalDuplicates };
+    for (const [outcome, n] of Object.entries(outcomes)) if (n > 0) events_.inc({ handler: b.handler, outcome }, n);
+    batchSeconds.observe({ handler: b.handler }, b.durationMs / 1000);
+    batchSize.observe({ handler: b.handler }, b.records);
+  });
+  events.on("event:dead-lettered", (e) => {
+    // A functional duplicate has its own outcome (from the batch); it is also a dead letter by reason.
+    if (e.reason !== "functional-duplicate") events_.inc({ handler: e.handler, outcome: "dead-lettered" });
+    deadLettered.inc({ handler: e.handler, reason: e.reason });
+  });
+  events.on("event:retry-scheduled", (e) => retried.inc({ handler: e.handler }));
+  events.on("handler:called", (c) => handlerSeconds.observe({ handler: c.handler, result: c.ok ? "ok" : "error" }, c.durationMs / 1000));
+  events.on("offsets:committed", (c) => commitSeconds.observe({ handler: c.handler }, c.durationMs / 1000));
+
+  return { contentType: registry.contentType, render: () => registry.metrics() };
+}

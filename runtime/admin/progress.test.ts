@@ -1,0 +1,18 @@
+import { expect, test } from "bun:test";
+import { createEngineEvents } from "../engine-events.ts";
+import { trackProgress } from "./progress.ts";
+
+test("idle is alive; a batch running past the limit is a stall until it finishes", () => {
+  let t = 1_000_000;
+  const events = createEngineEvents();
+  const progress = trackProgress(events, 5_000, () => t);
+  expect(progress.report()).toEqual({ stalled: [], batchesInFlight: 0, lastBatchAt: null });
+  const where = { handler: "totals", topic: "orders", partition: 2 };
+  events.emit("batch:started", { ...where, records: 10 });
+  t += 4_000;
+  expect(progress.report().stalled).toEqual([]);
+  t += 2_000;
+  expect(progress.report().stalled).toEqual(["handler totals: batch of orders/2 has been running for 6 s (limit 5 s)"]);
+  events.emit("batch:failed", { ...where, durationMs: 6_000 });
+  expect(progress.report()).toEqual({ stalled: [], batchesInFlight: 0, lastBatchAt: new Date(t).toISOString() });
+});

@@ -1,0 +1,39 @@
+import type { EngineEvents } from "../engine-events.ts";
+
+export interface ProgressReport {
+  /** Why the consume loop is not making progress; empty when it is, or is idle by design. */
+  stalled: string[];
+  batchesInFlight: number;
+  /** When a batch last finished, ISO time; null before the first. */
+  lastBatchAt: string | null;
+}
+
+/**
+ * Liveness from the engine's events: the consume loop is alive while no batch has been running
+ * longer than `stallMs`. No batches at all is idle by design (nothing to read, or paused), not a stall.
+ */
+export function trackProgress(events: EngineEvents, stallMs: number, now: () => number = Date.now): { report(): ProgressReport } {
+  const inFlight = new Map<string, number>();
+  let lastBatchAt: number | null = null;
+  const key = (p: { handler: string; topic: string; partition: number }) => `${p.handler} ${p.topic}/${p.partition}`;
+  const finish = (p: { handler: string; topic: string; partition: number }) => {
+    inFlight.delete(key(p));
+    lastBatchAt = now();
+  };
+  events.on("batch:started", (p) => inFlight.set(key(p), now()));
+  events.on("batch:applied", finish);
+  events.on("batch:failed", finish);
+  // A removed handler's batches are over, whatever their last event said.
+  events.on("handler:removed", ({ handler }) => {
+    for (const k of inFlight.keys()) if (k.startsWith(`${handler} `)) inFlight.delete(k);
+  });
+  return {
+    report() {
+      const t = now();
+      const stalled = [...inFlight]
+        .filter(([, since]) => t - since > stallMs)
+        .map(([k, since]) => `handler ${k.replace(" ", ": batch of ")} has been running for ${Math.round((t - since) / 1000)} s (limit ${Math.round(stallMs / 1000)} s)`);
+      return { stalled, batchesInFlight: inFlight.size, lastBatchAt: lastBatchAt === null ? null : new Date(lastBatchAt).toISOString() };
+    },
+  };
+}

@@ -1,0 +1,107 @@
+import { watch, type FSWatcher } from "node:fs";
+import type { EngineEvents } from "../engine-events.ts";
+import { coerceError, HandlerLoadError } from "../errors.ts";
+import type { HandlerPool } from "../handler-pool.ts";
+import type { Logger } from "../log/logger.ts";
+import { handlerName, isHandlerFileName, listHandlerFiles, loadHandlerFile } from "./load.ts";
+
+export interface HandlerWatcher {
+  /** Resolves once every change seen so far has been dealt with. */
+  settled(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const contentHash = async (file: string) => Bun.hash(await Bun.file(file).bytes()).toString(16);
+
+/**
+ * Hot-add: watches the handlers directory and makes the running handlers match it. A new file is
+ * loaded, validated and subscribed; a changed one is validated BEFORE its old version drains and
+ * is swapped; a removed one drains and unsubscribes; a file that fails to load is rejected with a
+ * log line and leaves whatever runs untouched. Changes are debounced (editors write in bursts) and
+ * dealt with one at a time. Effects stay exactly once: a swap stops one handler's consumer (its
+ * in-flight batches commit first) and the next version resumes from PostgreSQL's offsets.
+ */
+export async function watchHandlers(
+  dir: string,
+  deps: { pool: HandlerPool; events: EngineEvents; log: Logger },
+  { debounceMs = 300 }: { debounceMs?: number } = {},
+): Promise<HandlerWatcher> {
+  const { pool, events } = deps;
+  const log = deps.log.child({ component: "handlers-watch" });
+  const known = new Map<string, string>(); // file → content hash of the version last acted on
+  for (const file of await listHandlerFiles(dir)) known.set(file, await contentHash(file));
+  let version = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let queue: Promise<void> = Promise.resolve();
+  let stopped = false;
+
+  const reject = (file: string, problems: string[], running: boolean) => {
+    log.error("handlers:rejected", { file, problems, running: running ? "the previous version keeps running" : "nothing runs from this file" });
+    events.emit("handler:rejected", { file, problems });
+  };
+
+  const apply = async (file: string) => {
+    const name = handlerName(file);
+    const running = pool.get(name);
+    if (running && running.handler.file !== file) {
+      return reject(file, [`another file defines a handler named "${name}": ${running.handler.file}`], false);
+    }
+    let handler;
+    try {
+      handler = await loadHandlerFile(file, ++version);
+    } catch (e) {
+      return reject(file, e instanceof HandlerLoadError ? e.problems : [coerceError(e).message], running !== undefined);
+    }
+    try {
+      await (running ? pool.replace(handler) : pool.add(handler));
+    } catch (e) {
+      reject(file, [coerceError(e).message], running !== undefined);
+    }
+  };
+
+  const reconcile = async () => {
+    if (stopped) return;
+    const files = await listHandlerFiles(dir);
+    const present = new Set(files);
+    for (const file of [...known.keys()]) {
+      if (present.has(file)) continue;
+      known.delete(file);
+      const name = handlerName(file);
+      if (pool.get(name)?.handler.file === file) await pool.remove(name);
+    }
+    for (const file of files) {
+      const hash = await contentHash(file).catch(() => null); // deleted while we looked: the next event says so
+      if (hash === null || known.get(file) === hash) continue;
+      known.set(file, hash);
+      log.info("handlers:change-detected", { file });
+      await apply(file);
+    }
+  };
+
+  const schedule = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      queue = queue.then(reconcile).catch((e: unknown) => log.error("handlers:watch-failed", { dir, error: coerceError(e) }));
+    }, debounceMs);
+  };
+
+  const watcher: FSWatcher = watch(dir, (_event, filename) => {
+    // Editors' swap, backup and temp files are not handlers: only a handler file's name counts.
+    if (filename === null || isHandlerFileName(String(filename))) schedule();
+  });
+  watcher.on("error", (e) => log.error("handlers:watch-failed", { dir, error: coerceError(e) }));
+  log.info("handlers:watching", { dir, debounceMs });
+
+  return {
+    settled: async () => {
+      await Bun.sleep(debounceMs + 50);
+      await queue;
+    },
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      watcher.close();
+      await queue;
+    },
+  };
+}
