@@ -3,11 +3,8 @@
  * set (a UUID when the line has none), the key set, acks=all and idempotence on.
  */
 import { loadProduceConfig } from "../config/load-tools.ts";
-import { createConfluentKafka } from "../kafka/confluent.ts";
-import { createLogger } from "../log/logger.ts";
-import { createAvroProducer } from "../produce/avro-producer.ts";
+import { connectAvroProducer } from "../produce/connect.ts";
 import { parseJsonLines } from "../produce/json-lines.ts";
-import { connectRegistry } from "../registry/connect.ts";
 import { loadSchemaFile } from "../schemas/catalog.ts";
 import { parseFlags, type FlagMap } from "./flags.ts";
 import { produceUsage } from "./usage.ts";
@@ -38,24 +35,20 @@ export async function produceCommand(args: string[], env: Record<string, string 
   const schema = await loadSchemaFile(config.schemaFile);
   const text = config.input === "-" ? await Bun.stdin.text() : await Bun.file(config.input).text();
   const events = parseJsonLines(text, { envelope: config.envelope, ...(config.keyField ? { keyField: config.keyField } : {}) });
-  const kafka = createConfluentKafka(config.kafka, createLogger({ level: "warn" }));
-  const producer = await kafka.producer();
+  const avro = await connectAvroProducer({
+    kafka: config.kafka,
+    registry: config.registry,
+    strategy: config.strategy,
+    eventIdHeader: config.eventIdHeader,
+    autoRegister: config.autoRegister,
+  });
   try {
-    const avro = createAvroProducer({
-      producer,
-      registry: connectRegistry(config.registry),
-      strategy: config.strategy,
-      eventIdHeader: config.eventIdHeader,
-      autoRegister: config.autoRegister,
-    });
     let summary = { subject: "", schemaId: 0 };
-    const partitions: Record<number, number> = {};
     for (let i = 0; i < events.length; i += sliceSize) {
       const sent = await avro.send(config.topic, schema, events.slice(i, i + sliceSize));
       summary = { subject: sent.subject, schemaId: sent.schemaId };
-      for (const o of sent.offsets) partitions[o.partition] = (partitions[o.partition] ?? 0) + 1;
     }
-    const result = { topic: config.topic, ...summary, produced: events.length, partitions };
+    const result = { topic: config.topic, ...summary, produced: events.length };
     console.log(
       config.format === "json"
         ? JSON.stringify(result)
@@ -63,6 +56,6 @@ export async function produceCommand(args: string[], env: Record<string, string 
     );
     return 0;
   } finally {
-    await producer.stop();
+    await avro.close();
   }
 }

@@ -34,6 +34,8 @@ test("an Avro handler applies what ferry produce sent; undecodable bytes are dea
   const w = await world("e2e");
   expect((await w.schemas("build")).code).toBe(0);
   expect((await w.schemas("codegen")).code).toBe(0);
+  expect((await w.schemas("build", "--check")).code).toBe(0);
+  expect((await w.schemas("codegen", "--check")).code).toBe(0);
   const check = await w.schemas("check");
   expect([check.code, check.output]).toEqual([0, expect.stringContaining(`new          ${w.topic}-value (order-placed.avsc)`)]);
   const registered = await w.schemas("register");
