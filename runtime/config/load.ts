@@ -1,5 +1,6 @@
 import * as v from "valibot";
 import { ConfigError } from "../errors.ts";
+import { parseFaultSpec, type FaultSpec } from "../faults/inject.ts";
 import type { LogLevel } from "../log/logger.ts";
 import { registrySettings, type RegistrySettings } from "./registry-settings.ts";
 import { settingsSchema, type Settings } from "./schema.ts";
@@ -41,6 +42,8 @@ export interface FerryConfig {
   /** Avro handlers: the registry (required when one uses format "avro"), subject naming, and the start-up gate. */
   schemas: { registry?: RegistrySettings; strategy: SubjectStrategy; gate: "fail" | "not-ready" };
   logLevel: LogLevel;
+  /** Test-only (FERRY_FAULT_INJECT): where the worker kills itself. Absent in production. */
+  faultInject?: FaultSpec;
 }
 
 /**
@@ -70,6 +73,7 @@ export function loadConfig(source: Record<string, string | undefined>): FerryCon
     healthStallMs: s.FERRY_HEALTH_STALL_MS,
     schemas: { ...(registry ? { registry } : {}), strategy: s.FERRY_SCHEMA_SUBJECT_STRATEGY, gate: s.FERRY_SCHEMA_GATE },
     logLevel: s.FERRY_LOG_LEVEL,
+    ...(s.FERRY_FAULT_INJECT ? { faultInject: parseFaultSpec(s.FERRY_FAULT_INJECT) } : {}),
   };
 }
 

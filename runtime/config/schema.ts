@@ -1,6 +1,7 @@
 import * as v from "valibot";
 import { compatibilityLevels } from "../avro/compatibility.ts";
 import { subjectStrategies } from "../registry/subject-strategy.ts";
+import { faultPoints, faultSpecPattern } from "../faults/inject.ts";
 
 /**
  * Every setting Ferry reads, by its environment variable name. Values arrive as strings
@@ -123,6 +124,10 @@ export const settingsSchema = v.object({
   FERRY_PRODUCE_AUTO_REGISTER: oneOf("FERRY_PRODUCE_AUTO_REGISTER", ["true", "false"] as const, "false"),
   FERRY_PRODUCE_FORMAT: oneOf("FERRY_PRODUCE_FORMAT", ["text", "json"] as const, "text"),
   FERRY_LOG_LEVEL: oneOf("FERRY_LOG_LEVEL", ["debug", "info", "warn", "error"] as const, "info"),
+  // Test-only, never in production: the worker SIGKILLs itself at a named point (docs/reliability.md).
+  FERRY_FAULT_INJECT: v.optional(
+    v.pipe(v.string(), v.trim(), v.regex(faultSpecPattern, `FERRY_FAULT_INJECT must be <point>@<n>[,<point>@<n>...] with points ${faultPoints.join(", ")}`)),
+  ),
 });
 
 export type Settings = v.InferOutput<typeof settingsSchema>;

@@ -10,6 +10,7 @@ import { isInfrastructureFailure } from "./classify.ts";
 import { prepareRecord } from "./prepare.ts";
 import { processPrepared, type BatchOutcome, type PendingRetry } from "./process-batch.ts";
 import { sleep } from "./sleep.ts";
+import { createFaultInjector, type FaultSpec } from "../faults/inject.ts";
 
 export interface WorkerSettings {
   groupPrefix: string;
@@ -18,6 +19,8 @@ export interface WorkerSettings {
   eventIdHeader: string;
   missingEventId: "dead-letter" | "derive";
   deadLetterSuffix: string;
+  /** Test-only (FERRY_FAULT_INJECT, runtime/faults/inject.ts). */
+  faultInject?: FaultSpec;
 }
 
 /** A handler's whole subscription (no `topic`), one topic, or some partitions of it. */
@@ -76,6 +79,9 @@ export function createHandlerWorker(deps: {
   const { handler, settings, sql } = deps;
   const groupId = groupIdFor(settings.groupPrefix, handler.name);
   const log = deps.log.child({ handler: handler.name, group: groupId });
+  // Test-only: undefined unless FERRY_FAULT_INJECT armed it, so every `faults?.(point)` costs nothing.
+  const faults = settings.faultInject ? createFaultInjector(settings.faultInject) : undefined;
+  if (settings.faultInject) log.warn("faults:armed", { points: settings.faultInject });
   const abort = new AbortController();
   // The next offset PostgreSQL holds per assigned partition: records below it were applied already.
   const applied = new Map<string, bigint>();
@@ -175,6 +181,7 @@ export function createHandlerWorker(deps: {
             signal: abort.signal,
             onCommitted: (next) => applied.set(key, BigInt(next)),
             onEvent: count,
+            ...(faults ? { faults } : {}),
           }, retries.get(key));
         }
         break;
@@ -193,6 +200,7 @@ export function createHandlerWorker(deps: {
       retries.set(key, outcome.retry);
       emit("event:retry-scheduled", { handler: handler.name, topic: batch.topic, partition: batch.partition, offset: outcome.offset, attempt: outcome.retry.attempts + 1, delayMs: outcome.delayMs });
     } else retries.delete(key);
+    faults?.("db-committed");
     if (!batch.isStale() && next !== batch.records[0]?.offset) {
       const commitStart = performance.now();
       await consumer.commit([{ topic: batch.topic, partition: batch.partition, offset: next }]).then(

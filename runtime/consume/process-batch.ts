@@ -7,6 +7,7 @@ import type { Logger } from "../log/logger.ts";
 import { buildDeadLetter, type DeadLetterDetails } from "../dlt/dead-letter.ts";
 import { classifyFailure, isInfrastructureFailure } from "./classify.ts";
 import type { PreparedEvent } from "./prepare.ts";
+import type { FaultInjector } from "../faults/inject.ts";
 import { traceFieldsOf } from "../trace/traceparent.ts";
 
 type EventItem = Extract<PreparedEvent, { kind: "event" }>;
@@ -22,6 +23,8 @@ export interface BatchDeps {
   /** Called after each commit to PostgreSQL with the partition's new next offset. */
   onCommitted(nextOffset: string): void;
   onEvent?(result: EventResult | { kind: "dead-lettered"; reason: string }): void;
+  /** Test-only fault injection (FERRY_FAULT_INJECT). */
+  faults?: FaultInjector;
 }
 
 const nextOf = (record: KafkaRecord) => (BigInt(record.offset) + 1n).toString();
@@ -125,6 +128,7 @@ async function applyRange(
       log: deps.log,
       attempt,
       signal: deps.signal,
+      ...(deps.faults ? { faults: deps.faults } : {}),
       beforeCommit: async (results) => {
         const letters: OutgoingRecord[] = [];
         const now = new Date();
@@ -184,7 +188,10 @@ async function deadLetterFailed(
 /** Dead letters MUST be acknowledged before the offset that skips their events commits. A broker failure is not the event's fault. */
 async function sendDeadLetters(letters: OutgoingRecord[], deps: BatchDeps): Promise<void> {
   try {
-    await deps.producer.send(letters);
+    const acknowledged = deps.producer.send(letters);
+    deps.faults?.("dead-letter-sending");
+    await acknowledged;
+    deps.faults?.("dead-letter-acked");
   } catch (e) {
     throw new InfrastructureError(`producing ${letters.length} dead letter(s) failed: ${coerceError(e).message}`, { cause: e });
   }

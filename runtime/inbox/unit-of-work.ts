@@ -5,6 +5,7 @@ import type { BatchContext, EventMeta, HandlerContext } from "../handlers/contra
 import type { LoadedHandler } from "../handlers/validate.ts";
 import { HandlerTimeoutError, InfrastructureError, PermanentError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
+import type { FaultInjector } from "../faults/inject.ts";
 
 /** An event that passed preparation: it has an id and a decoded value. */
 export interface UnitEvent {
@@ -41,6 +42,8 @@ export interface UnitOfWorkOptions {
   beforeCommit?(results: EventResult[]): Promise<void>;
   /** Replaying dead letters: their inbox rows marked dead-lettered no longer count as "seen". */
   reopenDeadLettered?: boolean;
+  /** Test-only fault injection (FERRY_FAULT_INJECT): the "handler" point fires after each handler call. */
+  faults?: FaultInjector;
   /** Run everything, then roll back: what would happen, with nothing written. */
   dryRun?: boolean;
 }
@@ -101,6 +104,7 @@ export async function applyUnit(
             // Which event failed is unknown unless there is only one: the caller narrows it down.
             throw new HandlerFailed(keyed.length === 1 ? keyed[0]! : -1, error);
           }
+          options.faults?.("handler");
           for (const i of keyed) results[i] = { kind: "applied" };
         }
       } else {
@@ -116,6 +120,7 @@ export async function applyUnit(
           } catch (error) {
             throw new HandlerFailed(index, error);
           }
+          options.faults?.("handler");
           results[index] = { kind: "applied" };
         }
       }
