@@ -1,0 +1,146 @@
+/**
+ * Runs the compiled `ferry` binary on one handler and measures it: how long the group takes to
+ * move every partition to the end of the topic (read from Ferry's own offsets table), with the
+ * process's CPU and memory and the PostgreSQL backends' CPU over that window.
+ */
+import { appendFileSync } from "node:fs";
+import path from "node:path";
+import type postgres from "postgres";
+import { startSampler, type Usage } from "./proc-stats.ts";
+
+export interface FerryProcess {
+  pid: number;
+  groupId: string;
+  handlerName: string;
+  waitForLog(msg: string, timeoutMs?: number): Promise<void>;
+  /** Warnings and errors logged so far. */
+  problems(): string[];
+  sampler: ReturnType<typeof startSampler>;
+  stop(): Promise<number>;
+}
+
+export interface FerryStart {
+  binary: string;
+  handlersDir: string;
+  handlerName: string;
+  groupPrefix: string;
+  brokers: string;
+  databaseUrl: string;
+  database: string;
+  env?: Record<string, string>;
+}
+
+export function startFerry(options: FerryStart): FerryProcess {
+  const proc = Bun.spawn([options.binary, "run", "--handlers", options.handlersDir, "--group-prefix", options.groupPrefix], {
+    env: {
+      PATH: process.env.PATH ?? "/usr/bin:/bin",
+      TMPDIR: process.env.TMPDIR ?? "/tmp",
+      FERRY_KAFKA_BROKERS: options.brokers,
+      FERRY_DATABASE_URL: options.databaseUrl,
+      FERRY_HTTP_PORT: "0",
+      FERRY_LOG_LEVEL: "info",
+      ...options.env,
+    },
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  // BENCH_FERRY_LOG_DIR=<dir> keeps every process's log lines, for looking into a run.
+  const logFile = process.env.BENCH_FERRY_LOG_DIR ? path.join(process.env.BENCH_FERRY_LOG_DIR, `${options.handlerName}.log`) : undefined;
+  const seen = new Set<string>();
+  const problems: string[] = [];
+  let tail = "";
+  const pump = async (stream: ReadableStream<Uint8Array>) => {
+    const decoder = new TextDecoder();
+    let pending = "";
+    for await (const chunk of stream) {
+      pending += decoder.decode(chunk, { stream: true });
+      let nl: number;
+      while ((nl = pending.indexOf("\n")) >= 0) {
+        const line = pending.slice(0, nl);
+        pending = pending.slice(nl + 1);
+        tail = (tail + line + "\n").slice(-4000);
+        if (logFile) appendFileSync(logFile, line + "\n");
+        try {
+          const entry = JSON.parse(line) as { msg?: string; level?: string };
+          if (entry.msg) seen.add(entry.msg);
+          if (entry.level === "warn" || entry.level === "error") problems.push(line);
+        } catch {
+          /* not a log line */
+        }
+      }
+    }
+  };
+  void pump(proc.stdout);
+  void pump(proc.stderr);
+  return {
+    pid: proc.pid,
+    groupId: `${options.groupPrefix}.${options.handlerName}`,
+    handlerName: options.handlerName,
+    sampler: startSampler(proc.pid, options.database),
+    problems: () => problems,
+    async waitForLog(msg, timeoutMs = 60_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (!seen.has(msg)) {
+        if (proc.exitCode !== null) throw new Error(`ferry exited with ${proc.exitCode} before logging ${msg}:\n${tail}`);
+        if (Date.now() > deadline) throw new Error(`ferry did not log ${msg} within ${timeoutMs} ms:\n${tail}`);
+        await Bun.sleep(20);
+      }
+    },
+    async stop() {
+      this.sampler.stop();
+      proc.kill("SIGTERM");
+      const timer = setTimeout(() => proc.kill("SIGKILL"), 20_000);
+      const code = await proc.exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+}
+
+export interface Drain {
+  records: number;
+  seconds: number;
+  eventsPerS: number;
+  usage: Usage;
+}
+
+/**
+ * Waits until the group's offsets in PostgreSQL sum to `total` (every record handled, duplicates
+ * and dead letters included). The window starts at the first inbox transaction (process start,
+ * group join and the first fetch are left out) and ends when the last offset is seen (polled
+ * every 20 ms).
+ */
+export async function measureDrain(ferry: FerryProcess, sql: postgres.Sql, topic: string, total: number, timeoutMs = 600_000): Promise<Drain> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const [row] = await sql<{ n: string }[]>`select coalesce(sum(next_offset), 0)::text as n from ferry_offsets where group_id = ${ferry.groupId} and topic = ${topic}`;
+    if (Number(row!.n) >= total) break;
+    if (Date.now() > deadline) throw new Error(`ferry handled ${row!.n} of ${total} records within ${timeoutMs} ms`);
+    await Bun.sleep(20);
+  }
+  const endPerf = performance.now();
+  const endWall = Date.now();
+  const [first] = await sql<{ at: Date }[]>`select min(received_at) as at from ferry_inbox where handler = ${ferry.handlerName}`;
+  const seconds = (endWall - first!.at.getTime()) / 1000;
+  return { records: total, seconds, eventsPerS: total / seconds, usage: ferry.sampler.usage(endPerf - seconds * 1000, endPerf) };
+}
+
+export interface Latency {
+  rows: number;
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+/** Produce timestamp → `applied_at` (clock time of the insert, inside the transaction), in ms. */
+export async function readLatency(sql: postgres.Sql, table: string, since?: Date): Promise<Latency> {
+  const [row] = await sql<{ rows: number; p50: number; p99: number; max: number }[]>`
+    select count(*)::int as rows,
+      percentile_cont(0.5) within group (order by ms) as p50,
+      percentile_cont(0.99) within group (order by ms) as p99,
+      max(ms) as max
+    from (select extract(epoch from applied_at - produced_at) * 1000 as ms from ${sql(table)}
+          where produced_at >= ${since ?? new Date(0)}) l`;
+  return { rows: row!.rows, p50: Number(row!.p50), p99: Number(row!.p99), max: Number(row!.max) };
+}

@@ -1,0 +1,131 @@
+/**
+ * CPU and memory from /proc, sampled while a scenario runs: the process under test, the
+ * PostgreSQL backends serving the benchmark's database, and the whole machine (the other work
+ * sharing the 2 cores is part of every figure, so it is reported beside it).
+ */
+import { readdirSync, readFileSync } from "node:fs";
+
+const CLOCK_TICKS_PER_S = 100; // getconf CLK_TCK on Linux x86_64
+
+function read(path: string): string | null {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return null;
+  }
+}
+
+/** utime + stime of a process, in ticks; null once it has exited. */
+export function cpuTicks(pid: number): number | null {
+  const stat = read(`/proc/${pid}/stat`);
+  if (stat === null) return null;
+  // Fields after the command name (which may contain spaces) start after the last ')'.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+/** VmRSS and VmHWM (peak) of a process, in MB. */
+export function memoryMb(pid: number): { rss: number; hwm: number } | null {
+  const status = read(`/proc/${pid}/status`);
+  if (status === null) return null;
+  const kb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, "m").exec(status)?.[1] ?? 0);
+  return { rss: kb("VmRSS") / 1024, hwm: kb("VmHWM") / 1024 };
+}
+
+/** PostgreSQL backends connected to `database` (their process title names it). */
+function postgresBackends(database: string): number[] {
+  const pids: number[] = [];
+  const marker = ` ${database} `;
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const cmdline = read(`/proc/${entry}/cmdline`);
+    if (cmdline?.startsWith("postgres: ") && cmdline.includes(marker)) pids.push(Number(entry));
+  }
+  return pids;
+}
+
+/** Busy and total ticks of the whole machine (all cores), from /proc/stat. */
+function machineTicks(): { busy: number; total: number } {
+  const cpu = read("/proc/stat")!.split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const total = cpu.reduce((a, b) => a + b, 0);
+  const idle = cpu[3]! + cpu[4]!; // idle + iowait
+  return { busy: total - idle, total };
+}
+
+export interface Usage {
+  seconds: number;
+  /** Cores used on average by the process under test (1.0 = one core busy). */
+  processCores: number;
+  /** Cores used by the PostgreSQL backends of the benchmark's database. */
+  postgresCores: number;
+  /** Cores busy on the whole machine, the above included. */
+  machineCores: number;
+  /** Peak resident memory of the process (VmHWM), MB. */
+  peakRssMb: number;
+  /** Largest VmRSS seen while sampling, MB. */
+  sampledRssMb: number;
+}
+
+/**
+ * Samples every `intervalMs` until `stop()`; `usage(from, to)` gives the averages between two
+ * moments (performance.now() values), using the samples nearest to them.
+ */
+export function startSampler(pid: number, database: string, intervalMs = 200) {
+  interface Sample { at: number; proc: number; pg: number; busy: number; total: number }
+  const samples: Sample[] = [];
+  const pgLast = new Map<number, number>();
+  let pgSum = 0;
+  let procLast = 0;
+  let peakRss = 0;
+  let hwm = 0;
+  const take = () => {
+    // A backend's ticks are accumulated as deltas, so backends that come and go are counted.
+    for (const b of postgresBackends(database)) {
+      const t = cpuTicks(b);
+      if (t === null) continue;
+      pgSum += t - (pgLast.get(b) ?? t);
+      pgLast.set(b, t);
+    }
+    procLast = cpuTicks(pid) ?? procLast;
+    const mem = memoryMb(pid);
+    if (mem) {
+      peakRss = Math.max(peakRss, mem.rss);
+      hwm = Math.max(hwm, mem.hwm);
+    }
+    samples.push({ at: performance.now(), proc: procLast, pg: pgSum, ...machineTicks() });
+  };
+  // Backends that exist already start from their current ticks.
+  take();
+  const timer = setInterval(take, intervalMs);
+  const nearest = (at: number) => samples.reduce((best, s) => (Math.abs(s.at - at) < Math.abs(best.at - at) ? s : best));
+  return {
+    stop() {
+      take();
+      clearInterval(timer);
+    },
+    usage(from: number, to: number): Usage {
+      const a = nearest(from);
+      const b = nearest(to);
+      const seconds = Math.max(0.001, (b.at - a.at) / 1000);
+      const cores = (ticks: number) => ticks / CLOCK_TICKS_PER_S / seconds;
+      return {
+        seconds,
+        processCores: cores(b.proc - a.proc),
+        postgresCores: cores(b.pg - a.pg),
+        // /proc/stat sums every core's ticks: busy share × number of cores.
+        machineCores: ((b.busy - a.busy) / Math.max(1, b.total - a.total)) * navigatorCores(),
+        peakRssMb: hwm,
+        sampledRssMb: peakRss,
+      };
+    },
+  };
+}
+
+function navigatorCores(): number {
+  return read("/proc/cpuinfo")?.match(/^processor\s*:/gm)?.length ?? 1;
+}
+
+/** The 1-minute load average, as `uptime` prints it. */
+export function loadAverage(): string {
+  return read("/proc/loadavg")?.split(" ").slice(0, 3).join(" ") ?? "?";
+}

@@ -1,0 +1,57 @@
+/**
+ * What every benchmark run needs first: a private copy of the freshly built binary (others may
+ * rebuild dist/ferry meanwhile), a fresh database with every effects table, and Kafka clients.
+ */
+import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import postgres from "postgres";
+import { freshDatabase } from "./database.ts";
+import { writeMigrationsDir } from "./handlers.ts";
+import { benchKafka } from "./kafka.ts";
+import type { BenchContext } from "./scenarios.ts";
+
+const root = path.join(import.meta.dir, "../..");
+
+export function say(message: string) {
+  process.stderr.write(`bench: ${message}\n`);
+}
+
+async function run(cmd: string[], env: Record<string, string> = {}) {
+  const proc = Bun.spawn(cmd, { cwd: root, stdout: "pipe", stderr: "pipe", env: { ...process.env, ...env } });
+  const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  if (code !== 0) throw new Error(`${cmd.join(" ")} exited with ${code}: ${err || out}`);
+}
+
+export async function setUp({ build, tables, database = "ferry_bench", binary: prebuilt }: { build: boolean; tables: string[]; database?: string; binary?: string }): Promise<BenchContext & { tearDown(): Promise<void> }> {
+  const brokers = process.env.FERRY_TEST_KAFKA_BROKERS;
+  const serverUrl = process.env.FERRY_TEST_DATABASE_URL;
+  if (!brokers || !serverUrl) throw new Error("FERRY_TEST_KAFKA_BROKERS and FERRY_TEST_DATABASE_URL are not set: source .services/env (services/up.sh)");
+  if (build && !prebuilt) {
+    say("building dist/ferry");
+    await run([process.execPath, "scripts/build.ts"]);
+  }
+  const tmp = mkdtempSync(path.join(tmpdir(), "ferry-bench-"));
+  const binary = path.join(tmp, "ferry");
+  copyFileSync(prebuilt ?? path.join(root, "dist/ferry"), binary);
+  const databaseUrl = await freshDatabase(serverUrl, database);
+  const migrations = writeMigrationsDir(tables);
+  await run([binary, "migrate", "--handlers", migrations], { FERRY_DATABASE_URL: databaseUrl, TMPDIR: tmp });
+  rmSync(migrations, { recursive: true, force: true });
+  const sql = postgres(databaseUrl, { max: 2, onnotice: () => {} });
+  const kafka = await benchKafka(brokers);
+  return {
+    binary,
+    brokers,
+    databaseUrl,
+    database,
+    sql,
+    kafka,
+    runId: Math.random().toString(36).slice(2, 8),
+    async tearDown() {
+      await kafka.cleanup();
+      await sql.end({ timeout: 5 });
+      rmSync(tmp, { recursive: true, force: true });
+    },
+  };
+}
