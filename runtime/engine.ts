@@ -7,7 +7,7 @@ import { ensureDeadLetterTopics } from "./dlt/ensure-topics.ts";
 import { loadHandlers } from "./handlers/load.ts";
 import { schedulePruning } from "./inbox/prune.ts";
 import { createConfluentKafka } from "./kafka/confluent.ts";
-import { prepareHandlerAvro } from "./registry/handler-avro.ts";
+import { connectAvroRegistry, prepareHandlerAvro } from "./registry/handler-avro.ts";
 import type { KafkaPort, ProducerPort } from "./kafka/port.ts";
 import type { Logger } from "./log/logger.ts";
 import type { HealthReport } from "./admin/app.ts";
@@ -47,7 +47,8 @@ export async function startEngine(
   const handlers = await loadHandlers(config.handlersDir);
   if (handlers.length === 0) log.warn("handlers:none-found", { dir: config.handlersDir });
   // Before anything connects: a reader schema that cannot read what producers registered stops here.
-  const avro = await prepareHandlerAvro(handlers, config.schemas, log);
+  const avroRegistry = connectAvroRegistry(config.schemas);
+  const avro = await prepareHandlerAvro(handlers, config.schemas, log, avroRegistry);
   const sql: Sql = connectDatabase(config.database.url, { poolSize: config.database.poolSize });
   let producer: ProducerPort | undefined;
   let admin: AdminPort | undefined;
@@ -60,7 +61,7 @@ export async function startEngine(
   };
   // A handler added or changed while running passes the checks the start made for all of them.
   const prepareLater = async (handler: LoadedHandler) => {
-    const checked = await prepareHandlerAvro([handler], config.schemas, log);
+    const checked = await prepareHandlerAvro([handler], config.schemas, log, avroRegistry);
     const held = checked.held.get(handler.name);
     if (held) throw new SchemaGateError(held);
     await migrate(sql, await collectMigrations(config.handlersDir), log);

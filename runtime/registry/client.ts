@@ -20,6 +20,8 @@ export interface RegisteredSchema {
 export interface RegistryClient {
   /** The schema with this id, or null when the registry does not know it. */
   schemaById(id: number): Promise<{ schemaType: string; schema: string } | null>;
+  /** Every subject the registry holds. */
+  subjects(): Promise<string[]>;
   /** Version numbers of a subject, oldest first; empty when the subject does not exist. */
   versions(subject: string): Promise<number[]>;
   version(subject: string, version: number | "latest"): Promise<RegisteredSchema>;
@@ -51,6 +53,7 @@ export function createRegistryClient(request: RegistryRequest): RegistryClient {
         throw e;
       }
     },
+    subjects: () => request<string[]>("GET", "/subjects"),
     async versions(subject) {
       try {
         return (await request<number[]>("GET", `/subjects/${enc(subject)}/versions`)).sort((a, b) => a - b);

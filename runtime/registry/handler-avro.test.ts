@@ -9,12 +9,18 @@ import type { LoadedHandler } from "../handlers/validate.ts";
 import { createLogger } from "../log/logger.ts";
 import type { RegistryClient } from "./client.ts";
 import { prepareHandlerAvro } from "./handler-avro.ts";
+import { createSchemaCache } from "./schema-cache.ts";
 
 const v1 = { type: "record", name: "Order", namespace: "shop", fields: [{ name: "id", type: "string" }] };
 const v2 = { ...v1, fields: [...v1.fields, { name: "total", type: "long" }] }; // no default: cannot read v1 data
 
 /** A registry holding `orders-value` versions 1..n with ids 11.., and nothing else. */
-function fakeRegistry(versions: object[]): RegistryClient {
+function fakeRegistry(versions: object[]) {
+  const client = fakeClient(versions);
+  return { client, cache: createSchemaCache(client) };
+}
+
+function fakeClient(versions: object[]): RegistryClient {
   const at = (v: number) => ({ subject: "orders-value", version: v, id: 10 + v, schemaType: "AVRO", schema: JSON.stringify(versions[v - 1]) });
   return {
     versions: async (subject: string) => (subject === "orders-value" ? versions.map((_, i) => i + 1) : []),
@@ -62,4 +68,13 @@ describe("prepareHandlerAvro", () => {
     expect((missing as Error).message).toContain(path.join(dir, "totals.ts"));
     expect((missing as Error).message).toContain("nope.avsc");
   });
+});
+
+test("handlers prepared with one shared registry fetch each schema id once", async () => {
+  const shared = fakeRegistry([v1]);
+  const first = await prepareHandlerAvro([handler(v1, "a")], settings, log, shared);
+  const later = await prepareHandlerAvro([handler(v1, "b")], settings, log, shared); // a handler added while running
+  const bytes = frame(11, parseSchema(v1, "v1").toBuffer({ id: "o-1" }));
+  for (const avro of [first, later]) await avro.decoding.values().next().value!.warm([{ value: bytes } as never]);
+  expect(shared.cache.fetches).toBe(1);
 });

@@ -15,7 +15,7 @@ import { loadSchemaFile } from "../schemas/catalog.ts";
 import { checkReader } from "../schemas/gate.ts";
 import type { RegistryClient } from "./client.ts";
 import { connectRegistry } from "./connect.ts";
-import { createSchemaCache } from "./schema-cache.ts";
+import { createSchemaCache, type SchemaCache } from "./schema-cache.ts";
 
 export interface AvroDecoding {
   /** Fetches the writer schemas of these records that are not cached yet (throws RegistryUnavailableError when the registry is down). */
@@ -30,20 +30,33 @@ export interface HandlerAvro {
   held: Map<string, string[]>;
 }
 
+/** One registry client and one schema cache for the whole process, handlers added later included. */
+export interface AvroRegistry {
+  client: RegistryClient;
+  cache: SchemaCache;
+}
+
+export function connectAvroRegistry(settings: FerryConfig["schemas"]): AvroRegistry | undefined {
+  if (!settings.registry) return undefined;
+  const client = connectRegistry(settings.registry);
+  return { client, cache: createSchemaCache(client) };
+}
+
+/** `shared` should be the engine's one AvroRegistry, so each schema id is fetched once per process. */
 export async function prepareHandlerAvro(
   handlers: readonly LoadedHandler[],
   settings: FerryConfig["schemas"],
   log: Logger,
-  client?: RegistryClient,
+  shared?: AvroRegistry,
 ): Promise<HandlerAvro> {
   const result: HandlerAvro = { decoding: new Map(), held: new Map() };
   const avroHandlers = handlers.filter((h) => h.format === "avro");
   if (avroHandlers.length === 0) return result;
-  if (!client && !settings.registry) {
+  const connected = shared ?? connectAvroRegistry(settings);
+  if (!connected) {
     throw new ConfigError([`handler(s) ${avroHandlers.map((h) => h.name).join(", ")} read Avro: set FERRY_SCHEMA_REGISTRY_URL to the schema registry`]);
   }
-  const registry = client ?? connectRegistry(settings.registry!);
-  const cache = createSchemaCache(registry);
+  const { client: registry, cache } = connected;
   const failures: string[] = [];
   for (const handler of avroHandlers) {
     const reader = await readerSchemaOf(handler);

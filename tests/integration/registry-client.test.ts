@@ -23,6 +23,7 @@ describe("registry client (real registry)", () => {
     const v2 = await registry.client.register(subject, order([{ name: "note", type: "string", default: "" }]));
     expect(v2.id).not.toBe(id);
     expect(await registry.client.versions(subject)).toEqual([1, 2]);
+    expect(await registry.client.subjects()).toContain(subject);
     expect(await registry.client.lookup(subject, order())).toMatchObject({ subject, version: 1, id });
     expect(await registry.client.version(subject, "latest")).toMatchObject({ version: 2, id: v2.id, schemaType: "AVRO" });
     // Ids are content ids: the registry may hand back an equal schema registered earlier in other words.
