@@ -67,3 +67,15 @@ describe("loading handlers", () => {
     expect(await problemsOf(loadHandlers("/nonexistent/handlers"))).toEqual(["the handlers directory does not exist or is not a directory"]);
   });
 });
+
+test("a reload imports the file's current content and leaves no copy behind", async () => {
+  const dir = dirWith({ "orders.ts": `export default { topic: "v1", async handle() {} };` });
+  const file = path.join(dir, "orders.ts");
+  expect((await loadHandlerFile(file)).topics).toEqual(["v1"]);
+  writeFileSync(file, `export default { topic: "v2", async handle() {} };`);
+  const reloaded = await loadHandlerFile(file, 1);
+  expect(reloaded.topics).toEqual(["v2"]);
+  expect(reloaded.file).toBe(file);
+  expect(await listHandlerFiles(dir)).toEqual([file]);
+  expect((await Array.fromAsync(new Bun.Glob(".*").scan({ cwd: dir, dot: true })))).toEqual([]);
+});

@@ -1,4 +1,4 @@
-import { readdir, stat } from "node:fs/promises";
+import { copyFile, readdir, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { HandlerLoadError, coerceError } from "../errors.ts";
@@ -24,16 +24,24 @@ export async function listHandlerFiles(dir: string): Promise<string[]> {
     .sort();
 }
 
-/** Imports and validates one handler file. `version` defeats the module cache on reload. */
+/**
+ * Imports and validates one handler file. With `version` (a reload) the file's current content is
+ * imported from a hidden copy beside it (`.name.v<version>.ts`): the compiled binary kept serving
+ * the first version for `file.ts?v=2`, and a fresh path is a fresh module everywhere. Beside it,
+ * so the handler's relative imports resolve as before; dot-named, so the watcher ignores it.
+ */
 export async function loadHandlerFile(file: string, version?: number): Promise<LoadedHandler> {
   registerFerryModule();
   let moduleExports: Record<string, unknown>;
+  const copy = version === undefined ? null : path.join(path.dirname(file), `.${handlerName(file)}.v${version}${path.extname(file)}`);
   try {
-    const url = pathToFileURL(file).href + (version === undefined ? "" : `?v=${version}`);
-    moduleExports = (await import(url)) as Record<string, unknown>;
+    if (copy) await copyFile(file, copy);
+    moduleExports = (await import(pathToFileURL(copy ?? file).href)) as Record<string, unknown>;
   } catch (thrown) {
     const error = coerceError(thrown);
     throw new HandlerLoadError(file, [`importing it failed: ${error.message}`], { cause: error });
+  } finally {
+    if (copy) await rm(copy, { force: true });
   }
   const result = validateHandlerModule(handlerName(file), file, moduleExports);
   if ("problems" in result) throw new HandlerLoadError(file, result.problems);

@@ -1,0 +1,116 @@
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { randomUUID } from "node:crypto";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { testSql } from "../support/db.ts";
+import { startFerry, type FerryProcess } from "../support/ferry-process.ts";
+import { writeHandlersDir } from "../support/handlers.ts";
+import { testKafka } from "../support/kafka.ts";
+import { waitFor } from "../support/wait.ts";
+
+const sql = testSql();
+let kafka: Awaited<ReturnType<typeof testKafka>>;
+let ferry: FerryProcess | undefined;
+beforeAll(async () => {
+  kafka = await testKafka();
+});
+afterAll(async () => {
+  if (ferry?.proc.exitCode === null) ferry.proc.kill("SIGKILL");
+  await kafka.close();
+  await sql.end();
+});
+
+/** A handler that records which of its versions applied each event (no unique constraint: a double apply shows). */
+const versioned = (topic: string, table: string, version: number) => `import { defineHandler } from "ferry";
+export default defineHandler<{ n: number }>({
+  topic: ${JSON.stringify(topic)},
+  async handle(p, ctx) {
+    await ctx.sql\`insert into ${table} (event_id, n, version) values (\${ctx.event.id}, \${p.n}, ${version})\`;
+  },
+});
+`;
+const table = (name: string) => `create table ${name} (id bigserial primary key, event_id text not null, n int not null, version int not null);`;
+
+test("hot-add during a continuous stream: add, change, reject broken files, remove; every event applied exactly once", async () => {
+  const id = randomUUID().slice(0, 8);
+  const topic = await kafka.createTopic("hot-add", 3);
+  const [alpha, beta] = [`hot_alpha_${id}`, `hot_beta_${id}`];
+  const dir = writeHandlersDir({ "alpha.ts": versioned(topic, alpha, 1) }, { [`0001_${alpha}.sql`]: table(alpha) });
+  const write = (file: string, content: string) => writeFileSync(path.join(dir, file), content);
+  const logged = (msg: string, file: string) => waitFor(`${msg} for ${file}`, () => ferry!.logs.some((l) => l.msg === msg && String(l.file).endsWith(file)));
+  const count = async (t: string) => (await sql<{ rows: number; ids: number }[]>`select count(*)::int as rows, count(distinct event_id)::int as ids from ${sql(t)}`)[0]!;
+
+  ferry = startFerry(["run", "--handlers", dir, "--group-prefix", `hot-${id}`]);
+  await ferry.waitForLog("engine:running");
+
+  // A continuous stream: 20 events every 100 ms until told to stop.
+  const total = { sent: 0 };
+  let streaming = true;
+  const stream = (async () => {
+    while (streaming) {
+      const batch = Array.from({ length: 20 }, (_, i) => total.sent + i).map((n) => ({
+        topic,
+        key: `k${n % 7}`,
+        value: JSON.stringify({ n }),
+        headers: { "event-id": `${topic}-${n}` },
+      }));
+      await kafka.send(batch);
+      total.sent += batch.length;
+      await Bun.sleep(100);
+    }
+  })();
+  try {
+    await waitFor("alpha v1 applying", async () => (await count(alpha)).rows > 0);
+
+    // New file: its migration first, then the handler. Loaded, validated, subscribed; no restart.
+    mkdirSync(path.join(dir, "migrations"), { recursive: true });
+    write(`migrations/0002_${beta}.sql`, table(beta));
+    write("beta.ts", versioned(topic, beta, 1));
+    await logged("handler:added", "beta.ts");
+    await waitFor("beta applying", async () => (await count(beta)).rows > 0);
+
+    // Editors' temp files are ignored; a broken new file is rejected; alpha and beta go on.
+    write(".alpha.ts.swp", "not a module");
+    write("alpha.ts~", "not a module");
+    write("gamma.ts", "export default defineHandler({ topic: ");
+    await logged("handlers:rejected", "gamma.ts");
+
+    // A changed file drains alpha only, then the new version takes over.
+    write("alpha.ts", versioned(topic, alpha, 2));
+    await logged("handler:replaced", "alpha.ts");
+    await waitFor("alpha v2 applying", async () => (await sql`select 1 from ${sql(alpha)} where version = 2 limit 1`).length > 0);
+
+    // A broken change is rejected and the running version (v2) keeps applying.
+    write("alpha.ts", versioned(topic, alpha, 3).replace("async handle", "async handle("));
+    await waitFor("the broken change rejected", () => ferry!.logs.filter((l) => l.msg === "handlers:rejected" && String(l.file).endsWith("alpha.ts")).length === 1);
+    const beforeBroken = (await count(alpha)).rows;
+    await waitFor("alpha still applying after a rejected change", async () => (await count(alpha)).rows > beforeBroken + 20);
+
+    // A removed file drains and unsubscribes.
+    rmSync(path.join(dir, "beta.ts"));
+    await logged("handler:removed", "beta.ts");
+    await waitFor("at least 1000 events streamed", () => total.sent >= 1_000);
+  } finally {
+    streaming = false;
+    await stream;
+  }
+  const sent = total.sent;
+  console.log(`hot-add: ${sent} events streamed across add, change, rejections and removal`);
+  await waitFor(`alpha to apply all ${sent} events`, async () => (await count(alpha)).rows >= sent, { timeoutMs: 120_000, intervalMs: 250 });
+  const betaAfterRemoval = await count(beta);
+  await Bun.sleep(1_000); // a removed handler must apply nothing more
+  expect(await count(beta)).toEqual(betaAfterRemoval);
+
+  expect(await count(alpha)).toEqual({ rows: sent, ids: sent });
+  expect(betaAfterRemoval.rows).toBe(betaAfterRemoval.ids);
+  const versions = await sql<{ version: number; n: number }[]>`select version, count(*)::int as n from ${sql(alpha)} group by version order by version`;
+  expect(versions.map((v) => v.version)).toEqual([1, 2]);
+  const rejected = ferry.logs.filter((l) => l.msg === "handlers:rejected");
+  expect(rejected.map((l) => path.basename(String(l.file))).sort()).toEqual(["alpha.ts", "gamma.ts"]);
+  expect(rejected.find((l) => String(l.file).endsWith("alpha.ts"))).toMatchObject({ running: "the previous version keeps running" });
+  expect(ferry.logs.filter((l) => l.msg === "handlers:change-detected" && /swp|~$/.test(String(l.file)))).toEqual([]);
+  expect(ferry.output()).not.toContain('"level":"error","msg":"handlers:watch-failed"');
+
+  ferry.proc.kill("SIGTERM");
+  expect(await ferry.exited).toBe(0);
+}, 240_000);
