@@ -8,6 +8,12 @@ ROOT=$PWD
 t0=$SECONDS
 
 source scripts/bootstrap.sh
+# The admin page is tested in a real headless browser: Debian's Chromium, driven by playwright-core.
+if ! command -v chromium >/dev/null; then
+  echo "test: installing Debian's chromium for the admin page test" >&2
+  if [[ $(id -u) -ne 0 ]]; then echo "test: not root; run: sudo apt-get install -y chromium" >&2; exit 1; fi
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
 # Fails loudly when a Bun upgrade changes which symbols the Kafka addon's shim must provide.
 bash scripts/check-kafka-addon-symbols.sh >&2
 echo "test: tools ready in $((SECONDS - t0)) s" >&2

@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { randomUUID } from "node:crypto";
-import { writeFileSync } from "node:fs";
-import path from "node:path";
 import { adminClient } from "../support/admin.ts";
 import { testSql } from "../support/db.ts";
 import { runFerry } from "../support/ferry-process.ts";
-import { effectsHandler, writeHandlersDir } from "../support/handlers.ts";
+import { makeFixable } from "../support/fixable.ts";
+import { writeHandlersDir } from "../support/handlers.ts";
 import { testKafka } from "../support/kafka.ts";
 import { createScenario } from "../support/scenario.ts";
 import { waitFor } from "../support/wait.ts";
@@ -25,24 +24,8 @@ const traceparent = `00-${traceId}-00f067aa0ba902b7-01`;
 
 test("health, metrics and the admin API of a running worker: pause grows lag, resume drains it, dead letters are browsed and replayed", async () => {
   const s = await createScenario("operate", { kafka, sql }, { partitions: 2 });
-  const fixed = `${s.table}_fixed`;
-  await sql`create table ${sql(fixed)} (ok int)`;
-  // Events marked "until-fixed" are refused until a row says the bug is fixed: a dead letter that a replay can then apply.
-  const extra = `ctx.log.info("effect:handling", { n: p.n });
-    if (p.fail === "until-fixed") {
-      const [row] = await ctx.sql\`select count(*)::int as n from ${fixed}\`;
-      if (row.n === 0) throw ctx.permanent(\`event \${p.n} waits for a fix\`);
-      delete p.fail;
-    }`;
-  writeFileSync(path.join(s.handlersDir, "record-effect.ts"), effectsHandler({ topic: s.topic, table: s.table, extra }));
+  const { events, fix } = await makeFixable(s, sql);
   const token = `ops-${randomUUID()}`;
-  const events = (from: number, to: number, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}) =>
-    Array.from({ length: to - from }, (_, i) => ({
-      topic: s.topic,
-      key: `k${from + i}`,
-      value: JSON.stringify({ n: from + i, key: `${s.topic}-b-${from + i}`, seq: 1, ...extra }),
-      headers: { "event-id": `${s.topic}-${from + i}`, ...headers },
-    }));
   try {
     const worker = s.start({ FERRY_ADMIN_TOKEN: token });
     const { port } = (await worker.waitForLog("http:listening")) as { port: number };
@@ -63,12 +46,15 @@ test("health, metrics and the admin API of a running worker: pause grows lag, re
 
     const applied = `ferry_events_total{handler="record-effect",outcome="applied"}`;
     expect(await admin.metric(applied)).toBe(0);
+    // Every test's handler is named record-effect and shares the database's inbox: count the growth.
+    const inboxRows = `ferry_inbox_rows{handler="record-effect"}`;
+    const inboxBefore = await admin.metric(inboxRows);
     await kafka.send([...events(0, 1, {}, { traceparent }), ...events(1, 10)]);
     await waitFor("10 effects", async () => (await s.count()).rows === 10);
     await waitFor("the applied counter at 10", async () => (await admin.metric(applied)) === 10);
     expect(await admin.metric(`ferry_handler_duration_seconds_count{handler="record-effect",result="ok"}`)).toBe(10);
     // The inbox count is cached for 10 s between scrapes.
-    await waitFor("10 inbox rows", async () => (await admin.metric(`ferry_inbox_rows{handler="record-effect"}`)) === 10, { timeoutMs: 20_000, intervalMs: 1_000 });
+    await waitFor("10 more inbox rows", async () => (await admin.metric(inboxRows)) >= inboxBefore + 10, { timeoutMs: 20_000, intervalMs: 1_000 });
     // The handler's own log line continues the event's trace.
     expect(worker.logs.find((l) => l.msg === "effect:handling" && l.n === 0)).toMatchObject({ traceId });
 
@@ -105,7 +91,7 @@ test("health, metrics and the admin API of a running worker: pause grows lag, re
 
     const replay = (dryRun?: boolean) => admin.json(`/api/handlers/record-effect/dead-letters/replay`, { eventIds: [deadLetterId], ...(dryRun === undefined ? {} : { dryRun }) });
     expect(await replay()).toMatchObject({ dryRun: true, results: [{ eventId: deadLetterId, outcome: "failed", detail: "event 30 waits for a fix" }] });
-    await sql`insert into ${sql(fixed)} values (1)`;
+    await fix();
     expect(await replay()).toMatchObject({ dryRun: true, results: [{ outcome: "would-apply" }] });
     expect((await s.count()).rows).toBe(30);
     expect(await replay(false)).toMatchObject({ dryRun: false, results: [{ outcome: "applied" }] });

@@ -1,0 +1,35 @@
+import { writeFileSync } from "node:fs";
+import path from "node:path";
+import type postgres from "postgres";
+import { effectsHandler } from "./handlers.ts";
+import type { createScenario } from "./scenario.ts";
+
+type Scenario = Awaited<ReturnType<typeof createScenario>>;
+
+/**
+ * Rewrites a scenario's handler so events marked `fail: "until-fixed"` are refused (permanent, so
+ * dead-lettered at once) until `fix()` inserts a row: a dead letter a replay can then apply.
+ * Every handled event also logs `effect:handling` through ctx.log.
+ */
+export async function makeFixable(s: Scenario, sql: postgres.Sql) {
+  const fixed = `${s.table}_fixed`;
+  await sql`create table ${sql(fixed)} (ok int)`;
+  const extra = `ctx.log.info("effect:handling", { n: p.n });
+    if (p.fail === "until-fixed") {
+      const [row] = await ctx.sql\`select count(*)::int as n from ${fixed}\`;
+      if (row.n === 0) throw ctx.permanent(\`event \${p.n} waits for a fix\`);
+      delete p.fail;
+    }`;
+  writeFileSync(path.join(s.handlersDir, "record-effect.ts"), effectsHandler({ topic: s.topic, table: s.table, extra }));
+  return {
+    fix: () => sql`insert into ${sql(fixed)} values (1)`,
+    /** Events `from`..`to`-1 for the scenario's topic, ids `<topic>-<n>`. */
+    events: (from: number, to: number, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}) =>
+      Array.from({ length: to - from }, (_, i) => ({
+        topic: s.topic,
+        key: `k${from + i}`,
+        value: JSON.stringify({ n: from + i, key: `${s.topic}-b-${from + i}`, seq: 1, ...extra }),
+        headers: { "event-id": `${s.topic}-${from + i}`, ...headers },
+      })),
+  };
+}
