@@ -1,0 +1,49 @@
+/**
+ * A running worker: the engine with its subscribers (metrics, progress, admin), the handlers
+ * directory watched for hot-add, and the HTTP surface. `ferry run` and `ferry dev` start the same
+ * thing; only the Kafka port, database and registry they hand in differ.
+ */
+import { createAdminApp } from "./admin/app.ts";
+import { createOperations } from "./admin/operate.ts";
+import type { FerryConfig } from "./config/load.ts";
+import { startEngine, type Engine } from "./engine.ts";
+import type { EngineEvents } from "./engine-events.ts";
+import { watchHandlers } from "./handlers/watch.ts";
+import type { KafkaPort } from "./kafka/port.ts";
+import type { Logger } from "./log/logger.ts";
+
+export interface Worker {
+  engine: Engine;
+  events: EngineEvents;
+  /** Where /healthz, /readyz, /metrics and the admin page listen. */
+  httpUrl: string;
+  /** Stops watching, drains the engine (up to the shutdown timeout), closes the HTTP server. */
+  stop(): Promise<{ drained: boolean }>;
+}
+
+export async function startWorker(config: FerryConfig, log: Logger, { kafka }: { kafka?: KafkaPort } = {}): Promise<Worker> {
+  const operations = createOperations(config, log);
+  const engine = await startEngine(config, log, kafka, operations.events);
+  let watcher: Awaited<ReturnType<typeof watchHandlers>> | undefined;
+  let server: ReturnType<typeof Bun.serve>;
+  try {
+    watcher = config.watchHandlers ? await watchHandlers(config.handlersDir, { pool: engine.handlers, events: operations.events, log }) : undefined;
+    server = Bun.serve({ hostname: config.http.host, port: config.http.port, fetch: createAdminApp(operations.adminDeps(engine)).fetch });
+  } catch (e) {
+    await watcher?.stop();
+    await engine.stop();
+    throw e;
+  }
+  log.info("http:listening", { host: config.http.host, port: server.port, admin: config.admin.enabled, token: config.admin.token !== undefined });
+  return {
+    engine,
+    events: operations.events,
+    httpUrl: `http://${config.http.host.includes(":") ? `[${config.http.host}]` : config.http.host}:${server.port}`,
+    async stop() {
+      await watcher?.stop();
+      const result = await engine.stop();
+      await server.stop();
+      return result;
+    },
+  };
+}
