@@ -3,6 +3,7 @@
  * ferry: the command line. Reads as: parse the command → run it → map errors to exit codes.
  * 0 success · 1 runtime failure · 2 bad command line or configuration.
  */
+import { devCommand } from "./cli/dev-command.ts";
 import { dltCommand } from "./cli/dlt-command.ts";
 import { healthcheckCommand } from "./cli/healthcheck-command.ts";
 import { migrateCommand } from "./cli/migrate-command.ts";
@@ -17,6 +18,7 @@ import { ConfigError, FerryError, HandlerLoadError, SchemaError } from "./errors
 type Command = (args: string[], env: Record<string, string | undefined>) => Promise<number>;
 
 const commands: Record<string, Command> = {
+  dev: devCommand,
   run: runCommand,
   migrate: migrateCommand,
   healthcheck: healthcheckCommand,

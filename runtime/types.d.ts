@@ -2,3 +2,13 @@ declare module "*.sql" {
   const text: string;
   export default text;
 }
+
+// Files embedded in the compiled binary with `import path from "..." with { type: "file" }`.
+declare module "*.wasm" {
+  const path: string;
+  export default path;
+}
+declare module "*.data" {
+  const path: string;
+  export default path;
+}

@@ -3,10 +3,13 @@
  * set (a UUID when the line has none), the key set, acks=all and idempotence on.
  */
 import { loadProduceConfig } from "../config/load-tools.ts";
+import { loadDevConfig } from "../config/load-dev.ts";
+import { produceDemo } from "../dev/produce-demo.ts";
 import { connectAvroProducer } from "../produce/connect.ts";
 import { parseJsonLines } from "../produce/json-lines.ts";
 import { loadSchemaFile } from "../schemas/catalog.ts";
 import { parseFlags, type FlagMap } from "./flags.ts";
+import { createProgress } from "./progress.ts";
 import { produceUsage } from "./usage.ts";
 
 const produceFlags: FlagMap = {
@@ -20,6 +23,9 @@ const produceFlags: FlagMap = {
   "subject-strategy": { env: "FERRY_SCHEMA_SUBJECT_STRATEGY" },
   "auto-register": { env: "FERRY_PRODUCE_AUTO_REGISTER", value: "true" },
   json: { env: "FERRY_PRODUCE_FORMAT", value: "json" },
+  demo: { env: "FERRY_PRODUCE_DEMO", value: "true" },
+  "data-dir": { env: "FERRY_DEV_DATA_DIR" },
+  schemas: { env: "FERRY_SCHEMAS_DIR" },
 };
 
 /** Sent in slices so a large file does not sit in memory as one batch of Kafka messages. */
@@ -31,6 +37,8 @@ export async function produceCommand(args: string[], env: Record<string, string 
     console.log(produceUsage);
     return 0;
   }
+  const dev = loadDevConfig(settings);
+  if (dev.demo) return produceDemo(settings, { dataDir: dev.dataDir, schemasDir: dev.schemasDir, paceMs: settings.FERRY_PRODUCE_FORMAT === "json" ? 0 : 100 });
   const config = loadProduceConfig(settings);
   const schema = await loadSchemaFile(config.schemaFile);
   const text = config.input === "-" ? await Bun.stdin.text() : await Bun.file(config.input).text();

@@ -4,6 +4,10 @@ export const mainUsage = `ferry ${version} — carries Kafka events to handler p
 
 Usage: ferry <command> [options]
 
+Getting started:
+  dev        Run the real engine on embedded Kafka, PostgreSQL and schema registry: nothing to install
+  new        Scaffold a handler with its schema, migration and test (ferry new handler <name>)
+
 Commands:
   run        Run the worker: consume the topics of every handler in a directory
   migrate    Apply Ferry's database migrations (and the handlers' own), then exit
@@ -18,6 +22,7 @@ Options:
   -v, --version  Print the version
 
 Examples:
+  ferry dev --handlers ./handlers          then, in another shell: ferry produce --demo
   ferry run --handlers ./handlers
   FERRY_DATABASE_URL=postgres://app@db/app ferry migrate --handlers ./handlers
 
@@ -166,6 +171,7 @@ Example (CI):
   ferry schemas check --registry-url $REGISTRY && ferry schemas register --registry-url $REGISTRY`;
 
 export const produceUsage = `Usage: ferry produce --topic <name> --schema <file.avsc> [--key-field <field>] [--input <file>] [options]
+       ferry produce --demo [--data-dir <dir>] [--json]
 
 Reads JSON lines (standard input, or --input <file>), checks each value against the schema,
 encodes it as Avro in the schema registry's wire format and sends it: event-id header set (the
@@ -185,9 +191,52 @@ Options (each also settable by the environment variable shown):
   --subject-strategy <name>   FERRY_SCHEMA_SUBJECT_STRATEGY     TopicName|RecordName|TopicRecordName
   --auto-register             FERRY_PRODUCE_AUTO_REGISTER=true  register the schema when missing
   --json                      FERRY_PRODUCE_FORMAT=json         print a JSON summary
+  --demo                      FERRY_PRODUCE_DEMO=true           send the example's demo stream to "orders": 10 new
+                                                                orders, 3 redelivered (same event id), 2 placed twice
+                                                                (new event id), a poison message and a negative
+                                                                total; prints each event and the expected end state
+  --data-dir <dir>            FERRY_DEV_DATA_DIR                the ferry dev to send to when --brokers is not given
+                                                                (default ./.ferry-dev: it reads dev.json there)
 Also: FERRY_EVENT_ID_HEADER (default event-id), FERRY_KAFKA_SECURITY_PROTOCOL and SASL settings,
 FERRY_SCHEMA_REGISTRY_* connection settings (see ferry schemas --help).
 
-Example:
+More than 1000 lines show a progress counter on standard error.
+
+Examples:
+  ferry produce --demo                       # to the ferry dev running in this directory
   echo '{"orderId":"o-1","customerId":"c-9","totalCents":4200,"placedAt":1760000000000}' | \\
     ferry produce --topic orders --schema schemas/order-placed.avsc --key-field orderId`;
+
+
+export const devUsage = `Usage: ferry dev [--handlers <dir>] [--schemas <dir>] [--data-dir <dir>] [--reset] [--json]
+
+Runs the same engine as 'ferry run' on embedded parts, so nothing needs installing:
+  Kafka       librdkafka's mock cluster (3 brokers, in memory, empty at every start); its address
+              is printed, so ferry produce, kcat or any Kafka client can connect
+  PostgreSQL  PGlite (PostgreSQL in WebAssembly), data kept in <data-dir>/pgdata, served on a
+              loopback port (psql works)
+  registry    a Confluent-compatible schema registry in memory, fed from <schemas>: each
+              topic's history/ versions, then its current schema (topics.json binds them)
+The handlers directory is watched: new or changed handler files load without a restart. Where
+everything listens is also written to <data-dir>/dev.json, which 'ferry produce --demo' reads.
+Not for production: one in-process broker proves no replication or failover, PGlite is one
+session. Test against real services (scripts/test.sh) before you trust a change.
+
+Options (each also settable by the environment variable shown):
+  --handlers <dir>      FERRY_HANDLERS_DIR        default ./handlers
+  --schemas <dir>       FERRY_SCHEMAS_DIR         default ./schemas
+  --data-dir <dir>      FERRY_DEV_DATA_DIR        default ./.ferry-dev
+  --reset               FERRY_DEV_RESET=true      start from an empty database
+  --http-port <n>       FERRY_HTTP_PORT           health, metrics and the admin page, default 8080 (0: any free port)
+  --log-level <level>   FERRY_LOG_LEVEL           default warn (JSON lines on standard error)
+  --json                FERRY_DEV_FORMAT=json     machine-readable: one JSON object per line on standard output
+                                                  (dev:ready with the addresses, dev:tally per batch, dev:handler-*)
+Every other 'ferry run' setting applies (FERRY_BATCH_SIZE, FERRY_GROUP_PREFIX, ...).
+
+Exit codes: 0 stopped cleanly · 1 runtime failure or not drained in time · 2 bad command line,
+configuration, handler or schema file.
+
+Examples:
+  ferry dev                                  # ./handlers, ./schemas, data in ./.ferry-dev
+  ferry produce --demo                       # in another shell: watch dedup and dead letters
+  ferry dev --reset --http-port 0 --json     # fresh database, any port, for scripts`;

@@ -89,8 +89,13 @@ export function bindSubjects(files: SchemaFile[], topics: Record<string, string[
 
 /** Released versions kept in the repository: `history/<stem>/<n>.avsc`, oldest first. */
 export async function loadHistory(dir: string, schema: SchemaFile): Promise<VersionedSchema[]> {
-  const folder = path.join(dir, "history", schema.name.replace(/\.avsc$/, ""));
+  return (await loadReleasedFiles(dir, schema.name)).map((f) => ({ version: path.relative(dir, f.path), type: f.type }));
+}
+
+/** The files of `history/<stem>/`, oldest first. */
+export async function loadReleasedFiles(dir: string, schemaName: string): Promise<SchemaFile[]> {
+  const folder = path.join(dir, "history", schemaName.replace(/\.avsc$/, ""));
   const names = (await readdir(folder).catch(() => [] as string[])).filter((n) => /^\d+\.avsc$/.test(n));
   names.sort((a, b) => parseInt(a) - parseInt(b));
-  return Promise.all(names.map(async (n) => ({ version: `history/${path.basename(folder)}/${n}`, type: (await loadSchemaFile(path.join(folder, n))).type })));
+  return Promise.all(names.map((n) => loadSchemaFile(path.join(folder, n))));
 }

@@ -1,0 +1,47 @@
+/**
+ * `ferry dev`'s schema registry: the in-memory store behind the Confluent REST API on loopback,
+ * fed at start from the schemas directory the way CI would (`ferry schemas register`): each
+ * topic's released versions (history/<name>/<n>.avsc) in order, then the current file.
+ */
+import { SchemaError } from "../errors.ts";
+import type { SubjectStrategy } from "../registry/subject-strategy.ts";
+import { bindSubjects, loadReleasedFiles, loadSchemaFiles, loadTopics } from "../schemas/catalog.ts";
+import { createRegistryApp } from "./registry-app.ts";
+import { createRegistryStore, RegistryRefusal, type RegistryStore } from "./registry-store.ts";
+import { existsSync } from "node:fs";
+
+export interface DevRegistry {
+  url: string;
+  /** The subjects registered from the schemas directory, with their latest version. */
+  seeded: Array<{ subject: string; schema: string; version: number }>;
+  stop(): Promise<void>;
+}
+
+export async function startDevRegistry({ schemasDir, strategy, port = 0 }: { schemasDir: string; strategy: SubjectStrategy; port?: number }): Promise<DevRegistry> {
+  const store = createRegistryStore();
+  const seeded = existsSync(schemasDir) ? await seed(store, schemasDir, strategy) : [];
+  const server = Bun.serve({ hostname: "127.0.0.1", port, fetch: createRegistryApp(store).fetch });
+  return {
+    url: `http://127.0.0.1:${server.port}`,
+    seeded,
+    stop: async () => void (await server.stop(true)),
+  };
+}
+
+async function seed(store: RegistryStore, dir: string, strategy: SubjectStrategy) {
+  const { bindings } = bindSubjects(await loadSchemaFiles(dir), await loadTopics(dir), strategy);
+  const seeded: DevRegistry["seeded"] = [];
+  for (const binding of bindings) {
+    let version = 0;
+    for (const file of [...(await loadReleasedFiles(dir, binding.schema.name)), binding.schema]) {
+      try {
+        version = store.register(binding.subject, file.text).version;
+      } catch (e) {
+        if (!(e instanceof RegistryRefusal)) throw e;
+        throw new SchemaError(`cannot be registered under ${binding.subject} in ferry dev's registry: ${e.message}; fix the schema (ferry schemas check --offline shows the same problem)`, { file: file.path });
+      }
+    }
+    seeded.push({ subject: binding.subject, schema: binding.schema.name, version });
+  }
+  return seeded;
+}

@@ -1,0 +1,42 @@
+/**
+ * `ferry dev`'s database: PGlite (PostgreSQL compiled to WebAssembly) with its data in a local
+ * folder, served on loopback by the wire-protocol bridge. Inside a compiled binary PGlite cannot
+ * find its WebAssembly and data files next to its module, so they are embedded with
+ * `with { type: "file" }` and handed in.
+ */
+import { PGlite } from "@electric-sql/pglite";
+import { mkdir } from "node:fs/promises";
+import pgliteData from "../../node_modules/@electric-sql/pglite/dist/pglite.data" with { type: "file" };
+import pgliteWasm from "../../node_modules/@electric-sql/pglite/dist/pglite.wasm" with { type: "file" };
+import initdbWasm from "../../node_modules/@electric-sql/pglite/dist/initdb.wasm" with { type: "file" };
+import { servePglite } from "./pglite-bridge.ts";
+
+export interface EmbeddedPostgres {
+  /** A postgres:// URL any client can use while the dev process runs. */
+  url: string;
+  db: PGlite;
+  stop(): Promise<void>;
+}
+
+export async function startEmbeddedPostgres({ dataDir, port = 0 }: { dataDir: string; port?: number }): Promise<EmbeddedPostgres> {
+  await mkdir(dataDir, { recursive: true });
+  const [pgliteWasmModule, initdbWasmModule] = await Promise.all([
+    WebAssembly.compile(await Bun.file(pgliteWasm).arrayBuffer()),
+    WebAssembly.compile(await Bun.file(initdbWasm).arrayBuffer()),
+  ]);
+  const db = await PGlite.create({ dataDir, pgliteWasmModule, initdbWasmModule, fsBundle: Bun.file(pgliteData) });
+  try {
+    const bridge = await servePglite(db, { port });
+    return {
+      url: `postgres://postgres@127.0.0.1:${bridge.port}/postgres`,
+      db,
+      async stop() {
+        await bridge.stop();
+        await db.close();
+      },
+    };
+  } catch (e) {
+    await db.close();
+    throw e;
+  }
+}
