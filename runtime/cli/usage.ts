@@ -43,7 +43,7 @@ Options (each also settable by the environment variable shown):
   --batch-size <n>          FERRY_BATCH_SIZE              events per transaction, default 500
   --concurrency <n>         FERRY_PARTITION_CONCURRENCY   partitions processed at once, default 8
   --log-level <level>       FERRY_LOG_LEVEL               debug|info|warn|error, default info
-  --http-port <n>           FERRY_HTTP_PORT               /healthz and /readyz, default 8080 (0: any free port)
+  --http-port <n>           FERRY_HTTP_PORT               /healthz, /readyz, /metrics, /admin, /api; default 8080 (0: any free port)
   --registry-url <url>      FERRY_SCHEMA_REGISTRY_URL     schema registry, required by handlers with format "avro"
 Avro handlers: FERRY_SCHEMA_GATE (fail|not-ready: a reader schema that cannot read a registered
 version stops the start, or holds that handler back and /readyz says why), FERRY_SCHEMA_SUBJECT_STRATEGY
@@ -54,6 +54,9 @@ FERRY_MISSING_EVENT_ID (dead-letter|derive), FERRY_DEAD_LETTER_SUFFIX (default .
 FERRY_CREATE_DEAD_LETTER_TOPICS (true|false), FERRY_DEAD_LETTER_REPLICATION_FACTOR (3),
 FERRY_INBOX_RETENTION_HOURS (336: twice Kafka's default topic retention), FERRY_INBOX_PRUNE_INTERVAL_MS,
 FERRY_SHUTDOWN_TIMEOUT_MS (30000).
+Operating: FERRY_ADMIN_TOKEN (bearer token of the admin API; required unless FERRY_HTTP_HOST is loopback),
+FERRY_ADMIN_API (true|false), FERRY_HANDLERS_WATCH (true: add, swap and remove handlers as files change),
+FERRY_HEALTH_STALL_MS (300000: /healthz fails when a batch runs longer).
 
 SIGTERM or SIGINT drains in-flight batches and exits 0; a second signal exits at once.
 
