@@ -1,32 +1,19 @@
 #!/usr/bin/env bash
-# The README's first Quickstart command: installs what is missing, starts Kafka and PostgreSQL,
-# builds dist/ferry and runs it on ./handlers. Ctrl-C stops the worker (services keep running;
-# services/down.sh stops them).
+# The README's first Quickstart command. On a fresh clone with Node.js (npm): installs what is
+# missing (pinned Bun, node_modules, the Kafka addon built for Bun; Debian build packages when
+# run as root), builds dist/ferry when the sources are newer, then runs
+#   dist/ferry dev --handlers ./handlers
+# the real engine on an embedded Kafka (librdkafka's mock cluster), PostgreSQL (PGlite, data in
+# ./.ferry-dev) and schema registry. No Kafka, PostgreSQL, registry or Java needed. Ctrl-C stops.
+# Extra arguments go to `ferry dev` (see dist/ferry dev --help); so do FERRY_* variables.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+t0=$SECONDS
 source scripts/bootstrap.sh
-services/up.sh kafka postgres
-source .services/env
-bun run build >&2
-
-DB=ferry_quickstart
-services/postgres.sh create-db "$DB" >/dev/null 2>&1 || true
-export FERRY_KAFKA_BROKERS=$FERRY_TEST_KAFKA_BROKERS
-export FERRY_DATABASE_URL="${FERRY_TEST_DATABASE_URL%/*}/$DB"
-
-# The example handler consumes "orders"; its dead letters go to "orders.dlt".
-for topic in orders orders.dlt; do
-  services/kafka.sh tool org.apache.kafka.tools.TopicCommand --bootstrap-server "${FERRY_KAFKA_BROKERS%%,*}" \
-    --create --if-not-exists --topic "$topic" --partitions 3 --replication-factor 3 --config min.insync.replicas=2 >/dev/null
-done
-
-cat >&2 <<TXT
-
-Ferry is starting on ./handlers (Kafka $FERRY_KAFKA_BROKERS, database $DB).
-Send an order from another shell (header event-id, then a tab, then the JSON value):
-  printf 'event-id:e1\t{"orderId":"o-1","customerId":"c-1","totalCents":1250}\n' | services/kafka.sh tool \\
-    org.apache.kafka.tools.ConsoleProducer --bootstrap-server ${FERRY_KAFKA_BROKERS%%,*} --topic orders \\
-    --reader-property parse.headers=true
-Then: psql -h 127.0.0.1 -U postgres $DB -c 'select * from order_totals'
-TXT
-exec dist/ferry run --handlers ./handlers
+# Rebuild only when something the binary is made of changed (a second run starts at once).
+if [[ ! -x dist/ferry ]] || [[ -n $(find runtime package.json bun.lock scripts/build.ts -newer dist/ferry -print -quit) ]]; then
+  echo "quickstart: building dist/ferry…" >&2
+  bun run build >&2
+fi
+echo "quickstart: ready in $((SECONDS - t0)) s. In another shell, send the demo stream:  dist/ferry produce --demo" >&2
+exec dist/ferry dev --handlers ./handlers "$@"

@@ -8,6 +8,7 @@ import { rm } from "node:fs/promises";
 import path from "node:path";
 import { loadConfig, type FerryConfig } from "../config/load.ts";
 import { coerceError } from "../errors.ts";
+import { listHandlerFiles } from "../handlers/load.ts";
 import { createConfluentKafka } from "../kafka/confluent.ts";
 import type { Logger } from "../log/logger.ts";
 import { startDevRegistry, type DevRegistry } from "./dev-registry.ts";
@@ -42,7 +43,9 @@ export async function startDev({ settings, dataDir, schemasDir, reset, log }: De
     for (const stop of stops.splice(0).reverse()) await stop().catch((e: unknown) => log.warn("dev:stop-failed", { error: coerceError(e) }));
   };
   try {
-    const strategy = loadConfig({ ...settings, ...placeholders }).schemas.strategy;
+    const { handlersDir, schemas } = loadConfig({ ...settings, ...placeholders });
+    await listHandlerFiles(handlersDir); // a wrong directory fails before anything starts
+    const strategy = schemas.strategy;
     const registry: DevRegistry = await startDevRegistry({ schemasDir, strategy });
     stops.push(() => registry.stop());
     const cluster: MockCluster = await startMockCluster({ brokers: 3 });
