@@ -1,5 +1,5 @@
 import type { Sql } from "postgres";
-import type { EngineEvents } from "../engine-events.ts";
+import type { EngineEventMap, EngineEvents } from "../engine-events.ts";
 import { coerceError } from "../errors.ts";
 import type { LoadedHandler } from "../handlers/validate.ts";
 import type { BatchProgress, KafkaPort, PartitionBatch, ProducerPort, TopicPartition, TopicPartitionOffset } from "../kafka/port.ts";
@@ -47,14 +47,7 @@ export interface HandlerWorker {
 
 export const groupIdFor = (prefix: string, handlerName: string) => `${prefix}.${handlerName}`;
 
-interface Tally {
-  records: number;
-  skipped: number;
-  applied: number;
-  technicalDuplicates: number;
-  functionalDuplicates: number;
-  deadLettered: number;
-}
+type Tally = Omit<EngineEventMap["batch:applied"], "handler" | "topic" | "partition" | "durationMs">;
 const emptyTally: Tally = { records: 0, skipped: 0, applied: 0, technicalDuplicates: 0, functionalDuplicates: 0, deadLettered: 0 };
 
 const partitionKey = (topic: string, partition: number) => `${topic}:${partition}`;

@@ -1,23 +1,17 @@
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { afterAll, expect, test } from "bun:test";
 import { randomUUID } from "node:crypto";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { testSql } from "../support/db.ts";
 import { startFerry, type FerryProcess } from "../support/ferry-process.ts";
 import { writeHandlersDir } from "../support/handlers.ts";
-import { testKafka } from "../support/kafka.ts";
+import { useScenarios } from "../support/suite.ts";
 import { waitFor } from "../support/wait.ts";
 
-const sql = testSql();
-let kafka: Awaited<ReturnType<typeof testKafka>>;
+const suite = useScenarios();
+const { sql } = suite;
 let ferry: FerryProcess | undefined;
-beforeAll(async () => {
-  kafka = await testKafka();
-});
-afterAll(async () => {
+afterAll(() => {
   if (ferry?.proc.exitCode === null) ferry.proc.kill("SIGKILL");
-  await kafka.close();
-  await sql.end();
 });
 
 /** A handler that records which of its versions applied each event (no unique constraint: a double apply shows). */
@@ -33,6 +27,7 @@ const table = (name: string) => `create table ${name} (id bigserial primary key,
 
 test("hot-add during a continuous stream: add, change, reject broken files, remove; every event applied exactly once", async () => {
   const id = randomUUID().slice(0, 8);
+  const kafka = suite.kafka();
   const topic = await kafka.createTopic("hot-add", 3);
   const [alpha, beta] = [`hot_alpha_${id}`, `hot_beta_${id}`];
   const dir = writeHandlersDir({ "alpha.ts": versioned(topic, alpha, 1) }, { [`0001_${alpha}.sql`]: table(alpha) });

@@ -1,6 +1,8 @@
+import { randomUUID } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import type postgres from "postgres";
+import { adminClient } from "./admin.ts";
 import { effectsHandler } from "./handlers.ts";
 import type { createScenario } from "./scenario.ts";
 
@@ -32,4 +34,13 @@ export async function makeFixable(s: Scenario, sql: postgres.Sql) {
         headers: { "event-id": `${s.topic}-${from + i}`, ...headers },
       })),
   };
+}
+
+/** A fixable scenario's worker, started with an admin token of its own; `admin` sends that token. */
+export async function startFixableWorker(s: Scenario, sql: postgres.Sql) {
+  const fixable = await makeFixable(s, sql);
+  const token = `admin-${randomUUID()}`;
+  const worker = s.start({ FERRY_ADMIN_TOKEN: token });
+  const { port } = (await worker.waitForLog("http:listening")) as { port: number };
+  return { ...fixable, token, worker, port, admin: adminClient(port, token) };
 }
