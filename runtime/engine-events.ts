@@ -26,6 +26,8 @@ export interface EngineEventMap {
   /** One call of a handler's `handle` (per event) or `handleBatch` (per batch). */
   "handler:called": { handler: string; durationMs: number; ok: boolean };
   "offsets:committed": { handler: string; topic: string; partition: number; offset: string; durationMs: number };
+  /** A handler's consume loop ended with an error: it delivers nothing until the handler is restarted or swapped. */
+  "consumer:failed": { handler: string; message: string };
   "partitions:assigned": { handler: string; partitions: TopicPartition[] };
   "partitions:revoked": { handler: string; partitions: TopicPartition[] };
   "handler:paused": { handler: string; topic?: string; partitions?: number[] };

@@ -16,3 +16,12 @@ test("idle is alive; a batch running past the limit is a stall until it finishes
   events.emit("batch:failed", { ...where, durationMs: 6_000 });
   expect(progress.report()).toEqual({ stalled: [], batchesInFlight: 0, lastBatchAt: new Date(t).toISOString() });
 });
+
+test("a failed consume loop is not alive until the handler is started anew", () => {
+  const events = createEngineEvents();
+  const progress = trackProgress(events, 5_000);
+  events.emit("consumer:failed", { handler: "totals", message: "broker went away for good" });
+  expect(progress.report().stalled).toEqual(["handler totals: its consume loop failed: broker went away for good"]);
+  events.emit("handler:replaced", { handler: "totals", file: "totals.ts" });
+  expect(progress.report().stalled).toEqual([]);
+});

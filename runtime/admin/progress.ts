@@ -23,16 +23,24 @@ export function trackProgress(events: EngineEvents, stallMs: number, now: () => 
   events.on("batch:started", (p) => inFlight.set(key(p), now()));
   events.on("batch:applied", finish);
   events.on("batch:failed", finish);
-  // A removed handler's batches are over, whatever their last event said.
-  events.on("handler:removed", ({ handler }) => {
+  // A consume loop that died delivers nothing more: not alive until the handler is started anew.
+  const failed = new Map<string, string>();
+  events.on("consumer:failed", ({ handler, message }) => failed.set(handler, message));
+  const restarted = ({ handler }: { handler: string }) => {
+    failed.delete(handler);
+    // A removed or swapped handler's batches are over, whatever their last event said.
     for (const k of inFlight.keys()) if (k.startsWith(`${handler} `)) inFlight.delete(k);
-  });
+  };
+  events.on("handler:removed", restarted);
+  events.on("handler:replaced", restarted);
+  events.on("handler:added", restarted);
   return {
     report() {
       const t = now();
       const stalled = [...inFlight]
         .filter(([, since]) => t - since > stallMs)
-        .map(([k, since]) => `handler ${k.replace(" ", ": batch of ")} has been running for ${Math.round((t - since) / 1000)} s (limit ${Math.round(stallMs / 1000)} s)`);
+        .map(([k, since]) => `handler ${k.replace(" ", ": batch of ")} has been running for ${Math.round((t - since) / 1000)} s (limit ${Math.round(stallMs / 1000)} s)`)
+        .concat([...failed].map(([handler, message]) => `handler ${handler}: its consume loop failed: ${message}`));
       return { stalled, batchesInFlight: inFlight.size, lastBatchAt: lastBatchAt === null ? null : new Date(lastBatchAt).toISOString() };
     },
   };

@@ -116,6 +116,10 @@ export function createHandlerWorker(deps: {
       log.info("partitions:revoked", { partitions: partitions.map((p) => partitionKey(p.topic, p.partition)) });
       emit("partitions:revoked", { handler: handler.name, partitions });
     },
+    // Only while running: a loop that ends because the worker stops (a swap, a shutdown) did not fail.
+    onFailure: (error) => {
+      if (!abort.signal.aborted) emit("consumer:failed", { handler: handler.name, message: error.message });
+    },
   });
 
   // A failing event waiting out its backoff, per partition (the partition is paused meanwhile).

@@ -127,7 +127,10 @@ function createConsumer(kafka: KafkaJSTypes.Kafka, options: ConsumerOptions, log
           }, progress.resumeAfterMs);
           resumeTimers.add(timer);
         },
-      }).catch((e: unknown) => log.error("consumer:run-failed", { group: options.groupId, error: e as Error }));
+      }).catch((e: unknown) => {
+        log.error("consumer:run-failed", { group: options.groupId, error: e as Error });
+        options.onFailure?.(e instanceof Error ? e : new Error(String(e)));
+      });
     },
     async commit(offsets: TopicPartitionOffset[]) {
       await consumer.commitOffsets(offsets);

@@ -57,6 +57,8 @@ export interface ConsumerOptions {
    */
   onAssign?(partitions: TopicPartition[]): Promise<TopicPartitionOffset[]>;
   onRevoke?(partitions: TopicPartition[]): void;
+  /** The consume loop ended with an error: no more batches come from this consumer. */
+  onFailure?(error: Error): void;
 }
 
 /**
