@@ -7,6 +7,7 @@ import { devCommand } from "./cli/dev-command.ts";
 import { dltCommand } from "./cli/dlt-command.ts";
 import { healthcheckCommand } from "./cli/healthcheck-command.ts";
 import { migrateCommand } from "./cli/migrate-command.ts";
+import { newCommand } from "./cli/new-command.ts";
 import { produceCommand } from "./cli/produce-command.ts";
 import { runCommand } from "./cli/run-command.ts";
 import { schemasCommand } from "./cli/schemas-command.ts";
@@ -19,6 +20,7 @@ type Command = (args: string[], env: Record<string, string | undefined>) => Prom
 
 const commands: Record<string, Command> = {
   dev: devCommand,
+  new: newCommand,
   run: runCommand,
   migrate: migrateCommand,
   healthcheck: healthcheckCommand,

@@ -30,7 +30,13 @@ export async function devCommand(args: string[], env: Record<string, string | un
   const log = createLogger({ level: (settings.FERRY_LOG_LEVEL as "warn") ?? "warn" });
   const json = dev.format === "json";
   if (!json) console.log(`ferry dev: starting the embedded Kafka, PostgreSQL and schema registry (${dev.reset ? "fresh data" : `data in ${dev.dataDir}`})…`);
-  const session = await startDev({ settings, dataDir: dev.dataDir, schemasDir: dev.schemasDir, reset: dev.reset, log });
+  const print = (event: string, text: string, data: object) => console.log(json ? JSON.stringify({ event, ...data }) : text);
+  const schemaChanges = {
+    onRegistered: (subjects: Array<{ subject: string; schema: string; version: number }>) =>
+      print("dev:schemas-registered", `registry: ${subjects.map((s) => `${s.subject} v${s.version} (${s.schema})`).join(", ")}`, { subjects }),
+    onRefused: (error: Error) => print("dev:schemas-refused", `registry: schema not registered: ${error.message}`, { message: error.message }),
+  };
+  const session = await startDev({ settings, dataDir: dev.dataDir, schemasDir: dev.schemasDir, reset: dev.reset, log, schemaChanges });
   const { worker, config, state } = session;
   const events = worker.events;
   const handlers = worker.engine.workers.map((w) => ({ name: w.handler.name, topics: w.handler.topics, format: w.handler.format }));
@@ -38,7 +44,6 @@ export async function devCommand(args: string[], env: Record<string, string | un
   if (json) console.log(JSON.stringify({ event: "dev:ready", ...state, adminUrl, handlers, subjects: session.registry.seeded }));
   else console.log(renderBanner({ state, dataDir: dev.dataDir, schemasDir: dev.schemasDir, handlers, seeded: session.registry.seeded, ...(adminUrl ? { adminUrl } : {}) }));
 
-  const print = (event: string, text: string, data: object) => console.log(json ? JSON.stringify({ event, ...data }) : text);
   const tally = trackTotals(events, (line) => print("dev:tally", formatTallyLine(line, config.deadLetterSuffix), line));
   const offs = [
     events.on("handler:added", (e) => print("dev:handler-added", `handler ${e.handler} added (${e.file})`, e)),

@@ -243,3 +243,27 @@ Examples:
   ferry dev                                  # ./handlers, ./schemas, data in ./.ferry-dev
   ferry produce --demo                       # in another shell: watch dedup and dead letters
   ferry dev --reset --http-port 0 --json     # fresh database, any port, for scripts`;
+
+
+export const newUsage = `Usage: ferry new handler <name> [--topic <topic>] [--event <EventName>] [--handlers <dir>] [--schemas <dir>] [--json]
+
+Scaffolds a handler the way the README recommends, and refuses to overwrite anything:
+  <schemas>/<event>.avdl              the event in Avro IDL (fields id, amountCents, occurredAt to edit)
+  <schemas>/<event>.avsc, <event>.ts  generated from it (as 'ferry schemas build' and 'codegen' do)
+  <schemas>/topics.json               binds <topic> to the schema (its registry subject: <topic>-value)
+  <handlers>/<name>.ts                the handler: format avro, business key = id, writes table <name>
+  <handlers>/migrations/NNNN_<name>.sql   its table
+  <handlers>/<name>.test.ts           a test on the real engine: ferry dev, ferry produce, the table
+A running 'ferry dev' loads the new handler and registers its schema without a restart.
+
+Options (each also settable by the environment variable shown):
+  -t, --topic <topic>     FERRY_NEW_TOPIC          default: the handler's name
+  -e, --event <Name>      FERRY_NEW_EVENT          the event record, PascalCase; default: the name in PascalCase
+  --handlers <dir>        FERRY_HANDLERS_DIR       default ./handlers
+  --schemas <dir>         FERRY_SCHEMAS_DIR        default ./schemas
+  --json                  FERRY_NEW_FORMAT=json    print the files created as JSON
+
+Exit codes: 0 created · 1 failure writing · 2 bad name, or a file or topic binding that exists already.
+
+Example:
+  ferry new handler invoice-totals --topic invoices --event InvoiceIssued`;

@@ -1,4 +1,4 @@
-/** Settings of `ferry dev` on top of `ferry run`'s (which startDev validates with loadConfig). */
+/** Settings of `ferry dev` (on top of `ferry run`'s, which startDev validates with loadConfig) and `ferry new`. */
 import * as v from "valibot";
 import { parseSettings } from "./load.ts";
 import { settingsSchema } from "./schema.ts";
@@ -28,5 +28,25 @@ export function loadDevConfig(source: Record<string, string | undefined>): DevCo
     reset: s.FERRY_DEV_RESET === "true",
     format: s.FERRY_DEV_FORMAT,
     demo: s.FERRY_PRODUCE_DEMO === "true",
+  };
+}
+
+const newSchema = v.object({
+  ...v.pick(settingsSchema, ["FERRY_SCHEMAS_DIR"]).entries,
+  FERRY_HANDLERS_DIR: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1)), "handlers"),
+  FERRY_NEW_TOPIC: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1))),
+  FERRY_NEW_EVENT: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1))),
+  FERRY_NEW_FORMAT: v.optional(v.picklist(["text", "json"], "FERRY_NEW_FORMAT must be text or json"), "text"),
+});
+
+/** `ferry new handler`: where to write, and the names the defaults do not give. */
+export function loadNewConfig(source: Record<string, string | undefined>): { handlersDir: string; schemasDir: string; topic?: string; event?: string; format: "text" | "json" } {
+  const s = parseSettings(newSchema, source);
+  return {
+    handlersDir: s.FERRY_HANDLERS_DIR,
+    schemasDir: s.FERRY_SCHEMAS_DIR,
+    ...(s.FERRY_NEW_TOPIC ? { topic: s.FERRY_NEW_TOPIC } : {}),
+    ...(s.FERRY_NEW_EVENT ? { event: s.FERRY_NEW_EVENT } : {}),
+    format: s.FERRY_NEW_FORMAT,
   };
 }

@@ -11,7 +11,7 @@ import { coerceError } from "../errors.ts";
 import { listHandlerFiles } from "../handlers/load.ts";
 import { createConfluentKafka } from "../kafka/confluent.ts";
 import type { Logger } from "../log/logger.ts";
-import { startDevRegistry, type DevRegistry } from "./dev-registry.ts";
+import { startDevRegistry, type DevRegistry, type SchemaChanges } from "./dev-registry.ts";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "./embedded-postgres.ts";
 import { startMockCluster, type MockCluster } from "./mock-cluster.ts";
 import { mockClusterKafka } from "./mock-kafka.ts";
@@ -26,6 +26,8 @@ export interface DevOptions {
   /** Start from an empty database. */
   reset: boolean;
   log: Logger;
+  /** Told about schemas registered or refused while dev runs. */
+  schemaChanges?: SchemaChanges;
 }
 
 export interface DevSession {
@@ -36,7 +38,7 @@ export interface DevSession {
   stop(): Promise<{ drained: boolean }>;
 }
 
-export async function startDev({ settings, dataDir, schemasDir, reset, log }: DevOptions): Promise<DevSession> {
+export async function startDev({ settings, dataDir, schemasDir, reset, log, schemaChanges }: DevOptions): Promise<DevSession> {
   if (reset) await rm(dataDir, { recursive: true, force: true });
   const stops: Array<() => Promise<unknown>> = [];
   const stopAll = async () => {
@@ -46,7 +48,7 @@ export async function startDev({ settings, dataDir, schemasDir, reset, log }: De
     const { handlersDir, schemas } = loadConfig({ ...settings, ...placeholders });
     await listHandlerFiles(handlersDir); // a wrong directory fails before anything starts
     const strategy = schemas.strategy;
-    const registry: DevRegistry = await startDevRegistry({ schemasDir, strategy });
+    const registry: DevRegistry = await startDevRegistry({ schemasDir, strategy }, schemaChanges);
     stops.push(() => registry.stop());
     const cluster: MockCluster = await startMockCluster({ brokers: 3 });
     stops.push(() => cluster.stop());
