@@ -54,6 +54,14 @@ export class HandlerTimeoutError extends FerryError {
   override name = "HandlerTimeoutError";
 }
 
+/**
+ * Kafka refused a record as larger than the producer's or the topic's size limit. Unlike a broker
+ * outage, sending the same bytes again can never succeed.
+ */
+export class RecordTooLargeError extends FerryError {
+  override name = "RecordTooLargeError";
+}
+
 /** The event's bytes cannot be turned into a value: dead-lettered at once, never retried. */
 export class DecodeError extends FerryError {
   override name = "DecodeError";

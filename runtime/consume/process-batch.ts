@@ -1,10 +1,10 @@
 import type { Sql } from "postgres";
-import { coerceError, InfrastructureError } from "../errors.ts";
+import { coerceError, InfrastructureError, RecordTooLargeError } from "../errors.ts";
 import type { LoadedHandler } from "../handlers/validate.ts";
 import { applyUnit, type EventResult, type UnitEvent } from "../inbox/unit-of-work.ts";
 import type { KafkaRecord, OutgoingRecord, ProducerPort } from "../kafka/port.ts";
 import type { Logger } from "../log/logger.ts";
-import { buildDeadLetter, type DeadLetterDetails } from "../dlt/dead-letter.ts";
+import { buildDeadLetter, withoutValue, type DeadLetterDetails } from "../dlt/dead-letter.ts";
 import { classifyFailure, isInfrastructureFailure } from "./classify.ts";
 import type { PreparedEvent } from "./prepare.ts";
 import type { FaultInjector } from "../faults/inject.ts";
@@ -188,11 +188,34 @@ async function deadLetterFailed(
 /** Dead letters MUST be acknowledged before the offset that skips their events commits. A broker failure is not the event's fault. */
 async function sendDeadLetters(letters: OutgoingRecord[], deps: BatchDeps): Promise<void> {
   try {
+    await produceDeadLetters(letters, deps);
+  } catch (e) {
+    // Too large is not an outage: retrying the same bytes would hold the partition forever. Find
+    // the letters Kafka refuses and send those without the original value.
+    if (!(e instanceof RecordTooLargeError)) throw e;
+    for (const letter of letters) {
+      try {
+        await produceDeadLetters([letter], deps);
+      } catch (again) {
+        if (!(again instanceof RecordTooLargeError)) throw again;
+        const trimmed = withoutValue(letter);
+        deps.log.warn("dead-letter:value-omitted", { topic: letter.topic, eventId: trimmed.headers?.["ferry-event-id"], bytes: trimmed.headers?.["ferry-value-omitted"] });
+        await produceDeadLetters([trimmed], deps).catch((last: unknown) => {
+          throw new InfrastructureError(`a dead letter is too large even without its value: ${coerceError(last).message}`, { cause: last });
+        });
+      }
+    }
+  }
+}
+
+async function produceDeadLetters(letters: OutgoingRecord[], deps: BatchDeps): Promise<void> {
+  try {
     const acknowledged = deps.producer.send(letters);
     deps.faults?.("dead-letter-sending");
     await acknowledged;
     deps.faults?.("dead-letter-acked");
   } catch (e) {
+    if (e instanceof RecordTooLargeError) throw e;
     throw new InfrastructureError(`producing ${letters.length} dead letter(s) failed: ${coerceError(e).message}`, { cause: e });
   }
 }

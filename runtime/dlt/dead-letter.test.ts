@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
 import type { KafkaRecord } from "../kafka/port.ts";
-import { buildDeadLetter, parseDeadLetter } from "./dead-letter.ts";
+import { buildDeadLetter, parseDeadLetter, withoutValue } from "./dead-letter.ts";
 
 const source: KafkaRecord = {
   topic: "orders",
@@ -43,4 +43,12 @@ test("a dead letter carries the original and the reason, and parses back to both
 
 test("a record without Ferry's headers is not a dead letter", () => {
   expect(parseDeadLetter(source)).toBeNull();
+});
+
+test("a dead letter without its value says how many bytes were left out and keeps every header", () => {
+  const letter = buildDeadLetter(source, { reason: "decode-failed", handler: "order-totals", eventId: "e-9", failedAt: new Date(0) }, ".dlt");
+  const trimmed = withoutValue(letter);
+  expect(trimmed.value).toBeNull();
+  expect(trimmed.key).toEqual(source.key);
+  expect(trimmed.headers).toEqual({ ...letter.headers, "ferry-value-omitted": "17" });
 });

@@ -53,6 +53,16 @@ export function buildDeadLetter(record: KafkaRecord, details: DeadLetterDetails,
   return { topic: deadLetterTopic(record.topic, suffix), key: record.key, value: record.value, headers };
 }
 
+/**
+ * The same dead letter without the original value, for when Kafka refuses the whole record as too
+ * large: `ferry-value-omitted` says how many bytes were dropped; the original stays readable at
+ * `ferry-source-topic/partition/offset` for the source topic's retention.
+ */
+export function withoutValue(letter: OutgoingRecord): OutgoingRecord {
+  const bytes = letter.value === null ? 0 : Buffer.byteLength(letter.value);
+  return { ...letter, value: null, headers: { ...letter.headers, "ferry-value-omitted": String(bytes) } };
+}
+
 /** A record read back from a dead letter topic: what Ferry wrote in its `ferry-*` headers, and the original. */
 export interface DeadLetter {
   reason: string;
