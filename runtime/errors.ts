@@ -119,11 +119,16 @@ export function coerceError(thrown: unknown): Error {
   return new FerryError(`non-Error value thrown: ${text}`, { cause: thrown });
 }
 
+/** Never throws: a handler may throw anything, even a value whose toJSON and toString both throw. */
 function safeStringify(value: unknown): string {
   try {
     return JSON.stringify(value) ?? String(value);
   } catch {
-    return String(value);
+    try {
+      return String(value);
+    } catch {
+      return `an unprintable ${typeof value}`;
+    }
   }
 }
 
