@@ -60,6 +60,9 @@ FERRY_HEALTH_STALL_MS (300000: /healthz fails when a batch runs longer).
 
 SIGTERM or SIGINT drains in-flight batches and exits 0; a second signal exits at once.
 
+Exit codes: 0 drained and stopped · 1 runtime failure, or in-flight batches not drained within
+FERRY_SHUTDOWN_TIMEOUT_MS · 2 bad command line, configuration, handler or schema gate.
+
 Example:
   FERRY_KAFKA_BROKERS=127.0.0.1:9092 FERRY_DATABASE_URL=postgres://postgres@127.0.0.1/app \\
     ferry run --handlers ./handlers`;
@@ -68,6 +71,8 @@ export const migrateUsage = `Usage: ferry migrate [--handlers <dir>] [--database
 
 Applies Ferry's own migrations, then <dir>/migrations/*.sql in name order, under an advisory
 lock (replicas starting together do not race). \`ferry run\` does the same at start.
+
+Exit codes: 0 applied (or up to date) · 1 a migration failed or an applied one was changed · 2 bad usage.
 
 Example:
   ferry migrate --handlers ./handlers --database-url postgres://postgres@127.0.0.1/app`;
@@ -204,6 +209,9 @@ Also: FERRY_EVENT_ID_HEADER (default event-id), FERRY_KAFKA_SECURITY_PROTOCOL an
 FERRY_SCHEMA_REGISTRY_* connection settings (see ferry schemas --help).
 
 More than 1000 lines show a progress counter on standard error.
+
+Exit codes: 0 every event sent and acknowledged · 1 an input line is invalid (nothing was sent), the
+schema is not registered, or Kafka or the registry failed · 2 bad command line, configuration or schema file.
 
 Examples:
   ferry produce --demo                       # to the ferry dev running in this directory

@@ -20,14 +20,15 @@ describe("ferry command line (compiled binary)", () => {
     expect(output.trim()).toMatch(/^ferry \d+\.\d+\.\d+$/);
   });
 
-  test("each command has help with an example", async () => {
-    for (const command of ["run", "migrate"]) {
+  test("each command has help with an example and its exit codes", async () => {
+    for (const command of ["dev", "new", "run", "migrate", "healthcheck", "dlt", "topology", "schemas", "produce"]) {
       const { code, output } = await runFerry([command, "--help"]);
       expect(code).toBe(0);
       expect(output).toContain(`Usage: ferry ${command}`);
       expect(output).toContain("Example");
+      expect(output).toMatch(/Exit (codes|0)/);
     }
-  });
+  }, 60_000);
 
   test.each([
     [["frobnicate"], "unknown command 'frobnicate'"],
