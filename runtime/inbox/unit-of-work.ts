@@ -3,7 +3,7 @@ import type { PostgresJsDatabase } from "drizzle-orm/postgres-js";
 import { drizzleOver } from "../db/connect.ts";
 import type { BatchContext, EventMeta, HandlerContext } from "../handlers/contract.ts";
 import type { LoadedHandler } from "../handlers/validate.ts";
-import { HandlerTimeoutError, InfrastructureError, PermanentError } from "../errors.ts";
+import { coerceError, HandlerTimeoutError, InfrastructureError, PermanentError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
 import type { FaultInjector } from "../faults/inject.ts";
 
@@ -189,6 +189,18 @@ async function claimInbox(tx: TransactionSql, handlerName: string, events: UnitE
 }
 
 /**
+ * The handler's business key for an event, as text. A key that is missing must not be coerced:
+ * String(undefined) is "undefined", so every event lacking the field would share one key, the
+ * first applied and all the others dead-lettered as its functional duplicates.
+ */
+export function businessKeyOf(handler: LoadedHandler, event: UnitEvent): string {
+  const key: unknown = handler.businessKey!(event.value, event.meta);
+  if ((typeof key === "string" && key.length > 0) || (typeof key === "number" && Number.isFinite(key)) || typeof key === "bigint") return String(key);
+  const got = key === null ? "null" : key === "" ? "an empty string" : typeof key === "number" ? String(key) : typeof key === "string" ? "a string" : typeof key === "object" ? "an object" : typeof key;
+  throw new TypeError(`businessKey returned ${got} for event ${event.meta.id}; it must return a non-empty string (or a finite number)`);
+}
+
+/**
  * Claims business keys for fresh events. An event whose key another event id already holds
  * (in the table or earlier in this batch) is a functional duplicate: its inbox row is marked
  * dead-lettered and it is left out. Returns the indexes that may run the handler.
@@ -206,9 +218,9 @@ async function claimBusinessKeys(
     const event = events[i]!;
     let key: string;
     try {
-      key = String(handler.businessKey!(event.value, event.meta));
+      key = businessKeyOf(handler, event);
     } catch (e) {
-      results[i] = { kind: "business-key-failed", error: e as Error };
+      results[i] = { kind: "business-key-failed", error: coerceError(e) };
       continue;
     }
     keyOf.set(i, key);
