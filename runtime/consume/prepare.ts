@@ -25,6 +25,10 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /** Reads the event id and decodes the value. Pure: no I/O; whatever is wrong with the record becomes a rejection, not a throw. */
 export function prepareRecord(record: KafkaRecord, options: PrepareOptions): PreparedEvent {
+  if (record.repeatedHeaders?.includes(options.eventIdHeader)) {
+    // Which one is the event's identity? Deduplicating on either could apply the event twice.
+    return reject(record, null, "malformed-event-id", `the record carries the "${options.eventIdHeader}" header more than once with different values; an event has exactly one id`);
+  }
   const headerValue = record.headers[options.eventIdHeader];
   let id: string;
   if (headerValue === undefined || headerValue.length === 0) {

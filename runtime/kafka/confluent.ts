@@ -173,9 +173,13 @@ function createConsumer(kafka: KafkaJSTypes.Kafka, options: ConsumerOptions, log
 
 function toRecord(topic: string, partition: number, m: KafkaJSTypes.KafkaMessage): KafkaRecord {
   const headers: Record<string, Buffer> = {};
+  const repeated: string[] = [];
   for (const [name, value] of Object.entries(m.headers ?? {})) {
-    const last = Array.isArray(value) ? value[value.length - 1] : value;
-    if (last !== undefined) headers[name] = typeof last === "string" ? Buffer.from(last) : last;
+    const values = (Array.isArray(value) ? value : [value]).filter((v) => v !== undefined).map((v) => (typeof v === "string" ? Buffer.from(v) : v));
+    const last = values[values.length - 1];
+    if (last === undefined) continue;
+    headers[name] = last;
+    if (values.some((v) => !v.equals(last))) repeated.push(name);
   }
   return {
     topic,
@@ -184,6 +188,7 @@ function toRecord(topic: string, partition: number, m: KafkaJSTypes.KafkaMessage
     key: m.key,
     value: m.value,
     headers,
+    ...(repeated.length > 0 ? { repeatedHeaders: repeated } : {}),
     timestamp: Number(m.timestamp),
   };
 }

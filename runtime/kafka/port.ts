@@ -12,6 +12,8 @@ export interface KafkaRecord {
   value: Buffer | null;
   /** Header values as raw bytes; a repeated header keeps its last value. */
   headers: Record<string, Buffer>;
+  /** Names of headers the record carries more than once with different values. */
+  repeatedHeaders?: string[];
   /** Milliseconds since the epoch. */
   timestamp: number;
 }
