@@ -1,7 +1,8 @@
 import path from "node:path";
 import { testServices } from "./env.ts";
 
-export const ferryBinary = path.resolve(import.meta.dir, "../../dist/ferry");
+/** dist/ferry, or FERRY_TEST_BINARY (e.g. a build of a clean checkout while the tree is being edited). */
+export const ferryBinary = process.env.FERRY_TEST_BINARY ?? path.resolve(import.meta.dir, "../../dist/ferry");
 
 export interface FerryProcess {
   proc: Bun.Subprocess<"ignore", "pipe", "pipe">;
