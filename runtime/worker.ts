@@ -6,6 +6,7 @@
 import { createAdminApp } from "./admin/app.ts";
 import { createOperations } from "./admin/operate.ts";
 import type { FerryConfig } from "./config/load.ts";
+import { ConfigError } from "./errors.ts";
 import { startEngine, type Engine } from "./engine.ts";
 import type { EngineEvents } from "./engine-events.ts";
 import { watchHandlers } from "./handlers/watch.ts";
@@ -28,7 +29,7 @@ export async function startWorker(config: FerryConfig, log: Logger, { kafka }: {
   let server: ReturnType<typeof Bun.serve>;
   try {
     watcher = config.watchHandlers ? await watchHandlers(config.handlersDir, { pool: engine.handlers, events: operations.events, log }) : undefined;
-    server = Bun.serve({ hostname: config.http.host, port: config.http.port, fetch: createAdminApp(operations.adminDeps(engine)).fetch });
+    server = serveOn(config.http, createAdminApp(operations.adminDeps(engine)).fetch);
   } catch (e) {
     await watcher?.stop();
     await engine.stop();
@@ -46,4 +47,14 @@ export async function startWorker(config: FerryConfig, log: Logger, { kafka }: {
       return result;
     },
   };
+}
+
+/** Bun.serve, with a port already taken turned into the setting to change. */
+function serveOn({ host, port }: FerryConfig["http"], fetch: (request: Request) => Response | Promise<Response>) {
+  try {
+    return Bun.serve({ hostname: host, port, fetch });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EADDRINUSE") throw e;
+    throw new ConfigError([`FERRY_HTTP_PORT=${port} is already in use on ${host}: stop what listens there, or pick another port (--http-port <n>, 0 for any free port)`]);
+  }
 }
