@@ -42,7 +42,9 @@ test("health, metrics and the admin API of a running worker: pause grows lag, re
   // The inbox count is cached for 10 s between scrapes.
   await waitFor("10 more inbox rows", async () => (await admin.metric(inboxRows)) >= inboxBefore + 10, { timeoutMs: 20_000, intervalMs: 1_000 });
   // The handler's own log line continues the event's trace.
-  expect(worker.logs.find((l) => l.msg === "effect:handling" && l.n === 0)).toMatchObject({ traceId });
+  // The handler runs in the event's trace: its log line carries it, and OpenTelemetry's active span is in it.
+  expect(worker.logs.find((l) => l.msg === "effect:handling" && l.n === 0)).toMatchObject({ traceId, activeTraceId: traceId });
+  expect(worker.logs.find((l) => l.msg === "effect:handling" && l.n === 1)).not.toHaveProperty("traceId");
 
   // Pause: new events wait, lag grows; resume: they apply, lag returns to 0.
   expect((await admin.post("/api/handlers/record-effect/pause")).status).toBe(200);

@@ -11,12 +11,14 @@ type Scenario = Awaited<ReturnType<typeof createScenario>>;
 /**
  * Rewrites a scenario's handler so events marked `fail: "until-fixed"` are refused (permanent, so
  * dead-lettered at once) until `fix()` inserts a row: a dead letter a replay can then apply.
- * Every handled event also logs `effect:handling` through ctx.log.
+ * Every handled event also logs `effect:handling` through ctx.log, with the trace id the handler
+ * sees through the binary's OpenTelemetry API (`ferry/otel`).
  */
 export async function makeFixable(s: Scenario, sql: postgres.Sql) {
   const fixed = `${s.table}_fixed`;
   await sql`create table ${sql(fixed)} (ok int)`;
-  const extra = `ctx.log.info("effect:handling", { n: p.n });
+  const extra = `const { trace } = await import("ferry/otel");
+    ctx.log.info("effect:handling", { n: p.n, activeTraceId: trace.getActiveSpan()?.spanContext().traceId });
     if (p.fail === "until-fixed") {
       const [row] = await ctx.sql\`select count(*)::int as n from ${fixed}\`;
       if (row.n === 0) throw ctx.permanent(\`event \${p.n} waits for a fix\`);

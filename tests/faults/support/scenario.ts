@@ -1,0 +1,75 @@
+import { randomUUID } from "node:crypto";
+import type postgres from "postgres";
+import { startFerry, type FerryProcess } from "../../support/ferry-process.ts";
+import { effectsHandler, effectsTableMigration, writeHandlersDir } from "../../support/handlers.ts";
+import { check, type Produced } from "./checker.ts";
+import type { FaultKafka } from "./kafka.ts";
+import { keepLog } from "./report.ts";
+
+/**
+ * One fault scenario: a topic (RF 3, min.insync.replicas=2) and its dead letter topic on the
+ * given cluster, the effects handler over its own table, and a group prefix of its own. Workers
+ * it starts are tracked: `cleanup()` kills leftovers and keeps their output for a post-mortem.
+ */
+export async function faultScenario(
+  name: string,
+  deps: { kafka: FaultKafka; sql: postgres.Sql; databaseUrl?: string },
+  { partitions = 4, retry = "{ attempts: 3, backoffMs: 20, maxBackoffMs: 200 }", env = {} }: { partitions?: number; retry?: string; env?: Record<string, string> } = {},
+) {
+  const id = randomUUID().slice(0, 8);
+  const topic = await deps.kafka.createTopic(`faults-${name}`, partitions);
+  const table = `faults_${name.replace(/[^a-z0-9]/g, "_")}_${id}`;
+  const handlersDir = writeHandlersDir(
+    { "record-effect.ts": effectsHandler({ topic, table, businessKey: true, retry }) },
+    { [`0001_${table}.sql`]: effectsTableMigration(table) },
+  );
+  const groupPrefix = `faults-${name}-${id}`;
+  const groupId = `${groupPrefix}.record-effect`;
+  const workers: FerryProcess[] = [];
+  const { sql, kafka } = deps;
+
+  return {
+    topic,
+    table,
+    groupId,
+    workers,
+    /** Starts `ferry run` on this scenario's cluster (and database, when given). */
+    start(extra: Record<string, string> = {}): FerryProcess {
+      const worker = startFerry(["run", "--handlers", handlersDir, "--group-prefix", groupPrefix], {
+        FERRY_KAFKA_BROKERS: kafka.brokers,
+        ...(deps.databaseUrl ? { FERRY_DATABASE_URL: deps.databaseUrl } : {}),
+        FERRY_BATCH_SIZE: "100",
+        ...env,
+        ...extra,
+      });
+      workers.push(worker);
+      return worker;
+    },
+    /** One row per application of an event. */
+    async applied() {
+      return (await sql<{ event_id: string }[]>`select event_id from ${sql(table)}`).map((r) => ({ eventId: r.event_id }));
+    },
+    async count(): Promise<number> {
+      return (await sql<{ n: number }[]>`select count(*)::int as n from ${sql(table)}`)[0]!.n;
+    },
+    caughtUp: () => kafka.caughtUp(groupId, topic),
+    /** The checker's verdict: what was acknowledged against the effects table and the dead letter topic. */
+    async check(produced: readonly Produced[]) {
+      return check(produced, await this.applied(), await kafka.readDeadLetters(`${topic}.dlt`));
+    },
+    /** How often each fault point fired, from the workers' fault:injected lines. */
+    faultsFired(): Record<string, number> {
+      const fired: Record<string, number> = {};
+      for (const w of workers) for (const l of w.logs) if (l.msg === "fault:injected") fired[String(l.point)] = (fired[String(l.point)] ?? 0) + 1;
+      return fired;
+    },
+    async cleanup() {
+      for (const w of workers) if (w.proc.exitCode === null && w.proc.signalCode === null) w.proc.kill("SIGKILL");
+      await Promise.all(workers.map((w) => w.exited));
+      keepLog(`${name}-${id}`, workers.map((w, i) => `=== worker ${i}\n${w.output()}`).join("\n"));
+      await sql.unsafe(`drop table if exists ${table}`).catch(() => undefined);
+    },
+  };
+}
+
+export type FaultScenario = Awaited<ReturnType<typeof faultScenario>>;
