@@ -368,4 +368,25 @@ SHIM_LOCAL uint32_t __wrap__ZNK2v85Array6LengthEv(const v8::Array* self) {
   return __real__ZNK2v85Array6LengthEv(self);
 }
 
+// ---- v8::Global / v8::Persistent Reset() ----------------------------------
+// Bun 1.4.5's v8::api_internal::DisposeGlobal is a no-op ("TODO free up a
+// slot"): the object a reset Global pointed to stays reachable from Bun's
+// global handle buffer forever. NAN keeps every AsyncWorker's callback and
+// resource object in Globals, so each consume() leaked its callback, and with
+// the callback's closure the whole batch of messages it delivered (~2 KiB per
+// 1 KiB message: RSS grew without bound). Writing a Smi (0) into the slot makes
+// Bun's GC skip it (only handles holding cells are visited), so the object is
+// collected; the 24-byte slot itself stays allocated until Bun frees slots.
+// undefined/null/true/false are never copied into a new slot: their Globals
+// share the isolate's root slots, which must keep their values. Linked with
+// -Wl,--wrap=_ZN2v812api_internal13DisposeGlobalEPm.
+void __real__ZN2v812api_internal13DisposeGlobalEPm(uintptr_t* location);
+SHIM_LOCAL void __wrap__ZN2v812api_internal13DisposeGlobalEPm(uintptr_t* location) {
+  if (location != nullptr) {
+    const auto* value = reinterpret_cast<const Value*>(location);
+    if (!value->IsUndefined() && !value->IsNull() && !value->IsTrue() && !value->IsFalse()) *location = 0;
+  }
+  __real__ZN2v812api_internal13DisposeGlobalEPm(location);
+}
+
 }  // extern "C"

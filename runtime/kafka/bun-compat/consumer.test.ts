@@ -201,6 +201,31 @@ describe("eachBatch with autoCommit off", () => {
   });
 });
 
+describe("memory", () => {
+  test("delivered messages are garbage once the batch is done: nothing keeps them (Bun's DisposeGlobal is wrapped)", async () => {
+    const topic = await createTopic(2);
+    await fill(topic, 2, 200);
+    const consumer = newConsumer(uniqueName(), { "js.consumer.max.batch.size": 50 });
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topic] });
+    const values: WeakRef<Buffer>[] = [];
+    await consumer.run({
+      eachBatch: async ({ batch }: { batch: Batch }) => {
+        for (const m of batch.messages) if (m.value) values.push(new WeakRef(m.value));
+      },
+    });
+    await waitFor("400 messages", () => values.length === 400);
+    await clients.close(consumer);
+    const alive = () => values.filter((r) => r.deref() !== undefined).length;
+    for (let i = 0; i < 10 && alive() > 0; i++) {
+      Bun.gc(true);
+      await Bun.sleep(50);
+    }
+    // Before the wrap every message stayed reachable from the callback of its consume() call.
+    expect(alive()).toBe(0);
+  });
+});
+
 describe("flow control", () => {
   test("pause stops one partition, resume restarts it; paused() reports it", async () => {
     const topic = await createTopic(2);

@@ -18,6 +18,8 @@
           '-Wl,--wrap=uv_thread_join',
           # v8::Array::Length() const, made null-safe
           '-Wl,--wrap=_ZNK2v85Array6LengthEv',
+          # v8::api_internal::DisposeGlobal(unsigned long*), so a reset Global frees its object
+          '-Wl,--wrap=_ZN2v812api_internal13DisposeGlobalEPm',
           # keep the statically linked OpenSSL/zstd/zlib/librdkafka symbols
           # private to the addon (bound locally, not exported)
           '-Wl,--exclude-libs,ALL',

@@ -22,6 +22,7 @@ interface Probe {
   encode(bytes: Uint8Array, encoding: number): string | Buffer;
   arrayLength(v: unknown): number;
   threadsWithRwlock(threads: number, rounds: number): number;
+  globalResetRoundTrip(...values: unknown[]): unknown[];
 }
 
 const probePath = path.resolve(import.meta.dir, "../../../.cache/kafka-addon/current/shim-probe.node");
@@ -241,6 +242,32 @@ describe("v8::Array::Length (wrapped)", () => {
     [{ length: 5 }, 0],
   ] as Array<[unknown, number]>)("Length(%p) is %p without crashing", (v, expected) => {
     expect(probe.arrayLength(v)).toBe(expected);
+  });
+});
+
+describe("v8::Global::Reset (api_internal::DisposeGlobal, wrapped)", () => {
+  test("releases the object: once reset, it can be garbage collected", async () => {
+    const refs: WeakRef<object>[] = [];
+    (() => {
+      for (let i = 0; i < 50; i++) {
+        const held = { i, payload: Buffer.alloc(1024, i) };
+        refs.push(new WeakRef(held));
+        probe.globalResetRoundTrip(held);
+      }
+    })();
+    for (let i = 0; i < 5 && refs.some((r) => r.deref() !== undefined); i++) {
+      Bun.gc(true);
+      await Bun.sleep(10);
+    }
+    expect(refs.filter((r) => r.deref() !== undefined).length).toBe(0);
+  });
+
+  test("leaves values that share the isolate's slots intact (undefined, null, true, false) and reads others back", () => {
+    for (let round = 0; round < 3; round++) {
+      expect(probe.globalResetRoundTrip(undefined, null, true, false, 0, 42, -1.5, "s", 2 ** 40)).toEqual([undefined, null, true, false, 0, 42, -1.5, "s", 2 ** 40]);
+    }
+    expect(probe.toObject(true)).toBeInstanceOf(Boolean);
+    expect(probe.booleanValue(undefined)).toBe(false);
   });
 });
 

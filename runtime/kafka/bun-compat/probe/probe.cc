@@ -134,6 +134,21 @@ void ThreadsWithRwlock(const FunctionCallbackInfo<Value>& a) {
   a.GetReturnValue().Set(Number::New(a.GetIsolate(), t.torn ? -1.0 : static_cast<double>(t.counter)));
 }
 
+// Holds each argument in a v8::Global, resets it, and returns the arguments
+// read back through fresh Globals: a reset must release the object without
+// disturbing other values (the shared undefined/null/true/false slots).
+void GlobalResetRoundTrip(const FunctionCallbackInfo<Value>& a) {
+  Isolate* iso = a.GetIsolate();
+  Local<Array> out = Array::New(iso, a.Length());
+  for (int i = 0; i < a.Length(); i++) {
+    v8::Global<Value> held(iso, a[i]);
+    held.Reset();
+    v8::Global<Value> again(iso, a[i]);
+    if (out->Set(iso->GetCurrentContext(), i, again.Get(iso)).IsNothing()) return;
+  }
+  a.GetReturnValue().Set(out);
+}
+
 void Init(Local<Object> exports) {
   NODE_SET_METHOD(exports, "int32Value", Int32Value);
   NODE_SET_METHOD(exports, "integerValue", IntegerValue);
@@ -150,6 +165,7 @@ void Init(Local<Object> exports) {
   NODE_SET_METHOD(exports, "encode", Encode);
   NODE_SET_METHOD(exports, "arrayLength", ArrayLength);
   NODE_SET_METHOD(exports, "threadsWithRwlock", ThreadsWithRwlock);
+  NODE_SET_METHOD(exports, "globalResetRoundTrip", GlobalResetRoundTrip);
 }
 
 }  // namespace
