@@ -35,13 +35,12 @@ controller_port() { echo $((19191 + PORT_OFFSET + $1)); }
 # out instead of failing with NOT_ENOUGH_REPLICAS as a cluster with dedicated controllers does.
 controllers() {
   local file=$KAFKA_DIR/controllers
-  if [[ ! -s $file ]]; then
-    mkdir -p "$KAFKA_DIR"
-    [[ ${FERRY_KAFKA_CONTROLLERS:-1 2 3} =~ ^[123]( [123]){0,2}$ ]] || die "kafka: FERRY_KAFKA_CONTROLLERS must list nodes 1-3 (got '$FERRY_KAFKA_CONTROLLERS')"
-    echo "${FERRY_KAFKA_CONTROLLERS:-1 2 3}" >"$file"
-  fi
-  cat "$file"
+  [[ -s $file ]] && { cat "$file"; return; }
+  [[ ${FERRY_KAFKA_CONTROLLERS:-1 2 3} =~ ^[123]( [123]){0,2}$ ]] || die "kafka: FERRY_KAFKA_CONTROLLERS must list nodes 1-3 (got '$FERRY_KAFKA_CONTROLLERS')"
+  echo "${FERRY_KAFKA_CONTROLLERS:-1 2 3}"
 }
+# Only a start fixes the quorum: a status or tool call must not record a default.
+remember_controllers() { [[ -s $KAFKA_DIR/controllers ]] || { mkdir -p "$KAFKA_DIR"; controllers >"$KAFKA_DIR/controllers.tmp" && mv "$KAFKA_DIR/controllers.tmp" "$KAFKA_DIR/controllers"; }; }
 is_controller() { [[ " $(controllers) " == *" $1 "* ]]; }
 brokers() { local n out=(); for n in "${NODES[@]}"; do out+=("127.0.0.1:$(client_port "$n")"); done; (IFS=,; echo "${out[*]}"); }
 sasl_brokers() { local n out=(); for n in "${NODES[@]}"; do out+=("127.0.0.1:$(sasl_port "$n")"); done; (IFS=,; echo "${out[*]}"); }
@@ -243,6 +242,7 @@ wait_ready() {
 start_nodes() {
   local n u todo=()
   fetch
+  remember_controllers
   for u in "${SASL_USERS[@]}"; do client_config "$u" >/dev/null; done
   for n in "$@"; do
     write_config "$n"
