@@ -149,7 +149,8 @@ export function createEngineControls(deps: {
       if (missing.length > 0) throw new ControlRefusedError(`no dead letter of handler ${name} has event id ${missing.join(", ")}`);
       // One letter per event id: the same event dead-lettered twice is replayed once.
       const unique = [...new Map(selected.map((l) => [l.eventId, l])).values()];
-      return replayDeadLetters(unique, { sql: deps.sql, handler: w.handler, settings: config, log: deps.log, dryRun });
+      const avro = deps.decoding(w.handler.name);
+      return replayDeadLetters(unique, { sql: deps.sql, handler: w.handler, settings: config, log: deps.log, dryRun, ...(avro ? { avro } : {}) });
     },
   };
 }

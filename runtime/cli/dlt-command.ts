@@ -7,6 +7,7 @@ import { loadHandlers } from "../handlers/load.ts";
 import type { LoadedHandler } from "../handlers/validate.ts";
 import { createConfluentKafka } from "../kafka/confluent.ts";
 import { createLogger } from "../log/logger.ts";
+import { prepareHandlerAvro } from "../registry/handler-avro.ts";
 import { parseFlags, type FlagMap } from "./flags.ts";
 import { UsageError } from "./usage-error.ts";
 import { dltUsage } from "./usage.ts";
@@ -64,6 +65,7 @@ export async function dltCommand(args: string[], env: Record<string, string | un
     if (missing.length) throw new UsageError(`no dead letter of handler ${handler.name} has event id ${missing.join(", ")}`, "dlt replay");
   }
   const dryRun = settings.FERRY_DLT_DRY_RUN === "true";
+  const avro = (await prepareHandlerAvro([handler], config.schemas, log)).decoding.get(handler.name);
   const sql = connectDatabase(config.database.url, { poolSize: 2 });
   try {
     let done = 0;
@@ -73,6 +75,7 @@ export async function dltCommand(args: string[], env: Record<string, string | un
       settings: config,
       log,
       dryRun,
+      ...(avro ? { avro } : {}),
       onResult: (r) => {
         done += 1;
         if (!json) console.log(`[${done}/${letters.length}] ${r.eventId ?? "(no event id)"}  ${r.outcome}${r.detail ? `  ${r.detail}` : ""}`);

@@ -93,13 +93,58 @@ export function createHandlerWorker(deps: {
         return [];
       },
     );
-    for (const r of rows) applied.set(partitionKey(r.topic, r.partition), BigInt(r.next_offset));
+    const positions = await resumePositions(rows, partitions);
+    for (const p of positions) applied.set(partitionKey(p.topic, p.partition), BigInt(p.offset));
     log.info("partitions:assigned", { partitions: partitions.map((p) => partitionKey(p.topic, p.partition)) });
     joined = true;
     emit("partitions:assigned", { handler: handler.name, partitions });
-    // Resume where PostgreSQL says: it is never behind the group's committed offset, because
-    // Kafka is committed only after PostgreSQL.
-    return rows.map((r) => ({ topic: r.topic, partition: r.partition, offset: r.next_offset }));
+    return positions;
+  };
+
+  /**
+   * Where each assigned partition resumes: PostgreSQL's next offset when it is ahead of the
+   * group's Kafka commit (a crash between the two commits: replay nothing), Kafka's when an
+   * operator moved the group forward. A Kafka commit left behind is caught up, or the group
+   * would show lag for work that is done until the partition receives a new record.
+   */
+  const resumePositions = async (rows: Array<{ topic: string; partition: number; next_offset: string }>, partitions: TopicPartition[]) => {
+    if (rows.length === 0) return [];
+    const kafkaCommitted = await consumer.committed(partitions, 5_000).catch((e: unknown) => {
+      log.warn("partitions:kafka-offsets-unavailable", { error: coerceError(e) });
+      return null;
+    });
+    const inKafka = new Map((kafkaCommitted ?? []).map((c) => [partitionKey(c.topic, c.partition), BigInt(c.offset)]));
+    const positions: TopicPartitionOffset[] = [];
+    const behind: TopicPartitionOffset[] = [];
+    for (const r of rows) {
+      const pg = BigInt(r.next_offset);
+      const kafka = inKafka.get(partitionKey(r.topic, r.partition));
+      const resumeAt = kafka !== undefined && kafka > pg ? kafka : pg;
+      positions.push({ topic: r.topic, partition: r.partition, offset: resumeAt.toString() });
+      if (kafka === undefined || kafka < pg) behind.push({ topic: r.topic, partition: r.partition, offset: resumeAt.toString() });
+    }
+    if (behind.length > 0) void catchUpKafka(behind);
+    return positions;
+  };
+
+  /** Commits to Kafka what PostgreSQL already holds, after the assignment completes (a commit inside the rebalance may be refused). */
+  const catchUpKafka = async (offsets: TopicPartitionOffset[]) => {
+    for (let attempt = 0; attempt < 6 && !abort.signal.aborted; attempt++) {
+      await sleep(500 * 2 ** attempt, abort.signal).catch(() => undefined);
+      const mine = new Set(consumer.assignment().map((p) => partitionKey(p.topic, p.partition)));
+      const still = offsets.filter((o) => mine.has(partitionKey(o.topic, o.partition)));
+      if (still.length === 0) return;
+      try {
+        // The client resolves a commit before the broker answers (and even when it refuses):
+        // read it back to know.
+        await consumer.commit(still);
+        await sleep(300, abort.signal).catch(() => undefined);
+        const now = new Map((await consumer.committed(still, 5_000)).map((c) => [partitionKey(c.topic, c.partition), BigInt(c.offset)]));
+        if (still.every((o) => (now.get(partitionKey(o.topic, o.partition)) ?? -1n) >= BigInt(o.offset))) return;
+      } catch (e) {
+        log.warn("offsets:kafka-catch-up-failed", { error: coerceError(e), attempt: attempt + 1 });
+      }
+    }
   };
 
   const consumer = deps.kafka.consumer({

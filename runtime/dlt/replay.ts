@@ -4,6 +4,7 @@ import { prepareRecord } from "../consume/prepare.ts";
 import type { LoadedHandler } from "../handlers/validate.ts";
 import { applyUnit } from "../inbox/unit-of-work.ts";
 import type { Logger } from "../log/logger.ts";
+import type { AvroDecoding } from "../registry/handler-avro.ts";
 import type { DeadLetter } from "./dead-letter.ts";
 
 export type ReplayOutcome =
@@ -35,14 +36,22 @@ export async function replayDeadLetters(
     settings: { eventIdHeader: string; missingEventId: "dead-letter" | "derive" };
     log: Logger;
     dryRun: boolean;
+    /** For Avro handlers: the same decoding the worker uses (writer schemas from the registry). */
+    avro?: AvroDecoding;
     onResult?(result: ReplayResult): void;
   },
 ): Promise<ReplayResult[]> {
   const results: ReplayResult[] = [];
   const signal = new AbortController().signal;
+  // A registry outage is no verdict on the events: let it surface rather than call them undecodable.
+  await deps.avro?.warm(letters.map((l) => l.original));
   for (const letter of letters) {
     const base = { eventId: letter.eventId, reason: letter.reason };
-    const prepared = prepareRecord(letter.original, { ...deps.settings, format: deps.handler.format });
+    const prepared = prepareRecord(letter.original, {
+      ...deps.settings,
+      format: deps.handler.format,
+      ...(deps.avro ? { avro: deps.avro.decode } : {}),
+    });
     let result: ReplayResult;
     if (prepared.kind === "rejected") {
       result = { ...base, outcome: "undecodable", detail: prepared.message };

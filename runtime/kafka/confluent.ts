@@ -167,6 +167,12 @@ function createConsumer(kafka: KafkaJSTypes.Kafka, options: ConsumerOptions, log
     },
     isPaused: (topic, partition) => isHeld(topic, partition),
     assignment: () => (connected ? consumer.assignment() : []).map((tp) => ({ topic: tp.topic, partition: tp.partition })),
+    async committed(partitions, timeoutMs) {
+      const result = await consumer.committed(partitions, timeoutMs);
+      // Partitions without a commit come back with a negative offset (or none).
+      return result.filter((p) => p.offset !== undefined && p.offset !== null && Number(p.offset) >= 0)
+        .map((p) => ({ topic: p.topic, partition: p.partition, offset: String(p.offset) }));
+    },
     async stop() {
       for (const timer of resumeTimers) clearTimeout(timer);
       resumeTimers.clear();

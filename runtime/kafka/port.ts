@@ -80,6 +80,8 @@ export interface ConsumerPort {
   /** Whether an operator's pause holds this partition. */
   isPaused(topic: string, partition: number): boolean;
   assignment(): TopicPartition[];
+  /** The group's committed offsets in Kafka for these partitions (absent: none committed). */
+  committed(partitions: TopicPartition[], timeoutMs: number): Promise<TopicPartitionOffset[]>;
   /** Stops fetching, waits for in-flight batches, leaves the group. */
   stop(): Promise<void>;
 }
