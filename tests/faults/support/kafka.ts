@@ -90,7 +90,9 @@ export function faultKafka(brokers: string) {
                   } as never);
                   entry.ack = { partition: meta!.partition, offset: String(meta!.baseOffset) };
                 } catch (e) {
-                  entry.error = (e as { code?: unknown }).code !== undefined ? `${(e as { code: unknown }).code} ${(e as Error).message}` : String(e);
+                  // `type` is librdkafka's name for the error (ERR_NOT_ENOUGH_REPLICAS, ERR__MSG_TIMED_OUT, ...).
+                  const { type, code } = e as { type?: unknown; code?: unknown };
+                  entry.error = `${String(type ?? code ?? "error")} ${(e as Error).message ?? String(e)}`;
                 }
               }),
             );

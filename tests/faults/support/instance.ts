@@ -1,0 +1,65 @@
+/**
+ * The fault suite's own services, beside the shared ones (services/README.md, "An isolated
+ * instance"): a 3-broker Kafka whose only KRaft voter is node 1, and a throwaway PostgreSQL.
+ * Only these may be killed or restarted; the shared cluster and the machine's PostgreSQL never.
+ */
+import { readFileSync } from "node:fs";
+import path from "node:path";
+
+const root = path.resolve(import.meta.dir, "../../..");
+export const instance = "faults";
+const env = { ...process.env, FERRY_SERVICES_INSTANCE: instance, FERRY_KAFKA_CONTROLLERS: "1" };
+
+/** Runs services/<script>.sh for the faults instance; returns its stdout and how long it took. */
+export async function services(script: "kafka" | "postgres", ...args: string[]): Promise<{ out: string; ms: number }> {
+  const started = performance.now();
+  const proc = Bun.spawn([path.join(root, "services", `${script}.sh`), ...args], { env, stdout: "pipe", stderr: "pipe" });
+  const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  if (code !== 0) throw new Error(`services/${script}.sh ${args.join(" ")} (instance ${instance}) exited with ${code}:\n${err.slice(-3_000)}${out.slice(-1_000)}`);
+  return { out: out.trim(), ms: Math.round(performance.now() - started) };
+}
+
+/** Resident memory of the instance's processes, in MB, by service name (kafka-1, ...). */
+export function residentMemoryMb(names: string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const name of names) {
+    try {
+      const pid = readFileSync(path.join(root, ".services", instance, "run", `${name}.pid`), "utf8").trim();
+      const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
+      if (rss) out[name] = Math.round(Number(rss) / 1024);
+    } catch {
+      /* not running */
+    }
+  }
+  return out;
+}
+
+export const faultsKafka = {
+  /** A fresh cluster each run: whatever an earlier run left (another quorum, old topics) is wiped first. */
+  async start() {
+    await services("kafka", "stop");
+    await services("kafka", "clean");
+    const { ms } = await services("kafka", "start");
+    return { brokers: (await services("kafka", "brokers")).out, ms };
+  },
+  kill: (node: 2 | 3) => services("kafka", "kill", String(node)),
+  /** Starts every node that is not running and waits until all three brokers are registered again. */
+  restore: () => services("kafka", "start"),
+  async stop() {
+    const stopped = await services("kafka", "stop");
+    await services("kafka", "clean");
+    return stopped;
+  },
+  memory: () => residentMemoryMb(["kafka-1", "kafka-2", "kafka-3"]),
+};
+
+export const faultsPostgres = {
+  async start() {
+    const { ms } = await services("postgres", "ensure");
+    return { url: (await services("postgres", "url")).out, ms };
+  },
+  createDatabase: (name: string) => services("postgres", "create-db", name),
+  /** "immediate": stop without a checkpoint, as a crash would, then start (crash recovery). */
+  restart: (mode: "fast" | "immediate") => services("postgres", "restart", mode),
+  clean: () => services("postgres", "clean"),
+};
