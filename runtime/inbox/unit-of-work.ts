@@ -1,11 +1,12 @@
-import type { Sql, TransactionSql } from "postgres";
+import type { Sql } from "postgres";
 import type { PostgresJsDatabase } from "drizzle-orm/postgres-js";
 import { drizzleOver } from "../db/connect.ts";
 import type { BatchContext, EventMeta, HandlerContext } from "../handlers/contract.ts";
 import type { LoadedHandler } from "../handlers/validate.ts";
-import { coerceError, HandlerTimeoutError, InfrastructureError, PermanentError } from "../errors.ts";
+import { HandlerTimeoutError, InfrastructureError, PermanentError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
 import type { FaultInjector } from "../faults/inject.ts";
+import { claimEvents } from "./claim.ts";
 
 /** An event that passed preparation: it has an id and a decoded value. */
 export interface UnitEvent {
@@ -75,14 +76,30 @@ export async function applyUnit(
   try {
     const results = await sql.begin(async (tx) => {
       const results: EventResult[] = events.map(() => ({ kind: "technical-duplicate" }));
-      if (options.reopenDeadLettered && events.length > 0) {
-        await tx`delete from ferry_inbox where handler = ${handler.name} and outcome = 'dead-lettered'
-          and event_id = any(${events.map((e) => e.meta.id)}::text[])`;
-      }
-      const fresh = await claimInbox(tx, handler.name, events);
-      const keyed = handler.businessKey ? await claimBusinessKeys(tx, handler, events, fresh, results) : fresh;
+      // Ferry's own statements go out together (pipelined: one round trip) and are all answered
+      // before the handler runs, so a failure of ours is never taken for the handler's.
+      const reopen = options.reopenDeadLettered && events.length > 0
+        ? tx`delete from ferry_inbox where handler = ${handler.name} and outcome = 'dead-lettered'
+            and event_id = any(${events.map((e) => e.meta.id)}::text[])`.execute()
+        : undefined;
       // Bounds every statement of this transaction, so a call past its time cannot keep the connection busy.
-      await tx.unsafe(`set local statement_timeout = ${Math.floor(handler.timeoutMs)}`);
+      const timeout = tx.unsafe(`set local statement_timeout = ${Math.floor(handler.timeoutMs)}`).execute();
+      const claiming = claimEvents(tx, handler, events, results);
+      const offset = position
+        ? tx`insert into ferry_offsets (group_id, topic, partition, next_offset)
+            values (${groupId}, ${position.topic}, ${position.partition}, ${position.nextOffset})
+            on conflict (group_id, topic, partition)
+            do update set next_offset = excluded.next_offset, updated_at = now()`.execute()
+        : undefined;
+      const [, , { runnable: keyed, deadLettered }] = await Promise.all([reopen, timeout, claiming, offset]);
+      // Sent ahead of the handler's first statement, not awaited on its own: checked when the handler fails.
+      const marking = deadLettered.length > 0
+        ? tx`update ferry_inbox set outcome = 'dead-lettered' where handler = ${handler.name} and event_id = any(${deadLettered}::text[])`.execute()
+        : undefined;
+      const oursFailed = async (error: unknown) => {
+        // A failed statement of ours aborts the transaction, and then the handler's fail too: not its fault.
+        if (marking && (await marking.then(() => false, () => true))) throw new InfrastructureError("marking functional duplicates in the inbox failed", { cause: error });
+      };
       let db: PostgresJsDatabase | undefined;
       const base: BatchContext = {
         sql: tx,
@@ -101,6 +118,7 @@ export async function applyUnit(
               handler.apply.kind === "batch" ? handler.apply.handleBatch(keyed.map((i) => ({ value: events[i]!.value, event: events[i]!.meta })), ctx) : undefined,
             );
           } catch (error) {
+            await oursFailed(error);
             // Which event failed is unknown unless there is only one: the caller narrows it down.
             throw new HandlerFailed(keyed.length === 1 ? keyed[0]! : -1, error);
           }
@@ -118,18 +136,14 @@ export async function applyUnit(
           try {
             await withTimeout(handler.timeoutMs, ctx, options.signal, (c) => handle(event.value, c));
           } catch (error) {
+            await oursFailed(error);
             throw new HandlerFailed(index, error);
           }
           options.faults?.("handler");
           results[index] = { kind: "applied" };
         }
       }
-      if (position) {
-        await tx`insert into ferry_offsets (group_id, topic, partition, next_offset)
-          values (${groupId}, ${position.topic}, ${position.partition}, ${position.nextOffset})
-          on conflict (group_id, topic, partition)
-          do update set next_offset = excluded.next_offset, updated_at = now()`;
-      }
+      await marking;
       await options.beforeCommit?.(results);
       if (options.dryRun) throw new DryRunRollback(results);
       return results;
@@ -167,27 +181,6 @@ async function withTimeout<C extends BatchContext>(timeoutMs: number, ctx: C, st
   }
 }
 
-/** Inserts inbox rows; returns the indexes of events seen for the first time, in order. */
-async function claimInbox(tx: TransactionSql, handlerName: string, events: UnitEvent[]): Promise<number[]> {
-  if (events.length === 0) return [];
-  const firstIndexById = new Map<string, number>();
-  events.forEach((e, i) => {
-    if (!firstIndexById.has(e.meta.id)) firstIndexById.set(e.meta.id, i);
-  });
-  const candidates = [...firstIndexById.values()];
-  const inserted = await tx<{ event_id: string }[]>`
-    insert into ferry_inbox (handler, event_id, topic, partition, "offset", outcome)
-    select ${handlerName}, e.id, e.topic, e.part, e.off, 'applied'
-    from unnest(${candidates.map((i) => events[i]!.meta.id)}::text[],
-                ${candidates.map((i) => events[i]!.meta.topic)}::text[],
-                ${candidates.map((i) => events[i]!.meta.partition)}::int[],
-                ${candidates.map((i) => events[i]!.meta.offset)}::bigint[]) as e(id, topic, part, off)
-    on conflict do nothing
-    returning event_id`;
-  const freshIds = new Set(inserted.map((r) => r.event_id));
-  return candidates.filter((i) => freshIds.has(events[i]!.meta.id));
-}
-
 /**
  * The handler's business key for an event, as text. A key that is missing must not be coerced:
  * String(undefined) is "undefined", so every event lacking the field would share one key, the
@@ -198,80 +191,4 @@ export function businessKeyOf(handler: LoadedHandler, event: UnitEvent): string 
   if ((typeof key === "string" && key.length > 0) || (typeof key === "number" && Number.isFinite(key)) || typeof key === "bigint") return String(key);
   const got = key === null ? "null" : key === "" ? "an empty string" : typeof key === "number" ? String(key) : typeof key === "string" ? "a string" : typeof key === "object" ? "an object" : typeof key;
   throw new TypeError(`businessKey returned ${got} for event ${event.meta.id}; it must return a non-empty string (or a finite number)`);
-}
-
-/**
- * Claims business keys for fresh events. An event whose key another event id already holds
- * (in the table or earlier in this batch) is a functional duplicate: its inbox row is marked
- * dead-lettered and it is left out. Returns the indexes that may run the handler.
- */
-async function claimBusinessKeys(
-  tx: TransactionSql,
-  handler: LoadedHandler,
-  events: UnitEvent[],
-  fresh: number[],
-  results: EventResult[],
-): Promise<number[]> {
-  const keyOf = new Map<number, string>();
-  const firstByKey = new Map<string, number>();
-  for (const i of fresh) {
-    const event = events[i]!;
-    let key: string;
-    try {
-      key = businessKeyOf(handler, event);
-    } catch (e) {
-      results[i] = { kind: "business-key-failed", error: coerceError(e) };
-      continue;
-    }
-    keyOf.set(i, key);
-    if (!firstByKey.has(key)) firstByKey.set(key, i);
-  }
-  const claimants = [...firstByKey.entries()];
-  const claimed = new Set<string>();
-  if (claimants.length > 0) {
-    const rows = await tx<{ business_key: string }[]>`
-      insert into ferry_business_keys (handler, business_key, event_id)
-      select ${handler.name}, k.key, k.id
-      from unnest(${claimants.map(([k]) => k)}::text[], ${claimants.map(([, i]) => events[i]!.meta.id)}::text[]) as k(key, id)
-      on conflict do nothing
-      returning business_key`;
-    for (const r of rows) claimed.add(r.business_key);
-  }
-  const unclaimedKeys = claimants.map(([k]) => k).filter((k) => !claimed.has(k));
-  const holders = new Map<string, string>();
-  if (unclaimedKeys.length > 0) {
-    const rows = await tx<{ business_key: string; event_id: string }[]>`
-      select business_key, event_id from ferry_business_keys
-      where handler = ${handler.name} and business_key = any(${unclaimedKeys}::text[])`;
-    for (const r of rows) holders.set(r.business_key, r.event_id);
-  }
-  const runnable: number[] = [];
-  const deadLettered: string[] = [];
-  for (const i of fresh) {
-    const key = keyOf.get(i);
-    if (key === undefined) {
-      if (results[i]!.kind === "business-key-failed") deadLettered.push(events[i]!.meta.id);
-      continue;
-    }
-    const id = events[i]!.meta.id;
-    const winner = firstByKey.get(key)!;
-    if (claimed.has(key) && winner === i) {
-      runnable.push(i);
-      continue;
-    }
-    const heldBy = claimed.has(key) ? events[winner]!.meta.id : holders.get(key);
-    if (heldBy === undefined) {
-      // The key row vanished between our insert and select: nothing deletes keys while workers run.
-      throw new Error(`business key "${key}" of handler ${handler.name} is neither free nor held; retrying the batch`);
-    }
-    // Held by this very event id: applied before (its inbox row was pruned since), so a technical duplicate.
-    if (heldBy === id) continue;
-    results[i] = { kind: "functional-duplicate", businessKey: key, heldBy };
-    deadLettered.push(id);
-  }
-  if (deadLettered.length > 0) {
-    await tx`update ferry_inbox set outcome = 'dead-lettered'
-      where handler = ${handler.name} and event_id = any(${deadLettered}::text[])`;
-  }
-  return runnable;
 }
