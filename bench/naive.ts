@@ -9,8 +9,11 @@
 import { randomUUID } from "node:crypto";
 import { KafkaJS } from "@confluentinc/kafka-javascript";
 import postgres from "postgres";
+import { parseSchema } from "../runtime/avro/parse-schema.ts";
+import { unframe } from "../runtime/avro/wire-format.ts";
+import { orderSchema } from "./lib/avro.ts";
 
-const { brokers, topic, databaseUrl, table, seconds, concurrency, poolSize = 10 } = JSON.parse(process.argv[2]!) as {
+const { brokers, topic, databaseUrl, table, seconds, concurrency, poolSize = 10, format = "json" } = JSON.parse(process.argv[2]!) as {
   brokers: string;
   topic: string;
   databaseUrl: string;
@@ -18,6 +21,7 @@ const { brokers, topic, databaseUrl, table, seconds, concurrency, poolSize = 10 
   seconds: number;
   concurrency: number;
   poolSize?: number;
+  format?: "avro" | "json";
 };
 
 const handler = "naive";
@@ -29,6 +33,9 @@ const consumer = kafka.consumer({
 } as never);
 
 interface Order { orderId: string; customerId: string; totalCents: number }
+// Avro: decoded with the schema the bench registered (the writer's; no registry lookup, no resolution).
+const avro = parseSchema(orderSchema, "bench order schema");
+const decode = (value: Buffer): Order => (format === "avro" ? avro.fromBuffer(unframe(value).payload) : JSON.parse(value.toString())) as Order;
 let count = 0;
 let first = 0;
 let stopping = false;
@@ -45,7 +52,7 @@ void consumer.run({
       setTimeout(() => done.resolve(), seconds * 1000);
     }
     const eventId = message.headers?.["event-id"]?.toString() ?? `${topic}/${partition}/${message.offset}`;
-    const order = JSON.parse(message.value!.toString()) as Order;
+    const order = decode(message.value!);
     const timestamp = Number(message.timestamp);
     await sql.begin(async (tx) => {
       const fresh = await tx`insert into ferry_inbox (handler, event_id, topic, partition, "offset", outcome)

@@ -11,13 +11,14 @@ import * as v from "valibot";
 import { settingsSchema } from "../runtime/config/schema.ts";
 import { loadAverage } from "./lib/proc-stats.ts";
 import { formatTable, type Row } from "./lib/report.ts";
-import { ferryDrain, ferryPaced, naiveConsumer, rawCeiling } from "./lib/scenarios.ts";
+import { benchTopic, ferryDrain, ferryPaced, naiveConsumer, rawCeiling } from "./lib/scenarios.ts";
 import { say, setUp } from "./lib/setup.ts";
 import { plan, workload } from "./lib/workload.ts";
 
 const { values: args } = parseArgs({
   options: {
-    events: { type: "string", default: "200000" },
+    events: { type: "string", default: "150000" },
+    "max-seconds": { type: "string", default: "25" },
     partitions: { type: "string", default: "8" },
     payload: { type: "string", default: "1024" },
     rate: { type: "string", default: "5000" },
@@ -26,6 +27,7 @@ const { values: args } = parseArgs({
     "no-build": { type: "boolean", default: false },
     only: { type: "string" },
     binary: { type: "string" },
+    format: { type: "string", default: "avro" },
   },
 });
 const events = Number(args.events);
@@ -39,13 +41,13 @@ const defaults = {
 };
 
 const loadBefore = loadAverage();
-const ctx = await setUp({ build: !args["no-build"], binary: args.binary, tables: ["effects_each", "effects_batch", "effects_naive", "effects_paced"] });
+const ctx = await setUp({ build: !args["no-build"], binary: args.binary, format: args.format as "avro" | "json", tables: ["effects_each", "effects_batch", "effects_naive", "effects_paced"] });
 const rows: Row[] = [];
 try {
-  const topic = await ctx.kafka.createTopic("bench", partitions);
+  const { topic, serialize } = await benchTopic(ctx, "bench", partitions);
   const shape = plan({ count: events });
-  say(`pre-loading ${shape.records} records (${events} orders of ~${payloadBytes} B, ${shape.technicalDuplicates} technical and ${shape.functionalDuplicates} functional duplicates) into ${topic}, ${partitions} partitions, RF 3`);
-  const loaded = await ctx.kafka.preload(workload(topic, topic, { count: events, payloadBytes }));
+  say(`pre-loading ${shape.records} records (${events} orders of ~${payloadBytes} B ${ctx.format}, ${shape.technicalDuplicates} technical and ${shape.functionalDuplicates} functional duplicates) into ${topic}, ${partitions} partitions, RF 3`);
+  const loaded = await ctx.kafka.preload(workload(topic, topic, { serialize, count: events, payloadBytes }));
   const total = await ctx.kafka.endOffsets(topic);
   if (total !== shape.records) throw new Error(`the topic holds ${total} records, expected ${shape.records}`);
   say(`pre-loaded at ${Math.round(loaded.perSecond)} records/s`);
@@ -55,8 +57,8 @@ try {
   for (const kind of ["noop", "each", "batch"] as const) {
     if (!wanted(kind)) continue;
     say(`ferry with the ${kind} handler`);
-    const r = await ferryDrain(ctx, kind, topic, total, `effects_${kind}`);
-    if (r.effects !== null && r.effects !== shape.distinct) throw new Error(`${kind}: ${r.effects} effect rows, expected exactly ${shape.distinct}`);
+    const r = await ferryDrain(ctx, kind, topic, total, `effects_${kind}`, {}, Number(args["max-seconds"]));
+    if (r.drained && r.effects !== null && r.effects !== shape.distinct) throw new Error(`${kind}: ${r.effects} effect rows, expected exactly ${shape.distinct}`);
     rows.push({ scenario: `ferry ${{ noop: "no-op handleBatch", each: "handle (1 insert/event)", batch: "handleBatch (1 insert/batch)" }[kind]}`, ...r, kind });
   }
   const naive = wanted("naive") ? await naiveConsumer(ctx, topic, "effects_naive", Number(args["naive-seconds"]), defaults.concurrency) : undefined;
@@ -78,7 +80,7 @@ try {
     console.log(`\nlatency at ${paced.offeredPerS}/s offered (${Math.round(paced.achievedPerS)}/s achieved, ${pacedKind}), produce timestamp → applied_at, ${paced.latency.rows} events after a 2 s warm-up: p50 ${paced.latency.p50.toFixed(1)} ms, p99 ${paced.latency.p99.toFixed(1)} ms, max ${paced.latency.max.toFixed(1)} ms`);
     console.log(`Kafka's own share, read by a bare librdkafka consumer at the same time (produce timestamp → receipt): p50 ${paced.kafkaFloor.p50} ms, p99 ${paced.kafkaFloor.p99} ms, max ${paced.kafkaFloor.max} ms`);
   }
-  console.log(`\nworkload: ${shape.records} records = ${events} orders + ${shape.technicalDuplicates} technical + ${shape.functionalDuplicates} functional duplicates, ~${payloadBytes} B JSON, ${partitions} partitions, RF 3, min.insync.replicas=2; batch size ${defaults.batchSize}, partition concurrency ${defaults.concurrency}`);
+  console.log(`\nworkload: ${shape.records} records = ${events} orders + ${shape.technicalDuplicates} technical + ${shape.functionalDuplicates} functional duplicates, ~${payloadBytes} B ${ctx.format === "avro" ? "Avro (registry wire format)" : "JSON"}, ${partitions} partitions, RF 3, min.insync.replicas=2; batch size ${defaults.batchSize}, partition concurrency ${defaults.concurrency}`);
   console.log(`load average before ${loadBefore}, after ${loadAfter} (2 cores, shared)`);
   const ratio = (a?: number, b?: number) => (a && b ? (a / b).toFixed(2) : "n/a");
   console.log(

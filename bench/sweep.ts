@@ -9,7 +9,7 @@
 import { parseArgs } from "node:util";
 import { formatTable, type Row } from "./lib/report.ts";
 import { loadAverage } from "./lib/proc-stats.ts";
-import { ferryDrain, ferryPaced, type FerrySettings } from "./lib/scenarios.ts";
+import { benchTopic, ferryDrain, ferryPaced, type FerrySettings } from "./lib/scenarios.ts";
 import { say, setUp } from "./lib/setup.ts";
 import { plan, workload } from "./lib/workload.ts";
 
@@ -20,6 +20,7 @@ const { values: args } = parseArgs({
     kind: { type: "string", default: "batch" },
     "no-build": { type: "boolean", default: false },
     binary: { type: "string" },
+    format: { type: "string", default: "avro" },
   },
 });
 const events = Number(args.events);
@@ -37,7 +38,7 @@ const rates = sweeps.includes("rate") ? [1000, 5000, 10000, 20000] : [];
 
 const tables = [...points.map((_, i) => `effects_p${i}`), ...rates.map((r) => `effects_rate_${r}`)];
 const loadBefore = loadAverage();
-const ctx = await setUp({ build: !args["no-build"], binary: args.binary, tables });
+const ctx = await setUp({ build: !args["no-build"], binary: args.binary, format: args.format as "avro" | "json", tables });
 const rows: Row[] = [];
 try {
   // One topic per (partitions, payload); the same ~60 MB of data whatever the payload size.
@@ -47,9 +48,9 @@ try {
     const known = topics.get(key);
     if (known) return known;
     const count = Math.max(5_000, Math.round((events * 1024) / Math.max(payload, 1024)));
-    const topic = await ctx.kafka.createTopic(`bench-sweep-p${partitions}-b${payload}`, partitions);
+    const { topic, serialize } = await benchTopic(ctx, `bench-sweep-p${partitions}-b${payload}`, partitions);
     say(`pre-loading ${count} orders of ${payload} B into ${topic} (${partitions} partitions)`);
-    await ctx.kafka.preload(workload(topic, topic, { count, payloadBytes: payload }));
+    await ctx.kafka.preload(workload(topic, topic, { serialize, count, payloadBytes: payload }));
     const entry = { topic, total: await ctx.kafka.endOffsets(topic), distinct: plan({ count }).distinct };
     topics.set(key, entry);
     return entry;
@@ -57,9 +58,9 @@ try {
   for (const [i, p] of points.entries()) {
     const { topic, total, distinct } = await topicFor(p.partitions, p.payload);
     say(`${p.label}: ${total} records`);
-    const r = await ferryDrain(ctx, kind, topic, total, `effects_p${i}`, p.settings);
-    if (r.effects !== null && r.effects !== distinct) throw new Error(`${p.label}: ${r.effects} effect rows, expected exactly ${distinct}`);
-    rows.push({ scenario: p.label, ...r, records: total });
+    const r = await ferryDrain(ctx, kind, topic, total, `effects_p${i}`, p.settings, 20);
+    if (r.drained && r.effects !== null && r.effects !== distinct) throw new Error(`${p.label}: ${r.effects} effect rows, expected exactly ${distinct}`);
+    rows.push({ scenario: p.label, ...r });
   }
   console.log(formatTable(rows));
   if (rates.length > 0) {

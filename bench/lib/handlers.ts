@@ -6,6 +6,7 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { orderSchemaText } from "./avro.ts";
 
 /**
  * `each`: `handle` with one awaited `ctx.sql` insert per event. `batch`: `handleBatch` with one
@@ -13,6 +14,12 @@ import path from "node:path";
  * business keys and offsets only).
  */
 export type HandlerKind = "each" | "batch" | "noop";
+
+/** How values arrive: Avro in the registry's wire format (decoded by Ferry) or JSON text. */
+export type ValueFormat = "avro" | "json";
+
+/** The reader schema an Avro handler names, next to the handler file. */
+const schemaFile = "bench-order.avsc";
 
 export const effectsTableSql = (table: string) =>
   `create table ${table} (
@@ -24,14 +31,16 @@ export const effectsTableSql = (table: string) =>
   applied_at timestamptz not null default clock_timestamp()
 );`;
 
-export function handlerSource(kind: HandlerKind, topic: string, table: string): string {
+export function handlerSource(kind: HandlerKind, topic: string, table: string, format: ValueFormat = "json"): string {
   const head = `import { defineHandler } from "ferry";
 
 interface Order { orderId: string; customerId: string; totalCents: number }
 
 export default defineHandler<Order>({
   topic: ${JSON.stringify(topic)},
-  businessKey: (order) => order.orderId,
+  ${format === "avro" ? `format: "avro",
+  schema: "./${schemaFile}",
+  ` : ""}businessKey: (order) => order.orderId,
 `;
   switch (kind) {
     case "each":
@@ -58,10 +67,11 @@ export default defineHandler<Order>({
   }
 }
 
-/** A handlers directory holding one handler file (named `name`), far from any node_modules. */
+/** A handlers directory holding one handler file (named `name`) and the reader schema, far from any node_modules. */
 export function writeHandlerDir(name: string, source: string): string {
   const dir = mkdtempSync(path.join(tmpdir(), "ferry-bench-handlers-"));
   writeFileSync(path.join(dir, `${name}.ts`), source);
+  writeFileSync(path.join(dir, schemaFile), orderSchemaText);
   return dir;
 }
 

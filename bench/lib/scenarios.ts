@@ -6,9 +6,10 @@ import { rmSync } from "node:fs";
 import type postgres from "postgres";
 import { runChild, spawnChild, type ChildResult } from "./child.ts";
 import { measureDrain, readLatency, startFerry, type Drain, type Latency } from "./ferry.ts";
-import { handlerSource, writeHandlerDir, type HandlerKind } from "./handlers.ts";
+import type { BenchAvro } from "./avro.ts";
+import { handlerSource, writeHandlerDir, type HandlerKind, type ValueFormat } from "./handlers.ts";
 import type { BenchKafka } from "./kafka.ts";
-import { workload, type WorkloadOptions } from "./workload.ts";
+import { json, workload, type Serialize, type WorkloadOptions } from "./workload.ts";
 
 export interface BenchContext {
   binary: string;
@@ -19,7 +20,22 @@ export interface BenchContext {
   kafka: BenchKafka;
   /** Made unique per run: group prefixes and handler names derive from it. */
   runId: string;
+  format: ValueFormat;
+  /** Set when `format` is avro. */
+  avro?: BenchAvro;
+  registryUrl?: string;
 }
+
+/** A topic of the run (and its dead letter topic), with the order schema registered for it when the run speaks Avro. */
+export async function benchTopic(ctx: BenchContext, prefix: string, partitions: number): Promise<{ topic: string; serialize: Serialize }> {
+  const topic = await ctx.kafka.createTopic(prefix, partitions);
+  return { topic, serialize: ctx.avro ? await ctx.avro.register(topic) : json };
+}
+
+const ferryEnv = (ctx: BenchContext, settings: FerrySettings) => ({
+  ...settingsEnv(settings),
+  ...(ctx.format === "avro" ? { FERRY_SCHEMA_REGISTRY_URL: ctx.registryUrl! } : {}),
+});
 
 export interface FerrySettings {
   batchSize?: number;
@@ -36,8 +52,10 @@ const settingsEnv = (s: FerrySettings): Record<string, string> => ({
 let seq = 0;
 
 export interface FerryDrainResult extends Drain {
-  /** Effect rows written (must equal the distinct events for `each` and `batch`). */
+  /** Effect rows written (must equal the distinct events for `each` and `batch` once drained). */
   effects: number | null;
+  /** Whether every record was handled (false: stopped after `maxSeconds`). */
+  drained: boolean;
   warnings: number;
 }
 
@@ -49,9 +67,10 @@ export async function ferryDrain(
   total: number,
   table: string,
   settings: FerrySettings = {},
+  maxSeconds = Infinity,
 ): Promise<FerryDrainResult> {
   const name = `orders_${kind}_${++seq}`;
-  const dir = writeHandlerDir(name, handlerSource(kind, topic, table));
+  const dir = writeHandlerDir(name, handlerSource(kind, topic, table, ctx.format));
   const ferry = startFerry({
     binary: ctx.binary,
     handlersDir: dir,
@@ -60,12 +79,12 @@ export async function ferryDrain(
     brokers: ctx.brokers,
     databaseUrl: ctx.databaseUrl,
     database: ctx.database,
-    env: settingsEnv(settings),
+    env: ferryEnv(ctx, settings),
   });
   try {
-    const drain = await measureDrain(ferry, ctx.sql, topic, total);
+    const drain = await measureDrain(ferry, ctx.sql, topic, total, { maxSeconds });
     const effects = kind === "noop" ? null : (await ctx.sql<{ n: number }[]>`select count(*)::int as n from ${ctx.sql(table)}`)[0]!.n;
-    return { ...drain, effects, warnings: ferry.problems().length };
+    return { ...drain, effects, drained: drain.records >= total, warnings: ferry.problems().length };
   } finally {
     await ferry.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -98,9 +117,9 @@ export async function ferryPaced(
   workloadOptions: Omit<WorkloadOptions, "count">,
   settings: FerrySettings = {},
 ): Promise<PacedResult> {
-  const topic = await ctx.kafka.createTopic("bench-paced", partitions);
+  const { topic, serialize } = await benchTopic(ctx, "bench-paced", partitions);
   const name = `orders_paced_${++seq}`;
-  const dir = writeHandlerDir(name, handlerSource(kind, topic, table));
+  const dir = writeHandlerDir(name, handlerSource(kind, topic, table, ctx.format));
   const ferry = startFerry({
     binary: ctx.binary,
     handlersDir: dir,
@@ -109,18 +128,18 @@ export async function ferryPaced(
     brokers: ctx.brokers,
     databaseUrl: ctx.databaseUrl,
     database: ctx.database,
-    env: settingsEnv(settings),
+    env: ferryEnv(ctx, settings),
   });
   const probe = spawnChild("raw.ts", { brokers: ctx.brokers, topic, total: 0, batchSize: 500, concurrency: partitions, latency: true }, ctx.database);
   try {
     await Promise.all([ferry.waitForLog("partitions:assigned"), probe.waitFor("ready")]);
     const warmUpUntil = new Date(Date.now() + 2_000);
     const startPerf = performance.now();
-    const records = workload(topic, topic, { ...workloadOptions, count: Math.ceil(ratePerS * seconds * 1.2) });
+    const records = workload(topic, topic, { ...workloadOptions, serialize, count: Math.ceil(ratePerS * seconds * 1.2) });
     const produced = await ctx.kafka.producePaced(records, ratePerS, seconds);
     const endPerf = performance.now();
     const total = await ctx.kafka.endOffsets(topic);
-    await measureDrain(ferry, ctx.sql, topic, total, 120_000);
+    await measureDrain(ferry, ctx.sql, topic, total, { timeoutMs: 120_000 });
     probe.send({ since: warmUpUntil.getTime() });
     const floor = await probe.result();
     return {
@@ -144,5 +163,5 @@ export function rawCeiling(ctx: BenchContext, topic: string, total: number, sett
 }
 
 export function naiveConsumer(ctx: BenchContext, topic: string, table: string, seconds: number, concurrency: number): Promise<ChildResult> {
-  return runChild("naive.ts", { brokers: ctx.brokers, topic, databaseUrl: ctx.databaseUrl, table, seconds, concurrency }, ctx.database);
+  return runChild("naive.ts", { brokers: ctx.brokers, topic, databaseUrl: ctx.databaseUrl, table, seconds, concurrency, format: ctx.format }, ctx.database);
 }

@@ -7,7 +7,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import postgres from "postgres";
 import { freshDatabase } from "./database.ts";
-import { writeMigrationsDir } from "./handlers.ts";
+import { benchAvro } from "./avro.ts";
+import { writeMigrationsDir, type ValueFormat } from "./handlers.ts";
 import { benchKafka } from "./kafka.ts";
 import type { BenchContext } from "./scenarios.ts";
 
@@ -23,10 +24,12 @@ async function run(cmd: string[], env: Record<string, string> = {}) {
   if (code !== 0) throw new Error(`${cmd.join(" ")} exited with ${code}: ${err || out}`);
 }
 
-export async function setUp({ build, tables, database = "ferry_bench", binary: prebuilt }: { build: boolean; tables: string[]; database?: string; binary?: string }): Promise<BenchContext & { tearDown(): Promise<void> }> {
+export async function setUp({ build, tables, database = "ferry_bench", binary: prebuilt, format = "avro" }: { build: boolean; tables: string[]; database?: string; binary?: string; format?: ValueFormat }): Promise<BenchContext & { tearDown(): Promise<void> }> {
   const brokers = process.env.FERRY_TEST_KAFKA_BROKERS;
   const serverUrl = process.env.FERRY_TEST_DATABASE_URL;
+  const registryUrl = process.env.FERRY_TEST_REGISTRY_URL;
   if (!brokers || !serverUrl) throw new Error("FERRY_TEST_KAFKA_BROKERS and FERRY_TEST_DATABASE_URL are not set: source .services/env (services/up.sh)");
+  if (format === "avro" && !registryUrl) throw new Error("FERRY_TEST_REGISTRY_URL is not set: source .services/env, or run with --format json");
   if (build && !prebuilt) {
     say("building dist/ferry");
     await run([process.execPath, "scripts/build.ts"]);
@@ -40,7 +43,10 @@ export async function setUp({ build, tables, database = "ferry_bench", binary: p
   rmSync(migrations, { recursive: true, force: true });
   const sql = postgres(databaseUrl, { max: 2, onnotice: () => {} });
   const kafka = await benchKafka(brokers);
+  const avro = format === "avro" ? benchAvro(registryUrl!) : undefined;
   return {
+    format,
+    ...(avro ? { avro, registryUrl } : {}),
     binary,
     brokers,
     databaseUrl,
@@ -50,6 +56,7 @@ export async function setUp({ build, tables, database = "ferry_bench", binary: p
     runId: Math.random().toString(36).slice(2, 8),
     async tearDown() {
       await kafka.cleanup();
+      await avro?.cleanup();
       await sql.end({ timeout: 5 });
       rmSync(tmp, { recursive: true, force: true });
     },

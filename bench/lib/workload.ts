@@ -26,6 +26,7 @@ export interface WorkloadOptions {
   functionalRate?: number;
   customers?: number;
   seed?: number;
+  serialize?: Serialize;
 }
 
 export interface WorkloadShape {
@@ -47,7 +48,12 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-export function order(tag: string, i: number, payloadBytes: number, customers: number): Order {
+/** How an order becomes a record value: JSON text (the default) or Avro in the wire format. */
+export type Serialize = (order: Order) => Buffer | string;
+export const json: Serialize = (o) => JSON.stringify(o);
+
+/** The `i`-th order, its `note` padded so the serialized value is ~`payloadBytes`. */
+export function order(tag: string, i: number, payloadBytes: number, customers: number, serialize: Serialize = json): Order {
   const lines = Array.from({ length: 1 + (i % 4) }, (_, l) => ({ sku: `SKU-${(i * 7 + l) % 10_000}`, quantity: 1 + ((i + l) % 3), priceCents: 199 + ((i * 31 + l) % 9_000) }));
   const o: Order = {
     orderId: `${tag}-order-${i}`,
@@ -60,8 +66,10 @@ export function order(tag: string, i: number, payloadBytes: number, customers: n
     shipping: { name: `Customer ${i % customers}`, street: `${i % 200} Long Street`, city: "Rotterdam", zip: `30${i % 100}AB`, country: "NL" },
     note: "",
   };
-  const bare = JSON.stringify(o).length;
-  o.note = "x".repeat(Math.max(0, payloadBytes - bare));
+  const bare = serialize(o);
+  const pad = payloadBytes - bare.length;
+  // Avro spends one more byte on the note's length once it passes 63 bytes.
+  o.note = "x".repeat(Math.max(0, pad - (Buffer.isBuffer(bare) && pad > 63 ? 1 : 0)));
   return o;
 }
 
@@ -70,7 +78,7 @@ export function order(tag: string, i: number, payloadBytes: number, customers: n
  * yielded and is complete once the generator is exhausted; `plan` gives it up front.
  */
 export function* workload(topic: string, tag: string, options: WorkloadOptions, shape?: WorkloadShape): Generator<OutgoingRecord> {
-  const { count, payloadBytes = 1024, technicalRate = 0.05, functionalRate = 0.01, customers = 4096, seed = 7 } = options;
+  const { count, payloadBytes = 1024, technicalRate = 0.05, functionalRate = 0.01, customers = 4096, seed = 7, serialize = json } = options;
   const random = seededRandom(seed);
   const later = new Map<number, OutgoingRecord[]>();
   const schedule = (i: number, record: OutgoingRecord) => {
@@ -90,8 +98,8 @@ export function* workload(topic: string, tag: string, options: WorkloadOptions, 
       }
     }
     if (i >= count) continue;
-    const o = order(tag, i, payloadBytes, customers);
-    const record: OutgoingRecord = { topic, key: o.customerId, value: JSON.stringify(o), headers: { "event-id": `${tag}-${i}` } };
+    const o = order(tag, i, payloadBytes, customers, serialize);
+    const record: OutgoingRecord = { topic, key: o.customerId, value: serialize(o), headers: { "event-id": `${tag}-${i}` } };
     s.distinct++;
     s.records++;
     yield record;
@@ -101,7 +109,7 @@ export function* workload(topic: string, tag: string, options: WorkloadOptions, 
     }
     if (random() < functionalRate) {
       s.functionalDuplicates++;
-      schedule(i, { ...record, value: JSON.stringify({ ...o, note: o.note.slice(1) + "y" }), headers: { "event-id": `${tag}-f-${i}` } });
+      schedule(i, { ...record, value: serialize({ ...o, note: o.note.slice(1) + "y" }), headers: { "event-id": `${tag}-f-${i}` } });
     }
   }
 }
