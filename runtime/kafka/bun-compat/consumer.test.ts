@@ -86,7 +86,7 @@ describe("eachBatch with autoCommit off", () => {
 
     const committedFor = async () => {
       const [entry] = await admin.fetchOffsets({ groupId, topics: [topic] });
-      return entry.partitions.every((p: { offset: string }) => p.offset === "10") ? entry : undefined;
+      return entry?.partitions.every((p: { offset: string }) => p.offset === "10") ? entry : undefined;
     };
     const fetched = await waitFor("committed offsets 10/10/10 via admin.fetchOffsets", committedFor);
     expect(fetched.topic).toBe(topic);
