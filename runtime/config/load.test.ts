@@ -22,7 +22,7 @@ describe("loadConfig", () => {
   test("applies defaults and converts types", () => {
     const config = loadConfig(minimal);
     expect(config.kafka.brokers).toEqual(["127.0.0.1:9092", "127.0.0.1:9093"]);
-    expect(config.batchSize).toBe(500);
+    expect(config.batchSize).toBe(1000);
     expect(config.eventIdHeader).toBe("event-id");
     expect(config.kafka.sasl).toBeUndefined();
   });

@@ -63,7 +63,7 @@ export const settingsSchema = v.object({
     v.pipe(v.string(), v.regex(/^[A-Za-z0-9._-]+$/, "FERRY_GROUP_PREFIX may contain letters, digits, '.', '_' and '-'")),
     "ferry",
   ),
-  FERRY_BATCH_SIZE: int("FERRY_BATCH_SIZE", 500, 1, 10_000),
+  FERRY_BATCH_SIZE: int("FERRY_BATCH_SIZE", 1000, 1, 10_000),
   FERRY_PARTITION_CONCURRENCY: int("FERRY_PARTITION_CONCURRENCY", 8, 1, 256),
   FERRY_EVENT_ID_HEADER: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1)), "event-id"),
   FERRY_MISSING_EVENT_ID: oneOf("FERRY_MISSING_EVENT_ID", ["dead-letter", "derive"] as const, "dead-letter"),
