@@ -31,7 +31,7 @@ const kind = args.kind as "batch" | "each" | "noop";
 const events = Number(args.events);
 
 const tables = Array.from({ length: rounds * 2 }, (_, i) => `effects_cmp_${i}`);
-const ctx = await setUp({ build: false, binary: args.a, format: args.format as "avro" | "json", tables });
+const ctx = await setUp({ build: false, binary: args.a, format: args.format as "avro" | "json", tables, database: "ferry_bench_compare" });
 // setUp copied A; B gets its own private copy the same way.
 const { copyFileSync } = await import("node:fs");
 const binaryA = ctx.binary;

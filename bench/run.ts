@@ -27,6 +27,8 @@ const { values: args } = parseArgs({
     "no-build": { type: "boolean", default: false },
     only: { type: "string" },
     binary: { type: "string" },
+    "batch-size": { type: "string" },
+    concurrency: { type: "string" },
     format: { type: "string", default: "avro" },
   },
 });
@@ -35,9 +37,10 @@ const partitions = Number(args.partitions);
 const payloadBytes = Number(args.payload);
 const only = args.only?.split(",");
 const wanted = (name: string) => !only || only.includes(name);
+// Ferry's defaults unless given; the raw consumer reads with the same batch size and concurrency.
 const defaults = {
-  batchSize: Number(v.getDefault(settingsSchema.entries.FERRY_BATCH_SIZE)),
-  concurrency: Number(v.getDefault(settingsSchema.entries.FERRY_PARTITION_CONCURRENCY)),
+  batchSize: Number(args["batch-size"] ?? v.getDefault(settingsSchema.entries.FERRY_BATCH_SIZE)),
+  concurrency: Number(args.concurrency ?? v.getDefault(settingsSchema.entries.FERRY_PARTITION_CONCURRENCY)),
 };
 
 const loadBefore = loadAverage();
@@ -57,7 +60,7 @@ try {
   for (const kind of ["noop", "each", "batch"] as const) {
     if (!wanted(kind)) continue;
     say(`ferry with the ${kind} handler`);
-    const r = await ferryDrain(ctx, kind, topic, total, `effects_${kind}`, {}, Number(args["max-seconds"]));
+    const r = await ferryDrain(ctx, kind, topic, total, `effects_${kind}`, defaults, Number(args["max-seconds"]));
     if (r.drained && r.effects !== null && r.effects !== shape.distinct) throw new Error(`${kind}: ${r.effects} effect rows, expected exactly ${shape.distinct}`);
     rows.push({ scenario: `ferry ${{ noop: "no-op handleBatch", each: "handle (1 insert/event)", batch: "handleBatch (1 insert/batch)" }[kind]}`, ...r, kind });
   }
@@ -70,7 +73,7 @@ try {
   const noop = rows.find((r) => r.kind === "noop");
   const pacedKind = best?.kind === "each" ? "each" : "batch";
   const paced = wanted("paced")
-    ? await ferryPaced(ctx, pacedKind, partitions, Number(args.rate), Number(args["paced-seconds"]), "effects_paced", { payloadBytes })
+    ? await ferryPaced(ctx, pacedKind, partitions, Number(args.rate), Number(args["paced-seconds"]), "effects_paced", { payloadBytes }, defaults)
     : undefined;
   if (paced) rows.push({ scenario: `ferry ${pacedKind} at ${paced.offeredPerS}/s offered`, eventsPerS: paced.achievedPerS, records: paced.records, seconds: Number(args["paced-seconds"]), usage: { ...paced.usage, peakRssMb: paced.peakRssMb } });
 

@@ -38,7 +38,7 @@ const rates = sweeps.includes("rate") ? [1000, 5000, 10000, 20000] : [];
 
 const tables = [...points.map((_, i) => `effects_p${i}`), ...rates.map((r) => `effects_rate_${r}`)];
 const loadBefore = loadAverage();
-const ctx = await setUp({ build: !args["no-build"], binary: args.binary, format: args.format as "avro" | "json", tables });
+const ctx = await setUp({ build: !args["no-build"], binary: args.binary, format: args.format as "avro" | "json", tables, database: "ferry_bench_sweep" });
 const rows: Row[] = [];
 try {
   // One topic per (partitions, payload); the same ~60 MB of data whatever the payload size.

@@ -32,14 +32,15 @@ export function memoryMb(pid: number): { rss: number; hwm: number } | null {
   return { rss: kb("VmRSS") / 1024, hwm: kb("VmHWM") / 1024 };
 }
 
-/** PostgreSQL backends connected to `database` (their process title names it). */
-function postgresBackends(database: string): number[] {
-  const pids: number[] = [];
+/** PostgreSQL backends connected to `database` (their process title names it), and the Kafka brokers' JVMs. */
+function servicePids(database: string): { postgres: number[]; kafka: number[] } {
+  const pids = { postgres: [] as number[], kafka: [] as number[] };
   const marker = ` ${database} `;
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     const cmdline = read(`/proc/${entry}/cmdline`);
-    if (cmdline?.startsWith("postgres: ") && cmdline.includes(marker)) pids.push(Number(entry));
+    if (cmdline?.startsWith("postgres: ") && cmdline.includes(marker)) pids.postgres.push(Number(entry));
+    else if (cmdline?.includes("\0kafka.Kafka\0")) pids.kafka.push(Number(entry));
   }
   return pids;
 }
@@ -58,6 +59,8 @@ export interface Usage {
   processCores: number;
   /** Cores used by the PostgreSQL backends of the benchmark's database. */
   postgresCores: number;
+  /** Cores used by the three Kafka brokers (shared: other work on the machine uses them too). */
+  kafkaCores: number;
   /** Cores busy on the whole machine, the above included. */
   machineCores: number;
   /** Peak resident memory of the process (VmHWM), MB. */
@@ -71,20 +74,23 @@ export interface Usage {
  * moments (performance.now() values), using the samples nearest to them.
  */
 export function startSampler(pid: number, database: string, intervalMs = 200) {
-  interface Sample { at: number; proc: number; pg: number; busy: number; total: number }
+  interface Sample { at: number; proc: number; pg: number; kafka: number; busy: number; total: number }
   const samples: Sample[] = [];
-  const pgLast = new Map<number, number>();
-  let pgSum = 0;
+  const last = new Map<number, number>();
+  const sums = { postgres: 0, kafka: 0 };
   let procLast = 0;
   let peakRss = 0;
   let hwm = 0;
   const take = () => {
-    // A backend's ticks are accumulated as deltas, so backends that come and go are counted.
-    for (const b of postgresBackends(database)) {
-      const t = cpuTicks(b);
-      if (t === null) continue;
-      pgSum += t - (pgLast.get(b) ?? t);
-      pgLast.set(b, t);
+    // Ticks are accumulated as deltas, so backends that come and go are counted.
+    const pids = servicePids(database);
+    for (const group of ["postgres", "kafka"] as const) {
+      for (const b of pids[group]) {
+        const t = cpuTicks(b);
+        if (t === null) continue;
+        sums[group] += t - (last.get(b) ?? t);
+        last.set(b, t);
+      }
     }
     procLast = cpuTicks(pid) ?? procLast;
     const mem = memoryMb(pid);
@@ -92,7 +98,7 @@ export function startSampler(pid: number, database: string, intervalMs = 200) {
       peakRss = Math.max(peakRss, mem.rss);
       hwm = Math.max(hwm, mem.hwm);
     }
-    samples.push({ at: performance.now(), proc: procLast, pg: pgSum, ...machineTicks() });
+    samples.push({ at: performance.now(), proc: procLast, pg: sums.postgres, kafka: sums.kafka, ...machineTicks() });
   };
   // Backends that exist already start from their current ticks.
   take();
@@ -112,6 +118,7 @@ export function startSampler(pid: number, database: string, intervalMs = 200) {
         seconds,
         processCores: cores(b.proc - a.proc),
         postgresCores: cores(b.pg - a.pg),
+        kafkaCores: cores(b.kafka - a.kafka),
         // /proc/stat sums every core's ticks: busy share × number of cores.
         machineCores: ((b.busy - a.busy) / Math.max(1, b.total - a.total)) * navigatorCores(),
         peakRssMb: hwm,
