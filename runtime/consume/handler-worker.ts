@@ -9,6 +9,7 @@ import type { AvroDecoding } from "../registry/handler-avro.ts";
 import { isInfrastructureFailure } from "./classify.ts";
 import { prepareRecord } from "./prepare.ts";
 import { processPrepared, type BatchOutcome, type PendingRetry } from "./process-batch.ts";
+import { createKafkaCommits } from "./kafka-commits.ts";
 import { sleep } from "./sleep.ts";
 import { createFaultInjector, type FaultSpec } from "../faults/inject.ts";
 
@@ -51,6 +52,8 @@ type Tally = Omit<EngineEventMap["batch:applied"], "handler" | "topic" | "partit
 const emptyTally: Tally = { records: 0, skipped: 0, applied: 0, technicalDuplicates: 0, functionalDuplicates: 0, deadLettered: 0 };
 
 const partitionKey = (topic: string, partition: number) => `${topic}:${partition}`;
+/** How long a partition's new offset may wait to reach Kafka, coalesced with the other partitions'. */
+const KAFKA_COMMIT_INTERVAL_MS = 1_000;
 const lastOffsetPlusOne = (batch: PartitionBatch) => (BigInt(batch.records[batch.records.length - 1]!.offset) + 1n).toString();
 
 /**
@@ -158,6 +161,7 @@ export function createHandlerWorker(deps: {
         applied.delete(partitionKey(p.topic, p.partition));
         retries.delete(partitionKey(p.topic, p.partition));
       }
+      kafkaCommits.forget(partitions);
       log.info("partitions:revoked", { partitions: partitions.map((p) => partitionKey(p.topic, p.partition)) });
       emit("partitions:revoked", { handler: handler.name, partitions });
     },
@@ -169,6 +173,15 @@ export function createHandlerWorker(deps: {
 
   // A failing event waiting out its backoff, per partition (the partition is paused meanwhile).
   const retries = new Map<string, PendingRetry>();
+  // PostgreSQL first, Kafka second: only offsets already committed in PostgreSQL are offered.
+  const kafkaCommits = createKafkaCommits({
+    commit: (offsets) => consumer.commit(offsets),
+    intervalMs: KAFKA_COMMIT_INTERVAL_MS,
+    onCommitted: (offsets, durationMs) => {
+      for (const o of offsets) emit("offsets:committed", { handler: handler.name, topic: o.topic, partition: o.partition, offset: o.offset, durationMs });
+    },
+    onFailed: (offsets, e) => log.warn("offsets:kafka-commit-failed", { partitions: offsets.map((o) => partitionKey(o.topic, o.partition)), error: coerceError(e) }),
+  });
 
   const eachBatch = async (batch: PartitionBatch): Promise<BatchProgress> => {
     const where = { handler: handler.name, topic: batch.topic, partition: batch.partition };
@@ -244,11 +257,7 @@ export function createHandlerWorker(deps: {
     } else retries.delete(key);
     faults?.("db-committed");
     if (!batch.isStale() && next !== batch.records[0]?.offset) {
-      const commitStart = performance.now();
-      await consumer.commit([{ topic: batch.topic, partition: batch.partition, offset: next }]).then(
-        () => emit("offsets:committed", { handler: handler.name, topic: batch.topic, partition: batch.partition, offset: next, durationMs: performance.now() - commitStart }),
-        (e: unknown) => log.warn("offsets:kafka-commit-failed", { partition: key, error: coerceError(e) }),
-      );
+      await kafkaCommits.offer({ topic: batch.topic, partition: batch.partition, offset: next });
     }
     return outcome.kind === "retry-later" ? { stopAt: outcome.offset, resumeAfterMs: outcome.delayMs } : undefined;
   };
@@ -284,6 +293,8 @@ export function createHandlerWorker(deps: {
     },
     async stop() {
       abort.abort(new Error("the worker is stopping"));
+      // What PostgreSQL holds reaches Kafka before the group is left; batches still finishing commit at once.
+      await kafkaCommits.stop();
       await consumer.stop();
       log.info("handler:stopped");
     },
