@@ -101,6 +101,11 @@ case ${1:-} in
     [[ ${2:-fast} =~ ^(fast|immediate)$ ]] || die "postgres: restart mode must be fast or immediate"
     stop_own "${2:-fast}"
     ensure_own ;;
-  clean) own_only clean; stop_own fast; rm -rf "$PG_DIR" ;;
+  clean)
+    own_only clean
+    stop_own fast
+    # Keep the server's log for a post-mortem; the data goes.
+    [[ -f $PG_DIR/server.log ]] && cp "$PG_DIR/server.log" "$LOG_DIR/postgres-server.log"
+    rm -rf "$PG_DIR" ;;
   *) sed -n '2,14s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
 esac

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { check, type DeadLetterSeen, type Produced } from "./checker.ts";
+import { check, offsetsAhead, type DeadLetterSeen, type Produced } from "./checker.ts";
 
 const ok = (eventId: string, partition: number, offset: number, businessKey?: string): Produced => ({
   eventId,
@@ -66,5 +66,16 @@ describe("check", () => {
     const report = check(produced, rows("a", "lost"), [letter("permanent", "p", 0, 1), letter("permanent", "p", 0, 1)]);
     expect(report).toMatchObject({ ok: true, unacknowledged: 1, unacknowledgedApplied: 1, deadLetterRepeats: 1 });
     expect(check(produced, rows("a", "lost", "lost"), [letter("permanent", "p", 0, 1)])).toMatchObject({ ok: false, duplicates: 1 });
+  });
+});
+
+describe("offsetsAhead", () => {
+  const produced = [ok("a", 0, 0), ok("b", 0, 1), ok("c", 1, 0)];
+  test.each([
+    ["consistent", new Map([[0, 2n]]), new Map([[0, 2n], [1, 0n]]), ["a", "b"], { kafkaAheadOfPostgres: 0, offsetAheadOfEffects: 0 }],
+    ["Kafka ahead of PostgreSQL", new Map([[0, 2n], [1, 1n]]), new Map([[0, 2n], [1, 0n]]), ["a", "b"], { kafkaAheadOfPostgres: 1, offsetAheadOfEffects: 0 }],
+    ["PostgreSQL's offset past a missing effect", new Map([[0, 0n]]), new Map([[0, 2n]]), ["a"], { kafkaAheadOfPostgres: 0, offsetAheadOfEffects: 1 }],
+  ] as const)("%s", (_label, kafkaCommitted, postgresNext, applied, expected) => {
+    expect(offsetsAhead(produced, { kafkaCommitted, postgresNext, applied: new Set(applied) })).toEqual(expected);
   });
 });

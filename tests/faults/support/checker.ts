@@ -192,3 +192,33 @@ export function check(produced: readonly Produced[], applied: readonly AppliedRo
     ok: duplicates === 0 && missing === 0 && unexpected === 0 && deadLetterMissing === 0 && deadLetterWrong.length === 0 && deadLetterUnexpected === 0,
   };
 }
+
+/**
+ * One moment of a run: Kafka's committed offsets (read first), then, in ONE PostgreSQL
+ * snapshot, Ferry's next offset per partition and the events whose effects exist.
+ */
+export interface OffsetSnapshot {
+  kafkaCommitted: ReadonlyMap<number, bigint>;
+  postgresNext: ReadonlyMap<number, bigint>;
+  applied: ReadonlySet<string>;
+}
+
+/**
+ * "Offsets never ahead of effects", checked on a snapshot taken while faults happen: Kafka's
+ * committed offset never passes PostgreSQL's (Kafka is committed after PostgreSQL, and read
+ * first here), and every event that must apply and sits below PostgreSQL's offset has its
+ * effect in the same snapshot. Returns the number of partitions and events that break it.
+ */
+export function offsetsAhead(produced: readonly Produced[], snapshot: OffsetSnapshot): { kafkaAheadOfPostgres: number; offsetAheadOfEffects: number } {
+  const { mustApply, recordOf } = expectOutcomes(produced);
+  let kafkaAheadOfPostgres = 0;
+  for (const [partition, committed] of snapshot.kafkaCommitted) {
+    if (committed > (snapshot.postgresNext.get(partition) ?? 0n)) kafkaAheadOfPostgres++;
+  }
+  let offsetAheadOfEffects = 0;
+  for (const id of mustApply) {
+    const [partition, offset] = recordOf.get(id)!.split(":");
+    if (BigInt(offset!) < (snapshot.postgresNext.get(Number(partition)) ?? 0n) && !snapshot.applied.has(id)) offsetAheadOfEffects++;
+  }
+  return { kafkaAheadOfPostgres, offsetAheadOfEffects };
+}

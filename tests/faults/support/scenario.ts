@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type postgres from "postgres";
 import { startFerry, type FerryProcess } from "../../support/ferry-process.ts";
 import { effectsHandler, effectsTableMigration, writeHandlersDir } from "../../support/handlers.ts";
-import { check, type Produced } from "./checker.ts";
+import { check, type OffsetSnapshot, type Produced } from "./checker.ts";
 import type { FaultKafka } from "./kafka.ts";
 import { keepLog } from "./report.ts";
 
@@ -14,13 +14,18 @@ import { keepLog } from "./report.ts";
 export async function faultScenario(
   name: string,
   deps: { kafka: FaultKafka; sql: postgres.Sql; databaseUrl?: string },
-  { partitions = 4, retry = "{ attempts: 3, backoffMs: 20, maxBackoffMs: 200 }", env = {} }: { partitions?: number; retry?: string; env?: Record<string, string> } = {},
+  {
+    partitions = 4,
+    retry = "{ attempts: 3, backoffMs: 20, maxBackoffMs: 200 }",
+    timeoutMs,
+    env = {},
+  }: { partitions?: number; retry?: string; timeoutMs?: number; env?: Record<string, string> } = {},
 ) {
   const id = randomUUID().slice(0, 8);
   const topic = await deps.kafka.createTopic(`faults-${name}`, partitions);
   const table = `faults_${name.replace(/[^a-z0-9]/g, "_")}_${id}`;
   const handlersDir = writeHandlersDir(
-    { "record-effect.ts": effectsHandler({ topic, table, businessKey: true, retry }) },
+    { "record-effect.ts": effectsHandler({ topic, table, businessKey: true, retry, ...(timeoutMs ? { timeoutMs } : {}) }) },
     { [`0001_${table}.sql`]: effectsTableMigration(table) },
   );
   const groupPrefix = `faults-${name}-${id}`;
@@ -53,6 +58,16 @@ export async function faultScenario(
       return (await sql<{ n: number }[]>`select count(*)::int as n from ${sql(table)}`)[0]!.n;
     },
     caughtUp: () => kafka.caughtUp(groupId, topic),
+    /** Kafka's committed offsets first, then PostgreSQL's offsets and effects in one snapshot (see offsetsAhead). */
+    async snapshot(): Promise<OffsetSnapshot> {
+      const kafkaCommitted = await kafka.committed(groupId, topic);
+      return sql.begin("isolation level repeatable read", async (tx) => {
+        const offsets = await tx<{ partition: number; next_offset: string }[]>`
+          select partition, next_offset from ferry_offsets where group_id = ${groupId} and topic = ${topic}`;
+        const rows = await tx<{ event_id: string }[]>`select event_id from ${tx(table)}`;
+        return { kafkaCommitted, postgresNext: new Map(offsets.map((o) => [o.partition, BigInt(o.next_offset)])), applied: new Set(rows.map((r) => r.event_id)) };
+      });
+    },
     /** The checker's verdict: what was acknowledged against the effects table and the dead letter topic. */
     async check(produced: readonly Produced[]) {
       return check(produced, await this.applied(), await kafka.readDeadLetters(`${topic}.dlt`));
