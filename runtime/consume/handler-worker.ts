@@ -130,24 +130,14 @@ export function createHandlerWorker(deps: {
     return positions;
   };
 
-  /** Commits to Kafka what PostgreSQL already holds, after the assignment completes (a commit inside the rebalance may be refused). */
-  const catchUpKafka = async (offsets: TopicPartitionOffset[]) => {
-    for (let attempt = 0; attempt < 6 && !abort.signal.aborted; attempt++) {
-      await sleep(500 * 2 ** attempt, abort.signal).catch(() => undefined);
-      const mine = new Set(consumer.assignment().map((p) => partitionKey(p.topic, p.partition)));
-      const still = offsets.filter((o) => mine.has(partitionKey(o.topic, o.partition)));
-      if (still.length === 0) return;
-      try {
-        // The client resolves a commit before the broker answers (and even when it refuses):
-        // read it back to know.
-        await consumer.commit(still);
-        await sleep(300, abort.signal).catch(() => undefined);
-        const now = new Map((await consumer.committed(still, 5_000)).map((c) => [partitionKey(c.topic, c.partition), BigInt(c.offset)]));
-        if (still.every((o) => (now.get(partitionKey(o.topic, o.partition)) ?? -1n) >= BigInt(o.offset))) return;
-      } catch (e) {
-        log.warn("offsets:kafka-catch-up-failed", { error: coerceError(e), attempt: attempt + 1 });
-      }
-    }
+  /**
+   * Offers Kafka what PostgreSQL already holds. Through the same coalescer as every batch's
+   * offset: offers only move forward, so a catch-up that comes late can never commit an offset
+   * lower than one a batch has committed since (seen in the rebalance storm: Kafka's commit went
+   * back and stayed behind PostgreSQL's); one refused inside the rebalance is offered again.
+   */
+  const catchUpKafka = (offsets: TopicPartitionOffset[]) => {
+    for (const o of offsets) void kafkaCommits.offer(o);
   };
 
   const consumer = deps.kafka.consumer({
@@ -176,6 +166,7 @@ export function createHandlerWorker(deps: {
   // PostgreSQL first, Kafka second: only offsets already committed in PostgreSQL are offered.
   const kafkaCommits = createKafkaCommits({
     commit: (offsets) => consumer.commit(offsets),
+    committed: (offsets) => consumer.committed(offsets, 5_000),
     intervalMs: KAFKA_COMMIT_INTERVAL_MS,
     onCommitted: (offsets, durationMs) => {
       for (const o of offsets) emit("offsets:committed", { handler: handler.name, topic: o.topic, partition: o.partition, offset: o.offset, durationMs });

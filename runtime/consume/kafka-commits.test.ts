@@ -57,3 +57,43 @@ test("a refused commit is reported, not thrown", async () => {
   await kafka.stop();
   expect(failed).toHaveLength(1);
 });
+
+test("an offset the coordinator silently refused is offered again until it lands, unless its partition is revoked", async () => {
+  const commits: TopicPartitionOffset[][] = [];
+  const held = new Map<number, string>();
+  let refuse = 2;
+  const kafka = createKafkaCommits({
+    commit: async (offsets) => {
+      commits.push(offsets);
+      // Like the client during a rebalance: resolves, but the coordinator kept the old offsets.
+      if (refuse-- > 0) return;
+      for (const o of offsets) held.set(o.partition, o.offset);
+    },
+    committed: async (offsets) => offsets.filter((o) => held.has(o.partition)).map((o) => at(o.partition, held.get(o.partition)!)),
+    intervalMs: 20,
+    onCommitted: () => {},
+    onFailed: () => {},
+  });
+  await kafka.offer(at(0, "10"));
+  await kafka.offer(at(1, "5"));
+  await Bun.sleep(40);
+  kafka.forget([{ topic: "t", partition: 1 }]);
+  await Bun.sleep(150);
+  expect(held).toEqual(new Map([[0, "10"]]));
+  expect(commits).toEqual([[at(0, "10"), at(1, "5")], [at(0, "10")], [at(0, "10")]]);
+  await kafka.stop();
+});
+
+test("a late, lower offer (a catch-up computed at assignment) never takes Kafka's commit back", async () => {
+  const { kafka, commits } = setup();
+  await kafka.offer(at(0, "20"));
+  await Bun.sleep(60);
+  await kafka.offer(at(0, "12"));
+  await kafka.offer(at(0, "20"));
+  await Bun.sleep(60);
+  expect(commits).toEqual([[at(0, "20")]]);
+  kafka.forget([{ topic: "t", partition: 0 }]);
+  await kafka.offer(at(0, "12")); // assigned again: a fresh start
+  await Bun.sleep(60);
+  expect(commits).toEqual([[at(0, "20")], [at(0, "12")]]);
+});
