@@ -57,7 +57,31 @@ export async function faultScenario(
     async count(): Promise<number> {
       return (await sql<{ n: number }[]>`select count(*)::int as n from ${sql(table)}`)[0]!.n;
     },
-    caughtUp: () => kafka.caughtUp(groupId, topic),
+    /**
+     * Done: PostgreSQL's offsets, the ones the worker resumes from, have reached every
+     * partition's end (every record applied, skipped or dead-lettered: dead letters are
+     * acknowledged before the offset that skips them commits).
+     */
+    async caughtUp(): Promise<boolean> {
+      const ends = await kafka.ends(topic);
+      const rows = await sql<{ partition: number; next_offset: string }[]>`
+        select partition, next_offset from ferry_offsets where group_id = ${groupId} and topic = ${topic}`;
+      const next = new Map(rows.map((r) => [r.partition, BigInt(r.next_offset)]));
+      return [...ends].every(([p, end]) => (next.get(p) ?? 0n) >= end);
+    },
+    /**
+     * Kafka's committed offsets follow PostgreSQL's (for lag and tooling): waits up to `graceMs`
+     * for them to reach every end, then returns how many partitions are still behind.
+     */
+    async kafkaPartitionsBehind(graceMs = 30_000): Promise<number> {
+      const deadline = Date.now() + graceMs;
+      for (;;) {
+        const [ends, committed] = await Promise.all([kafka.ends(topic), kafka.committed(groupId, topic)]);
+        const behind = [...ends].filter(([p, end]) => (committed.get(p) ?? 0n) < end).length;
+        if (behind === 0 || Date.now() > deadline) return behind;
+        await Bun.sleep(250);
+      }
+    },
     /** Kafka's committed offsets first, then PostgreSQL's offsets and effects in one snapshot (see offsetsAhead). */
     async snapshot(): Promise<OffsetSnapshot> {
       const kafkaCommitted = await kafka.committed(groupId, topic);
@@ -70,7 +94,8 @@ export async function faultScenario(
     },
     /** The checker's verdict: what was acknowledged against the effects table and the dead letter topic. */
     async check(produced: readonly Produced[]) {
-      return check(produced, await this.applied(), await kafka.readDeadLetters(`${topic}.dlt`));
+      const report = check(produced, await this.applied(), await kafka.readDeadLetters(`${topic}.dlt`));
+      return { ...report, kafkaPartitionsBehind: await this.kafkaPartitionsBehind() };
     },
     /** How often each fault point fired, from the workers' fault:injected lines. */
     faultsFired(): Record<string, number> {
