@@ -74,3 +74,42 @@ test(`${rounds} rounds of workers joining and leaving under a steady stream: the
     await s.cleanup();
   }
 });
+
+test("a worker frozen (SIGSTOP) past its session timeout while another takes its partitions, then thawed: the effects are exact", async () => {
+  const s = await faultScenario("zombie", { kafka, sql }, { partitions: 4 });
+  const producer = await kafka.ackProducer();
+  try {
+    let chunk = 0;
+    const produce = (count: number) => producer.send(faultWorkload(s.topic, count, { seed: seed + chunk, prefix: `${s.topic}-c${chunk++}` }));
+    const frozen = s.start();
+    await frozen.waitForLog("partitions:assigned", 90_000);
+    const other = s.start();
+    await other.waitForLog("partitions:assigned", 90_000);
+    await produce(3_000);
+    await waitFor("both workers applying", async () => (await s.count()) > 300, { timeoutMs: 60_000, intervalMs: 50 });
+    // Frozen mid-batch: the group gives its partitions to the other worker after the 10 s session
+    // timeout; thawed, it finishes what it held (a zombie) before it learns it lost them.
+    frozen.proc.kill("SIGSTOP");
+    const appliedAtFreeze = await s.count();
+    await produce(1_000);
+    await Bun.sleep(long ? 30_000 : 14_000);
+    frozen.proc.kill("SIGCONT");
+    await produce(1_000);
+    await waitFor("the group caught up", () => s.caughtUp(), { timeoutMs: 180_000, intervalMs: 250 });
+    const report = await s.check(producer.produced);
+    reportCounts("zombie-worker", {
+      appliedAtFreeze,
+      frozenRevocations: frozen.logs.filter((l) => l.msg === "partitions:revoked").length,
+      otherAssignments: other.logs.filter((l) => l.msg === "partitions:assigned").length,
+      produce: produceSummary(producer.produced),
+      ...report,
+    });
+    expect(report.deadLetterWrong).toEqual([]);
+    expect(report).toMatchObject({ ok: true, duplicates: 0, missing: 0, unexpected: 0 });
+    expect(frozen.proc.exitCode).toBeNull();
+    expect(other.proc.exitCode).toBeNull();
+  } finally {
+    await producer.close();
+    await s.cleanup();
+  }
+});
