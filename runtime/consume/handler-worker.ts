@@ -11,18 +11,14 @@ import { prepareRecord } from "./prepare.ts";
 import { processPrepared, type BatchOutcome, type PendingRetry } from "./process-batch.ts";
 import { createKafkaCommits } from "./kafka-commits.ts";
 import { sleep } from "./sleep.ts";
-import { createFaultInjector, type FaultSpec } from "../faults/inject.ts";
+import type { FerryConfig } from "../config/load.ts";
+import { createFaultInjector } from "../faults/inject.ts";
 
-export interface WorkerSettings {
-  groupPrefix: string;
-  batchSize: number;
-  partitionConcurrency: number;
-  eventIdHeader: string;
-  missingEventId: "dead-letter" | "derive";
-  deadLetterSuffix: string;
-  /** Test-only (FERRY_FAULT_INJECT, runtime/faults/inject.ts). */
-  faultInject?: FaultSpec;
-}
+/** The part of Ferry's configuration a worker reads (the engine hands it the whole config). */
+export type WorkerSettings = Pick<
+  FerryConfig,
+  "groupPrefix" | "batchSize" | "partitionConcurrency" | "eventIdHeader" | "missingEventId" | "deadLetterSuffix" | "faultInject"
+>;
 
 /** A handler's whole subscription (no `topic`), one topic, or some partitions of it. */
 export interface PauseTarget {
