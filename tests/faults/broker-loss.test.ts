@@ -9,28 +9,32 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { testSql } from "../support/db.ts";
 import { seededRandom } from "../support/events.ts";
 import { waitFor } from "../support/wait.ts";
-import { faultsKafka } from "./support/instance.ts";
+import { claimInstance, faultsKafka } from "./support/instance.ts";
 import { faultKafka, produceSummary, type FaultKafka } from "./support/kafka.ts";
 import { long, reportCounts, seed } from "./support/report.ts";
 import { faultScenario } from "./support/scenario.ts";
 import { faultWorkload } from "./support/workload.ts";
 
 const sql = testSql();
-let kafka: FaultKafka;
+let kafka!: FaultKafka; // set in beforeAll, once this run holds the faults instance
 let startMs = 0;
 
+let release = () => {};
 beforeAll(async () => {
+  release = claimInstance();
   const started = await faultsKafka.start();
   startMs = started.ms;
   kafka = faultKafka(started.brokers);
 }, 300_000);
 
 afterAll(async () => {
+  await sql.end();
+  if (!kafka) return; // never started (another run holds the instance): nothing of ours to stop
   const memoryMb = faultsKafka.memory();
-  await kafka?.close();
+  await kafka.close();
   const stopped = await faultsKafka.stop();
   reportCounts("faults-kafka-instance", { startMs, stopMs: stopped.ms, memoryMb });
-  await sql.end();
+  release();
 }, 120_000);
 
 /** Produces chunks of the workload until stopped; every record's acknowledgement or error is kept. */

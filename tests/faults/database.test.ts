@@ -13,7 +13,7 @@ import { testServices } from "../support/env.ts";
 import type { FerryProcess } from "../support/ferry-process.ts";
 import { waitFor } from "../support/wait.ts";
 import { offsetsAhead, type Produced } from "./support/checker.ts";
-import { faultsPostgres } from "./support/instance.ts";
+import { claimInstance, faultsPostgres } from "./support/instance.ts";
 import { faultKafka, produceSummary } from "./support/kafka.ts";
 import { long, reportCounts, seed } from "./support/report.ts";
 import { faultScenario, type FaultScenario } from "./support/scenario.ts";
@@ -24,7 +24,9 @@ const admin = postgres(testServices().databaseUrl, { max: 1, onnotice: () => {} 
 let isolatedUrl = "";
 let isolatedStartMs = 0;
 
+let release = () => {};
 beforeAll(async () => {
+  release = claimInstance();
   await faultsPostgres.clean();
   const started = await faultsPostgres.start();
   isolatedStartMs = started.ms;
@@ -34,7 +36,9 @@ beforeAll(async () => {
 afterAll(async () => {
   await kafka.close();
   await admin.end();
+  if (!isolatedUrl) return; // never started (another run holds the instance): nothing of ours to remove
   await faultsPostgres.clean();
+  release();
 }, 60_000);
 
 /** A database of its own on a server (the shared one unless `server` is given), dropped by `drop()`. */

@@ -3,7 +3,7 @@
  * instance"): a 3-broker Kafka whose only KRaft voter is node 1, and a throwaway PostgreSQL.
  * Only these may be killed or restarted; the shared cluster and the machine's PostgreSQL never.
  */
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
 const root = path.resolve(import.meta.dir, "../../..");
@@ -17,6 +17,34 @@ export async function services(script: "kafka" | "postgres", ...args: string[]):
   const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
   if (code !== 0) throw new Error(`services/${script}.sh ${args.join(" ")} (instance ${instance}) exited with ${code}:\n${err.slice(-3_000)}${out.slice(-1_000)}`);
   return { out: out.trim(), ms: Math.round(performance.now() - started) };
+}
+
+/**
+ * The faults instance belongs to one test run at a time: a second run in the same checkout would
+ * kill the first one's brokers. The claim names this process; a claim by a dead one is stale.
+ */
+export function claimInstance(): () => void {
+  const file = path.join(root, ".services", instance, "run", "suite.pid");
+  mkdirSync(path.dirname(file), { recursive: true });
+  try {
+    const owner = Number(readFileSync(file, "utf8"));
+    if (owner !== process.pid && owner > 0 && isAlive(owner)) {
+      throw new Error(`the ${instance} services are in use by another test run (pid ${owner}): run the fault suite once at a time per checkout`);
+    }
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+  }
+  writeFileSync(file, String(process.pid));
+  return () => rmSync(file, { force: true });
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Resident memory of the instance's processes, in MB, by service name (kafka-1, ...). */
