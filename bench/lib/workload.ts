@@ -5,6 +5,7 @@
  * event id for an order already placed).
  */
 import type { OutgoingRecord } from "../../runtime/kafka/port.ts";
+import { seededRandom } from "../../tests/support/events.ts";
 
 export interface Order {
   orderId: string;
@@ -34,18 +35,6 @@ export interface WorkloadShape {
   technicalDuplicates: number;
   functionalDuplicates: number;
   records: number;
-}
-
-/** mulberry32: the same seed gives the same workload. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** How an order becomes a record value: JSON text (the default) or Avro in the wire format. */
