@@ -2,43 +2,11 @@
 // producer and admin, error paths, statistics and connect/disconnect churn.
 // Consumer-group behaviour is in consumer.test.ts, the node-rdkafka-style API in
 // lowlevel.test.ts. Every message shape here went through the shim (bunshim.cc).
-import { afterAll, afterEach, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import {
-  brokers,
-  createClientTracker,
-  newKafka,
-  processResources,
-  rdkafka,
-  uniqueName,
-  waitFor,
-} from "./test-cluster.ts";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { brokers, newKafka, processResources, rdkafka, uniqueName, useKafkaTestClients, waitFor } from "./test-cluster.ts";
 
 setDefaultTimeout(60_000);
-const kafka = newKafka();
-const clients = createClientTracker();
-let admin: any;
-const topicsToDelete: string[] = [];
-
-beforeAll(async () => {
-  admin = kafka.admin();
-  await admin.connect();
-});
-
-afterEach(async () => {
-  expect(await clients.closeAll()).toBe(0); // a test left a client connected
-});
-
-afterAll(async () => {
-  if (topicsToDelete.length) await admin.deleteTopics({ topics: topicsToDelete, timeout: 30_000 });
-  await admin.disconnect();
-});
-
-async function createTopic(numPartitions = 1): Promise<string> {
-  const topic = uniqueName();
-  await admin.createTopics({ topics: [{ topic, numPartitions }], timeout: 30_000 });
-  topicsToDelete.push(topic);
-  return topic;
-}
+const { kafka, admin, clients, createTopic } = useKafkaTestClients();
 
 /** Reads `count` messages of `topic` from the beginning with a throwaway group. */
 async function readBack(topic: string, count: number) {

@@ -1,14 +1,11 @@
 // The KafkaJS-style consumer under Bun, against the real cluster: the paths
 // Ferry's engine uses (eachBatch with autoCommit off, explicit commits, pause/
 // resume, seek, cooperative rebalancing, committed offsets and lag).
-import { afterAll, afterEach, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { createClientTracker, newKafka, uniqueName, waitFor } from "./test-cluster.ts";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { uniqueName, useKafkaTestClients, waitFor } from "./test-cluster.ts";
 
 setDefaultTimeout(60_000);
-const kafka = newKafka();
-const clients = createClientTracker();
-let admin: any;
-const topicsToDelete: string[] = [];
+const { kafka, admin, clients, createTopic } = useKafkaTestClients();
 
 // librdkafka's error codes for the two rebalance events.
 const ERR__ASSIGN_PARTITIONS = -175;
@@ -20,27 +17,6 @@ interface Batch {
   highWatermark: string;
   messages: Array<{ offset: string; key: Buffer | null; value: Buffer | null }>;
   offsetLag(): string;
-}
-
-beforeAll(async () => {
-  admin = kafka.admin();
-  await admin.connect();
-});
-
-afterEach(async () => {
-  expect(await clients.closeAll()).toBe(0); // a test left a client connected
-});
-
-afterAll(async () => {
-  if (topicsToDelete.length) await admin.deleteTopics({ topics: topicsToDelete, timeout: 30_000 });
-  await admin.disconnect();
-});
-
-async function createTopic(numPartitions: number): Promise<string> {
-  const topic = uniqueName();
-  await admin.createTopics({ topics: [{ topic, numPartitions }], timeout: 30_000 });
-  topicsToDelete.push(topic);
-  return topic;
 }
 
 /** Produces `perPartition` messages to each partition, values "p<partition>-<i>". */

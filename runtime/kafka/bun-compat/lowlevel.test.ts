@@ -3,44 +3,12 @@
 // reports with key and payload (node::Buffer::New), headers passed as null or
 // undefined, the consume-loop thread (uv_thread_create/join), watermark and
 // time queries, and RegExp subscriptions (Value::IsRegExp, RegExp::GetSource).
-import { afterAll, afterEach, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import {
-  brokers,
-  connectLowLevel,
-  createClientTracker,
-  disconnectLowLevel,
-  newKafka,
-  processResources,
-  rdkafka,
-  uniqueName,
-  waitFor,
-} from "./test-cluster.ts";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { brokers, connectLowLevel, disconnectLowLevel, processResources, rdkafka, uniqueName, useKafkaTestClients, waitFor } from "./test-cluster.ts";
 
 setDefaultTimeout(60_000);
 const bootstrap = { "bootstrap.servers": brokers.join(",") };
-const clients = createClientTracker();
-let admin: any;
-const topicsToDelete: string[] = [];
-
-beforeAll(async () => {
-  admin = newKafka().admin();
-  await admin.connect();
-});
-
-afterEach(async () => {
-  expect(await clients.closeAll()).toBe(0); // a test left a client connected
-});
-
-afterAll(async () => {
-  if (topicsToDelete.length) await admin.deleteTopics({ topics: topicsToDelete, timeout: 30_000 });
-  await admin.disconnect();
-});
-
-async function createTopic(topic = uniqueName()): Promise<string> {
-  await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], timeout: 30_000 });
-  topicsToDelete.push(topic);
-  return topic;
-}
+const { clients, createTopic } = useKafkaTestClients();
 
 async function openProducer() {
   const producer = new rdkafka.Producer({ ...bootstrap, dr_msg_cb: true, "enable.idempotence": true, acks: -1 });
@@ -173,7 +141,7 @@ describe("KafkaConsumer", () => {
 
   test("subscribes with a RegExp object", async () => {
     const prefix = uniqueName();
-    const topics = [await createTopic(`${prefix}-a`), await createTopic(`${prefix}-b`)];
+    const topics = [await createTopic(1, `${prefix}-a`), await createTopic(1, `${prefix}-b`)];
     const producer = await openProducer();
     await produceAll(producer, topics.map((t) => () => producer.produce(t, 0, Buffer.from(t), null)));
     await clients.close(producer);

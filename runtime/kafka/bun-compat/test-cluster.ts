@@ -1,5 +1,6 @@
 // Helpers for the bun-compat integration tests: the real Kafka cluster from
 // .services/env, unique names, condition waits, and leak tracking of clients.
+import { afterAll, afterEach, beforeAll, expect } from "bun:test";
 import { randomUUID } from "node:crypto";
 import { createRequire } from "node:module";
 
@@ -88,6 +89,39 @@ export function createClientTracker() {
       open.clear();
       await Promise.allSettled(leaked.map((d) => d()));
       return leaked.length;
+    },
+  };
+}
+
+/**
+ * Registers the hooks every bun-compat test file needs, as tests/support/suite.ts does for the
+ * end-to-end files: one admin client for the file, a check after each test that it closed every
+ * client it opened, and the topics it created deleted at the end.
+ */
+export function useKafkaTestClients() {
+  const kafka = newKafka();
+  const clients = createClientTracker();
+  const admin = kafka.admin(); // connected in beforeAll
+  const topicsToDelete: string[] = [];
+  beforeAll(async () => {
+    await admin.connect();
+  });
+  afterEach(async () => {
+    expect(await clients.closeAll()).toBe(0); // a test left a client connected
+  });
+  afterAll(async () => {
+    if (topicsToDelete.length) await admin.deleteTopics({ topics: topicsToDelete, timeout: 30_000 });
+    await admin.disconnect();
+  });
+  return {
+    kafka,
+    admin,
+    clients,
+    /** Creates a topic (a fresh name unless given) that is deleted after the file's last test. */
+    async createTopic(numPartitions = 1, topic = uniqueName()): Promise<string> {
+      await admin.createTopics({ topics: [{ topic, numPartitions }], timeout: 30_000 });
+      topicsToDelete.push(topic);
+      return topic;
     },
   };
 }
