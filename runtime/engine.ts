@@ -13,7 +13,8 @@ import type { Logger } from "./log/logger.ts";
 import type { HealthReport } from "./admin/app.ts";
 import { createEngineControls, type EngineControls } from "./engine-controls.ts";
 import { createEngineEvents, type EngineEvents } from "./engine-events.ts";
-import { coerceError, SchemaGateError } from "./errors.ts";
+import { coerceError, SchemaGateError, throwIfStartAborted } from "./errors.ts";
+import { finishedWithin } from "./finished-within.ts";
 import { createHandlerPool, type HandlerPool } from "./handler-pool.ts";
 import { instrumentHandler } from "./handlers/instrument.ts";
 import type { LoadedHandler } from "./handlers/validate.ts";
@@ -37,18 +38,34 @@ export interface Engine {
   stop(): Promise<{ drained: boolean }>;
 }
 
+export interface EngineOptions {
+  /** Ferry's librdkafka port unless given (`ferry dev` hands in the mock cluster's). */
+  kafka?: KafkaPort;
+  events?: EngineEvents;
+  /**
+   * A stop signal. Until the engine runs, it aborts the start-up at the next step: what started is
+   * stopped again and StartAbortedError is thrown. Once running, stopping is the caller's `stop()`.
+   */
+  signal?: AbortSignal;
+}
+
 /** Wires the engine from configuration: database, migrations, handlers, Kafka, one worker per handler. */
 export async function startEngine(
   config: FerryConfig,
   log: Logger,
-  kafka?: KafkaPort,
-  events: EngineEvents = createEngineEvents((name, e) => log.error("events:listener-failed", { event: name, error: coerceError(e) })),
+  {
+    kafka,
+    events = createEngineEvents((name, e) => log.error("events:listener-failed", { event: name, error: coerceError(e) })),
+    signal,
+  }: EngineOptions = {},
 ): Promise<Engine> {
+  throwIfStartAborted(signal);
   const handlers = await loadHandlers(config.handlersDir);
   if (handlers.length === 0) log.warn("handlers:none-found", { dir: config.handlersDir });
   // Before anything connects: a reader schema that cannot read what producers registered stops here.
   const avroRegistry = connectAvroRegistry(config.schemas);
   const avro = await prepareHandlerAvro(handlers, config.schemas, log, avroRegistry);
+  throwIfStartAborted(signal);
   const sql: Sql = connectDatabase(config.database.url, { poolSize: config.database.poolSize });
   let producer: ProducerPort | undefined;
   let admin: AdminPort | undefined;
@@ -76,21 +93,28 @@ export async function startEngine(
     events,
     log,
   });
+  // Each step starts only if no stop signal came during the one before; a failure, or a signal,
+  // stops what did start: consumers that joined leave their groups, then the clients and the pool close.
   try {
-    await migrate(sql, await collectMigrations(config.handlersDir), log);
+    await migrate(sql, await collectMigrations(config.handlersDir), log, { signal });
+    throwIfStartAborted(signal);
     // Kept open: readiness, consumer lag and hot-added handlers' dead letter topics use it.
     admin = await port.admin();
+    throwIfStartAborted(signal);
     await ensureDeadLetterTopics(admin, handlers, config, log);
     producer = await port.producer();
     for (const handler of handlers) {
+      throwIfStartAborted(signal);
       if (avro.held.has(handler.name)) continue; // not ready: never consume what it cannot read
       await pool.add(handler);
     }
+    throwIfStartAborted(signal);
   } catch (e) {
     await pool.stopAll();
     await producer?.stop().catch(() => undefined);
     await admin?.stop().catch(() => undefined);
     await sql.end({ timeout: 5 });
+    throwIfStartAborted(signal, e);
     throw e;
   }
   const controls = createEngineControls({ pool, admin, sql, kafka: port, config, log, decoding: (name) => decodings.get(name) });
@@ -130,12 +154,7 @@ export async function startEngine(
       if (state !== "running") return { drained: true };
       state = "draining";
       pruning.stop();
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const timedOut = new Promise<"timeout">((resolve) => {
-        timer = setTimeout(() => resolve("timeout"), config.shutdownTimeoutMs);
-      });
-      const drained = (await Promise.race([pool.stopAll(), timedOut])) !== "timeout";
-      clearTimeout(timer);
+      const drained = await finishedWithin(pool.stopAll(), config.shutdownTimeoutMs);
       await producer?.stop().catch(() => undefined);
       await admin?.stop().catch(() => undefined);
       await sql.end({ timeout: 5 });

@@ -112,6 +112,28 @@ export class SchemaGateError extends FerryError {
   }
 }
 
+/**
+ * A stop signal (SIGTERM, SIGINT) came while a worker was starting: what had started was stopped
+ * again (consumers left their groups, the pool is closed). Not a failure: the command exits 0.
+ */
+export class StartAbortedError extends FerryError {
+  override name = "StartAbortedError";
+  constructor(readonly signal: string, options?: { cause?: unknown }) {
+    super(`start-up aborted by ${signal}; what had started was stopped again`, options);
+  }
+}
+
+/**
+ * A start-up step boundary: throws StartAbortedError once `signal` was aborted (its reason is the
+ * signal's name). From a catch, pass what was caught: a step the abort cut short (a cancelled lock
+ * wait) failed because of the signal, and is reported as the abort.
+ */
+export function throwIfStartAborted(signal: AbortSignal | undefined, caught?: unknown): void {
+  if (!signal?.aborted) return;
+  if (caught instanceof StartAbortedError) throw caught;
+  throw new StartAbortedError(String(signal.reason), caught === undefined ? undefined : { cause: caught });
+}
+
 /** Turns anything thrown into an Error, keeping the original as `cause`. */
 export function coerceError(thrown: unknown): Error {
   if (thrown instanceof Error) return thrown;

@@ -73,3 +73,11 @@ test("a handler-wide pause carries over to the new version for the topics both c
   await pool.replace(handler("a", 2));
   expect(journal.at(-1)).toBe("start a@t-2 paused shared");
 });
+
+test("a handler that cannot start is stopped again, not left half-started", async () => {
+  const { pool, journal, emitted } = fakes({ failStart: new Set(["a@t-1"]) });
+  await expect(pool.add(handler("a", 1))).rejects.toThrow("a@t-1 cannot reach Kafka");
+  expect(journal).toEqual(["stop a@t-1"]);
+  expect(pool.list()).toEqual([]);
+  expect(emitted).toEqual([]);
+});

@@ -35,7 +35,13 @@ export function createHandlerPool(deps: {
     const worker = await deps.prepare(handler);
     // An operator's pause outlives a new version of the handler: recorded before the first assignment.
     for (const topic of pausedTopics) if (handler.topics.includes(topic)) worker.pause({ topic });
-    await worker.start();
+    try {
+      await worker.start();
+    } catch (e) {
+      // Whatever it got as far as starting (a connected client, timers) must not outlive it.
+      await worker.stop().catch(() => undefined);
+      throw e;
+    }
     workers.set(handler.name, worker);
     loaded.set(handler.name, handler);
     return worker;

@@ -12,6 +12,7 @@ import type { EngineEvents } from "./engine-events.ts";
 import { watchHandlers } from "./handlers/watch.ts";
 import type { KafkaPort } from "./kafka/port.ts";
 import type { Logger } from "./log/logger.ts";
+import { createMemoryGovernor } from "./memory-governor.ts";
 
 export interface Worker {
   engine: Engine;
@@ -22,9 +23,17 @@ export interface Worker {
   stop(): Promise<{ drained: boolean }>;
 }
 
-export async function startWorker(config: FerryConfig, log: Logger, { kafka }: { kafka?: KafkaPort } = {}): Promise<Worker> {
+/**
+ * A stop `signal` before the engine runs aborts the start-up (StartAbortedError, nothing left
+ * running); once the engine runs, the caller stops the worker it gets back.
+ */
+export async function startWorker(
+  config: FerryConfig,
+  log: Logger,
+  { kafka, signal }: { kafka?: KafkaPort; signal?: AbortSignal } = {},
+): Promise<Worker> {
   const operations = createOperations(config, log);
-  const engine = await startEngine(config, log, kafka, operations.events);
+  const engine = await startEngine(config, log, { kafka, events: operations.events, signal });
   let watcher: Awaited<ReturnType<typeof watchHandlers>> | undefined;
   let server: ReturnType<typeof Bun.serve>;
   try {
@@ -36,11 +45,21 @@ export async function startWorker(config: FerryConfig, log: Logger, { kafka }: {
     throw e;
   }
   log.info("http:listening", { host: config.http.host, port: server.port, admin: config.admin.enabled, token: config.admin.token !== undefined });
+  const memory = config.memoryTargetMb > 0
+    ? createMemoryGovernor({
+        targetBytes: config.memoryTargetMb * 1024 * 1024,
+        onCollected: (rss) => log.debug("memory:collected", { rssMb: mb(rss) }),
+        onOverTarget: (rss) =>
+          log.warn("memory:over-target", { rssMb: mb(rss), targetMb: config.memoryTargetMb, hint: "collections do not bring the worker under FERRY_MEMORY_TARGET_MB: raise it, or lower FERRY_BATCH_SIZE or FERRY_PARTITION_CONCURRENCY" }),
+      })
+    : undefined;
+  memory?.start();
   return {
     engine,
     events: operations.events,
     httpUrl: `http://${config.http.host.includes(":") ? `[${config.http.host}]` : config.http.host}:${server.port}`,
     async stop() {
+      memory?.stop();
       await watcher?.stop();
       const result = await engine.stop();
       await server.stop();
@@ -48,6 +67,8 @@ export async function startWorker(config: FerryConfig, log: Logger, { kafka }: {
     },
   };
 }
+
+const mb = (bytes: number) => Math.round(bytes / (1024 * 1024));
 
 /** Bun.serve, with a port already taken turned into the setting to change. */
 function serveOn({ host, port }: FerryConfig["http"], fetch: (request: Request) => Response | Promise<Response>) {

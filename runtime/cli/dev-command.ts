@@ -2,12 +2,13 @@
  * `ferry dev`: embedded parts → the real engine → banner → live tally → wait for a signal → stop.
  */
 import { loadDevConfig } from "../config/load-dev.ts";
-import { startDev } from "../dev/start-dev.ts";
+import { startDev, type DevSession } from "../dev/start-dev.ts";
 import { renderBanner } from "../dev/banner.ts";
 import { formatTallyLine, trackTotals } from "../dev/tally.ts";
+import { StartAbortedError } from "../errors.ts";
 import { createLogger } from "../log/logger.ts";
 import { parseFlags, type FlagMap } from "./flags.ts";
-import { untilStopSignal } from "./signals.ts";
+import { listenForStopSignals, type StopSignals } from "./signals.ts";
 import { devUsage } from "./usage.ts";
 
 const devFlags: FlagMap = {
@@ -20,7 +21,8 @@ const devFlags: FlagMap = {
   json: { env: "FERRY_DEV_FORMAT", value: "json" },
 };
 
-export async function devCommand(args: string[], env: Record<string, string | undefined>): Promise<number> {
+/** `stop` listens from before the command's modules load (main.ts): a signal during start-up aborts it (exit 0). */
+export async function devCommand(args: string[], env: Record<string, string | undefined>, stop: StopSignals = listenForStopSignals()): Promise<number> {
   const { settings, help } = parseFlags("dev", args, devFlags, { FERRY_HANDLERS_DIR: "handlers", FERRY_LOG_LEVEL: "warn", ...env });
   if (help) {
     console.log(devUsage);
@@ -28,6 +30,7 @@ export async function devCommand(args: string[], env: Record<string, string | un
   }
   const dev = loadDevConfig(settings);
   const log = createLogger({ level: (settings.FERRY_LOG_LEVEL as "warn") ?? "warn" });
+  stop.logTo(log);
   const json = dev.format === "json";
   if (!json) console.log(`ferry dev: starting the embedded Kafka, PostgreSQL and schema registry (${dev.reset ? "fresh data" : `data in ${dev.dataDir}`})…`);
   const print = (event: string, text: string, data: object) => console.log(json ? JSON.stringify({ event, ...data }) : text);
@@ -36,7 +39,14 @@ export async function devCommand(args: string[], env: Record<string, string | un
       print("dev:schemas-registered", `registry: ${subjects.map((s) => `${s.subject} v${s.version} (${s.schema})`).join(", ")}`, { subjects }),
     onRefused: (error: Error) => print("dev:schemas-refused", `registry: schema not registered: ${error.message}`, { message: error.message }),
   };
-  const session = await startDev({ settings, dataDir: dev.dataDir, schemasDir: dev.schemasDir, reset: dev.reset, log, schemaChanges });
+  let session: DevSession;
+  try {
+    session = await startDev({ settings, dataDir: dev.dataDir, schemasDir: dev.schemasDir, reset: dev.reset, log, schemaChanges, signal: stop.signal });
+  } catch (e) {
+    if (!(e instanceof StartAbortedError)) throw e;
+    print("dev:start-aborted", `ferry dev: ${e.signal}: start-up aborted; what had started is stopped`, { signal: e.signal });
+    return 0;
+  }
   const { worker, config, state } = session;
   const events = worker.events;
   const handlers = worker.engine.workers.map((w) => ({ name: w.handler.name, topics: w.handler.topics, format: w.handler.format }));
@@ -52,7 +62,7 @@ export async function devCommand(args: string[], env: Record<string, string | un
     events.on("handler:rejected", (e) => print("dev:handler-rejected", `handler file ${e.file} rejected:\n  - ${e.problems.join("\n  - ")}`, e)),
   ];
 
-  const signal = await untilStopSignal(log);
+  const signal = await stop.received;
   if (!json) console.log(`\nferry dev: ${signal}: draining and stopping (press Ctrl-C again to exit at once)`);
   tally.stop();
   for (const off of offs) off();

@@ -1,8 +1,9 @@
 import { loadConfig } from "../config/load.ts";
 import { activeTraceFields, enableTraceContext } from "../trace/span.ts";
 import { createLogger } from "../log/logger.ts";
-import { startWorker } from "../worker.ts";
-import { untilStopSignal } from "./signals.ts";
+import { StartAbortedError } from "../errors.ts";
+import { startWorker, type Worker } from "../worker.ts";
+import { listenForStopSignals, type StopSignals } from "./signals.ts";
 import { parseFlags, type FlagMap } from "./flags.ts";
 import { runUsage } from "./usage.ts";
 
@@ -18,8 +19,11 @@ export const runFlags: FlagMap = {
   "registry-url": { env: "FERRY_SCHEMA_REGISTRY_URL" },
 };
 
-/** `ferry run`: config → worker → wait for a signal → drain → exit. */
-export async function runCommand(args: string[], env: Record<string, string | undefined>): Promise<number> {
+/**
+ * `ferry run`: config → worker → wait for a signal → drain → exit. `stop` listens from before the
+ * command's modules load (main.ts): a signal during start-up aborts it, which is a clean exit (0).
+ */
+export async function runCommand(args: string[], env: Record<string, string | undefined>, stop: StopSignals = listenForStopSignals()): Promise<number> {
   const { settings, help } = parseFlags("run", args, runFlags, env);
   if (help) {
     console.log(runUsage);
@@ -28,8 +32,22 @@ export async function runCommand(args: string[], env: Record<string, string | un
   const config = loadConfig(settings);
   enableTraceContext();
   const log = createLogger({ level: config.logLevel, context: activeTraceFields });
-  const worker = await startWorker(config, log);
-  const signal = await untilStopSignal(log);
+  stop.logTo(log);
+  // Said when the signal comes: unwinding may take a while (a migration in progress finishes first).
+  const aborting = () => log.info("engine:start-aborting", { signal: stop.signal.reason });
+  if (stop.signal.aborted) aborting();
+  else stop.signal.addEventListener("abort", aborting, { once: true });
+  let worker: Worker;
+  try {
+    worker = await startWorker(config, log, { signal: stop.signal });
+  } catch (e) {
+    if (!(e instanceof StartAbortedError)) throw e;
+    log.info("engine:start-aborted", { signal: e.signal });
+    return 0;
+  } finally {
+    stop.signal.removeEventListener("abort", aborting);
+  }
+  const signal = await stop.received;
   log.info("engine:draining", { signal, timeoutMs: config.shutdownTimeoutMs });
   const { drained } = await worker.stop();
   return drained ? 0 : 1;

@@ -142,7 +142,10 @@ export function createHandlerWorker(deps: {
     maxBatchSize: settings.batchSize,
     partitionConcurrency: settings.partitionConcurrency,
     onAssign,
-    onRevoke: (partitions) => {
+    onRevoke: async (partitions, { lost }) => {
+      // Still the owner: what PostgreSQL holds reaches Kafka now, or the group would show lag for
+      // done work until the partition's next record. A lost partition has a new owner already.
+      if (!lost) await kafkaCommits.flush();
       for (const p of partitions) {
         applied.delete(partitionKey(p.topic, p.partition));
         retries.delete(partitionKey(p.topic, p.partition));

@@ -1,4 +1,4 @@
-import type { TopicPartition, TopicPartitionOffset } from "../kafka/port.ts";
+import { partitionKey as key, type TopicPartition, type TopicPartitionOffset } from "../kafka/port.ts";
 
 export interface KafkaCommits {
   /**
@@ -9,6 +9,8 @@ export interface KafkaCommits {
   offer(offset: TopicPartitionOffset): Promise<void>;
   /** Drops what was not committed yet for revoked partitions: their next owner resumes from PostgreSQL and catches Kafka up. */
   forget(partitions: TopicPartition[]): void;
+  /** Commits what is pending now (a revocation: the last moment this member may commit them). */
+  flush(): Promise<void>;
   /** Commits what is pending; later offers commit at once. */
   stop(): Promise<void>;
 }
@@ -38,7 +40,6 @@ export function createKafkaCommits({
   onCommitted(offsets: TopicPartitionOffset[], durationMs: number): void;
   onFailed(offsets: TopicPartitionOffset[], error: unknown): void;
 }): KafkaCommits {
-  const key = (p: TopicPartition) => `${p.topic}:${p.partition}`;
   const pending = new Map<string, TopicPartitionOffset>();
   // Bumped by forget(): an offset taken before its partition was revoked is never offered again.
   const revocations = new Map<string, number>();
@@ -98,6 +99,7 @@ export function createKafkaCommits({
         revocations.set(key(p), (revocations.get(key(p)) ?? 0) + 1);
       }
     },
+    flush: () => flush(),
     async stop() {
       immediate = true;
       await flush();

@@ -59,3 +59,38 @@ test.skipIf(!url)("an applied migration whose text changed is refused; a failing
     await sql.end();
   }
 });
+
+test.skipIf(!url)("a stop signal cancels the wait for the lock another replica holds, and applies nothing", async () => {
+  const dbUrl = await freshDatabase();
+  const holder = postgres(dbUrl, { max: 1, onnotice: () => {} });
+  const sql = connectDatabase(dbUrl, { poolSize: 2 });
+  try {
+    const held = await holder.reserve();
+    await held`select pg_advisory_lock(${0x6665_7272})`;
+    const stop = new AbortController();
+    const waiting = migrate(sql, [{ scope: "handlers", name: "0001_t", sql: "create table t (a int)" }], log, { signal: stop.signal }).catch((e) => e);
+    await waitForLockWaiter(dbUrl.slice(dbUrl.lastIndexOf("/") + 1));
+    stop.abort("SIGTERM");
+    expect((await waiting).code).toBe("57014"); // query_canceled
+    const [t] = await held<{ n: number }[]>`select count(*)::int as n from pg_tables where tablename = 't'`;
+    expect(t!.n).toBe(0);
+    // The lock stayed the holder's; once it lets go, the same pool migrates.
+    await held`select pg_advisory_unlock(${0x6665_7272})`;
+    held.release();
+    expect((await migrate(sql, [{ scope: "handlers", name: "0001_t", sql: "create table t (a int)" }], log)).applied).toEqual(["handlers/0001_t"]);
+  } finally {
+    await sql.end();
+    await holder.end();
+  }
+});
+
+/** Until a session of database `name` waits on an advisory lock (pg_locks shows every database's). */
+async function waitForLockWaiter(name: string) {
+  for (let i = 0; i < 120; i++) {
+    const [row] = await admin!<{ n: number }[]>`select count(*)::int as n from pg_locks l join pg_database d on d.oid = l.database
+      where l.locktype = 'advisory' and not l.granted and d.datname = ${name}`;
+    if (row!.n > 0) return;
+    await Bun.sleep(25);
+  }
+  throw new Error(`no session of ${name} started waiting for the migration lock within 3 s`);
+}

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
-import type { Sql } from "postgres";
+import type { ReservedSql, Sql } from "postgres";
 import { FerryError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
 import { ferryMigrations } from "./migrations.generated.ts";
@@ -20,10 +20,17 @@ const MIGRATION_LOCK_KEY = 0x6665_7272; // "ferr"
  * Each migration runs in its own transaction with its bookkeeping row. A migration already
  * applied whose text changed is refused: shipped migrations are immutable.
  */
-export async function migrate(sql: Sql, migrations: Migration[], log: Logger): Promise<{ applied: string[] }> {
+export async function migrate(
+  sql: Sql,
+  migrations: Migration[],
+  log: Logger,
+  { signal }: { signal?: AbortSignal } = {},
+): Promise<{ applied: string[] }> {
   const reserved = await sql.reserve();
+  let locked = false;
   try {
-    await reserved`select pg_advisory_lock(${MIGRATION_LOCK_KEY})`;
+    await waitForLock(reserved, signal);
+    locked = true;
     await reserved.unsafe(`create table if not exists ferry_migrations (
       scope text not null, name text not null, checksum text not null,
       applied_at timestamptz not null default now(), primary key (scope, name))`);
@@ -54,8 +61,24 @@ export async function migrate(sql: Sql, migrations: Migration[], log: Logger): P
     }
     return { applied };
   } finally {
-    await reserved`select pg_advisory_unlock(${MIGRATION_LOCK_KEY})`.catch(() => undefined);
+    if (locked) await reserved`select pg_advisory_unlock(${MIGRATION_LOCK_KEY})`.catch(() => undefined);
     reserved.release();
+  }
+}
+
+/**
+ * Takes the migration lock. The wait has no end of its own (another replica may be running a long
+ * migration), so a stop signal cancels it: the query fails and the start-up unwinds.
+ */
+async function waitForLock(reserved: ReservedSql, signal: AbortSignal | undefined): Promise<void> {
+  const lock = reserved`select pg_advisory_lock(${MIGRATION_LOCK_KEY})`;
+  const cancel = () => void lock.cancel();
+  if (signal?.aborted) cancel();
+  signal?.addEventListener("abort", cancel, { once: true });
+  try {
+    await lock;
+  } finally {
+    signal?.removeEventListener("abort", cancel);
   }
 }
 

@@ -7,7 +7,7 @@
 import { rm } from "node:fs/promises";
 import path from "node:path";
 import { loadConfig, type FerryConfig } from "../config/load.ts";
-import { coerceError } from "../errors.ts";
+import { coerceError, throwIfStartAborted } from "../errors.ts";
 import { listHandlerFiles } from "../handlers/load.ts";
 import { createConfluentKafka } from "../kafka/confluent.ts";
 import type { Logger } from "../log/logger.ts";
@@ -28,6 +28,11 @@ export interface DevOptions {
   log: Logger;
   /** Told about schemas registered or refused while dev runs. */
   schemaChanges?: SchemaChanges;
+  /**
+   * A stop signal. Until the worker runs, it aborts the start-up at the next step: what started
+   * is stopped again and StartAbortedError is thrown. Once running, stopping is the session's `stop()`.
+   */
+  signal?: AbortSignal;
 }
 
 export interface DevSession {
@@ -38,7 +43,7 @@ export interface DevSession {
   stop(): Promise<{ drained: boolean }>;
 }
 
-export async function startDev({ settings, dataDir, schemasDir, reset, log, schemaChanges }: DevOptions): Promise<DevSession> {
+export async function startDev({ settings, dataDir, schemasDir, reset, log, schemaChanges, signal }: DevOptions): Promise<DevSession> {
   if (reset) await rm(dataDir, { recursive: true, force: true });
   const stops: Array<() => Promise<unknown>> = [];
   const stopAll = async () => {
@@ -50,14 +55,19 @@ export async function startDev({ settings, dataDir, schemasDir, reset, log, sche
     const strategy = schemas.strategy;
     const registry: DevRegistry = await startDevRegistry({ schemasDir, strategy }, schemaChanges);
     stops.push(() => registry.stop());
+    throwIfStartAborted(signal);
     const cluster: MockCluster = await startMockCluster({ brokers: 3 });
     stops.push(() => cluster.stop());
+    throwIfStartAborted(signal);
     const postgres: EmbeddedPostgres = await startEmbeddedPostgres({ dataDir: path.join(dataDir, "pgdata") });
     stops.push(() => postgres.stop());
     await forgetOffsets(postgres);
+    throwIfStartAborted(signal);
 
     const config = loadConfig({
       FERRY_DATABASE_POOL_SIZE: "4",
+      // The embedded PostgreSQL and Kafka live in this process: its memory is not the worker's alone.
+      FERRY_MEMORY_TARGET_MB: "0",
       ...settings,
       FERRY_KAFKA_BROKERS: cluster.bootstrap.join(","),
       FERRY_KAFKA_SECURITY_PROTOCOL: "plaintext",
@@ -65,7 +75,7 @@ export async function startDev({ settings, dataDir, schemasDir, reset, log, sche
       FERRY_SCHEMA_REGISTRY_URL: registry.url,
     });
     const kafka = mockClusterKafka(createConfluentKafka(config.kafka, log), cluster);
-    const worker = await startWorker(config, log, { kafka });
+    const worker = await startWorker(config, log, { kafka, signal });
     let drained = true;
     stops.push(async () => ({ drained } = await worker.stop()));
     const state: DevState = {
@@ -90,6 +100,7 @@ export async function startDev({ settings, dataDir, schemasDir, reset, log, sche
     };
   } catch (e) {
     await stopAll();
+    throwIfStartAborted(signal, e);
     throw e;
   }
 }

@@ -31,6 +31,9 @@ export interface TopicPartition {
   partition: number;
 }
 
+/** "topic:partition": a partition as a map key and in log fields. */
+export const partitionKey = (tp: TopicPartition) => `${tp.topic}:${tp.partition}`;
+
 export interface TopicPartitionOffset extends TopicPartition {
   /** The next offset to consume, decimal string. */
   offset: string;
@@ -58,7 +61,12 @@ export interface ConsumerOptions {
    * where Ferry knows better than the group's committed offsets (its own offsets table).
    */
   onAssign?(partitions: TopicPartition[]): Promise<TopicPartitionOffset[]>;
-  onRevoke?(partitions: TopicPartition[]): void;
+  /**
+   * Called when partitions are revoked, after their batches in flight finished (or went stale),
+   * before they are handed back: the last moment to commit for them. `lost`: the group already
+   * gave them to another member (session timeout), so there is nothing to commit.
+   */
+  onRevoke?(partitions: TopicPartition[], context: { lost: boolean }): void | Promise<void>;
   /** The consume loop ended with an error: no more batches come from this consumer. */
   onFailure?(error: Error): void;
 }

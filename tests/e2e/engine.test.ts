@@ -41,6 +41,36 @@ describe("functional duplicates", () => {
     expect(header(letter!, "event-id")).toBe(b); // the original headers travel along
     expect(JSON.parse(letter!.value!.toString())).toMatchObject({ n: 2, key: order1 });
   });
+
+  test("a second event whose key holder in the same batch fails for good is applied, not dead-lettered", async () => {
+    const s = await scenario("holder-fails", { businessKey: true, partitions: 1 });
+    const key = `${s.topic}-order`;
+    const [holder, second] = [`${s.topic}-holder`, `${s.topic}-second`];
+    await suite.kafka().send([event(s.topic, holder, { n: 1, key, fail: "permanent" }), event(s.topic, second, { n: 2, key })]);
+    s.start();
+    await s.waitForCommitted(2);
+    expect((await s.effects()).map((e) => e.event_id)).toEqual([second]);
+    const letters = await s.readDeadLetters(1);
+    expect(letters.map((l) => [header(l, "ferry-event-id"), header(l, "ferry-reason")])).toEqual([[holder, "permanent"]]);
+  });
+
+  test("a duplicate of a committed event is dead-lettered once while a failing neighbour is retried", async () => {
+    const s = await scenario("letter-once", { businessKey: true, partitions: 1 });
+    const key = `${s.topic}-order`;
+    const [first, flaky, duplicate] = [`${s.topic}-first`, `${s.topic}-flaky`, `${s.topic}-duplicate`];
+    await suite.kafka().send([event(s.topic, first, { n: 1, key })]);
+    s.start();
+    await s.waitForCommitted(1);
+    // One batch: the handler fails twice on the event before the duplicate, so the batch is
+    // retried; the duplicate's letter is produced once, by the attempt that commits.
+    await suite.kafka().send([event(s.topic, flaky, { n: 2, key: `${s.topic}-other`, fail: "transient" }), event(s.topic, duplicate, { n: 3, key })]);
+    await s.waitForCommitted(3);
+    expect((await s.effects()).map((e) => [e.event_id, e.attempt])).toEqual([[first, 1], [flaky, 3]]);
+    const letters = await s.readDeadLetters(1);
+    expect(letters.map((l) => [header(l, "ferry-event-id"), header(l, "ferry-reason"), header(l, "ferry-held-by-event-id")])).toEqual([
+      [duplicate, "functional-duplicate", first],
+    ]);
+  });
 });
 
 describe("event id policy", () => {

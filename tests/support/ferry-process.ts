@@ -13,8 +13,18 @@ export interface FerryProcess {
   exited: Promise<number>;
 }
 
-/** Starts the compiled binary against this run's services. Extra env wins over the defaults. */
-export function startFerry(args: string[], env: Record<string, string> = {}, { binary = ferryBinary, cwd }: { binary?: string; cwd?: string } = {}): FerryProcess {
+export interface StartOptions {
+  binary?: string;
+  cwd?: string;
+  /** Called with every line the process writes, as it arrives (bench/lib/ferry.ts copies them to a file). */
+  onLine?: (line: string) => void;
+}
+
+/**
+ * Starts the compiled binary against this run's services. Extra env wins over the defaults.
+ * The benchmark starts ferry through here too (bench/lib/ferry.ts), so there is one way to run it.
+ */
+export function startFerry(args: string[], env: Record<string, string> = {}, { binary = ferryBinary, cwd, onLine }: StartOptions = {}): FerryProcess {
   const services = testServices();
   const proc = Bun.spawn([binary, ...args], {
     cwd,
@@ -44,6 +54,7 @@ export function startFerry(args: string[], env: Record<string, string> = {}, { b
       while ((nl = pending.indexOf("\n")) >= 0) {
         const line = pending.slice(0, nl);
         pending = pending.slice(nl + 1);
+        onLine?.(line);
         try {
           logs.push(JSON.parse(line));
         } catch {
@@ -73,7 +84,7 @@ export function startFerry(args: string[], env: Record<string, string> = {}, { b
 }
 
 /** Runs the binary to completion and returns its exit code and output. */
-export async function runFerry(args: string[], env: Record<string, string> = {}, options: { binary?: string; cwd?: string } = {}) {
+export async function runFerry(args: string[], env: Record<string, string> = {}, options: StartOptions = {}) {
   const p = startFerry(args, env, options);
   const code = await p.exited;
   await Bun.sleep(20);

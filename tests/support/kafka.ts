@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { KafkaJS } from "@confluentinc/kafka-javascript";
 import { createConfluentKafka } from "../../runtime/kafka/confluent.ts";
 import type { AdminPort, KafkaPort, OutgoingRecord, ProducerPort } from "../../runtime/kafka/port.ts";
 import { createLogger } from "../../runtime/log/logger.ts";
@@ -37,4 +38,24 @@ export async function testKafka(): Promise<{
       await admin.stop();
     },
   };
+}
+
+/**
+ * How many members each group has now, as its coordinator sees them. A consumer that left cleanly
+ * is gone at once; one that was killed stays a member until its session times out.
+ */
+export async function groupMembers(groupIds: string[]): Promise<Map<string, number>> {
+  const kafka = new KafkaJS.Kafka({
+    "bootstrap.servers": testServices().brokers,
+    "client.id": "ferry-test-groups",
+    kafkaJS: { logLevel: KafkaJS.logLevel.ERROR },
+  } as never);
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const { groups } = await admin.describeGroups(groupIds);
+    return new Map(groups.map((g) => [g.groupId, g.members.length]));
+  } finally {
+    await admin.disconnect();
+  }
 }

@@ -1,0 +1,204 @@
+import { describe, expect, test } from "bun:test";
+import { createPartitionLanes, type LaneDeps } from "./partition-lanes.ts";
+import type { BatchProgress, KafkaRecord, PartitionBatch } from "./port.ts";
+
+const record = (partition: number, offset: number, topic = "t"): KafkaRecord => ({
+  topic,
+  partition,
+  offset: String(offset),
+  key: null,
+  value: null,
+  headers: {},
+  timestamp: 0,
+});
+const records = (partition: number, from: number, count: number) => Array.from({ length: count }, (_, i) => record(partition, from + i));
+const offsets = (batch: PartitionBatch) => batch.records.map((r) => Number(r.offset));
+
+function deferred<T = void>() {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+const until = async (what: string, condition: () => boolean, timeoutMs = 2_000) => {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(2);
+  }
+};
+
+/** Lanes whose deliveries are recorded and answered by `answer` (default: done at once). */
+function harness(overrides: Partial<LaneDeps> & { answer?: (batch: PartitionBatch) => Promise<BatchProgress> } = {}) {
+  const delivered: PartitionBatch[] = [];
+  const fetching: Array<[string, boolean]> = [];
+  const failures: unknown[] = [];
+  const lanes = createPartitionLanes({
+    maxBatchSize: 3,
+    concurrency: 8,
+    capacity: 6,
+    deliver: (batch) => {
+      delivered.push(batch);
+      return overrides.answer ? overrides.answer(batch) : Promise.resolve();
+    },
+    setFetching: (tp, on) => fetching.push([`${tp.topic}:${tp.partition}`, on]),
+    highWatermark: () => "100",
+    onBatchFailed: (_tp, error) => {
+      failures.push(error);
+      return 5;
+    },
+    ...overrides,
+  });
+  return { lanes, delivered, fetching, failures };
+}
+
+describe("partition lanes", () => {
+  test("hands each partition's records over in offset order, at most maxBatchSize at a time", async () => {
+    const { lanes, delivered } = harness();
+    lanes.open({ topic: "t", partition: 0 });
+    lanes.push(records(0, 0, 7));
+    await until("7 records", () => delivered.flatMap(offsets).length === 7);
+    expect(delivered.map(offsets)).toEqual([[0, 1, 2], [3, 4, 5], [6]]);
+    expect(delivered[0]!.highWatermark).toBe("100");
+  });
+
+  test("a slow partition does not hold up another", async () => {
+    const slow = deferred();
+    const { lanes, delivered } = harness({ answer: (b) => (b.partition === 0 ? slow.promise : Promise.resolve()) });
+    lanes.open({ topic: "t", partition: 0 });
+    lanes.open({ topic: "t", partition: 1 });
+    lanes.push(records(0, 0, 1));
+    lanes.push(records(1, 0, 1));
+    lanes.push(records(1, 1, 1));
+    await until("partition 1 twice", () => delivered.filter((b) => b.partition === 1).length === 2);
+    expect(delivered.filter((b) => b.partition === 0)).toHaveLength(1);
+    slow.resolve();
+  });
+
+  test("runs at most `concurrency` batches at once, the waiting partitions in turn", async () => {
+    const gates = [deferred(), deferred(), deferred()];
+    let running = 0;
+    let most = 0;
+    const { lanes, delivered } = harness({
+      concurrency: 2,
+      answer: async (b) => {
+        most = Math.max(most, ++running);
+        await gates[b.partition]!.promise;
+        running--;
+      },
+    });
+    for (const p of [0, 1, 2]) lanes.open({ topic: "t", partition: p });
+    lanes.push([record(0, 0), record(1, 0), record(2, 0)]);
+    await until("two batches", () => delivered.length === 2);
+    await Bun.sleep(10);
+    expect(delivered.map((b) => b.partition)).toEqual([0, 1]);
+    gates[1]!.resolve();
+    await until("partition 2", () => delivered.length === 3);
+    expect(delivered[2]!.partition).toBe(2);
+    gates[0]!.resolve();
+    gates[2]!.resolve();
+    expect(most).toBe(2);
+  });
+
+  test("stops fetching a full partition and starts again once it is half empty", async () => {
+    const gate = deferred();
+    const { lanes, fetching, delivered } = harness({ answer: () => gate.promise });
+    lanes.open({ topic: "t", partition: 0 });
+    lanes.push(records(0, 0, 6));
+    expect(fetching).toEqual([["t:0", false]]);
+    gate.resolve();
+    await until("all delivered", () => delivered.flatMap(offsets).length === 6);
+    await until("fetching again", () => fetching.length === 2);
+    expect(fetching[1]).toEqual(["t:0", true]);
+  });
+
+  test("a retry waits its time, then redelivers from the offset it stopped at", async () => {
+    let first = true;
+    const { lanes, delivered } = harness({
+      answer: async (b) => {
+        if (!first) return;
+        first = false;
+        return { stopAt: String(Number(b.records[1]!.offset)), resumeAfterMs: 40 };
+      },
+    });
+    lanes.open({ topic: "t", partition: 0 });
+    lanes.push(records(0, 10, 3));
+    await until("redelivery", () => delivered.length === 2);
+    expect(delivered.map(offsets)).toEqual([[10, 11, 12], [11, 12]]);
+  });
+
+  test("records below the next expected offset are repeats and are dropped", async () => {
+    const { lanes, delivered } = harness();
+    lanes.open({ topic: "t", partition: 0 }, { nextOffset: "5" });
+    lanes.push([record(0, 3), record(0, 4), record(0, 5)]);
+    lanes.push([record(0, 5), record(0, 6)]);
+    await until("two records", () => delivered.flatMap(offsets).length === 2);
+    await Bun.sleep(10);
+    expect(delivered.flatMap(offsets)).toEqual([5, 6]);
+  });
+
+  test("a held partition fetches and delivers nothing until released", async () => {
+    const { lanes, delivered, fetching } = harness();
+    lanes.open({ topic: "t", partition: 0 }, { held: true });
+    expect(fetching).toEqual([["t:0", false]]);
+    lanes.push(records(0, 0, 2));
+    await Bun.sleep(20);
+    expect(delivered).toHaveLength(0);
+    lanes.setHeld({ topic: "t", partition: 0 }, false);
+    await until("delivery", () => delivered.length === 1);
+    expect(fetching[1]).toEqual(["t:0", true]);
+  });
+
+  test("a batch that throws is redelivered after the wait onBatchFailed chose", async () => {
+    let calls = 0;
+    const { lanes, delivered, failures } = harness({
+      answer: async () => {
+        if (calls++ === 0) throw new Error("boom");
+      },
+    });
+    lanes.open({ topic: "t", partition: 0 });
+    lanes.push(records(0, 0, 2));
+    await until("redelivery", () => delivered.length === 2);
+    expect(failures.map(String)).toEqual(["Error: boom"]);
+    expect(delivered.map(offsets)).toEqual([[0, 1], [0, 1]]);
+  });
+
+  test("closing waits for the batch in flight; one that outlasts the wait is stale", async () => {
+    const gate = deferred();
+    const { lanes, delivered } = harness({ answer: () => gate.promise });
+    lanes.open({ topic: "t", partition: 0 });
+    lanes.open({ topic: "t", partition: 1 });
+    lanes.push([record(0, 0), record(1, 0)]);
+    await until("both in flight", () => delivered.length === 2);
+    await lanes.close([{ topic: "t", partition: 0 }], 20);
+    expect(delivered[0]!.isStale()).toBe(true);
+    expect(delivered[1]!.isStale()).toBe(false);
+    expect(lanes.assigned()).toEqual([{ topic: "t", partition: 1 }]);
+
+    const quick = harness();
+    quick.lanes.open({ topic: "t", partition: 0 });
+    quick.lanes.push([record(0, 0)]);
+    await quick.lanes.close([{ topic: "t", partition: 0 }], 1_000);
+    expect(quick.delivered[0]!.isStale()).toBe(false);
+    quick.lanes.push([record(0, 1)]); // revoked: its next owner reads it
+    await Bun.sleep(10);
+    expect(quick.delivered).toHaveLength(1);
+    gate.resolve();
+  });
+
+  test("drain waits for batches in flight and starts no new one", async () => {
+    const gate = deferred();
+    const { lanes, delivered } = harness({ answer: () => gate.promise });
+    lanes.open({ topic: "t", partition: 0 });
+    lanes.push(records(0, 0, 5));
+    await until("in flight", () => delivered.length === 1);
+    let drained = false;
+    const draining = lanes.drain().then(() => (drained = true));
+    await Bun.sleep(10);
+    expect(drained).toBe(false);
+    gate.resolve();
+    await draining;
+    await Bun.sleep(10);
+    expect(delivered).toHaveLength(1);
+  });
+});

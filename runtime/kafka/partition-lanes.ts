@@ -1,0 +1,215 @@
+/**
+ * One lane per assigned partition. Fetched records wait in their lane in offset order, and each
+ * lane hands them to the handler a batch at a time, concurrently with the other lanes up to a
+ * limit. A lane that is slow, retrying or paused holds up only itself: the fetcher keeps filling
+ * the others and stops fetching a partition whose lane is full (back-pressure per partition).
+ *
+ * This is why Ferry fetches for itself instead of using the KafkaJS layer of the client: that
+ * layer fetches again only once every partition's batch is released, so one slow transaction
+ * stalled every partition of the worker (bench/README.md).
+ */
+import { finishedWithin } from "../finished-within.ts";
+import { partitionKey, type BatchProgress, type KafkaRecord, type PartitionBatch, type TopicPartition } from "./port.ts";
+
+export interface PartitionLanes {
+  /** A partition was assigned: records from `nextOffset` on (or whatever comes first) are taken. */
+  open(tp: TopicPartition, options?: { nextOffset?: string; held?: boolean }): void;
+  /**
+   * The partitions were revoked: nothing new starts, buffered records are dropped, and a batch in
+   * flight gets `waitMs` to finish. One still running after that is marked stale (it must not
+   * commit anything to Kafka) and left to end on its own.
+   */
+  close(tps: TopicPartition[], waitMs: number): Promise<void>;
+  /** Records from the fetcher, any partitions, each partition's in offset order. */
+  push(records: KafkaRecord[]): void;
+  /** An operator's pause (true) or resume (false): a held lane starts no batch and fetches nothing. */
+  setHeld(tp: TopicPartition, held: boolean): void;
+  assigned(): TopicPartition[];
+  /** Starts no more batches and waits for the ones in flight (a graceful stop). */
+  drain(): Promise<void>;
+}
+
+export interface LaneDeps {
+  maxBatchSize: number;
+  concurrency: number;
+  /** Records a lane may buffer before its partition stops being fetched (it resumes at half). */
+  capacity: number;
+  deliver(batch: PartitionBatch): Promise<BatchProgress>;
+  /** Start (true) or stop (false) fetching a partition. */
+  setFetching(tp: TopicPartition, fetching: boolean): void;
+  highWatermark(tp: TopicPartition): string;
+  /** A batch threw (not a retry the handler asked for): returns how long the lane waits before redelivering it. */
+  onBatchFailed(tp: TopicPartition, error: unknown, failures: number): number;
+}
+
+interface Lane {
+  readonly tp: TopicPartition;
+  records: KafkaRecord[];
+  /** The next offset the fetcher should deliver; records below it are repeats and dropped. */
+  nextOffset: number | undefined;
+  inFlight: Promise<void> | undefined;
+  waiting: ReturnType<typeof setTimeout> | undefined;
+  held: boolean;
+  closed: boolean;
+  stale: boolean;
+  fetching: boolean;
+  queued: boolean;
+  failures: number;
+}
+
+export function createPartitionLanes(deps: LaneDeps): PartitionLanes {
+  const lanes = new Map<string, Lane>();
+  const runnable: Lane[] = [];
+  let active = 0;
+  let draining = false;
+
+  const ready = (lane: Lane) =>
+    !draining && !lane.closed && !lane.held && lane.records.length > 0 && !lane.inFlight && !lane.waiting;
+
+  const kick = (lane: Lane) => {
+    if (!ready(lane) || lane.queued) return;
+    lane.queued = true;
+    runnable.push(lane);
+  };
+
+  const pump = () => {
+    while (active < deps.concurrency && runnable.length > 0) {
+      const lane = runnable.shift()!;
+      lane.queued = false;
+      if (ready(lane)) run(lane);
+    }
+  };
+
+  // Hysteresis: stop at capacity, start again at half, so a busy lane does not flap.
+  const updateFetching = (lane: Lane) => {
+    if (lane.closed) return;
+    const want = !lane.held && lane.records.length < (lane.fetching ? deps.capacity : deps.capacity / 2);
+    if (want === lane.fetching) return;
+    lane.fetching = want;
+    deps.setFetching(lane.tp, want);
+  };
+
+  const dropBelow = (lane: Lane, offset: number) => {
+    let done = 0;
+    while (done < lane.records.length && Number(lane.records[done]!.offset) < offset) done++;
+    lane.records = lane.records.slice(done);
+  };
+
+  const wait = (lane: Lane, ms: number) => {
+    lane.waiting = setTimeout(() => {
+      lane.waiting = undefined;
+      kick(lane);
+      pump();
+    }, ms);
+  };
+
+  const run = (lane: Lane) => {
+    // A copy: the fetcher keeps appending to the lane while the handler works on the batch.
+    const records = lane.records.slice(0, deps.maxBatchSize);
+    const batch: PartitionBatch = {
+      topic: lane.tp.topic,
+      partition: lane.tp.partition,
+      records,
+      highWatermark: deps.highWatermark(lane.tp),
+      isStale: () => lane.stale,
+    };
+    active++;
+    lane.inFlight = (async () => {
+      try {
+        const progress = await deps.deliver(batch);
+        lane.failures = 0;
+        if (lane.closed) return;
+        if (!progress) {
+          dropBelow(lane, Number(records[records.length - 1]!.offset) + 1);
+        } else {
+          dropBelow(lane, Number(progress.stopAt));
+          wait(lane, progress.resumeAfterMs);
+        }
+      } catch (e) {
+        if (lane.closed || draining) return;
+        wait(lane, deps.onBatchFailed(lane.tp, e, ++lane.failures));
+      } finally {
+        active--;
+        lane.inFlight = undefined;
+        updateFetching(lane);
+        kick(lane);
+        pump();
+      }
+    })();
+  };
+
+  return {
+    open(tp, options = {}) {
+      const lane: Lane = {
+        tp: { topic: tp.topic, partition: tp.partition },
+        records: [],
+        nextOffset: options.nextOffset === undefined ? undefined : Number(options.nextOffset),
+        inFlight: undefined,
+        waiting: undefined,
+        held: options.held ?? false,
+        closed: false,
+        stale: false,
+        fetching: true,
+        queued: false,
+        failures: 0,
+      };
+      lanes.set(partitionKey(tp), lane);
+      updateFetching(lane);
+    },
+
+    async close(tps, waitMs) {
+      const closing: Lane[] = [];
+      for (const tp of tps) {
+        const lane = lanes.get(partitionKey(tp));
+        if (!lane) continue;
+        lanes.delete(partitionKey(tp));
+        lane.closed = true;
+        lane.records = [];
+        clearTimeout(lane.waiting);
+        lane.waiting = undefined;
+        closing.push(lane);
+      }
+      const inFlight = closing.flatMap((l) => (l.inFlight ? [l.inFlight] : []));
+      if (inFlight.length > 0) await finishedWithin(Promise.all(inFlight), waitMs);
+      for (const lane of closing) if (lane.inFlight) lane.stale = true;
+    },
+
+    push(records) {
+      const touched = new Set<Lane>();
+      let lane: Lane | undefined;
+      for (const record of records) {
+        if (lane?.tp.partition !== record.partition || lane.tp.topic !== record.topic) lane = lanes.get(partitionKey(record));
+        // A partition no longer assigned (revoked while the fetch was under way): its next owner reads it.
+        if (!lane || lane.closed) continue;
+        const offset = Number(record.offset);
+        if (lane.nextOffset !== undefined && offset < lane.nextOffset) continue;
+        lane.nextOffset = offset + 1;
+        lane.records.push(record);
+        touched.add(lane);
+      }
+      for (const l of touched) {
+        updateFetching(l);
+        kick(l);
+      }
+      pump();
+    },
+
+    setHeld(tp, held) {
+      const lane = lanes.get(partitionKey(tp));
+      if (!lane || lane.held === held) return;
+      lane.held = held;
+      updateFetching(lane);
+      kick(lane);
+      pump();
+    },
+
+    assigned: () => [...lanes.values()].map((l) => l.tp),
+
+    async drain() {
+      draining = true;
+      runnable.length = 0;
+      for (const lane of lanes.values()) clearTimeout(lane.waiting);
+      await Promise.all([...lanes.values()].flatMap((l) => (l.inFlight ? [l.inFlight] : [])));
+    },
+  };
+}
