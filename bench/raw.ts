@@ -1,5 +1,5 @@
 /**
- * The ceiling: librdkafka (through the same KafkaJS API and consumer settings as Ferry) reading
+ * The ceiling: librdkafka (the same client, settings and fetch call as Ferry's consumer) reading
  * a topic from the beginning and doing nothing with the records. One JSON line per event:
  * `{"event":"ready"}` once partitions are assigned, `{"event":"first"}` at the first record,
  * then the result.
@@ -12,27 +12,32 @@
  *   bun bench/raw.ts '{"brokers":"...","topic":"...","total":210000,"batchSize":500,"concurrency":8}'
  */
 import { randomUUID } from "node:crypto";
-import { KafkaJS } from "@confluentinc/kafka-javascript";
+import { KafkaConsumer } from "@confluentinc/kafka-javascript";
+import { FETCH_WAIT_MS, fetchSettings } from "../runtime/kafka/lane-consumer.ts";
 
-const { brokers, topic, total, batchSize, concurrency, latency = false, consumerConfig = {} } = JSON.parse(process.argv[2]!) as {
+const { brokers, topic, total, batchSize, latency = false, consumerConfig = {} } = JSON.parse(process.argv[2]!) as {
   brokers: string;
   topic: string;
   total: number;
   batchSize: number;
   concurrency: number;
   latency?: boolean;
-  /** librdkafka settings on top of Ferry's (runtime/kafka/confluent.ts), to try fetch settings. */
+  /** librdkafka settings on top of Ferry's (runtime/kafka/lane-consumer.ts), to try fetch settings. */
   consumerConfig?: Record<string, unknown>;
 };
 const emit = (line: Record<string, unknown>) => console.log(JSON.stringify(line));
 
-const kafka = new KafkaJS.Kafka({ "bootstrap.servers": brokers, "client.id": "ferry-bench-raw", kafkaJS: { logLevel: KafkaJS.logLevel.ERROR } } as never);
-const consumer = kafka.consumer({
-  kafkaJS: { groupId: `bench-raw-${randomUUID()}`, fromBeginning: true, autoCommit: false },
-  "partition.assignment.strategy": "cooperative-sticky",
-  "js.consumer.max.batch.size": batchSize,
-  ...consumerConfig,
-} as never);
+// The same client, settings and fetch call as Ferry's consumer (runtime/kafka/lane-consumer.ts).
+const consumer = new KafkaConsumer(
+  {
+    "bootstrap.servers": brokers,
+    "client.id": "ferry-bench-raw",
+    "group.id": `bench-raw-${randomUUID()}`,
+    ...fetchSettings,
+    ...consumerConfig,
+  } as never,
+  { "auto.offset.reset": "earliest" },
+) as any;
 
 let count = 0;
 let bytes = 0;
@@ -40,26 +45,30 @@ let first = 0;
 // Latency mode: [produce timestamp, latency] per record.
 const seen: Array<[number, number]> = [];
 const done = Promise.withResolvers<number>();
-await consumer.connect();
-await consumer.subscribe({ topics: [topic] });
-void consumer.run({
-  partitionsConsumedConcurrently: concurrency,
-  eachBatch: async ({ batch }) => {
+let stopping = false;
+await new Promise<void>((resolve, reject) => consumer.connect({}, (err: unknown) => (err ? reject(err) : resolve())));
+consumer.setDefaultConsumeTimeout(FETCH_WAIT_MS);
+consumer.setDefaultIsTimeoutOnlyForFirstMessage(true);
+consumer.subscribe([topic]);
+const fetchLoop = (async () => {
+  while (!stopping) {
+    const messages: any[] = await new Promise((resolve) => consumer.consume(batchSize, (_err: unknown, ms: any[]) => resolve(ms ?? [])));
+    if (messages.length === 0) continue;
     if (first === 0) {
       first = performance.now();
       emit({ event: "first" });
     }
-    count += batch.messages.length;
+    count += messages.length;
     const now = Date.now();
     // Touch what any consumer needs, so nothing is left lazily undone: the value and the headers.
-    for (const m of batch.messages) {
-      bytes += (m.value?.length ?? 0) + Object.keys(m.headers ?? {}).length;
+    for (const m of messages) {
+      bytes += (m.value?.length ?? 0) + (m.headers?.length ?? 0);
       if (latency) seen.push([Number(m.timestamp), now - Number(m.timestamp)]);
     }
     if (!latency && count >= total) done.resolve(performance.now());
-  },
-});
-while (consumer.assignment().length === 0) await Bun.sleep(20);
+  }
+})();
+while (consumer.assignments().length === 0) await Bun.sleep(20);
 emit({ event: "ready" });
 
 if (latency) {
@@ -73,5 +82,7 @@ if (latency) {
   const seconds = (end - first) / 1000;
   emit({ records: count, seconds, eventsPerS: count / seconds, bytes });
 }
-await consumer.disconnect();
+stopping = true;
+await fetchLoop;
+await new Promise((resolve) => consumer.disconnect(resolve));
 process.exit(0);

@@ -6,6 +6,7 @@
 import { appendFileSync } from "node:fs";
 import path from "node:path";
 import type postgres from "postgres";
+import { startFerry as spawnFerry } from "../../tests/support/ferry-process.ts";
 import { startSampler, type Usage } from "./proc-stats.ts";
 
 export interface FerryProcess {
@@ -14,7 +15,7 @@ export interface FerryProcess {
   handlerName: string;
   waitForLog(msg: string, timeoutMs?: number): Promise<void>;
   /** Warnings and errors logged so far. */
-  problems(): string[];
+  problems(): Array<Record<string, unknown>>;
   sampler: ReturnType<typeof startSampler>;
   stop(): Promise<number>;
 }
@@ -30,62 +31,24 @@ export interface FerryStart {
   env?: Record<string, string>;
 }
 
+/** Starts ferry the way the tests do (tests/support/ferry-process.ts) and samples its CPU and memory from the start. */
 export function startFerry(options: FerryStart): FerryProcess {
-  const proc = Bun.spawn([options.binary, "run", "--handlers", options.handlersDir, "--group-prefix", options.groupPrefix], {
-    env: {
-      PATH: process.env.PATH ?? "/usr/bin:/bin",
-      TMPDIR: process.env.TMPDIR ?? "/tmp",
-      FERRY_KAFKA_BROKERS: options.brokers,
-      FERRY_DATABASE_URL: options.databaseUrl,
-      FERRY_HTTP_PORT: "0",
-      FERRY_LOG_LEVEL: "info",
-      ...options.env,
-    },
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
-  });
   // BENCH_FERRY_LOG_DIR=<dir> keeps every process's log lines, for looking into a run.
   const logFile = process.env.BENCH_FERRY_LOG_DIR ? path.join(process.env.BENCH_FERRY_LOG_DIR, `${options.handlerName}.log`) : undefined;
-  const seen = new Set<string>();
-  const problems: string[] = [];
-  let tail = "";
-  const pump = async (stream: ReadableStream<Uint8Array>) => {
-    const decoder = new TextDecoder();
-    let pending = "";
-    for await (const chunk of stream) {
-      pending += decoder.decode(chunk, { stream: true });
-      let nl: number;
-      while ((nl = pending.indexOf("\n")) >= 0) {
-        const line = pending.slice(0, nl);
-        pending = pending.slice(nl + 1);
-        tail = (tail + line + "\n").slice(-4000);
-        if (logFile) appendFileSync(logFile, line + "\n");
-        try {
-          const entry = JSON.parse(line) as { msg?: string; level?: string };
-          if (entry.msg) seen.add(entry.msg);
-          if (entry.level === "warn" || entry.level === "error") problems.push(line);
-        } catch {
-          /* not a log line */
-        }
-      }
-    }
-  };
-  void pump(proc.stdout);
-  void pump(proc.stderr);
+  const ferry = spawnFerry(
+    ["run", "--handlers", options.handlersDir, "--group-prefix", options.groupPrefix],
+    { FERRY_KAFKA_BROKERS: options.brokers, FERRY_DATABASE_URL: options.databaseUrl, ...options.env },
+    { binary: options.binary, onLine: logFile ? (line) => appendFileSync(logFile, line + "\n") : undefined },
+  );
+  const { proc } = ferry;
   return {
     pid: proc.pid,
     groupId: `${options.groupPrefix}.${options.handlerName}`,
     handlerName: options.handlerName,
     sampler: startSampler(proc.pid, options.database),
-    problems: () => problems,
-    async waitForLog(msg, timeoutMs = 60_000) {
-      const deadline = Date.now() + timeoutMs;
-      while (!seen.has(msg)) {
-        if (proc.exitCode !== null) throw new Error(`ferry exited with ${proc.exitCode} before logging ${msg}:\n${tail}`);
-        if (Date.now() > deadline) throw new Error(`ferry did not log ${msg} within ${timeoutMs} ms:\n${tail}`);
-        await Bun.sleep(20);
-      }
+    problems: () => ferry.logs.filter((l) => l.level === "warn" || l.level === "error"),
+    async waitForLog(msg, timeoutMs) {
+      await ferry.waitForLog(msg, timeoutMs);
     },
     async stop() {
       this.sampler.stop();

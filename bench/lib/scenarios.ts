@@ -32,9 +32,13 @@ export async function benchTopic(ctx: BenchContext, prefix: string, partitions: 
   return { topic, serialize: ctx.avro ? await ctx.avro.register(topic) : json };
 }
 
+// BENCH_FERRY_ENV='{"FERRY_LOG_LEVEL":"debug"}' adds settings to every Ferry process (to look into a run).
+const extraFerryEnv = JSON.parse(process.env.BENCH_FERRY_ENV ?? "{}") as Record<string, string>;
+
 const ferryEnv = (ctx: BenchContext, settings: FerrySettings) => ({
   ...settingsEnv(settings),
   ...(ctx.format === "avro" ? { FERRY_SCHEMA_REGISTRY_URL: ctx.registryUrl! } : {}),
+  ...extraFerryEnv,
 });
 
 export interface FerrySettings {
@@ -50,6 +54,31 @@ const settingsEnv = (s: FerrySettings): Record<string, string> => ({
 });
 
 let seq = 0;
+
+/**
+ * Writes a `kind` handler called `name` on `topic` into a directory of its own and starts Ferry
+ * on it, in the run's group prefix; `stop()` stops Ferry, then removes the directory.
+ */
+function startHandler(ctx: BenchContext, name: string, kind: HandlerKind, topic: string, table: string, settings: FerrySettings) {
+  const dir = writeHandlerDir(name, handlerSource(kind, topic, table, ctx.format));
+  const ferry = startFerry({
+    binary: ctx.binary,
+    handlersDir: dir,
+    handlerName: name,
+    groupPrefix: `bench-${ctx.runId}`,
+    brokers: ctx.brokers,
+    databaseUrl: ctx.databaseUrl,
+    database: ctx.database,
+    env: ferryEnv(ctx, settings),
+  });
+  return {
+    ferry,
+    async stop() {
+      await ferry.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
 
 export interface FerryDrainResult extends Drain {
   /** Effect rows written (must equal the distinct events for `each` and `batch` once drained). */
@@ -69,25 +98,13 @@ export async function ferryDrain(
   settings: FerrySettings = {},
   maxSeconds = Infinity,
 ): Promise<FerryDrainResult> {
-  const name = `orders_${kind}_${++seq}`;
-  const dir = writeHandlerDir(name, handlerSource(kind, topic, table, ctx.format));
-  const ferry = startFerry({
-    binary: ctx.binary,
-    handlersDir: dir,
-    handlerName: name,
-    groupPrefix: `bench-${ctx.runId}`,
-    brokers: ctx.brokers,
-    databaseUrl: ctx.databaseUrl,
-    database: ctx.database,
-    env: ferryEnv(ctx, settings),
-  });
+  const { ferry, stop } = startHandler(ctx, `orders_${kind}_${++seq}`, kind, topic, table, settings);
   try {
     const drain = await measureDrain(ferry, ctx.sql, topic, total, { maxSeconds });
     const effects = kind === "noop" ? null : (await ctx.sql<{ n: number }[]>`select count(*)::int as n from ${ctx.sql(table)}`)[0]!.n;
     return { ...drain, effects, drained: drain.records >= total, warnings: ferry.problems().length };
   } finally {
-    await ferry.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await stop();
   }
 }
 
@@ -118,18 +135,7 @@ export async function ferryPaced(
   settings: FerrySettings = {},
 ): Promise<PacedResult> {
   const { topic, serialize } = await benchTopic(ctx, "bench-paced", partitions);
-  const name = `orders_paced_${++seq}`;
-  const dir = writeHandlerDir(name, handlerSource(kind, topic, table, ctx.format));
-  const ferry = startFerry({
-    binary: ctx.binary,
-    handlersDir: dir,
-    handlerName: name,
-    groupPrefix: `bench-${ctx.runId}`,
-    brokers: ctx.brokers,
-    databaseUrl: ctx.databaseUrl,
-    database: ctx.database,
-    env: ferryEnv(ctx, settings),
-  });
+  const { ferry, stop } = startHandler(ctx, `orders_paced_${++seq}`, kind, topic, table, settings);
   const probe = spawnChild("raw.ts", { brokers: ctx.brokers, topic, total: 0, batchSize: 500, concurrency: partitions, latency: true }, ctx.database);
   try {
     await Promise.all([ferry.waitForLog("partitions:assigned"), probe.waitFor("ready")]);
@@ -153,8 +159,7 @@ export async function ferryPaced(
     };
   } finally {
     probe.kill();
-    await ferry.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await stop();
   }
 }
 
