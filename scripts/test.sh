@@ -46,6 +46,14 @@ set -e
 # A plain closing line any CI reader understands.
 passed=$(grep -Eo '^ *[0-9]+ pass$' "$LOG" | tail -1 | grep -Eo '[0-9]+' || echo 0)
 failed=$(grep -Eo '^ *[0-9]+ fail$' "$LOG" | tail -1 | grep -Eo '[0-9]+' || echo 0)
+# CI shows the end of the output: repeat each failure's own output (bun prints it before the
+# "(fail)" line, far up in a long run) so the cause is in that end, not only the test's name.
+if [[ "$failed" != 0 ]]; then
+  echo "test: what each failing test printed (at most 120 lines each):"
+  awk '/^\(pass\)|^\(skip\)|^\(todo\)|^[^ ]+\.test\.ts:$/ { n = 0; next }
+       /^\(fail\)/ { s = (n > 120 ? n - 120 : 0); for (i = s; i < n; i++) print buf[i]; print; print ""; n = 0; next }
+       { buf[n++] = $0 }' "$LOG"
+fi
 rm -f "$LOG"
 echo "$passed passed, $failed failed"
 exit "$status"

@@ -1,3 +1,4 @@
+import { appendFileSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { testServices } from "./env.ts";
 
@@ -43,6 +44,9 @@ export function startFerry(args: string[], env: Record<string, string> = {}, { b
   });
   const logs: Array<Record<string, unknown>> = [];
   let raw = "";
+  // FERRY_TEST_LOG_DIR: every process's output also goes to <dir>/<pid>.log, to read after a failure.
+  const logFile = process.env.FERRY_TEST_LOG_DIR ? path.join(process.env.FERRY_TEST_LOG_DIR, `${proc.pid}.log`) : undefined;
+  if (logFile) mkdirSync(path.dirname(logFile), { recursive: true });
   const pump = async (stream: ReadableStream<Uint8Array>) => {
     const decoder = new TextDecoder();
     let pending = "";
@@ -55,6 +59,7 @@ export function startFerry(args: string[], env: Record<string, string> = {}, { b
         const line = pending.slice(0, nl);
         pending = pending.slice(nl + 1);
         onLine?.(line);
+        if (logFile) appendFileSync(logFile, `${line}\n`);
         try {
           logs.push(JSON.parse(line));
         } catch {

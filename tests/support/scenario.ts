@@ -76,7 +76,29 @@ export async function createScenario(
     },
     /** Waits until the group has committed `total` records in Kafka (every partition's end). */
     async waitForCommitted(total: number, timeoutMs = 120_000) {
-      await waitFor(`${total} offsets committed by ${groupPrefix}`, async () => (await this.committedInKafka()) === total, { timeoutMs, intervalMs: 250 });
+      try {
+        await waitFor(`${total} offsets committed by ${groupPrefix}`, async () => (await this.committedInKafka()) === total, { timeoutMs, intervalMs: 250 });
+      } catch (e) {
+        // The wait alone says nothing about which partition stalled or why: say where each stands.
+        throw new Error(`${(e as Error).message}\n${await this.whereItStands().catch((d: unknown) => `(state unavailable: ${String(d)})`)}`);
+      }
+    },
+    /** Per partition: Kafka's end and committed offsets and PostgreSQL's, then each process's last lines. */
+    async whereItStands() {
+      const groupId = `${groupPrefix}.record-effect`;
+      const [ends, inKafka, inPg] = await Promise.all([
+        kafka.admin.fetchTopicOffsets(topic),
+        kafka.admin.fetchCommittedOffsets(groupId, topic),
+        sql<{ partition: number; next_offset: string }[]>`select partition, next_offset from ferry_offsets where group_id = ${groupId} and topic = ${topic}`,
+      ]);
+      const lines = ends
+        .sort((a, b) => a.partition - b.partition)
+        .map((e) => `  ${topic}:${e.partition} end ${e.high} kafka ${inKafka.find((k) => k.partition === e.partition)?.offset ?? "-"} postgres ${inPg.find((r) => r.partition === e.partition)?.next_offset ?? "-"}`);
+      const tails = processes.map((p, i) => {
+        const out = p.output().trimEnd().split("\n").slice(-25).join("\n");
+        return `--- process ${i + 1} (pid ${p.proc.pid}, exit ${p.proc.exitCode ?? p.proc.signalCode ?? "running"}), last lines:\n${out}`;
+      });
+      return [`partitions of ${topic} (group ${groupId}):`, ...lines, ...tails].join("\n");
     },
     readDeadLetters: (count: number, timeoutMs?: number) => readRecords(kafka, `${topic}.dlt`, count, timeoutMs),
     cleanup() {
