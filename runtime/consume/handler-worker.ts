@@ -82,6 +82,7 @@ export function createHandlerWorker(deps: {
   const pausedTopics = new Set<string>();
 
   const onAssign = async (partitions: TopicPartition[]): Promise<TopicPartitionOffset[]> => {
+    const startedAt = performance.now();
     const rows = await sql<{ topic: string; partition: number; next_offset: string }[]>`
       select o.topic, o.partition, o.next_offset from ferry_offsets o
       join unnest(${partitions.map((p) => p.topic)}::text[], ${partitions.map((p) => p.partition)}::int[]) as a(topic, partition)
@@ -94,7 +95,8 @@ export function createHandlerWorker(deps: {
     );
     const positions = await resumePositions(rows, partitions);
     for (const p of positions) applied.set(partitionKey(p.topic, p.partition), BigInt(p.offset));
-    log.info("partitions:assigned", { partitions: partitions.map((p) => partitionKey(p.topic, p.partition)) });
+    // The group waits for this member while its positions are read: a slow read shows here.
+    log.info("partitions:assigned", { partitions: partitions.map((p) => partitionKey(p.topic, p.partition)), positionsMs: Math.round(performance.now() - startedAt) });
     joined = true;
     emit("partitions:assigned", { handler: handler.name, partitions });
     return positions;
@@ -145,7 +147,7 @@ export function createHandlerWorker(deps: {
     onRevoke: async (partitions, { lost }) => {
       // Still the owner: what PostgreSQL holds reaches Kafka now, or the group would show lag for
       // done work until the partition's next record. A lost partition has a new owner already.
-      if (!lost) await kafkaCommits.flush();
+      if (!lost) await kafkaCommits.flush({ readBack: false });
       for (const p of partitions) {
         applied.delete(partitionKey(p.topic, p.partition));
         retries.delete(partitionKey(p.topic, p.partition));

@@ -97,3 +97,31 @@ test("a late, lower offer (a catch-up computed at assignment) never takes Kafka'
   await Bun.sleep(60);
   expect(commits).toEqual([[at(0, "20")], [at(0, "12")]]);
 });
+
+test("a revocation's flush commits at once without reading the commit back (the group waits for it)", async () => {
+  const commits: TopicPartitionOffset[][] = [];
+  let readBacks = 0;
+  const kafka = createKafkaCommits({
+    commit: async (offsets) => {
+      commits.push(offsets);
+    },
+    committed: async () => {
+      readBacks++;
+      return [];
+    },
+    intervalMs: 10_000,
+    onCommitted: () => {},
+    onFailed: () => {},
+  });
+  await kafka.offer(at(0, "10"));
+  await kafka.flush({ readBack: false });
+  expect(commits).toEqual([[at(0, "10")]]);
+  expect(readBacks).toBe(0);
+  // The interval's own flush still reads back, and offers a refused offset again.
+  await kafka.offer(at(0, "11"));
+  await kafka.flush();
+  expect(readBacks).toBe(1);
+  expect(commits).toEqual([[at(0, "10")], [at(0, "11")]]);
+  kafka.forget([{ topic: "t", partition: 0 }]);
+  await kafka.stop();
+});

@@ -9,8 +9,12 @@ export interface KafkaCommits {
   offer(offset: TopicPartitionOffset): Promise<void>;
   /** Drops what was not committed yet for revoked partitions: their next owner resumes from PostgreSQL and catches Kafka up. */
   forget(partitions: TopicPartition[]): void;
-  /** Commits what is pending now (a revocation: the last moment this member may commit them). */
-  flush(): Promise<void>;
+  /**
+   * Commits what is pending now (a revocation: the last moment this member may commit them).
+   * `readBack: false` hands the commit to the client without reading it back: inside a
+   * revocation the group waits for this member, and the partitions are forgotten next anyway.
+   */
+  flush(options?: { readBack?: boolean }): Promise<void>;
   /** Commits what is pending; later offers commit at once. */
   stop(): Promise<void>;
 }
@@ -61,7 +65,7 @@ export function createKafkaCommits({
     return offsets.filter((o) => (now.get(key(o)) ?? -1n) < BigInt(o.offset));
   };
 
-  const flush = async () => {
+  const flush = async ({ readBack = true }: { readBack?: boolean } = {}) => {
     clearTimeout(timer);
     timer = undefined;
     if (pending.size === 0) return;
@@ -71,7 +75,7 @@ export function createKafkaCommits({
     const started = performance.now();
     try {
       await commit(offsets);
-      const refused = await refusedOf(offsets);
+      const refused = readBack ? await refusedOf(offsets) : [];
       onCommitted(offsets.filter((o) => !refused.includes(o)), performance.now() - started);
       if (refused.length > 0) {
         onFailed(refused, new Error("the group coordinator did not take these offsets (a rebalance?); they are offered again"));
@@ -79,7 +83,7 @@ export function createKafkaCommits({
       }
     } catch (e) {
       onFailed(offsets, e);
-      if (committed) offerAgain(offsets, seen);
+      if (committed && readBack) offerAgain(offsets, seen);
     }
   };
 
@@ -99,7 +103,7 @@ export function createKafkaCommits({
         revocations.set(key(p), (revocations.get(key(p)) ?? 0) + 1);
       }
     },
-    flush: () => flush(),
+    flush: (options) => flush(options),
     async stop() {
       immediate = true;
       await flush();

@@ -74,7 +74,9 @@ export function createLaneConsumer(clientConfig: Record<string, unknown>, option
         const lost = err.code === ERR.ERR__REVOKE_PARTITIONS && consumer.assignmentLost();
         // One at a time and in order: an assignment's positions are read before the next event.
         rebalances = rebalances.then(() => onRebalance(err.code, assignment, lost)).catch((e: unknown) => {
-          log.error("consumer:rebalance-failed", { group: options.groupId, error: coerceError(e) });
+          // While closing, librdkafka hands the partitions back itself once the client is disconnected.
+          if (state === "running") log.error("consumer:rebalance-failed", { group: options.groupId, error: coerceError(e) });
+          else log.debug("consumer:rebalance-while-closing", { group: options.groupId, error: coerceError(e) });
         });
       },
     } as never,

@@ -39,8 +39,7 @@ async function expectDeadLettersAre(s: Awaited<ReturnType<typeof scenario>>, wor
   );
 }
 
-const progress = async (s: Awaited<ReturnType<typeof scenario>>, atLeast: number) =>
-  waitFor(`${atLeast} effects`, async () => (await s.count()).rows >= atLeast, { timeoutMs: 120_000, intervalMs: 20 });
+const progress = (s: Awaited<ReturnType<typeof scenario>>, atLeast: number) => s.waitForEffects(atLeast, 120_000);
 
 describe("exactly once in effect", () => {
   test("20,000 events with 5% technical and 1% functional duplicates, worker SIGKILLed 3 times", async () => {

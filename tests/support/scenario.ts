@@ -76,10 +76,19 @@ export async function createScenario(
     },
     /** Waits until the group has committed `total` records in Kafka (every partition's end). */
     async waitForCommitted(total: number, timeoutMs = 120_000) {
+      await this.explainingTimeout(() =>
+        waitFor(`${total} offsets committed by ${groupPrefix}`, async () => (await this.committedInKafka()) === total, { timeoutMs, intervalMs: 250 }),
+      );
+    },
+    /** Waits until the effects table holds at least `rows` rows. */
+    async waitForEffects(rows: number, timeoutMs = 120_000) {
+      await this.explainingTimeout(() => waitFor(`${rows} effects in ${table}`, async () => (await this.count()).rows >= rows, { timeoutMs, intervalMs: 20 }));
+    },
+    /** A wait alone says nothing about which partition stalled or why: a failed one says where each stands. */
+    async explainingTimeout(wait: () => Promise<unknown>) {
       try {
-        await waitFor(`${total} offsets committed by ${groupPrefix}`, async () => (await this.committedInKafka()) === total, { timeoutMs, intervalMs: 250 });
+        await wait();
       } catch (e) {
-        // The wait alone says nothing about which partition stalled or why: say where each stands.
         throw new Error(`${(e as Error).message}\n${await this.whereItStands().catch((d: unknown) => `(state unavailable: ${String(d)})`)}`);
       }
     },
