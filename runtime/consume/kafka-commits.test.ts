@@ -125,3 +125,33 @@ test("a revocation's flush commits at once without reading the commit back (the 
   kafka.forget([{ topic: "t", partition: 0 }]);
   await kafka.stop();
 });
+
+test("an older offset refused by one flush is not offered again once a newer one was offered (flushes overlap)", async () => {
+  const commits: TopicPartitionOffset[][] = [];
+  let releaseFirstReadBack: (held: TopicPartitionOffset[]) => void = () => {};
+  let readBacks = 0;
+  const kafka = createKafkaCommits({
+    commit: async (offsets) => {
+      commits.push(offsets);
+    },
+    committed: (offsets) => {
+      // The first read-back hangs through a rebalance and then reports the old offset (refused);
+      // the second, after the newer commit, sees it landed.
+      if (readBacks++ === 0) return new Promise((resolve) => (releaseFirstReadBack = resolve));
+      return Promise.resolve(offsets);
+    },
+    intervalMs: 20,
+    onCommitted: () => {},
+    onFailed: () => {},
+  });
+  await kafka.offer(at(0, "10"));
+  const first = kafka.flush();
+  await kafka.offer(at(0, "20"));
+  await kafka.flush();
+  releaseFirstReadBack([at(0, "5")]);
+  await first;
+  await Bun.sleep(80);
+  // Committing 10 again would take Kafka's commit back below 20 for good: no later record comes to move it.
+  expect(commits).toEqual([[at(0, "10")], [at(0, "20")]]);
+  await kafka.stop();
+});

@@ -54,7 +54,11 @@ export function createKafkaCommits({
 
   const offerAgain = (offsets: TopicPartitionOffset[], seen: Map<string, number>) => {
     for (const o of offsets) {
-      if ((revocations.get(key(o)) ?? 0) === seen.get(key(o)) && !pending.has(key(o))) pending.set(key(o), o);
+      // Only while it is still the partition's newest offer: flushes overlap (a read-back can take
+      // seconds in a rebalance), and a newer offset taken by a later flush, or pending, must not be
+      // followed by this older one, or Kafka's commit goes back and stays there.
+      const newest = offered.get(key(o)) === BigInt(o.offset);
+      if (newest && (revocations.get(key(o)) ?? 0) === seen.get(key(o)) && !pending.has(key(o))) pending.set(key(o), o);
     }
     if (pending.size > 0 && !immediate) timer ??= setTimeout(() => void flush(), intervalMs);
   };
