@@ -112,6 +112,19 @@ describe("partition lanes", () => {
     expect(fetching[1]).toEqual(["t:0", true]);
   });
 
+  test("records in the batch under way do not count: the lane fetches the next batch while one runs", async () => {
+    const gates = [deferred(), deferred()];
+    const { lanes, fetching, delivered } = harness({ answer: () => gates[delivered.length - 1]!.promise });
+    lanes.open({ topic: "t", partition: 0 });
+    lanes.push(records(0, 0, 6));
+    expect(fetching).toEqual([["t:0", false]]);
+    gates[0]!.resolve();
+    await until("the second batch under way", () => delivered.length === 2);
+    // Its 3 records are the lane's only ones: waiting for them to finish would leave it idle.
+    expect(fetching).toEqual([["t:0", false], ["t:0", true]]);
+    gates[1]!.resolve();
+  });
+
   test("a retry waits its time, then redelivers from the offset it stopped at", async () => {
     let first = true;
     const { lanes, delivered } = harness({

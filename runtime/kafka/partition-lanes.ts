@@ -48,6 +48,8 @@ interface Lane {
   /** The next offset the fetcher should deliver; records below it are repeats and dropped. */
   nextOffset: number | undefined;
   inFlight: Promise<void> | undefined;
+  /** How many of `records` the batch under way holds. */
+  inFlightRecords: number;
   waiting: ReturnType<typeof setTimeout> | undefined;
   held: boolean;
   closed: boolean;
@@ -80,10 +82,12 @@ export function createPartitionLanes(deps: LaneDeps): PartitionLanes {
     }
   };
 
-  // Hysteresis: stop at capacity, start again at half, so a busy lane does not flap.
+  // Hysteresis: stop at capacity, start again at half, so a busy lane does not flap. Records in
+  // the batch under way do not count: the lane fetches the batch after it while that one runs.
   const updateFetching = (lane: Lane) => {
     if (lane.closed) return;
-    const want = !lane.held && lane.records.length < (lane.fetching ? deps.capacity : deps.capacity / 2);
+    const waiting = lane.records.length - lane.inFlightRecords;
+    const want = !lane.held && waiting < (lane.fetching ? deps.capacity : deps.capacity / 2);
     if (want === lane.fetching) return;
     lane.fetching = want;
     deps.setFetching(lane.tp, want);
@@ -114,6 +118,8 @@ export function createPartitionLanes(deps: LaneDeps): PartitionLanes {
       isStale: () => lane.stale,
     };
     active++;
+    lane.inFlightRecords = records.length;
+    updateFetching(lane);
     lane.inFlight = (async () => {
       try {
         const progress = await deps.deliver(batch);
@@ -131,6 +137,7 @@ export function createPartitionLanes(deps: LaneDeps): PartitionLanes {
       } finally {
         active--;
         lane.inFlight = undefined;
+        lane.inFlightRecords = 0;
         updateFetching(lane);
         kick(lane);
         pump();
@@ -145,6 +152,7 @@ export function createPartitionLanes(deps: LaneDeps): PartitionLanes {
         records: [],
         nextOffset: options.nextOffset === undefined ? undefined : Number(options.nextOffset),
         inFlight: undefined,
+        inFlightRecords: 0,
         waiting: undefined,
         held: options.held ?? false,
         closed: false,
