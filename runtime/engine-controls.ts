@@ -7,7 +7,7 @@ import { deadLetterTopic, type DeadLetter } from "./dlt/dead-letter.ts";
 import { replayDeadLetters, type ReplayResult } from "./dlt/replay.ts";
 import { coerceError, ControlRefusedError, UnknownHandlerError } from "./errors.ts";
 import type { HandlerPool } from "./handler-pool.ts";
-import type { AdminPort, KafkaPort } from "./kafka/port.ts";
+import { partitionKey, type AdminPort, type KafkaPort } from "./kafka/port.ts";
 import type { Logger } from "./log/logger.ts";
 import type { AvroDecoding } from "./registry/handler-avro.ts";
 import { traceFieldsOf } from "./trace/traceparent.ts";
@@ -97,14 +97,15 @@ export function createEngineControls(deps: {
       );
       const rows = workers.length === 0 ? [] : await deps.sql<{ group_id: string; topic: string; partition: number; next_offset: string }[]>`
         select group_id, topic, partition, next_offset::text from ferry_offsets where group_id = any(${workers.map((w) => w.groupId)}::text[])`;
-      const next = new Map(rows.map((r) => [`${r.group_id}/${r.topic}:${r.partition}`, r.next_offset]));
+      const next = new Map(rows.map((r) => [`${r.group_id}/${partitionKey(r)}`, r.next_offset]));
       return workers.map((w) => {
-        const assigned = new Map(w.assignment().map((a) => [`${a.topic}:${a.partition}`, a.paused]));
+        const assigned = new Map(w.assignment().map((a) => [partitionKey(a), a.paused]));
         const partitions = w.handler.topics.flatMap((topic) =>
           (ends.get(topic) ?? []).map((p): PartitionStatus => {
-            const at = next.get(`${w.groupId}/${topic}:${p.partition}`) ?? null;
+            const key = partitionKey({ topic, partition: p.partition });
+            const at = next.get(`${w.groupId}/${key}`) ?? null;
             const lag = BigInt(p.high) - BigInt(at ?? p.low);
-            return { topic, partition: p.partition, assigned: assigned.has(`${topic}:${p.partition}`), paused: assigned.get(`${topic}:${p.partition}`) ?? false, next: at, end: p.high, lag: Number(lag > 0n ? lag : 0n) };
+            return { topic, partition: p.partition, assigned: assigned.has(key), paused: assigned.get(key) ?? false, next: at, end: p.high, lag: Number(lag > 0n ? lag : 0n) };
           }),
         );
         const paused = partitions.filter((p) => p.assigned && p.paused).length;

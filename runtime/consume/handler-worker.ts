@@ -2,7 +2,7 @@ import type { Sql } from "postgres";
 import type { EngineEventMap, EngineEvents } from "../engine-events.ts";
 import { coerceError } from "../errors.ts";
 import type { LoadedHandler } from "../handlers/validate.ts";
-import type { BatchProgress, KafkaPort, PartitionBatch, ProducerPort, TopicPartition, TopicPartitionOffset } from "../kafka/port.ts";
+import { partitionKey, type BatchProgress, type KafkaPort, type PartitionBatch, type ProducerPort, type TopicPartition, type TopicPartitionOffset } from "../kafka/port.ts";
 import type { Logger } from "../log/logger.ts";
 import type { EventResult } from "../inbox/unit-of-work.ts";
 import type { AvroDecoding } from "../registry/handler-avro.ts";
@@ -47,7 +47,6 @@ export const groupIdFor = (prefix: string, handlerName: string) => `${prefix}.${
 type Tally = Omit<EngineEventMap["batch:applied"], "handler" | "topic" | "partition" | "durationMs">;
 const emptyTally: Tally = { records: 0, skipped: 0, applied: 0, technicalDuplicates: 0, functionalDuplicates: 0, deadLettered: 0 };
 
-const partitionKey = (topic: string, partition: number) => `${topic}:${partition}`;
 /** How long a partition's new offset may wait to reach Kafka, coalesced with the other partitions'. */
 const KAFKA_COMMIT_INTERVAL_MS = 1_000;
 const lastOffsetPlusOne = (batch: PartitionBatch) => (BigInt(batch.records[batch.records.length - 1]!.offset) + 1n).toString();
@@ -94,9 +93,9 @@ export function createHandlerWorker(deps: {
       },
     );
     const positions = await resumePositions(rows, partitions);
-    for (const p of positions) applied.set(partitionKey(p.topic, p.partition), BigInt(p.offset));
+    for (const p of positions) applied.set(partitionKey(p), BigInt(p.offset));
     // The group waits for this member while its positions are read: a slow read shows here.
-    log.info("partitions:assigned", { partitions: partitions.map((p) => partitionKey(p.topic, p.partition)), positionsMs: Math.round(performance.now() - startedAt) });
+    log.info("partitions:assigned", { partitions: partitions.map(partitionKey), positionsMs: Math.round(performance.now() - startedAt) });
     joined = true;
     emit("partitions:assigned", { handler: handler.name, partitions });
     return positions;
@@ -114,12 +113,12 @@ export function createHandlerWorker(deps: {
       log.warn("partitions:kafka-offsets-unavailable", { error: coerceError(e) });
       return null;
     });
-    const inKafka = new Map((kafkaCommitted ?? []).map((c) => [partitionKey(c.topic, c.partition), BigInt(c.offset)]));
+    const inKafka = new Map((kafkaCommitted ?? []).map((c) => [partitionKey(c), BigInt(c.offset)]));
     const positions: TopicPartitionOffset[] = [];
     const behind: TopicPartitionOffset[] = [];
     for (const r of rows) {
       const pg = BigInt(r.next_offset);
-      const kafka = inKafka.get(partitionKey(r.topic, r.partition));
+      const kafka = inKafka.get(partitionKey(r));
       const resumeAt = kafka !== undefined && kafka > pg ? kafka : pg;
       positions.push({ topic: r.topic, partition: r.partition, offset: resumeAt.toString() });
       if (kafka === undefined || kafka < pg) behind.push({ topic: r.topic, partition: r.partition, offset: resumeAt.toString() });
@@ -149,11 +148,11 @@ export function createHandlerWorker(deps: {
       // done work until the partition's next record. A lost partition has a new owner already.
       if (!lost) await kafkaCommits.flush({ readBack: false });
       for (const p of partitions) {
-        applied.delete(partitionKey(p.topic, p.partition));
-        retries.delete(partitionKey(p.topic, p.partition));
+        applied.delete(partitionKey(p));
+        retries.delete(partitionKey(p));
       }
       kafkaCommits.forget(partitions);
-      log.info("partitions:revoked", { partitions: partitions.map((p) => partitionKey(p.topic, p.partition)) });
+      log.info("partitions:revoked", { partitions: partitions.map(partitionKey) });
       emit("partitions:revoked", { handler: handler.name, partitions });
     },
     // Only while running: a loop that ends because the worker stops (a swap, a shutdown) did not fail.
@@ -172,7 +171,7 @@ export function createHandlerWorker(deps: {
     onCommitted: (offsets, durationMs) => {
       for (const o of offsets) emit("offsets:committed", { handler: handler.name, topic: o.topic, partition: o.partition, offset: o.offset, durationMs });
     },
-    onFailed: (offsets, e) => log.warn("offsets:kafka-commit-failed", { partitions: offsets.map((o) => partitionKey(o.topic, o.partition)), error: coerceError(e) }),
+    onFailed: (offsets, e) => log.warn("offsets:kafka-commit-failed", { partitions: offsets.map(partitionKey), error: coerceError(e) }),
   });
 
   const eachBatch = async (batch: PartitionBatch): Promise<BatchProgress> => {
@@ -193,7 +192,7 @@ export function createHandlerWorker(deps: {
   const tallyOf = (batch: PartitionBatch): Tally => tallies.get(batch) ?? { ...emptyTally, records: batch.records.length };
 
   const processBatch = async (batch: PartitionBatch): Promise<BatchProgress> => {
-    const key = partitionKey(batch.topic, batch.partition);
+    const key = partitionKey(batch);
     let outcome: BatchOutcome = { kind: "done" };
     const tally: Tally = { ...emptyTally, records: batch.records.length };
     tallies.set(batch, tally);
