@@ -46,7 +46,9 @@ try {
   await ctx.kafka.preload(workload(topic, topic, { serialize, count: events, payloadBytes: Number(args.payload) }));
   const total = await ctx.kafka.endOffsets(topic);
   const results: Record<"A" | "B", FerryDrainResult[]> = { A: [], B: [] };
-  console.log("| round | binary | events/s | Ferry µs CPU/event | PostgreSQL µs CPU/event | Kafka brokers µs CPU/event (shared) | machine busy (of 2) | peak RSS MB | load |\n|--:|---|--:|--:|--:|--:|--:|--:|---|");
+  console.log(
+    "| round | binary | events/s | Ferry µs CPU/event | PostgreSQL µs CPU/event | Kafka brokers µs CPU/event (shared) | machine busy (of 2) | peak RSS MB | load |\n|--:|---|--:|--:|--:|--:|--:|--:|---|",
+  );
   let t = 0;
   for (let round = 1; round <= rounds; round++) {
     // Alternate who goes first, so neither always runs into the other's leftovers.
@@ -55,9 +57,12 @@ try {
       ctx.binary = which === "A" ? binaryA : binaryB;
       say(`round ${round}: ${which}`);
       const r = await ferryDrain(ctx, kind, topic, total, tables[t++]!);
-      if (r.drained && r.effects !== null && r.effects !== shape.distinct) throw new Error(`${which}: ${r.effects} effect rows, expected exactly ${shape.distinct}`);
+      if (r.drained && r.effects !== null && r.effects !== shape.distinct)
+        throw new Error(`${which}: ${r.effects} effect rows, expected exactly ${shape.distinct}`);
       results[which].push(r);
-      console.log(`| ${round} | ${which} | ${Math.round(r.eventsPerS)} | ${perEvent(r, r.usage.processCores).toFixed(1)} | ${perEvent(r, r.usage.postgresCores).toFixed(1)} | ${perEvent(r, r.usage.kafkaCores).toFixed(1)} | ${r.usage.machineCores.toFixed(2)} | ${Math.round(r.usage.peakRssMb)} | ${loadAverage()} |`);
+      console.log(
+        `| ${round} | ${which} | ${Math.round(r.eventsPerS)} | ${perEvent(r, r.usage.processCores).toFixed(1)} | ${perEvent(r, r.usage.postgresCores).toFixed(1)} | ${perEvent(r, r.usage.kafkaCores).toFixed(1)} | ${r.usage.machineCores.toFixed(2)} | ${Math.round(r.usage.peakRssMb)} | ${loadAverage()} |`,
+      );
     }
   }
   for (const which of ["A", "B"] as const) {

@@ -13,7 +13,16 @@ import { parseSchema } from "../runtime/avro/parse-schema.ts";
 import { unframe } from "../runtime/avro/wire-format.ts";
 import { orderSchema } from "./lib/avro.ts";
 
-const { brokers, topic, databaseUrl, table, seconds, concurrency, poolSize = 10, format = "json" } = JSON.parse(process.argv[2]!) as {
+const {
+  brokers,
+  topic,
+  databaseUrl,
+  table,
+  seconds,
+  concurrency,
+  poolSize = 10,
+  format = "json",
+} = JSON.parse(process.argv[2]!) as {
   brokers: string;
   topic: string;
   databaseUrl: string;
@@ -32,7 +41,11 @@ const consumer = kafka.consumer({
   "partition.assignment.strategy": "cooperative-sticky",
 } as never);
 
-interface Order { orderId: string; customerId: string; totalCents: number }
+interface Order {
+  orderId: string;
+  customerId: string;
+  totalCents: number;
+}
 // Avro: decoded with the schema the bench registered (the writer's; no registry lookup, no resolution).
 const avro = parseSchema(orderSchema, "bench order schema");
 const decode = (value: Buffer): Order => (format === "avro" ? avro.fromBuffer(unframe(value).payload) : JSON.parse(value.toString())) as Order;

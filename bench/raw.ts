@@ -15,7 +15,14 @@ import { randomUUID } from "node:crypto";
 import { KafkaConsumer } from "@confluentinc/kafka-javascript";
 import { FETCH_WAIT_MS, fetchSettings } from "../runtime/kafka/lane-consumer.ts";
 
-const { brokers, topic, total, batchSize, latency = false, consumerConfig = {} } = JSON.parse(process.argv[2]!) as {
+const {
+  brokers,
+  topic,
+  total,
+  batchSize,
+  latency = false,
+  consumerConfig = {},
+} = JSON.parse(process.argv[2]!) as {
   brokers: string;
   topic: string;
   total: number;
@@ -74,9 +81,17 @@ emit({ event: "ready" });
 if (latency) {
   const reader = console[Symbol.asyncIterator]();
   const { since } = JSON.parse(String((await reader.next()).value)) as { since: number };
-  const ms = seen.filter(([ts]) => ts >= since).map(([, l]) => l).sort((a, b) => a - b);
+  const ms = seen
+    .filter(([ts]) => ts >= since)
+    .map(([, l]) => l)
+    .sort((a, b) => a - b);
   const at = (q: number) => ms[Math.min(ms.length - 1, Math.floor(q * ms.length))] ?? 0;
-  emit({ records: count, seconds: (performance.now() - first) / 1000, eventsPerS: 0, latency: { rows: ms.length, p50: at(0.5), p99: at(0.99), max: ms.at(-1) ?? 0 } });
+  emit({
+    records: count,
+    seconds: (performance.now() - first) / 1000,
+    eventsPerS: 0,
+    latency: { rows: ms.length, p50: at(0.5), p99: at(0.99), max: ms.at(-1) ?? 0 },
+  });
 } else {
   const end = await done.promise;
   const seconds = (end - first) / 1000;

@@ -44,12 +44,19 @@ const defaults = {
 };
 
 const loadBefore = loadAverage();
-const ctx = await setUp({ build: !args["no-build"], binary: args.binary, format: args.format as "avro" | "json", tables: ["effects_each", "effects_batch", "effects_naive", "effects_paced"] });
+const ctx = await setUp({
+  build: !args["no-build"],
+  binary: args.binary,
+  format: args.format as "avro" | "json",
+  tables: ["effects_each", "effects_batch", "effects_naive", "effects_paced"],
+});
 const rows: Row[] = [];
 try {
   const { topic, serialize } = await benchTopic(ctx, "bench", partitions);
   const shape = plan({ count: events });
-  say(`pre-loading ${shape.records} records (${events} orders of ~${payloadBytes} B ${ctx.format}, ${shape.technicalDuplicates} technical and ${shape.functionalDuplicates} functional duplicates) into ${topic}, ${partitions} partitions, RF 3`);
+  say(
+    `pre-loading ${shape.records} records (${events} orders of ~${payloadBytes} B ${ctx.format}, ${shape.technicalDuplicates} technical and ${shape.functionalDuplicates} functional duplicates) into ${topic}, ${partitions} partitions, RF 3`,
+  );
   const loaded = await ctx.kafka.preload(workload(topic, topic, { serialize, count: events, payloadBytes }));
   const total = await ctx.kafka.endOffsets(topic);
   if (total !== shape.records) throw new Error(`the topic holds ${total} records, expected ${shape.records}`);
@@ -61,7 +68,8 @@ try {
     if (!wanted(kind)) continue;
     say(`ferry with the ${kind} handler`);
     const r = await ferryDrain(ctx, kind, topic, total, `effects_${kind}`, defaults, Number(args["max-seconds"]));
-    if (r.drained && r.effects !== null && r.effects !== shape.distinct) throw new Error(`${kind}: ${r.effects} effect rows, expected exactly ${shape.distinct}`);
+    if (r.drained && r.effects !== null && r.effects !== shape.distinct)
+      throw new Error(`${kind}: ${r.effects} effect rows, expected exactly ${shape.distinct}`);
     rows.push({ scenario: `ferry ${{ noop: "no-op handleBatch", each: "handle (1 insert/event)", batch: "handleBatch (1 insert/batch)" }[kind]}`, ...r, kind });
   }
   const naive = wanted("naive") ? await naiveConsumer(ctx, topic, "effects_naive", Number(args["naive-seconds"]), defaults.concurrency) : undefined;
@@ -75,15 +83,28 @@ try {
   const paced = wanted("paced")
     ? await ferryPaced(ctx, pacedKind, partitions, Number(args.rate), Number(args["paced-seconds"]), "effects_paced", { payloadBytes }, defaults)
     : undefined;
-  if (paced) rows.push({ scenario: `ferry ${pacedKind} at ${paced.offeredPerS}/s offered`, eventsPerS: paced.achievedPerS, records: paced.records, seconds: Number(args["paced-seconds"]), usage: { ...paced.usage, peakRssMb: paced.peakRssMb } });
+  if (paced)
+    rows.push({
+      scenario: `ferry ${pacedKind} at ${paced.offeredPerS}/s offered`,
+      eventsPerS: paced.achievedPerS,
+      records: paced.records,
+      seconds: Number(args["paced-seconds"]),
+      usage: { ...paced.usage, peakRssMb: paced.peakRssMb },
+    });
 
   const loadAfter = loadAverage();
   console.log(formatTable(rows));
   if (paced) {
-    console.log(`\nlatency at ${paced.offeredPerS}/s offered (${Math.round(paced.achievedPerS)}/s achieved, ${pacedKind}), produce timestamp → applied_at, ${paced.latency.rows} events after a 2 s warm-up: p50 ${paced.latency.p50.toFixed(1)} ms, p99 ${paced.latency.p99.toFixed(1)} ms, max ${paced.latency.max.toFixed(1)} ms`);
-    console.log(`Kafka's own share, read by a bare librdkafka consumer at the same time (produce timestamp → receipt): p50 ${paced.kafkaFloor.p50} ms, p99 ${paced.kafkaFloor.p99} ms, max ${paced.kafkaFloor.max} ms`);
+    console.log(
+      `\nlatency at ${paced.offeredPerS}/s offered (${Math.round(paced.achievedPerS)}/s achieved, ${pacedKind}), produce timestamp → applied_at, ${paced.latency.rows} events after a 2 s warm-up: p50 ${paced.latency.p50.toFixed(1)} ms, p99 ${paced.latency.p99.toFixed(1)} ms, max ${paced.latency.max.toFixed(1)} ms`,
+    );
+    console.log(
+      `Kafka's own share, read by a bare librdkafka consumer at the same time (produce timestamp → receipt): p50 ${paced.kafkaFloor.p50} ms, p99 ${paced.kafkaFloor.p99} ms, max ${paced.kafkaFloor.max} ms`,
+    );
   }
-  console.log(`\nworkload: ${shape.records} records = ${events} orders + ${shape.technicalDuplicates} technical + ${shape.functionalDuplicates} functional duplicates, ~${payloadBytes} B ${ctx.format === "avro" ? "Avro (registry wire format)" : "JSON"}, ${partitions} partitions, RF 3, min.insync.replicas=2; batch size ${defaults.batchSize}, partition concurrency ${defaults.concurrency}`);
+  console.log(
+    `\nworkload: ${shape.records} records = ${events} orders + ${shape.technicalDuplicates} technical + ${shape.functionalDuplicates} functional duplicates, ~${payloadBytes} B ${ctx.format === "avro" ? "Avro (registry wire format)" : "JSON"}, ${partitions} partitions, RF 3, min.insync.replicas=2; batch size ${defaults.batchSize}, partition concurrency ${defaults.concurrency}`,
+  );
   console.log(`load average before ${loadBefore}, after ${loadAfter} (2 cores, shared)`);
   const ratio = (a?: number, b?: number) => (a && b ? (a / b).toFixed(2) : "n/a");
   console.log(

@@ -27,11 +27,18 @@ const events = Number(args.events);
 const sweeps = args.only!.split(",");
 const kind = args.kind as "batch" | "each" | "noop";
 
-interface Point { label: string; partitions: number; payload: number; settings: FerrySettings }
+interface Point {
+  label: string;
+  partitions: number;
+  payload: number;
+  settings: FerrySettings;
+}
 const points: Point[] = [];
 const base = { partitions: 8, payload: 1024 };
 if (sweeps.includes("batch")) for (const b of [50, 200, 500, 1000, 2000]) points.push({ label: `batch size ${b}`, ...base, settings: { batchSize: b } });
-if (sweeps.includes("concurrency")) for (const c of [1, 2, 4, 8, 16]) points.push({ label: `concurrency ${c} (16 partitions, pool 20)`, ...base, partitions: 16, settings: { concurrency: c, poolSize: 20 } });
+if (sweeps.includes("concurrency"))
+  for (const c of [1, 2, 4, 8, 16])
+    points.push({ label: `concurrency ${c} (16 partitions, pool 20)`, ...base, partitions: 16, settings: { concurrency: c, poolSize: 20 } });
 if (sweeps.includes("partitions")) for (const p of [1, 4, 8, 16, 32]) points.push({ label: `${p} partitions`, ...base, partitions: p, settings: {} });
 if (sweeps.includes("payload")) for (const b of [256, 1024, 4096, 16384]) points.push({ label: `payload ${b} B`, ...base, payload: b, settings: {} });
 const rates = sweeps.includes("rate") ? [1000, 5000, 10000, 20000] : [];
@@ -64,12 +71,16 @@ try {
   }
   console.log(formatTable(rows));
   if (rates.length > 0) {
-    console.log("\n| offered events/s | achieved | p50 ms | p99 ms | max ms | Kafka alone p50 / p99 ms | Ferry CPU (cores) | PostgreSQL CPU (cores) |\n|--:|--:|--:|--:|--:|--:|--:|--:|");
+    console.log(
+      "\n| offered events/s | achieved | p50 ms | p99 ms | max ms | Kafka alone p50 / p99 ms | Ferry CPU (cores) | PostgreSQL CPU (cores) |\n|--:|--:|--:|--:|--:|--:|--:|--:|",
+    );
     for (const rate of rates) {
       say(`offered rate ${rate}/s`);
       const r = await ferryPaced(ctx, kind, 8, rate, 15, `effects_rate_${rate}`, { payloadBytes: 1024 });
       const l = r.latency;
-      console.log(`| ${rate} | ${Math.round(r.achievedPerS)} | ${l.p50.toFixed(0)} | ${l.p99.toFixed(0)} | ${l.max.toFixed(0)} | ${r.kafkaFloor.p50} / ${r.kafkaFloor.p99} | ${r.usage.processCores.toFixed(2)} | ${r.usage.postgresCores.toFixed(2)} |`);
+      console.log(
+        `| ${rate} | ${Math.round(r.achievedPerS)} | ${l.p50.toFixed(0)} | ${l.p99.toFixed(0)} | ${l.max.toFixed(0)} | ${r.kafkaFloor.p50} / ${r.kafkaFloor.p99} | ${r.usage.processCores.toFixed(2)} | ${r.usage.postgresCores.toFixed(2)} |`,
+      );
     }
   }
   console.log(`\nhandler: ${kind}; load average before ${loadBefore}, after ${loadAverage()} (2 cores, shared)`);

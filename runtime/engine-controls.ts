@@ -70,7 +70,15 @@ export function createEngineControls(deps: {
   const { pool, config } = deps;
   const worker = (name: string): HandlerWorker => {
     const w = pool.get(name);
-    if (!w) throw new UnknownHandlerError(`no running handler is named "${name}"; running: ${pool.list().map((x) => x.handler.name).join(", ") || "none"}`);
+    if (!w)
+      throw new UnknownHandlerError(
+        `no running handler is named "${name}"; running: ${
+          pool
+            .list()
+            .map((x) => x.handler.name)
+            .join(", ") || "none"
+        }`,
+      );
     return w;
   };
   const checked = (w: HandlerWorker, target: PauseTarget = {}): PauseTarget => {
@@ -92,10 +100,11 @@ export function createEngineControls(deps: {
     async listHandlers() {
       const workers = pool.list();
       const topics = [...new Set(workers.flatMap((w) => w.handler.topics))];
-      const ends = new Map(
-        await Promise.all(topics.map(async (t) => [t, await deps.admin.fetchTopicOffsets(t).catch(() => [])] as const)),
-      );
-      const rows = workers.length === 0 ? [] : await deps.sql<{ group_id: string; topic: string; partition: number; next_offset: string }[]>`
+      const ends = new Map(await Promise.all(topics.map(async (t) => [t, await deps.admin.fetchTopicOffsets(t).catch(() => [])] as const)));
+      const rows =
+        workers.length === 0
+          ? []
+          : await deps.sql<{ group_id: string; topic: string; partition: number; next_offset: string }[]>`
         select group_id, topic, partition, next_offset::text from ferry_offsets where group_id = any(${workers.map((w) => w.groupId)}::text[])`;
       const next = new Map(rows.map((r) => [`${r.group_id}/${partitionKey(r)}`, r.next_offset]));
       return workers.map((w) => {
@@ -105,7 +114,15 @@ export function createEngineControls(deps: {
             const key = partitionKey({ topic, partition: p.partition });
             const at = next.get(`${w.groupId}/${key}`) ?? null;
             const lag = BigInt(p.high) - BigInt(at ?? p.low);
-            return { topic, partition: p.partition, assigned: assigned.has(key), paused: assigned.get(key) ?? false, next: at, end: p.high, lag: Number(lag > 0n ? lag : 0n) };
+            return {
+              topic,
+              partition: p.partition,
+              assigned: assigned.has(key),
+              paused: assigned.get(key) ?? false,
+              next: at,
+              end: p.high,
+              lag: Number(lag > 0n ? lag : 0n),
+            };
           }),
         );
         const paused = partitions.filter((p) => p.assigned && p.paused).length;
@@ -138,10 +155,19 @@ export function createEngineControls(deps: {
           value = original.value ? { base64: original.value.toString("base64") } : null;
         }
         const source = { topic: original.topic, partition: original.partition, offset: original.offset, timestamp: original.timestamp };
-        return { ...rest, source, key: original.key?.toString("utf8") ?? null, headers, value, ...(valueError ? { valueError } : {}), ...traceFieldsOf(headers) };
+        return {
+          ...rest,
+          source,
+          key: original.key?.toString("utf8") ?? null,
+          headers,
+          value,
+          ...(valueError ? { valueError } : {}),
+          ...traceFieldsOf(headers),
+        };
       });
     },
-    inboxRows: () => deps.sql<Array<{ handler: string; rows: number }>>`select handler, count(*)::int as rows from ferry_inbox group by handler`.then((r) => [...r]),
+    inboxRows: () =>
+      deps.sql<Array<{ handler: string; rows: number }>>`select handler, count(*)::int as rows from ferry_inbox group by handler`.then((r) => [...r]),
     async replay(name, eventIds, dryRun) {
       const w = worker(name);
       const wanted = new Set(eventIds);

@@ -53,11 +53,7 @@ export interface EngineOptions {
 export async function startEngine(
   config: FerryConfig,
   log: Logger,
-  {
-    kafka,
-    events = createEngineEvents((name, e) => log.error("events:listener-failed", { event: name, error: coerceError(e) })),
-    signal,
-  }: EngineOptions = {},
+  { kafka, events = createEngineEvents((name, e) => log.error("events:listener-failed", { event: name, error: coerceError(e) })), signal }: EngineOptions = {},
 ): Promise<Engine> {
   throwIfStartAborted(signal);
   const handlers = await loadHandlers(config.handlersDir);
@@ -74,7 +70,16 @@ export async function startEngine(
   const decodings = new Map(avro.decoding);
   const createWorker = (handler: LoadedHandler) => {
     const decoding = decodings.get(handler.name);
-    return createHandlerWorker({ handler: instrumentHandler(handler, events), kafka: port, producer: producer!, sql, settings: config, log, events, ...(decoding ? { avro: decoding } : {}) });
+    return createHandlerWorker({
+      handler: instrumentHandler(handler, events),
+      kafka: port,
+      producer: producer!,
+      sql,
+      settings: config,
+      log,
+      events,
+      ...(decoding ? { avro: decoding } : {}),
+    });
   };
   // A handler added or changed while running passes the checks the start made for all of them.
   const prepareLater = async (handler: LoadedHandler) => {
@@ -137,12 +142,18 @@ export async function startEngine(
       const reasons: string[] = [];
       if (state !== "running") reasons.push(`the engine is ${state}`);
       const db = await Promise.race([
-        sql`select 1`.then(() => null, (e: Error) => e.message),
+        sql`select 1`.then(
+          () => null,
+          (e: Error) => e.message,
+        ),
         Bun.sleep(2_000).then(() => "no answer within 2 s"),
       ]);
       if (db !== null) reasons.push(`database unreachable: ${db}`);
       const broker = await Promise.race([
-        admin!.listTopics().then(() => null, (e: unknown) => coerceError(e).message),
+        admin!.listTopics().then(
+          () => null,
+          (e: unknown) => coerceError(e).message,
+        ),
         Bun.sleep(2_000).then(() => "no answer within 2 s"),
       ]);
       if (broker !== null) reasons.push(`Kafka unreachable: ${broker}`);

@@ -12,7 +12,18 @@ test.each([
   ["a circular object", circular, "non-Error value thrown: [object Object]"],
   ["a symbol", Symbol("s"), "non-Error value thrown: Symbol(s)"],
   // A handler's thrown value reaches the dead letter headers through here: it must never throw again.
-  ["a value whose toJSON and toString throw", { toJSON() { throw new Error("no JSON"); }, toString() { throw new Error("no string"); } }, "non-Error value thrown: an unprintable object"],
+  [
+    "a value whose toJSON and toString throw",
+    {
+      toJSON() {
+        throw new Error("no JSON");
+      },
+      toString() {
+        throw new Error("no string");
+      },
+    },
+    "non-Error value thrown: an unprintable object",
+  ],
 ])("coerceError describes %s without throwing", (_label, thrown, message) => {
   const e = coerceError(thrown);
   expect(e).toBeInstanceOf(FerryError);

@@ -20,7 +20,11 @@ export class ConfigError extends FerryError {
 /** A handler module that cannot be used: wrong shape, failed import. */
 export class HandlerLoadError extends FerryError {
   override name = "HandlerLoadError";
-  constructor(readonly file: string, readonly problems: string[], options?: { cause?: unknown }) {
+  constructor(
+    readonly file: string,
+    readonly problems: string[],
+    options?: { cause?: unknown },
+  ) {
     super(`handler ${file} cannot be loaded:\n  - ${problems.join("\n  - ")}`, options);
   }
 }
@@ -65,7 +69,11 @@ export class RecordTooLargeError extends FerryError {
 /** The event's bytes cannot be turned into a value: dead-lettered at once, never retried. */
 export class DecodeError extends FerryError {
   override name = "DecodeError";
-  constructor(readonly reason: string, message: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly reason: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
   }
 }
@@ -81,8 +89,15 @@ export class InfrastructureError extends FerryError {
 /** A schema file, IDL file or registered schema that cannot be used; `file`/`line` point at it when known. */
 export class SchemaError extends FerryError {
   override name = "SchemaError";
-  constructor(message: string, readonly location?: { file: string; line?: number; column?: number }, options?: { cause?: unknown }) {
-    super(location ? `${location.file}${location.line ? `:${location.line}${location.column ? `:${location.column}` : ""}` : ""}: ${message}` : message, options);
+  constructor(
+    message: string,
+    readonly location?: { file: string; line?: number; column?: number },
+    options?: { cause?: unknown },
+  ) {
+    super(
+      location ? `${location.file}${location.line ? `:${location.line}${location.column ? `:${location.column}` : ""}` : ""}: ${message}` : message,
+      options,
+    );
   }
 }
 
@@ -94,7 +109,12 @@ export class EncodeError extends FerryError {
 /** The schema registry answered with a client error (4xx): the request, not the registry, is wrong. */
 export class RegistryRequestError extends FerryError {
   override name = "RegistryRequestError";
-  constructor(message: string, readonly status: number, readonly errorCode: number | undefined, options?: { cause?: unknown }) {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly errorCode: number | undefined,
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
   }
 }
@@ -118,7 +138,10 @@ export class SchemaGateError extends FerryError {
  */
 export class StartAbortedError extends FerryError {
   override name = "StartAbortedError";
-  constructor(readonly signal: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly signal: string,
+    options?: { cause?: unknown },
+  ) {
     super(`start-up aborted by ${signal}; what had started was stopped again`, options);
   }
 }

@@ -33,7 +33,10 @@ function fakes({ failPrepare = new Set<string>(), failStart = new Set<string>() 
         journal.push(`start ${id}${paused.size ? ` paused ${[...paused].join(",")}` : ""}`);
       },
       stop: async () => void journal.push(`stop ${id}`),
-      pause: (t?: PauseTarget) => void (t?.topic ? paused.add(t.topic) : h.topics.forEach((x) => paused.add(x))),
+      pause: (t?: PauseTarget) => {
+        if (t?.topic) paused.add(t.topic);
+        else for (const x of h.topics) paused.add(x);
+      },
       resume: () => paused.clear(),
       assignment: () => [],
     };

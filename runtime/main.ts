@@ -45,9 +45,7 @@ export async function main(argv: string[], env: Record<string, string | undefine
   const load = commands[first];
   try {
     if (!load) {
-      throw new UsageError(
-        first.startsWith("-") ? `unknown option '${first}'` : `unknown command '${first}'; commands: ${Object.keys(commands).join(", ")}`,
-      );
+      throw new UsageError(first.startsWith("-") ? `unknown option '${first}'` : `unknown command '${first}'; commands: ${Object.keys(commands).join(", ")}`);
     }
     const command = await load();
     return await command(rest, env, stop);

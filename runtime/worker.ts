@@ -27,11 +27,7 @@ export interface Worker {
  * A stop `signal` before the engine runs aborts the start-up (StartAbortedError, nothing left
  * running); once the engine runs, the caller stops the worker it gets back.
  */
-export async function startWorker(
-  config: FerryConfig,
-  log: Logger,
-  { kafka, signal }: { kafka?: KafkaPort; signal?: AbortSignal } = {},
-): Promise<Worker> {
+export async function startWorker(config: FerryConfig, log: Logger, { kafka, signal }: { kafka?: KafkaPort; signal?: AbortSignal } = {}): Promise<Worker> {
   const operations = createOperations(config, log);
   const engine = await startEngine(config, log, { kafka, events: operations.events, signal });
   let watcher: Awaited<ReturnType<typeof watchHandlers>> | undefined;
@@ -45,14 +41,19 @@ export async function startWorker(
     throw e;
   }
   log.info("http:listening", { host: config.http.host, port: server.port, admin: config.admin.enabled, token: config.admin.token !== undefined });
-  const memory = config.memoryTargetMb > 0
-    ? createMemoryGovernor({
-        targetBytes: config.memoryTargetMb * 1024 * 1024,
-        onCollected: (rss) => log.debug("memory:collected", { rssMb: mb(rss) }),
-        onOverTarget: (rss) =>
-          log.warn("memory:over-target", { rssMb: mb(rss), targetMb: config.memoryTargetMb, hint: "collections do not bring the worker under FERRY_MEMORY_TARGET_MB: raise it, or lower FERRY_BATCH_SIZE or FERRY_PARTITION_CONCURRENCY" }),
-      })
-    : undefined;
+  const memory =
+    config.memoryTargetMb > 0
+      ? createMemoryGovernor({
+          targetBytes: config.memoryTargetMb * 1024 * 1024,
+          onCollected: (rss) => log.debug("memory:collected", { rssMb: mb(rss) }),
+          onOverTarget: (rss) =>
+            log.warn("memory:over-target", {
+              rssMb: mb(rss),
+              targetMb: config.memoryTargetMb,
+              hint: "collections do not bring the worker under FERRY_MEMORY_TARGET_MB: raise it, or lower FERRY_BATCH_SIZE or FERRY_PARTITION_CONCURRENCY",
+            }),
+        })
+      : undefined;
   memory?.start();
   return {
     engine,
@@ -76,6 +77,8 @@ function serveOn({ host, port }: FerryConfig["http"], fetch: (request: Request) 
     return Bun.serve({ hostname: host, port, fetch });
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== "EADDRINUSE") throw e;
-    throw new ConfigError([`FERRY_HTTP_PORT=${port} is already in use on ${host}: stop what listens there, or pick another port (--http-port <n>, 0 for any free port)`]);
+    throw new ConfigError([
+      `FERRY_HTTP_PORT=${port} is already in use on ${host}: stop what listens there, or pick another port (--http-port <n>, 0 for any free port)`,
+    ]);
   }
 }

@@ -57,7 +57,7 @@ export function spawnChild(script: "raw.ts" | "naive.ts", args: Record<string, u
       sampler.stop();
     },
     send(line: Record<string, unknown>) {
-      proc.stdin.write(JSON.stringify(line) + "\n");
+      proc.stdin.write(`${JSON.stringify(line)}\n`);
       proc.stdin.flush();
     },
     /** The result, with usage between the first record and the result line. */

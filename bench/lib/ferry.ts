@@ -38,7 +38,7 @@ export function startFerry(options: FerryStart): FerryProcess {
   const ferry = spawnFerry(
     ["run", "--handlers", options.handlersDir, "--group-prefix", options.groupPrefix],
     { FERRY_KAFKA_BROKERS: options.brokers, FERRY_DATABASE_URL: options.databaseUrl, ...options.env },
-    { binary: options.binary, onLine: logFile ? (line) => appendFileSync(logFile, line + "\n") : undefined },
+    { binary: options.binary, onLine: logFile ? (line) => appendFileSync(logFile, `${line}\n`) : undefined },
   );
   const { proc } = ferry;
   return {
@@ -75,12 +75,20 @@ export interface Drain {
  * transaction (process start, group join and the first fetch are left out) and ends when the
  * offsets are read (every 20 ms).
  */
-export async function measureDrain(ferry: FerryProcess, sql: postgres.Sql, topic: string, total: number, { timeoutMs = 600_000, maxSeconds = Infinity } = {}): Promise<Drain> {
+export async function measureDrain(
+  ferry: FerryProcess,
+  sql: postgres.Sql,
+  topic: string,
+  total: number,
+  { timeoutMs = 600_000, maxSeconds = Infinity } = {},
+): Promise<Drain> {
   const deadline = Date.now() + timeoutMs;
   let first: number | undefined;
   let records = 0;
   for (;;) {
-    const [row] = await sql<{ n: string }[]>`select coalesce(sum(next_offset), 0)::text as n from ferry_offsets where group_id = ${ferry.groupId} and topic = ${topic}`;
+    const [row] = await sql<
+      { n: string }[]
+    >`select coalesce(sum(next_offset), 0)::text as n from ferry_offsets where group_id = ${ferry.groupId} and topic = ${topic}`;
     records = Number(row!.n);
     if (records >= total) break;
     if (first === undefined && records > 0) {

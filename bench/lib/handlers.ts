@@ -38,9 +38,13 @@ interface Order { orderId: string; customerId: string; totalCents: number }
 
 export default defineHandler<Order>({
   topic: ${JSON.stringify(topic)},
-  ${format === "avro" ? `format: "avro",
+  ${
+    format === "avro"
+      ? `format: "avro",
   schema: "./${schemaFile}",
-  ` : ""}businessKey: (order) => order.orderId,
+  `
+      : ""
+  }businessKey: (order) => order.orderId,
 `;
   switch (kind) {
     case "each":
@@ -79,6 +83,6 @@ export function writeHandlerDir(name: string, source: string): string {
 export function writeMigrationsDir(tables: string[]): string {
   const dir = mkdtempSync(path.join(tmpdir(), "ferry-bench-migrations-"));
   mkdirSync(path.join(dir, "migrations"));
-  tables.forEach((t, i) => writeFileSync(path.join(dir, "migrations", `${String(i + 1).padStart(4, "0")}_${t}.sql`), effectsTableSql(t)));
+  for (const [i, t] of tables.entries()) writeFileSync(path.join(dir, "migrations", `${String(i + 1).padStart(4, "0")}_${t}.sql`), effectsTableSql(t));
   return dir;
 }

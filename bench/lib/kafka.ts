@@ -124,7 +124,8 @@ export async function benchKafka(brokers: string): Promise<BenchKafka> {
     },
     async cleanup() {
       await producer?.disconnect().catch(() => undefined);
-      if (created.length > 0) await admin.deleteTopics({ topics: created }).catch((e: unknown) => console.error(`bench: deleting topics failed: ${(e as Error).message}`));
+      if (created.length > 0)
+        await admin.deleteTopics({ topics: created }).catch((e: unknown) => console.error(`bench: deleting topics failed: ${(e as Error).message}`));
       await admin.disconnect();
     },
   };

@@ -74,7 +74,14 @@ export interface Usage {
  * moments (performance.now() values), using the samples nearest to them.
  */
 export function startSampler(pid: number, database: string, intervalMs = 200) {
-  interface Sample { at: number; proc: number; pg: number; kafka: number; busy: number; total: number }
+  interface Sample {
+    at: number;
+    proc: number;
+    pg: number;
+    kafka: number;
+    busy: number;
+    total: number;
+  }
   const samples: Sample[] = [];
   const last = new Map<number, number>();
   const sums = { postgres: 0, kafka: 0 };

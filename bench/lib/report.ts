@@ -15,7 +15,8 @@ export interface Row {
 const n = (x: number, digits = 0) => x.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 export function formatTable(rows: Row[]): string {
-  const header = "| scenario | events/s | records | s | process CPU (cores) | µs CPU/event | PostgreSQL CPU (cores) | µs CPU/event incl. PostgreSQL | Kafka brokers CPU (cores, shared) | machine busy (of 2) | peak RSS MB |";
+  const header =
+    "| scenario | events/s | records | s | process CPU (cores) | µs CPU/event | PostgreSQL CPU (cores) | µs CPU/event incl. PostgreSQL | Kafka brokers CPU (cores, shared) | machine busy (of 2) | peak RSS MB |";
   const lines = rows.map((r) => {
     const u = r.usage;
     const perEvent = (cores: number) => (r.eventsPerS > 0 ? (cores / r.eventsPerS) * 1e6 : 0);

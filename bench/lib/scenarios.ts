@@ -163,7 +163,12 @@ export async function ferryPaced(
   }
 }
 
-export function rawCeiling(ctx: BenchContext, topic: string, total: number, settings: Required<Pick<FerrySettings, "batchSize" | "concurrency">>): Promise<ChildResult> {
+export function rawCeiling(
+  ctx: BenchContext,
+  topic: string,
+  total: number,
+  settings: Required<Pick<FerrySettings, "batchSize" | "concurrency">>,
+): Promise<ChildResult> {
   return runChild("raw.ts", { brokers: ctx.brokers, topic, total, batchSize: settings.batchSize, concurrency: settings.concurrency }, ctx.database);
 }
 

@@ -24,7 +24,19 @@ async function run(cmd: string[], env: Record<string, string> = {}) {
   if (code !== 0) throw new Error(`${cmd.join(" ")} exited with ${code}: ${err || out}`);
 }
 
-export async function setUp({ build, tables, database = "ferry_bench", binary: prebuilt, format = "avro" }: { build: boolean; tables: string[]; database?: string; binary?: string; format?: ValueFormat }): Promise<BenchContext & { tearDown(): Promise<void> }> {
+export async function setUp({
+  build,
+  tables,
+  database = "ferry_bench",
+  binary: prebuilt,
+  format = "avro",
+}: {
+  build: boolean;
+  tables: string[];
+  database?: string;
+  binary?: string;
+  format?: ValueFormat;
+}): Promise<BenchContext & { tearDown(): Promise<void> }> {
   const brokers = process.env.FERRY_TEST_KAFKA_BROKERS;
   const serverUrl = process.env.FERRY_TEST_DATABASE_URL;
   const registryUrl = process.env.FERRY_TEST_REGISTRY_URL;

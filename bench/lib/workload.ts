@@ -43,7 +43,11 @@ export const json: Serialize = (o) => JSON.stringify(o);
 
 /** The `i`-th order, its `note` padded so the serialized value is ~`payloadBytes`. */
 export function order(tag: string, i: number, payloadBytes: number, customers: number, serialize: Serialize = json): Order {
-  const lines = Array.from({ length: 1 + (i % 4) }, (_, l) => ({ sku: `SKU-${(i * 7 + l) % 10_000}`, quantity: 1 + ((i + l) % 3), priceCents: 199 + ((i * 31 + l) % 9_000) }));
+  const lines = Array.from({ length: 1 + (i % 4) }, (_, l) => ({
+    sku: `SKU-${(i * 7 + l) % 10_000}`,
+    quantity: 1 + ((i + l) % 3),
+    priceCents: 199 + ((i * 31 + l) % 9_000),
+  }));
   const o: Order = {
     orderId: `${tag}-order-${i}`,
     customerId: `c${i % customers}`,
@@ -98,7 +102,7 @@ export function* workload(topic: string, tag: string, options: WorkloadOptions, 
     }
     if (random() < functionalRate) {
       s.functionalDuplicates++;
-      schedule(i, { ...record, value: serialize({ ...o, note: o.note.slice(1) + "y" }), headers: { "event-id": `${tag}-f-${i}` } });
+      schedule(i, { ...record, value: serialize({ ...o, note: `${o.note.slice(1)}y` }), headers: { "event-id": `${tag}-f-${i}` } });
     }
   }
 }

@@ -15,7 +15,7 @@ const controls: EngineControls = {
   resume: (...args) => void calls.push(["resume", ...args]),
   deadLetters: async () => [],
   inboxRows: async () => [],
-  replay: async (handler, eventIds, dryRun) => eventIds.map((eventId) => ({ eventId, reason: "permanent", outcome: dryRun ? "would-apply" : "applied" })),
+  replay: async (_handler, eventIds, dryRun) => eventIds.map((eventId) => ({ eventId, reason: "permanent", outcome: dryRun ? "would-apply" : "applied" })),
 };
 const app = createAdminApp({
   liveness: () => ({ ok: true, reasons: [] }),
@@ -25,7 +25,11 @@ const app = createAdminApp({
 });
 const auth = { authorization: `Bearer ${token}` };
 const post = (path: string, body?: unknown, headers: Record<string, string> = auth) =>
-  app.request(path, { method: "POST", headers: { ...headers, "content-type": "application/json" }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+  app.request(path, {
+    method: "POST",
+    headers: { ...headers, "content-type": "application/json" },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
 
 describe("admin API", () => {
   test.each([
@@ -44,7 +48,10 @@ describe("admin API", () => {
     calls.length = 0;
     expect((await post("/api/handlers/totals/pause")).status).toBe(200);
     expect((await post("/api/handlers/totals/resume", { topic: "orders", partitions: [1] })).status).toBe(200);
-    expect(calls).toEqual([["pause", "totals", {}], ["resume", "totals", { topic: "orders", partitions: [1] }]]);
+    expect(calls).toEqual([
+      ["pause", "totals", {}],
+      ["resume", "totals", { topic: "orders", partitions: [1] }],
+    ]);
     expect((await post("/api/handlers/ghost/pause")).status).toBe(404);
     expect((await post("/api/handlers/totals/pause", { topic: "nope" })).status).toBe(409);
     const bad = await post("/api/handlers/totals/pause", { partitions: [-1] });

@@ -16,5 +16,4 @@ export async function parseBody<S extends v.GenericSchema>(c: Context, schema: S
   return parsed.output;
 }
 
-const badRequest = (problems: string[]) =>
-  new HTTPException(400, { res: Response.json({ error: "the request body is invalid", problems }, { status: 400 }) });
+const badRequest = (problems: string[]) => new HTTPException(400, { res: Response.json({ error: "the request body is invalid", problems }, { status: 400 }) });

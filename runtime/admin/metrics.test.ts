@@ -7,12 +7,28 @@ test("counters follow engine events; lag and inbox size are read at scrape time"
   let lag = 7;
   const metrics = createMetrics(events, {
     handlers: async () => [
-      { name: "totals", file: "totals.ts", topics: ["orders"], groupId: "ferry.totals", state: "running", partitions: [{ topic: "orders", partition: 0, assigned: true, paused: true, next: "3", end: "10", lag }] },
+      {
+        name: "totals",
+        file: "totals.ts",
+        topics: ["orders"],
+        groupId: "ferry.totals",
+        state: "running",
+        partitions: [{ topic: "orders", partition: 0, assigned: true, paused: true, next: "3", end: "10", lag }],
+      },
     ],
     inboxRows: async () => [{ handler: "totals", rows: 42 }],
   });
   const where = { handler: "totals", topic: "orders", partition: 0 };
-  events.emit("batch:applied", { ...where, records: 5, skipped: 0, applied: 3, technicalDuplicates: 1, functionalDuplicates: 1, deadLettered: 1, durationMs: 12 });
+  events.emit("batch:applied", {
+    ...where,
+    records: 5,
+    skipped: 0,
+    applied: 3,
+    technicalDuplicates: 1,
+    functionalDuplicates: 1,
+    deadLettered: 1,
+    durationMs: 12,
+  });
   events.emit("event:dead-lettered", { ...where, reason: "functional-duplicate" });
   events.emit("event:dead-lettered", { ...where, reason: "permanent" });
   events.emit("event:retry-scheduled", { ...where, offset: "4", attempt: 2, delayMs: 200 });
@@ -33,7 +49,8 @@ test("counters follow engine events; lag and inbox size are read at scrape time"
     'ferry_consumer_lag{handler="totals",topic="orders",partition="0"} 7',
     'ferry_partitions_paused{handler="totals"} 1',
     'ferry_inbox_rows{handler="totals"} 42',
-  ]) expect(text).toContain(line);
+  ])
+    expect(text).toContain(line);
   lag = 0;
   expect(await metrics.render()).toContain('ferry_consumer_lag{handler="totals",topic="orders",partition="0"} 0');
 });

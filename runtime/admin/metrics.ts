@@ -18,13 +18,47 @@ const seconds = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 export function createMetrics(events: EngineEvents, sources: MetricsSources): { contentType: string; render(): Promise<string> } {
   const registry = new Registry();
   const registers = [registry];
-  const events_ = new Counter({ name: "ferry_events_total", help: "Events dealt with, by handler and outcome (applied, technical-duplicate, functional-duplicate, dead-lettered)", labelNames: ["handler", "outcome"], registers });
-  const deadLettered = new Counter({ name: "ferry_dead_letters_total", help: "Events sent to the dead letter topic, by handler and reason", labelNames: ["handler", "reason"], registers });
+  const events_ = new Counter({
+    name: "ferry_events_total",
+    help: "Events dealt with, by handler and outcome (applied, technical-duplicate, functional-duplicate, dead-lettered)",
+    labelNames: ["handler", "outcome"],
+    registers,
+  });
+  const deadLettered = new Counter({
+    name: "ferry_dead_letters_total",
+    help: "Events sent to the dead letter topic, by handler and reason",
+    labelNames: ["handler", "reason"],
+    registers,
+  });
   const retried = new Counter({ name: "ferry_retries_total", help: "Retries scheduled after a failed handler attempt", labelNames: ["handler"], registers });
-  const handlerSeconds = new Histogram({ name: "ferry_handler_duration_seconds", help: "One call of handle (per event) or handleBatch (per batch)", labelNames: ["handler", "result"], buckets: seconds, registers });
-  const batchSeconds = new Histogram({ name: "ferry_batch_duration_seconds", help: "One partition batch, fetch to PostgreSQL commit", labelNames: ["handler"], buckets: seconds, registers });
-  const batchSize = new Histogram({ name: "ferry_batch_size", help: "Records per partition batch", labelNames: ["handler"], buckets: [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000], registers });
-  const commitSeconds = new Histogram({ name: "ferry_kafka_commit_duration_seconds", help: "Committing a partition's offset to Kafka", labelNames: ["handler"], buckets: seconds, registers });
+  const handlerSeconds = new Histogram({
+    name: "ferry_handler_duration_seconds",
+    help: "One call of handle (per event) or handleBatch (per batch)",
+    labelNames: ["handler", "result"],
+    buckets: seconds,
+    registers,
+  });
+  const batchSeconds = new Histogram({
+    name: "ferry_batch_duration_seconds",
+    help: "One partition batch, fetch to PostgreSQL commit",
+    labelNames: ["handler"],
+    buckets: seconds,
+    registers,
+  });
+  const batchSize = new Histogram({
+    name: "ferry_batch_size",
+    help: "Records per partition batch",
+    labelNames: ["handler"],
+    buckets: [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000],
+    registers,
+  });
+  const commitSeconds = new Histogram({
+    name: "ferry_kafka_commit_duration_seconds",
+    help: "Committing a partition's offset to Kafka",
+    labelNames: ["handler"],
+    buckets: seconds,
+    registers,
+  });
   new Gauge({
     name: "ferry_consumer_lag",
     help: "Records between the next offset PostgreSQL holds and the partition's end",

@@ -39,7 +39,10 @@ export function trackProgress(events: EngineEvents, stallMs: number, now: () => 
       const t = now();
       const stalled = [...inFlight]
         .filter(([, since]) => t - since > stallMs)
-        .map(([k, since]) => `handler ${k.replace(" ", ": batch of ")} has been running for ${Math.round((t - since) / 1000)} s (limit ${Math.round(stallMs / 1000)} s)`)
+        .map(
+          ([k, since]) =>
+            `handler ${k.replace(" ", ": batch of ")} has been running for ${Math.round((t - since) / 1000)} s (limit ${Math.round(stallMs / 1000)} s)`,
+        )
         .concat([...failed].map(([handler, message]) => `handler ${handler}: its consume loop failed: ${message}`));
       return { stalled, batchesInFlight: inFlight.size, lastBatchAt: lastBatchAt === null ? null : new Date(lastBatchAt).toISOString() };
     },

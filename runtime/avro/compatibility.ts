@@ -7,15 +7,7 @@
 import type { AvroType } from "./parse-schema.ts";
 import { resolutionIssues, type ResolutionIssue } from "./resolution.ts";
 
-export const compatibilityLevels = [
-  "BACKWARD",
-  "BACKWARD_TRANSITIVE",
-  "FORWARD",
-  "FORWARD_TRANSITIVE",
-  "FULL",
-  "FULL_TRANSITIVE",
-  "NONE",
-] as const;
+export const compatibilityLevels = ["BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE", "FULL", "FULL_TRANSITIVE", "NONE"] as const;
 export type CompatibilityLevel = (typeof compatibilityLevels)[number];
 
 export interface VersionedSchema {
@@ -53,16 +45,14 @@ export function checkCompatibility(candidate: AvroType, previous: readonly Versi
 /** Says what changed and who breaks, in the words a reviewer needs: the field, the rule, the version. */
 export function explain(issue: ResolutionIssue, version: number | string, direction: "backward" | "forward"): CompatibilityProblem {
   const v = typeof version === "number" ? `version ${version}` : version;
-  const field = "`" + issue.path + "`";
+  const field = `\`${issue.path}\``;
   const backward = direction === "backward";
   const oldData = `data written with ${v} cannot be read`;
   const oldReaders = `consumers still on ${v} cannot read the new data`;
   let message: string;
   switch (issue.rule) {
     case "missing-default":
-      message = backward
-        ? `field ${field} added without a default: ${oldData}`
-        : `field ${field} removed, but ${v} has no default for it: ${oldReaders}`;
+      message = backward ? `field ${field} added without a default: ${oldData}` : `field ${field} removed, but ${v} has no default for it: ${oldReaders}`;
       break;
     case "type-mismatch":
       message = backward

@@ -4,7 +4,18 @@ import { createAvroDecoder, type WriterSchema } from "./decoder.ts";
 import { parseSchema } from "./parse-schema.ts";
 import { frame } from "./wire-format.ts";
 
-const v1 = parseSchema({ type: "record", name: "Order", namespace: "shop", fields: [{ name: "id", type: "string" }, { name: "total", type: "int" }] }, "v1");
+const v1 = parseSchema(
+  {
+    type: "record",
+    name: "Order",
+    namespace: "shop",
+    fields: [
+      { name: "id", type: "string" },
+      { name: "total", type: "int" },
+    ],
+  },
+  "v1",
+);
 const v2 = parseSchema(
   {
     type: "record",
@@ -55,7 +66,9 @@ describe("createAvroDecoder", () => {
 
   test("a v1 reader cannot read v2's long total: schema-mismatch naming the field", () => {
     const decodeV1 = createAvroDecoder({ reader: v1, writers });
-    expect(reasonOf(() => decodeV1(frame(2, v2.toBuffer({ id: "o-2", total: 7, currency: "USD" }))))).toContain("Order.total: type-mismatch (reader int, writer long)");
+    expect(reasonOf(() => decodeV1(frame(2, v2.toBuffer({ id: "o-2", total: 7, currency: "USD" }))))).toContain(
+      "Order.total: type-mismatch (reader int, writer long)",
+    );
   });
 
   test("without a reader schema, decodes with the writer's", () => {
@@ -80,7 +93,9 @@ describe("createAvroDecoder", () => {
   });
 
   test("the mismatch message names the writer, the reader and the field", () => {
-    expect(reasonOf(() => decodeV2(frame(3, other.toBuffer({ x: 1 }))))).toContain("writer schema id 3 (Refund) cannot be read with the handler's reader schema (shop.Order)");
+    expect(reasonOf(() => decodeV2(frame(3, other.toBuffer({ x: 1 }))))).toContain(
+      "writer schema id 3 (Refund) cannot be read with the handler's reader schema (shop.Order)",
+    );
   });
 
   test("an id that was never fetched is not the event's fault", () => {

@@ -37,7 +37,10 @@ export function createAvroDecoder({ reader, writers }: { reader?: AvroType; writ
     const writer = writers.peek(schemaId);
     if (writer === undefined) throw new FerryError(`schema id ${schemaId} was not fetched before decoding: warm the schema cache first`);
     if (writer.kind === "missing") {
-      entry = new DecodeError("unknown-schema-id", `schema id ${schemaId} is not known to the schema registry (${writer.detail}): the producer wrote to another registry, or the schema was deleted`);
+      entry = new DecodeError(
+        "unknown-schema-id",
+        `schema id ${schemaId} is not known to the schema registry (${writer.detail}): the producer wrote to another registry, or the schema was deleted`,
+      );
     } else if (writer.kind === "unsupported") {
       entry = new DecodeError("unsupported-schema-type", `schema id ${schemaId} is a ${writer.schemaType} schema; this handler reads Avro`);
     } else if (writer.kind === "invalid") {
@@ -67,12 +70,17 @@ function resolve(reader: AvroType, writer: AvroType, schemaId: number): { reader
   const issues = resolutionIssues(reader, writer);
   if (issues.length > 0) {
     const what = issues.map((i) => `${i.path}: ${i.rule} (reader ${i.reader}, writer ${i.writer})`).join("; ");
-    return new DecodeError("schema-mismatch", `writer schema id ${schemaId} (${describe(writer)}) cannot be read with the handler's reader schema (${describe(reader)}): ${what}`);
+    return new DecodeError(
+      "schema-mismatch",
+      `writer schema id ${schemaId} (${describe(writer)}) cannot be read with the handler's reader schema (${describe(reader)}): ${what}`,
+    );
   }
   try {
     return { reader, resolver: reader.createResolver(writer, { ignoreNamespaces: true }) };
   } catch (e) {
-    return new DecodeError("schema-mismatch", `writer schema id ${schemaId} cannot be read with the handler's reader schema: ${(e as Error).message}`, { cause: e });
+    return new DecodeError("schema-mismatch", `writer schema id ${schemaId} cannot be read with the handler's reader schema: ${(e as Error).message}`, {
+      cause: e,
+    });
   }
 }
 

@@ -65,7 +65,10 @@ export function locate(file: string, text: string | undefined, message: string):
     if (index >= 0) return { file, line: index + 1 };
   }
   for (const match of message.matchAll(/"([^"\s]+)"|name: ([^\s"]+)/g)) {
-    const bare = (match[1] ?? match[2]!).split(".").pop()!.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    const bare = (match[1] ?? match[2]!)
+      .split(".")
+      .pop()!
+      .replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
     const pattern = new RegExp(`(^|[^\\w])${bare}($|[^\\w])`);
     const index = lines.findIndex((l) => pattern.test(l));
     if (index >= 0) return { file, line: index + 1 };

@@ -8,13 +8,7 @@
  */
 import type { AvroType } from "./parse-schema.ts";
 
-export type ResolutionRule =
-  | "type-mismatch"
-  | "name-mismatch"
-  | "missing-default"
-  | "enum-symbol-unknown"
-  | "fixed-size-mismatch"
-  | "union-branch-unreadable";
+export type ResolutionRule = "type-mismatch" | "name-mismatch" | "missing-default" | "enum-symbol-unknown" | "fixed-size-mismatch" | "union-branch-unreadable";
 
 export interface ResolutionIssue {
   rule: ResolutionRule;
@@ -39,7 +33,15 @@ interface Field {
   type: AvroType;
   defaultValue(): unknown;
 }
-type Any = AvroType & { fields?: Field[]; types?: AvroType[]; symbols?: string[]; size?: number; itemsType?: AvroType; valuesType?: AvroType; default?: unknown };
+type Any = AvroType & {
+  fields?: Field[];
+  types?: AvroType[];
+  symbols?: string[];
+  size?: number;
+  itemsType?: AvroType;
+  valuesType?: AvroType;
+  default?: unknown;
+};
 
 const unqualify = (name: string) => name.slice(name.lastIndexOf(".") + 1);
 const isUnion = (t: AvroType) => t.typeName.startsWith("union");
@@ -98,7 +100,8 @@ function check(reader: Any, writer: Any, path: string, seen: Set<string>, out: R
   switch (reader.typeName) {
     case "record":
     case "error":
-      return checkRecord(reader, writer, path, seen, out);
+      checkRecord(reader, writer, path, seen, out);
+      return;
     case "enum": {
       if (reader.default !== undefined) return;
       for (const symbol of writer.symbols!) {
@@ -110,9 +113,11 @@ function check(reader: Any, writer: Any, path: string, seen: Set<string>, out: R
       if (reader.size !== writer.size) out.push({ rule: "fixed-size-mismatch", path, reader: String(reader.size), writer: String(writer.size) });
       return;
     case "array":
-      return check(reader.itemsType as Any, writer.itemsType as Any, `${path}[]`, seen, out);
+      check(reader.itemsType as Any, writer.itemsType as Any, `${path}[]`, seen, out);
+      return;
     case "map":
-      return check(reader.valuesType as Any, writer.valuesType as Any, `${path}{}`, seen, out);
+      check(reader.valuesType as Any, writer.valuesType as Any, `${path}{}`, seen, out);
+      return;
   }
 }
 

@@ -5,7 +5,14 @@ import { rootRecords, standaloneSchema } from "./standalone.ts";
 // What avsc's assembleProtocol makes of an IDL protocol with namespace "shop.orders".
 const types = [
   { type: "enum", name: "PaymentMethod", symbols: ["CARD", "INVOICE"], default: "CARD" },
-  { type: "record", name: "LineItem", fields: [{ name: "sku", type: "string" }, { name: "price", type: { type: "bytes", logicalType: "decimal", precision: 9, scale: 2 } }] },
+  {
+    type: "record",
+    name: "LineItem",
+    fields: [
+      { name: "sku", type: "string" },
+      { name: "price", type: { type: "bytes", logicalType: "decimal", precision: 9, scale: 2 } },
+    ],
+  },
   { type: "record", name: "Address", namespace: "shop.common", fields: [{ name: "city", type: "string" }] },
   {
     type: "record",

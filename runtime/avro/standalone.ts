@@ -35,7 +35,10 @@ function ordered(o: Json, first: string[]): Json {
 export function indexNamedTypes(types: unknown[], namespace: string | undefined): Map<string, { def: Json; namespace: string | undefined }> {
   const index = new Map<string, { def: Json; namespace: string | undefined }>();
   const visit = (t: unknown, ns: string | undefined): void => {
-    if (Array.isArray(t)) return t.forEach((b) => visit(b, ns));
+    if (Array.isArray(t)) {
+      for (const b of t) visit(b, ns);
+      return;
+    }
     if (typeof t !== "object" || t === null) return;
     const o = t as Json;
     if (isNamedDefinition(o)) {
@@ -48,7 +51,7 @@ export function indexNamedTypes(types: unknown[], namespace: string | undefined)
     else if (o.type === "map") visit(o.values, ns);
     else if (typeof o.type === "object") visit(o.type, ns);
   };
-  types.forEach((t) => visit(t, namespace));
+  for (const t of types) visit(t, namespace);
   return index;
 }
 
@@ -86,7 +89,8 @@ export function standaloneSchema(types: unknown[], namespace: string | undefined
     const inner = namespaceOf(def, ns);
     const { namespace: _drop, ...rest } = def;
     const out: Json = { ...rest, name: full.slice(full.lastIndexOf(".") + 1), ...(inner ? { namespace: inner } : {}) };
-    if (Array.isArray(def.fields)) out.fields = (def.fields as Json[]).map((f) => ordered({ ...f, type: emit(f.type, inner) }, ["name", "type", "doc", "default"]));
+    if (Array.isArray(def.fields))
+      out.fields = (def.fields as Json[]).map((f) => ordered({ ...f, type: emit(f.type, inner) }, ["name", "type", "doc", "default"]));
     return ordered(out, ["type", "name", "namespace", "doc", "aliases"]);
   };
   const emit = (t: unknown, ns: string | undefined): unknown => {

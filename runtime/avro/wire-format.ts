@@ -37,7 +37,10 @@ export function unframe(value: Buffer): { schemaId: number; payload: Buffer } {
     );
   }
   if (value.length < headerLength) {
-    throw new DecodeError("truncated-header", `the value has ${value.length} bytes; the wire format needs ${headerLength} (magic byte and 4-byte schema id) before the Avro payload`);
+    throw new DecodeError(
+      "truncated-header",
+      `the value has ${value.length} bytes; the wire format needs ${headerLength} (magic byte and 4-byte schema id) before the Avro payload`,
+    );
   }
   return { schemaId: value.readUInt32BE(1), payload: value.subarray(headerLength) };
 }

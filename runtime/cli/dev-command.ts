@@ -52,7 +52,10 @@ export async function devCommand(args: string[], env: Record<string, string | un
   const handlers = worker.engine.workers.map((w) => ({ name: w.handler.name, topics: w.handler.topics, format: w.handler.format }));
   const adminUrl = config.admin.enabled ? `${worker.httpUrl}/admin` : undefined;
   if (json) console.log(JSON.stringify({ event: "dev:ready", ...state, adminUrl, handlers, subjects: session.registry.seeded }));
-  else console.log(renderBanner({ state, dataDir: dev.dataDir, schemasDir: dev.schemasDir, handlers, seeded: session.registry.seeded, ...(adminUrl ? { adminUrl } : {}) }));
+  else
+    console.log(
+      renderBanner({ state, dataDir: dev.dataDir, schemasDir: dev.schemasDir, handlers, seeded: session.registry.seeded, ...(adminUrl ? { adminUrl } : {}) }),
+    );
 
   const tally = trackTotals(events, (line) => print("dev:tally", formatTallyLine(line, config.deadLetterSuffix), line));
   const offs = [

@@ -40,7 +40,9 @@ export async function dltCommand(args: string[], env: Record<string, string | un
     return 0;
   }
   const json = settings.FERRY_DLT_JSON === "true";
-  const eventIds = settings.FERRY_DLT_EVENT_IDS?.split(",").map((s) => s.trim()).filter(Boolean);
+  const eventIds = settings.FERRY_DLT_EVENT_IDS?.split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (sub === "replay" && !eventIds?.length && settings.FERRY_DLT_ALL !== "true") {
     throw new UsageError("say which dead letters to replay: --event-id <id,...> or --all", "dlt replay");
   }
@@ -55,7 +57,14 @@ export async function dltCommand(args: string[], env: Record<string, string | un
   }
   letters = letters.filter((l) => l.handler === handler.name && (!eventIds?.length || (l.eventId !== null && eventIds.includes(l.eventId))));
   if (sub === "list") {
-    if (json) console.log(JSON.stringify(letters.map(({ original, ...rest }) => ({ ...rest, value: original.value?.toString() ?? null })), null, 2));
+    if (json)
+      console.log(
+        JSON.stringify(
+          letters.map(({ original, ...rest }) => ({ ...rest, value: original.value?.toString() ?? null })),
+          null,
+          2,
+        ),
+      );
     else printLetters(letters);
     return 0;
   }

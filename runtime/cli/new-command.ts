@@ -21,13 +21,19 @@ export async function newCommand(args: string[], env: Record<string, string | un
     return 0;
   }
   const [kind, name, ...rest] = positionals;
-  if (kind !== "handler") throw new UsageError(kind === undefined ? "say what to create: ferry new handler <name>" : `ferry new makes handlers only: ferry new handler <name> (got '${kind}')`, "new");
+  if (kind !== "handler")
+    throw new UsageError(
+      kind === undefined ? "say what to create: ferry new handler <name>" : `ferry new makes handlers only: ferry new handler <name> (got '${kind}')`,
+      "new",
+    );
   if (!name) throw new UsageError("the handler needs a name: ferry new handler <name>, e.g. invoice-totals", "new");
   if (rest.length > 0) throw new UsageError(`unexpected argument '${rest[0]}'`, "new");
   const config = loadNewConfig(settings);
   const result = await scaffoldHandler({ name, ...config });
   if (config.format === "json") {
-    console.log(JSON.stringify({ handler: result.names.handler, topic: result.names.topic, event: result.names.event, created: result.created, updated: result.updated }));
+    console.log(
+      JSON.stringify({ handler: result.names.handler, topic: result.names.topic, event: result.names.event, created: result.created, updated: result.updated }),
+    );
     return 0;
   }
   const rel = (f: string) => path.relative(process.cwd(), f) || f;

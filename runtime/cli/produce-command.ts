@@ -9,7 +9,6 @@ import { connectAvroProducer } from "../produce/connect.ts";
 import { parseJsonLines } from "../produce/json-lines.ts";
 import { loadSchemaFile } from "../schemas/catalog.ts";
 import { parseFlags, type FlagMap } from "./flags.ts";
-import { createProgress } from "./progress.ts";
 import { produceUsage } from "./usage.ts";
 
 const produceFlags: FlagMap = {

@@ -14,7 +14,7 @@ test("off a terminal, prints at most one line per tenth", () => {
 test("on a terminal, rewrites one line and ends it", () => {
   const out: string[] = [];
   const progress = createProgress("replayed", 3, { write: (t) => out.push(t), tty: true });
-  [1, 2, 3].forEach((n) => progress.update(n));
+  for (const n of [1, 2, 3]) progress.update(n);
   progress.done();
   expect(out.join("")).toBe("\rreplayed 1/3 (33%)\rreplayed 2/3 (66%)\rreplayed 3/3 (100%)\rreplayed 3/3 (100%)\n");
 });

@@ -42,7 +42,8 @@ export async function schemasCommand(args: string[], env: Record<string, string 
   switch (action) {
     case "build":
     case "codegen": {
-      const files = action === "build" ? await buildSchemas(config.dir, { check: config.checkOnly }) : await codegenSchemas(config.dir, { check: config.checkOnly });
+      const files =
+        action === "build" ? await buildSchemas(config.dir, { check: config.checkOnly }) : await codegenSchemas(config.dir, { check: config.checkOnly });
       print({ files }, renderGenerated(action, files, config.checkOnly));
       return files.some((f) => f.status === "stale") ? 1 : 0;
     }

@@ -219,7 +219,6 @@ Examples:
   echo '{"orderId":"o-1","customerId":"c-9","totalCents":4200,"placedAt":1760000000000}' | \\
     ferry produce --topic orders --schema schemas/order-placed.avsc --key-field orderId`;
 
-
 export const devUsage = `Usage: ferry dev [--handlers <dir>] [--schemas <dir>] [--data-dir <dir>] [--reset] [--json]
 
 Runs the same engine as 'ferry run' on embedded parts, so nothing needs installing:
@@ -252,7 +251,6 @@ Examples:
   ferry dev                                  # ./handlers, ./schemas, data in ./.ferry-dev
   ferry produce --demo                       # in another shell: watch dedup and dead letters
   ferry dev --reset --http-port 0 --json     # fresh database, any port, for scripts`;
-
 
 export const newUsage = `Usage: ferry new handler <name> [--topic <topic>] [--event <EventName>] [--handlers <dir>] [--schemas <dir>] [--json]
 

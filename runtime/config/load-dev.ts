@@ -40,7 +40,13 @@ const newSchema = v.object({
 });
 
 /** `ferry new handler`: where to write, and the names the defaults do not give. */
-export function loadNewConfig(source: Record<string, string | undefined>): { handlersDir: string; schemasDir: string; topic?: string; event?: string; format: "text" | "json" } {
+export function loadNewConfig(source: Record<string, string | undefined>): {
+  handlersDir: string;
+  schemasDir: string;
+  topic?: string;
+  event?: string;
+  format: "text" | "json";
+} {
   const s = parseSettings(newSchema, source);
   return {
     handlersDir: s.FERRY_HANDLERS_DIR,

@@ -95,4 +95,3 @@ export function loadProduceConfig(source: Record<string, string | undefined>): P
     format: s.FERRY_PRODUCE_FORMAT,
   };
 }
-

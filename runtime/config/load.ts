@@ -124,17 +124,13 @@ type KafkaSettings = Pick<Settings, (typeof kafkaSettingNames)[number]>;
 export function loadKafkaConnection(s: KafkaSettings): FerryConfig["kafka"] {
   const usesSasl = s.FERRY_KAFKA_SECURITY_PROTOCOL.startsWith("sasl");
   if (usesSasl && (!s.FERRY_KAFKA_SASL_USERNAME || !s.FERRY_KAFKA_SASL_PASSWORD)) {
-    throw new ConfigError([
-      `FERRY_KAFKA_SECURITY_PROTOCOL=${s.FERRY_KAFKA_SECURITY_PROTOCOL} needs FERRY_KAFKA_SASL_USERNAME and FERRY_KAFKA_SASL_PASSWORD`,
-    ]);
+    throw new ConfigError([`FERRY_KAFKA_SECURITY_PROTOCOL=${s.FERRY_KAFKA_SECURITY_PROTOCOL} needs FERRY_KAFKA_SASL_USERNAME and FERRY_KAFKA_SASL_PASSWORD`]);
   }
   return {
     brokers: s.FERRY_KAFKA_BROKERS,
     clientId: s.FERRY_KAFKA_CLIENT_ID,
     securityProtocol: s.FERRY_KAFKA_SECURITY_PROTOCOL,
-    ...(usesSasl
-      ? { sasl: { mechanism: s.FERRY_KAFKA_SASL_MECHANISM, username: s.FERRY_KAFKA_SASL_USERNAME!, password: s.FERRY_KAFKA_SASL_PASSWORD! } }
-      : {}),
+    ...(usesSasl ? { sasl: { mechanism: s.FERRY_KAFKA_SASL_MECHANISM, username: s.FERRY_KAFKA_SASL_USERNAME!, password: s.FERRY_KAFKA_SASL_PASSWORD! } } : {}),
   };
 }
 

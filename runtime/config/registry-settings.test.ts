@@ -33,7 +33,13 @@ describe("schema registry settings", () => {
       FERRY_SCHEMA_GATE: "not-ready",
     });
     expect(config.schemas).toEqual({
-      registry: { url: "https://registry:8081", auth: { username: "ci", password: "secret" }, tls: { caFile: "/etc/ca.pem", rejectUnauthorized: true }, timeoutMs: 2500, retries: 0 },
+      registry: {
+        url: "https://registry:8081",
+        auth: { username: "ci", password: "secret" },
+        tls: { caFile: "/etc/ca.pem", rejectUnauthorized: true },
+        timeoutMs: 2500,
+        retries: 0,
+      },
       strategy: "TopicRecordName",
       gate: "not-ready",
     });
@@ -56,15 +62,19 @@ describe("schema registry settings", () => {
 
 describe("tool settings", () => {
   test("ferry schemas: defaults", () => {
-    expect(loadSchemasConfig({})).toEqual({ dir: "schemas", strategy: "TopicName", format: "text", offline: false, dryRun: false, checkOnly: false, level: "BACKWARD" });
+    expect(loadSchemasConfig({})).toEqual({
+      dir: "schemas",
+      strategy: "TopicName",
+      format: "text",
+      offline: false,
+      dryRun: false,
+      checkOnly: false,
+      level: "BACKWARD",
+    });
   });
 
   test("ferry produce: names what is missing", () => {
     const problems = problemsOf(() => loadProduceConfig({ FERRY_KAFKA_BROKERS: "127.0.0.1:9092" }));
-    expect(problems).toEqual([
-      expect.stringContaining("--registry-url"),
-      expect.stringContaining("--topic"),
-      expect.stringContaining("--schema"),
-    ]);
+    expect(problems).toEqual([expect.stringContaining("--registry-url"), expect.stringContaining("--topic"), expect.stringContaining("--schema")]);
   });
 });

@@ -26,7 +26,12 @@ const oneOf = <const T extends readonly [string, ...string[]]>(name: string, opt
 const brokerList = v.pipe(
   v.string("FERRY_KAFKA_BROKERS is required: a comma-separated list of host:port, e.g. 127.0.0.1:9092"),
   v.trim(),
-  v.transform((s) => s.split(",").map((b) => b.trim()).filter(Boolean)),
+  v.transform((s) =>
+    s
+      .split(",")
+      .map((b) => b.trim())
+      .filter(Boolean),
+  ),
   v.minLength(1, "FERRY_KAFKA_BROKERS must name at least one broker as host:port"),
   v.everyItem((b) => /^[^\s:,]+:\d{1,5}$/.test(b), "FERRY_KAFKA_BROKERS entries must look like host:port, e.g. 127.0.0.1:9092"),
 );
@@ -40,16 +45,8 @@ const databaseUrl = v.pipe(
 export const settingsSchema = v.object({
   FERRY_KAFKA_BROKERS: brokerList,
   FERRY_KAFKA_CLIENT_ID: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1)), "ferry"),
-  FERRY_KAFKA_SECURITY_PROTOCOL: oneOf(
-    "FERRY_KAFKA_SECURITY_PROTOCOL",
-    ["plaintext", "sasl_plaintext", "ssl", "sasl_ssl"] as const,
-    "plaintext",
-  ),
-  FERRY_KAFKA_SASL_MECHANISM: oneOf(
-    "FERRY_KAFKA_SASL_MECHANISM",
-    ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] as const,
-    "PLAIN",
-  ),
+  FERRY_KAFKA_SECURITY_PROTOCOL: oneOf("FERRY_KAFKA_SECURITY_PROTOCOL", ["plaintext", "sasl_plaintext", "ssl", "sasl_ssl"] as const, "plaintext"),
+  FERRY_KAFKA_SASL_MECHANISM: oneOf("FERRY_KAFKA_SASL_MECHANISM", ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] as const, "PLAIN"),
   FERRY_KAFKA_SASL_USERNAME: v.optional(v.string()),
   FERRY_KAFKA_SASL_PASSWORD: v.optional(v.string()),
   FERRY_DATABASE_URL: databaseUrl,
@@ -59,10 +56,7 @@ export const settingsSchema = v.object({
     v.trim(),
     v.minLength(1, "the handlers directory is required: pass --handlers <dir> or set FERRY_HANDLERS_DIR"),
   ),
-  FERRY_GROUP_PREFIX: v.optional(
-    v.pipe(v.string(), v.regex(/^[A-Za-z0-9._-]+$/, "FERRY_GROUP_PREFIX may contain letters, digits, '.', '_' and '-'")),
-    "ferry",
-  ),
+  FERRY_GROUP_PREFIX: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9._-]+$/, "FERRY_GROUP_PREFIX may contain letters, digits, '.', '_' and '-'")), "ferry"),
   FERRY_BATCH_SIZE: int("FERRY_BATCH_SIZE", 1000, 1, 10_000),
   FERRY_PARTITION_CONCURRENCY: int("FERRY_PARTITION_CONCURRENCY", 8, 1, 256),
   FERRY_EVENT_ID_HEADER: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1)), "event-id"),
@@ -90,7 +84,12 @@ export const settingsSchema = v.object({
     v.pipe(
       v.string(),
       v.trim(),
-      v.transform((s) => s.split(",").map((f) => f.trim()).filter(Boolean)),
+      v.transform((s) =>
+        s
+          .split(",")
+          .map((f) => f.trim())
+          .filter(Boolean),
+      ),
       v.minLength(1, "FERRY_TOPOLOGY_FILE must name at least one YAML file or directory"),
     ),
   ),

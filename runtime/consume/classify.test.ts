@@ -13,7 +13,12 @@ describe("classifyFailure", () => {
     ["a permanent error", new PermanentError("no"), 1, { kind: "dead-letter", reason: "permanent" }],
     ["a decode error", new DecodeError("bad-json", "x"), 1, { kind: "dead-letter", reason: "decode-failed" }],
     ["a lost database connection", Object.assign(new Error("gone"), { code: "CONNECTION_CLOSED" }), 3, { kind: "infrastructure" }],
-    ["an admin shutdown (57P01) wrapped by drizzle", new Error("q", { cause: Object.assign(new Error("x"), { code: "57P01" }) }), 1, { kind: "infrastructure" }],
+    [
+      "an admin shutdown (57P01) wrapped by drizzle",
+      new Error("q", { cause: Object.assign(new Error("x"), { code: "57P01" }) }),
+      1,
+      { kind: "infrastructure" },
+    ],
     ["an InfrastructureError", new InfrastructureError("db down"), 9, { kind: "infrastructure" }],
     ["a unique violation from the handler's own SQL", Object.assign(new Error("dup"), { code: "23505" }), 1, { kind: "retry", delayMs: 75 }],
   ])("%s", (_label, error, attempt, expected) => {

@@ -7,8 +7,16 @@ export type FailureOutcome =
 
 // postgres.js connection-level error codes, and SQLSTATE classes that mean "the database, not the event".
 const connectionCodes = new Set([
-  "CONNECTION_CLOSED", "CONNECTION_ENDED", "CONNECTION_DESTROYED", "CONNECT_TIMEOUT",
-  "ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "ENOTFOUND", "EAI_AGAIN",
+  "CONNECTION_CLOSED",
+  "CONNECTION_ENDED",
+  "CONNECTION_DESTROYED",
+  "CONNECT_TIMEOUT",
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "EPIPE",
+  "ETIMEDOUT",
+  "ENOTFOUND",
+  "EAI_AGAIN",
 ]);
 const infrastructureSqlState = /^(08|53|57P|58)/; // connection, resources, operator intervention, system
 

@@ -2,7 +2,15 @@ import type { Sql } from "postgres";
 import type { EngineEventMap, EngineEvents } from "../engine-events.ts";
 import { coerceError } from "../errors.ts";
 import type { LoadedHandler } from "../handlers/validate.ts";
-import { partitionKey, type BatchProgress, type KafkaPort, type PartitionBatch, type ProducerPort, type TopicPartition, type TopicPartitionOffset } from "../kafka/port.ts";
+import {
+  partitionKey,
+  type BatchProgress,
+  type KafkaPort,
+  type PartitionBatch,
+  type ProducerPort,
+  type TopicPartition,
+  type TopicPartitionOffset,
+} from "../kafka/port.ts";
 import type { Logger } from "../log/logger.ts";
 import type { EventResult } from "../inbox/unit-of-work.ts";
 import type { AvroDecoding } from "../registry/handler-avro.ts";
@@ -86,12 +94,10 @@ export function createHandlerWorker(deps: {
       select o.topic, o.partition, o.next_offset from ferry_offsets o
       join unnest(${partitions.map((p) => p.topic)}::text[], ${partitions.map((p) => p.partition)}::int[]) as a(topic, partition)
         on o.topic = a.topic and o.partition = a.partition
-      where o.group_id = ${groupId}`.catch(
-      (e: unknown) => {
-        log.warn("partitions:offsets-unavailable", { error: coerceError(e) });
-        return [];
-      },
-    );
+      where o.group_id = ${groupId}`.catch((e: unknown) => {
+      log.warn("partitions:offsets-unavailable", { error: coerceError(e) });
+      return [];
+    });
     const positions = await resumePositions(rows, partitions);
     for (const p of positions) applied.set(partitionKey(p), BigInt(p.offset));
     // The group waits for this member while its positions are read: a slow read shows here.
@@ -215,20 +221,29 @@ export function createHandlerWorker(deps: {
           // A registry outage here is infrastructure: the batch waits, nothing is dead-lettered.
           await deps.avro?.warm(records);
           const prepared = records.map((r) =>
-            prepareRecord(r, { eventIdHeader: settings.eventIdHeader, missingEventId: settings.missingEventId, format: handler.format, ...(deps.avro ? { avro: deps.avro.decode } : {}) }),
+            prepareRecord(r, {
+              eventIdHeader: settings.eventIdHeader,
+              missingEventId: settings.missingEventId,
+              format: handler.format,
+              ...(deps.avro ? { avro: deps.avro.decode } : {}),
+            }),
           );
-          outcome = await processPrepared(prepared, {
-            sql,
-            handler,
-            groupId,
-            producer: deps.producer,
-            deadLetterSuffix: settings.deadLetterSuffix,
-            log,
-            signal: abort.signal,
-            onCommitted: (next) => applied.set(key, BigInt(next)),
-            onEvent: count,
-            ...(faults ? { faults } : {}),
-          }, retries.get(key));
+          outcome = await processPrepared(
+            prepared,
+            {
+              sql,
+              handler,
+              groupId,
+              producer: deps.producer,
+              deadLetterSuffix: settings.deadLetterSuffix,
+              log,
+              signal: abort.signal,
+              onCommitted: (next) => applied.set(key, BigInt(next)),
+              onEvent: count,
+              ...(faults ? { faults } : {}),
+            },
+            retries.get(key),
+          );
         }
         break;
       } catch (e) {
@@ -244,7 +259,14 @@ export function createHandlerWorker(deps: {
     const next = outcome.kind === "retry-later" ? outcome.offset : lastOffsetPlusOne(batch);
     if (outcome.kind === "retry-later") {
       retries.set(key, outcome.retry);
-      emit("event:retry-scheduled", { handler: handler.name, topic: batch.topic, partition: batch.partition, offset: outcome.offset, attempt: outcome.retry.attempts + 1, delayMs: outcome.delayMs });
+      emit("event:retry-scheduled", {
+        handler: handler.name,
+        topic: batch.topic,
+        partition: batch.partition,
+        offset: outcome.offset,
+        attempt: outcome.retry.attempts + 1,
+        delayMs: outcome.delayMs,
+      });
     } else retries.delete(key);
     faults?.("db-committed");
     if (!batch.isStale() && next !== batch.records[0]?.offset) {
@@ -254,7 +276,9 @@ export function createHandlerWorker(deps: {
   };
 
   const targets = (target: PauseTarget = {}) =>
-    target.topic === undefined ? handler.topics.map((topic) => ({ topic })) : [{ topic: target.topic, ...(target.partitions ? { partitions: target.partitions } : {}) }];
+    target.topic === undefined
+      ? handler.topics.map((topic) => ({ topic }))
+      : [{ topic: target.topic, ...(target.partitions ? { partitions: target.partitions } : {}) }];
 
   return {
     handler,

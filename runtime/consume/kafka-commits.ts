@@ -80,7 +80,10 @@ export function createKafkaCommits({
     try {
       await commit(offsets);
       const refused = readBack ? await refusedOf(offsets) : [];
-      onCommitted(offsets.filter((o) => !refused.includes(o)), performance.now() - started);
+      onCommitted(
+        offsets.filter((o) => !refused.includes(o)),
+        performance.now() - started,
+      );
       if (refused.length > 0) {
         onFailed(refused, new Error("the group coordinator did not take these offsets (a rebalance?); they are offered again"));
         offerAgain(refused, seen);

@@ -27,7 +27,12 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
 export function prepareRecord(record: KafkaRecord, options: PrepareOptions): PreparedEvent {
   if (record.repeatedHeaders?.includes(options.eventIdHeader)) {
     // Which one is the event's identity? Deduplicating on either could apply the event twice.
-    return reject(record, null, "malformed-event-id", `the record carries the "${options.eventIdHeader}" header more than once with different values; an event has exactly one id`);
+    return reject(
+      record,
+      null,
+      "malformed-event-id",
+      `the record carries the "${options.eventIdHeader}" header more than once with different values; an event has exactly one id`,
+    );
   }
   const headerValue = record.headers[options.eventIdHeader];
   let id: string;
@@ -69,7 +74,7 @@ export function decodeValue(value: Buffer | null, format: ValueFormat, avro?: Av
     throw new DecodeError("empty-value", "the record has no value; a tombstone or empty payload cannot be handled as an event");
   }
   if (format === "avro") {
-    if (!avro) throw new Error("format \"avro\" needs a decoder: the engine wires one per Avro handler");
+    if (!avro) throw new Error('format "avro" needs a decoder: the engine wires one per Avro handler');
     return avro(value);
   }
   const text = decodeUtf8(value);

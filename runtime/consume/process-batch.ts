@@ -69,7 +69,12 @@ export async function processPrepared(prepared: PreparedEvent[], deps: BatchDeps
         throw new InfrastructureError("the database failed while applying an event; it will be retried", { cause: pending.error });
       }
       if (outcome.kind === "retry") {
-        deps.log.info("event:retry-scheduled", { eventId: event.meta.id, ...traceFieldsOf(event.meta.headers), attempt: pending.attempts + 1, delayMs: outcome.delayMs });
+        deps.log.info("event:retry-scheduled", {
+          eventId: event.meta.id,
+          ...traceFieldsOf(event.meta.headers),
+          attempt: pending.attempts + 1,
+          delayMs: outcome.delayMs,
+        });
         return {
           kind: "retry-later",
           offset: event.record.offset,
@@ -134,16 +139,26 @@ async function applyRange(
         const now = new Date();
         for (const p of slice) {
           if (p.kind === "rejected") {
-            letters.push(deadLetter(p.record, { reason: p.reason, eventId: p.eventId, errorClass: "DecodeError", errorMessage: p.message, failedAt: now }, deps));
+            letters.push(
+              deadLetter(p.record, { reason: p.reason, eventId: p.eventId, errorClass: "DecodeError", errorMessage: p.message, failedAt: now }, deps),
+            );
           }
         }
         results.forEach((r, i) => {
           const meta = events[i]!.meta;
           const record = (prepared[positions[i]!] as Extract<PreparedEvent, { kind: "event" }>).record;
           if (r.kind === "functional-duplicate") {
-            letters.push(deadLetter(record, { reason: "functional-duplicate", eventId: meta.id, heldBy: r.heldBy, businessKey: r.businessKey, failedAt: now }, deps));
+            letters.push(
+              deadLetter(record, { reason: "functional-duplicate", eventId: meta.id, heldBy: r.heldBy, businessKey: r.businessKey, failedAt: now }, deps),
+            );
           } else if (r.kind === "business-key-failed") {
-            letters.push(deadLetter(record, { reason: "business-key-failed", eventId: meta.id, errorClass: r.error.name, errorMessage: r.error.message, failedAt: now }, deps));
+            letters.push(
+              deadLetter(
+                record,
+                { reason: "business-key-failed", eventId: meta.id, errorClass: r.error.name, errorMessage: r.error.message, failedAt: now },
+                deps,
+              ),
+            );
           }
         });
         if (letters.length > 0) await sendDeadLetters(letters, deps);
@@ -170,16 +185,26 @@ async function deadLetterFailed(
   deps: BatchDeps,
 ): Promise<void> {
   const e = coerceError(failure.error);
-  deps.log.warn("event:dead-lettering", { eventId: event.meta.id, ...traceFieldsOf(event.meta.headers), reason, attempts: failure.attempts, errorClass: e.name });
-  const letter = deadLetter(event.record, {
-    reason,
+  deps.log.warn("event:dead-lettering", {
     eventId: event.meta.id,
-    errorClass: e.name,
-    errorMessage: e.message,
+    ...traceFieldsOf(event.meta.headers),
+    reason,
     attempts: failure.attempts,
-    firstAttemptAt: failure.firstAttemptAt,
-    failedAt: new Date(),
-  }, deps);
+    errorClass: e.name,
+  });
+  const letter = deadLetter(
+    event.record,
+    {
+      reason,
+      eventId: event.meta.id,
+      errorClass: e.name,
+      errorMessage: e.message,
+      attempts: failure.attempts,
+      firstAttemptAt: failure.firstAttemptAt,
+      failedAt: new Date(),
+    },
+    deps,
+  );
   await sendDeadLetters([letter], deps);
   await recordDeadLettered(event, deps);
   deps.onEvent?.({ kind: "dead-lettered", reason });
@@ -199,7 +224,11 @@ async function sendDeadLetters(letters: OutgoingRecord[], deps: BatchDeps): Prom
       } catch (again) {
         if (!(again instanceof RecordTooLargeError)) throw again;
         const trimmed = withoutValue(letter);
-        deps.log.warn("dead-letter:value-omitted", { topic: letter.topic, eventId: trimmed.headers?.["ferry-event-id"], bytes: trimmed.headers?.["ferry-value-omitted"] });
+        deps.log.warn("dead-letter:value-omitted", {
+          topic: letter.topic,
+          eventId: trimmed.headers?.["ferry-event-id"],
+          bytes: trimmed.headers?.["ferry-value-omitted"],
+        });
         await produceDeadLetters([trimmed], deps).catch((last: unknown) => {
           throw new InfrastructureError(`a dead letter is too large even without its value: ${coerceError(last).message}`, { cause: last });
         });

@@ -12,7 +12,9 @@ test.skipIf(!url)("raw SQL and Drizzle share a transaction without changing each
   await sql!.unsafe(`create table ${table} (id text primary key, doc jsonb, at timestamptz)`);
   const at = new Date("2026-11-23T10:00:00.000Z");
   await sql!.begin(async (tx) => {
-    await drizzleOver(tx, sql!).insert(docs).values({ id: "drizzle", doc: { a: 1, list: [1, 2] }, at });
+    await drizzleOver(tx, sql!)
+      .insert(docs)
+      .values({ id: "drizzle", doc: { a: 1, list: [1, 2] }, at });
     await tx`insert into ${tx(table)} (id, doc, at) values ('raw', ${{ b: [true] } as never}, ${at})`;
   });
   const rows = await sql!<{ id: string; doc: unknown; at: Date }[]>`select id, doc, at from ${sql!(table)} order by id`;
@@ -29,28 +31,34 @@ test.skipIf(!url)("raw SQL and Drizzle share a transaction without changing each
 // connection's startup message was never sent and its queries hung until connect_timeout (30 s),
 // and a write could fire on the dead socket from a timer. patches/postgres@3.4.9.patch fixes both;
 // found by the fault suite's pg_terminate_backend scenario (docs/reliability.md).
-test.skipIf(!url)("connections terminated again and again under load never stall a query for connect_timeout", async () => {
-  const name = `ferry-terminate-${Date.now()}`;
-  const pool = (await import("postgres")).default(url!, { max: 4, onnotice: () => {}, connection: { application_name: name } });
-  let stop = false;
-  let slowest = 0;
-  const lane = async () => {
-    while (!stop) {
-      const started = performance.now();
-      await pool.begin(async (tx) => {
-        await tx`select 1`;
-        await tx`select pg_sleep(0.005)`;
-      }).catch(() => undefined); // a terminated connection fails its transaction: expected
-      slowest = Math.max(slowest, performance.now() - started);
+test.skipIf(!url)(
+  "connections terminated again and again under load never stall a query for connect_timeout",
+  async () => {
+    const name = `ferry-terminate-${Date.now()}`;
+    const pool = (await import("postgres")).default(url!, { max: 4, onnotice: () => {}, connection: { application_name: name } });
+    let stop = false;
+    let slowest = 0;
+    const lane = async () => {
+      while (!stop) {
+        const started = performance.now();
+        await pool
+          .begin(async (tx) => {
+            await tx`select 1`;
+            await tx`select pg_sleep(0.005)`;
+          })
+          .catch(() => undefined); // a terminated connection fails its transaction: expected
+        slowest = Math.max(slowest, performance.now() - started);
+      }
+    };
+    const lanes = [lane(), lane(), lane(), lane()];
+    for (let round = 0; round < 20; round++) {
+      await Bun.sleep(150);
+      await sql!`select pg_terminate_backend(pid) from pg_stat_activity where application_name = ${name}`;
     }
-  };
-  const lanes = [lane(), lane(), lane(), lane()];
-  for (let round = 0; round < 20; round++) {
-    await Bun.sleep(150);
-    await sql!`select pg_terminate_backend(pid) from pg_stat_activity where application_name = ${name}`;
-  }
-  stop = true;
-  await Promise.all(lanes);
-  await pool.end({ timeout: 1 });
-  expect(slowest).toBeLessThan(5_000);
-}, 60_000);
+    stop = true;
+    await Promise.all(lanes);
+    await pool.end({ timeout: 1 });
+    expect(slowest).toBeLessThan(5_000);
+  },
+  60_000,
+);

@@ -48,10 +48,14 @@ test.skipIf(!url)("an applied migration whose text changed is refused; a failing
     const changed = await migrate(sql, [{ scope: "handlers", name: "0001_t", sql: "create table t (a bigint)" }], log).catch((e) => e);
     expect(changed).toBeInstanceOf(FerryError);
     expect(changed.message).toContain("migration handlers/0001_t was changed after it was applied");
-    const failing = await migrate(sql, [
-      { scope: "handlers", name: "0001_t", sql: "create table t (a int)" },
-      { scope: "handlers", name: "0002_bad", sql: "create table u (a int);\n--> statement-breakpoint\nselect nonsense from nowhere" },
-    ], log).catch((e) => e);
+    const failing = await migrate(
+      sql,
+      [
+        { scope: "handlers", name: "0001_t", sql: "create table t (a int)" },
+        { scope: "handlers", name: "0002_bad", sql: "create table u (a int);\n--> statement-breakpoint\nselect nonsense from nowhere" },
+      ],
+      log,
+    ).catch((e) => e);
     expect(failing.message).toContain("migration handlers/0002_bad failed");
     const [u] = await sql<{ n: number }[]>`select count(*)::int as n from pg_tables where tablename = 'u'`;
     expect(u!.n).toBe(0);

@@ -20,12 +20,7 @@ const MIGRATION_LOCK_KEY = 0x6665_7272; // "ferr"
  * Each migration runs in its own transaction with its bookkeeping row. A migration already
  * applied whose text changed is refused: shipped migrations are immutable.
  */
-export async function migrate(
-  sql: Sql,
-  migrations: Migration[],
-  log: Logger,
-  { signal }: { signal?: AbortSignal } = {},
-): Promise<{ applied: string[] }> {
+export async function migrate(sql: Sql, migrations: Migration[], log: Logger, { signal }: { signal?: AbortSignal } = {}): Promise<{ applied: string[] }> {
   const reserved = await sql.reserve();
   let locked = false;
   try {
@@ -43,19 +38,19 @@ export async function migrate(
       const previous = done.get(id);
       if (previous !== undefined) {
         if (previous !== checksum) {
-          throw new FerryError(
-            `migration ${id} was changed after it was applied; add a new migration file instead of editing an applied one`,
-          );
+          throw new FerryError(`migration ${id} was changed after it was applied; add a new migration file instead of editing an applied one`);
         }
         continue;
       }
       // The advisory lock lives on `reserved`; the migration's own transaction may use any pooled connection.
-      await sql.begin(async (tx) => {
-        for (const statement of splitStatements(m.sql)) await tx.unsafe(statement).simple();
-        await tx`insert into ferry_migrations (scope, name, checksum) values (${m.scope}, ${m.name}, ${checksum})`;
-      }).catch((e: unknown) => {
-        throw new FerryError(`migration ${id} failed: ${(e as Error).message}`, { cause: e });
-      });
+      await sql
+        .begin(async (tx) => {
+          for (const statement of splitStatements(m.sql)) await tx.unsafe(statement).simple();
+          await tx`insert into ferry_migrations (scope, name, checksum) values (${m.scope}, ${m.name}, ${checksum})`;
+        })
+        .catch((e: unknown) => {
+          throw new FerryError(`migration ${id} failed: ${(e as Error).message}`, { cause: e });
+        });
       log.info("migration:applied", { migration: id });
       applied.push(id);
     }
@@ -84,7 +79,10 @@ async function waitForLock(reserved: ReservedSql, signal: AbortSignal | undefine
 
 /** drizzle-kit separates statements with this marker; hand-written files may hold several statements. */
 function splitStatements(text: string): string[] {
-  return text.split("--> statement-breakpoint").map((s) => s.trim()).filter(Boolean);
+  return text
+    .split("--> statement-breakpoint")
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 /** Ferry's own migrations (embedded in the binary) followed by the handlers directory's `migrations/*.sql`. */

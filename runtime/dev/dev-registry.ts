@@ -51,10 +51,13 @@ export async function startDevRegistry(
     }
   };
   // Editors and generators write several files in a burst: look once it is quiet.
-  const watcher = changes && existsSync(schemasDir) ? watch(schemasDir, { recursive: true }, () => {
-    clearTimeout(timer);
-    timer = setTimeout(() => void reseed(), 300);
-  }) : undefined;
+  const watcher =
+    changes && existsSync(schemasDir)
+      ? watch(schemasDir, { recursive: true }, () => {
+          clearTimeout(timer);
+          timer = setTimeout(() => void reseed(), 300);
+        })
+      : undefined;
   return {
     url: `http://127.0.0.1:${server.port}`,
     seeded,
@@ -76,7 +79,10 @@ async function seed(store: RegistryStore, dir: string, strategy: SubjectStrategy
         version = store.register(binding.subject, file.text).version;
       } catch (e) {
         if (!(e instanceof RegistryRefusal)) throw e;
-        throw new SchemaError(`cannot be registered under ${binding.subject} in ferry dev's registry: ${e.message}; fix the schema (ferry schemas check --offline shows the same problem)`, { file: file.path });
+        throw new SchemaError(
+          `cannot be registered under ${binding.subject} in ferry dev's registry: ${e.message}; fix the schema (ferry schemas check --offline shows the same problem)`,
+          { file: file.path },
+        );
       }
     }
     seeded.push({ subject: binding.subject, schema: binding.schema.name, version });

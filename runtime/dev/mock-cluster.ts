@@ -62,10 +62,14 @@ export async function startMockCluster({ brokers = 3 }: { brokers?: number } = {
     async watermarks(topic) {
       const count = (await all()).get(topic) ?? 0;
       return Promise.all(
-        Array.from({ length: count }, (_, partition) =>
-          new Promise<{ partition: number; low: string; high: string }>((resolve, reject) =>
-            host.queryWatermarkOffsets(topic, partition, timeout, (e, o) => (e ? reject(e) : resolve({ partition, low: String(o.lowOffset), high: String(o.highOffset) }))),
-          ),
+        Array.from(
+          { length: count },
+          (_, partition) =>
+            new Promise<{ partition: number; low: string; high: string }>((resolve, reject) =>
+              host.queryWatermarkOffsets(topic, partition, timeout, (e, o) =>
+                e ? reject(e) : resolve({ partition, low: String(o.lowOffset), high: String(o.highOffset) }),
+              ),
+            ),
         ),
       );
     },

@@ -37,10 +37,12 @@ test("concurrent connections each see their own statements and transactions", as
     const rows = await sql<{ total: number }[]>`select sum(n)::int as total, count(*)::int as c from counters`;
     expect(rows[0]!.total).toBe(40);
     // A failing transaction rolls back and leaves the session usable for the others.
-    await expect(sql.begin(async (tx) => {
-      await tx`insert into counters values (100, 1)`;
-      await tx`insert into counters values (100, 1)`;
-    })).rejects.toMatchObject({ code: "23505" });
+    await expect(
+      sql.begin(async (tx) => {
+        await tx`insert into counters values (100, 1)`;
+        await tx`insert into counters values (100, 1)`;
+      }),
+    ).rejects.toMatchObject({ code: "23505" });
     expect((await sql`select 1 from counters where id = 100`).length).toBe(0);
   } finally {
     await sql.end();
@@ -50,11 +52,16 @@ test("concurrent connections each see their own statements and transactions", as
 test("another connection's statement never lands inside a transaction that rolls back", async () => {
   const sql = postgres(pg.url, { max: 2, onnotice: () => {} });
   try {
-    const failing = sql.begin(async (tx) => {
-      await tx`insert into counters values (300, 1)`;
-      await Bun.sleep(100); // the other connection's insert arrives meanwhile
-      throw new Error("roll back");
-    }).then(() => "committed", (e: Error) => e.message);
+    const failing = sql
+      .begin(async (tx) => {
+        await tx`insert into counters values (300, 1)`;
+        await Bun.sleep(100); // the other connection's insert arrives meanwhile
+        throw new Error("roll back");
+      })
+      .then(
+        () => "committed",
+        (e: Error) => e.message,
+      );
     await Bun.sleep(20);
     await sql`insert into counters values (301, 1)`;
     expect(await failing).toBe("roll back");

@@ -88,7 +88,8 @@ export async function servePglite(db: PGlite, { host = "127.0.0.1", port = 0 }: 
           const message = buffer.subarray(0, length);
           buffer = buffer.subarray(length);
           if (code === sslRequest || code === gssEncRequest) send(Buffer.from("N"));
-          else if (code === cancelRequest) socket.end(); // no second backend to signal: PGlite cannot cancel
+          else if (code === cancelRequest)
+            socket.end(); // no second backend to signal: PGlite cannot cancel
           else if (code === protocol3) {
             started = true;
             await handle(Buffer.from(message), null);

@@ -39,7 +39,13 @@ export async function produceDemo(source: Record<string, string | undefined>, { 
   const expected = expectedEnd(items);
   const producer = await createConfluentKafka(config.kafka, createLogger({ level: "error" })).producer();
   try {
-    const avro = createAvroProducer({ producer, registry: connectRegistry(config.registry), strategy: config.strategy, eventIdHeader: config.eventIdHeader, autoRegister: config.autoRegister });
+    const avro = createAvroProducer({
+      producer,
+      registry: connectRegistry(config.registry),
+      strategy: config.strategy,
+      eventIdHeader: config.eventIdHeader,
+      autoRegister: config.autoRegister,
+    });
     if (!json) console.log(`Sending ${items.length} events to topic ${config.topic} via ${target}:`);
     const width = String(items.length).length;
     for (const [i, item] of items.entries()) {
@@ -54,7 +60,9 @@ export async function produceDemo(source: Record<string, string | undefined>, { 
   } finally {
     await producer.stop();
   }
-  const letters = Object.entries(expected.deadLetters).map(([reason, n]) => `${n} ${reason}`).join(", ");
+  const letters = Object.entries(expected.deadLetters)
+    .map(([reason, n]) => `${n} ${reason}`)
+    .join(", ");
   const total = Object.values(expected.deadLetters).reduce((a, b) => a + b, 0);
   if (json) console.log(JSON.stringify({ topic: config.topic, produced: items.length, expected }));
   else {

@@ -14,7 +14,15 @@ const url = `http://127.0.0.1:${server.port}`;
 const ferry = createRegistryClient(createRegistryHttp({ url, timeoutMs: 2_000, retries: 0, retryBackoffMs: 10 }));
 const orderPlaced = await loadSchemaFile(path.resolve(import.meta.dir, "../../schemas/order-placed.avsc"));
 
-const v1 = { type: "record", name: "Payment", namespace: "shop.pay", fields: [{ name: "id", type: "string" }, { name: "cents", type: "int" }] };
+const v1 = {
+  type: "record",
+  name: "Payment",
+  namespace: "shop.pay",
+  fields: [
+    { name: "id", type: "string" },
+    { name: "cents", type: "int" },
+  ],
+};
 const v2 = { ...v1, fields: [...v1.fields, { name: "currency", type: "string", default: "EUR" }] };
 const v3Breaking = { ...v1, fields: [...v1.fields, { name: "payer", type: "string" }] };
 
@@ -62,7 +70,16 @@ describe("Ferry's registry client against ferry dev's registry", () => {
 test("Confluent's own serdes work against it: serialize with the latest version, deserialize by id", async () => {
   const confluent = new SchemaRegistryClient({ baseURLs: [url] });
   const serializer = new AvroSerializer(confluent, SerdeType.VALUE, { useLatestVersion: true });
-  const order = { orderId: "o-1", customerId: "c-1", totalCents: 4200, currency: "EUR", paymentMethod: "CARD", items: [], couponCode: null, placedAt: 1_760_000_000_000 };
+  const order = {
+    orderId: "o-1",
+    customerId: "c-1",
+    totalCents: 4200,
+    currency: "EUR",
+    paymentMethod: "CARD",
+    items: [],
+    couponCode: null,
+    placedAt: 1_760_000_000_000,
+  };
   await ferry.register("orders-interop-value", orderPlaced.text);
   const bytes = await serializer.serialize("orders-interop", order);
   expect(bytes.readUInt32BE(1)).toBe((await ferry.lookup("orders-interop-value", orderPlaced.text))!.id);

@@ -14,7 +14,8 @@ export function createRegistryApp(store: RegistryStore): Hono {
   const reply = (c: Context, body: unknown, status = 200) => c.body(JSON.stringify(body), status as 200, { "content-type": contentType });
   const versionParam = (raw: string): number | "latest" => {
     if (raw === "latest" || raw === "-1") return "latest";
-    if (!/^\d+$/.test(raw) || Number(raw) < 1) throw new RegistryRefusal(422, errorCodes.invalidVersion, `The specified version '${raw}' is not a valid version id.`);
+    if (!/^\d+$/.test(raw) || Number(raw) < 1)
+      throw new RegistryRefusal(422, errorCodes.invalidVersion, `The specified version '${raw}' is not a valid version id.`);
     return Number(raw);
   };
   const schemaOf = async (c: Context): Promise<string> => {
@@ -22,7 +23,7 @@ export function createRegistryApp(store: RegistryStore): Hono {
     if (body?.schemaType !== undefined && body.schemaType !== "AVRO") {
       throw new RegistryRefusal(422, errorCodes.invalidSchema, `Only AVRO schemas are supported by ferry dev's registry, not ${String(body.schemaType)}`);
     }
-    if (typeof body?.schema !== "string") throw new RegistryRefusal(422, errorCodes.invalidSchema, "The request needs a JSON body with a \"schema\" string");
+    if (typeof body?.schema !== "string") throw new RegistryRefusal(422, errorCodes.invalidSchema, 'The request needs a JSON body with a "schema" string');
     return body.schema;
   };
   const levelOf = async (c: Context): Promise<CompatibilityLevel> => {
@@ -40,7 +41,9 @@ export function createRegistryApp(store: RegistryStore): Hono {
   app.get("/subjects", (c) => reply(c, store.subjects()));
   app.get("/subjects/:subject/versions", (c) => reply(c, store.versions(subject(c))));
   app.get("/subjects/:subject/versions/:version", (c) => reply(c, store.version(subject(c), versionParam(c.req.param("version")))));
-  app.get("/subjects/:subject/versions/:version/schema", (c) => c.body(store.version(subject(c), versionParam(c.req.param("version"))).schema, 200, { "content-type": contentType }));
+  app.get("/subjects/:subject/versions/:version/schema", (c) =>
+    c.body(store.version(subject(c), versionParam(c.req.param("version"))).schema, 200, { "content-type": contentType }),
+  );
   app.post("/subjects/:subject", async (c) => reply(c, store.lookup(subject(c), await schemaOf(c))));
   app.post("/subjects/:subject/versions", async (c) => reply(c, { id: store.register(subject(c), await schemaOf(c)).id }));
   app.delete("/subjects/:subject", (c) => {
@@ -63,7 +66,8 @@ export function createRegistryApp(store: RegistryStore): Hono {
   });
   app.get("/config/:subject", (c) => {
     const level = store.level(subject(c)) ?? (c.req.query("defaultToGlobal") === "true" ? store.level() : undefined);
-    if (level === undefined) throw new RegistryRefusal(404, errorCodes.subjectLevelNotFound, `Subject '${subject(c)}' does not have subject-level compatibility configured`);
+    if (level === undefined)
+      throw new RegistryRefusal(404, errorCodes.subjectLevelNotFound, `Subject '${subject(c)}' does not have subject-level compatibility configured`);
     return reply(c, { compatibilityLevel: level });
   });
   app.put("/config/:subject", async (c) => {
@@ -71,7 +75,11 @@ export function createRegistryApp(store: RegistryStore): Hono {
     store.setLevel(level, subject(c));
     return reply(c, { compatibility: level });
   });
-  app.onError((e, c) => (e instanceof RegistryRefusal ? reply(c, { error_code: e.errorCode, message: e.message }, e.status) : reply(c, { error_code: 50001, message: e.message }, 500)));
+  app.onError((e, c) =>
+    e instanceof RegistryRefusal
+      ? reply(c, { error_code: e.errorCode, message: e.message }, e.status)
+      : reply(c, { error_code: 50001, message: e.message }, 500),
+  );
   app.notFound((c) => reply(c, { error_code: 404, message: `HTTP 404 Not Found: ${c.req.method} ${c.req.path}` }, 404));
   return app;
 }

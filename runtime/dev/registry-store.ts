@@ -16,7 +16,11 @@ export interface StoredVersion {
 
 /** A refusal with Confluent's status and error code, so clients react as they would to the real registry. */
 export class RegistryRefusal extends Error {
-  constructor(readonly status: number, readonly errorCode: number, message: string) {
+  constructor(
+    readonly status: number,
+    readonly errorCode: number,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -83,7 +87,10 @@ export function createRegistryStore({ level: globalDefault = "BACKWARD" as Compa
     schemaById(id) {
       const schema = texts.get(id);
       if (schema === undefined) throw new RegistryRefusal(404, errorCodes.schemaNotFound, `Schema ${id} not found`);
-      const uses = [...subjects.values()].flat().filter((v) => v.id === id).map((v) => ({ subject: v.subject, version: v.version }));
+      const uses = [...subjects.values()]
+        .flat()
+        .filter((v) => v.id === id)
+        .map((v) => ({ subject: v.subject, version: v.version }));
       return { schema, subjects: uses };
     },
     lookup(subject, schema) {
@@ -99,7 +106,11 @@ export function createRegistryStore({ level: globalDefault = "BACKWARD" as Compa
       if (existing) return { id: existing.id, version: existing.version, created: false };
       const problems = store.compatibilityProblems(subject, schema);
       if (problems.length > 0) {
-        throw new RegistryRefusal(409, errorCodes.incompatible, `Schema being registered is incompatible with an earlier schema for subject "${subject}": ${problems.map((p) => p.message).join("; ")}`);
+        throw new RegistryRefusal(
+          409,
+          errorCodes.incompatible,
+          `Schema being registered is incompatible with an earlier schema for subject "${subject}": ${problems.map((p) => p.message).join("; ")}`,
+        );
       }
       let id = ids.get(canonical);
       if (id === undefined) {
@@ -116,8 +127,15 @@ export function createRegistryStore({ level: globalDefault = "BACKWARD" as Compa
       const { type } = parse(schema);
       const list = subjects.get(subject) ?? [];
       const previous = against === undefined || against === "latest" ? list : [pick(subject, against)];
-      const level = against === undefined || against === "latest" ? (levels.get(subject) ?? globalLevel) : (levels.get(subject) ?? globalLevel).replace("_TRANSITIVE", "") as CompatibilityLevel;
-      return checkCompatibility(type, previous.map((v) => ({ version: v.version, type: v.type })), level);
+      const level =
+        against === undefined || against === "latest"
+          ? (levels.get(subject) ?? globalLevel)
+          : ((levels.get(subject) ?? globalLevel).replace("_TRANSITIVE", "") as CompatibilityLevel);
+      return checkCompatibility(
+        type,
+        previous.map((v) => ({ version: v.version, type: v.type })),
+        level,
+      );
     },
     level: (subject) => (subject === undefined ? globalLevel : levels.get(subject)),
     setLevel(level, subject) {

@@ -20,7 +20,7 @@ export const defaultDataDir = ".ferry-dev";
 const fileOf = (dataDir: string) => path.join(dataDir, "dev.json");
 
 export async function writeDevState(dataDir: string, state: DevState): Promise<void> {
-  await writeFile(fileOf(dataDir), JSON.stringify(state, null, 2) + "\n");
+  await writeFile(fileOf(dataDir), `${JSON.stringify(state, null, 2)}\n`);
 }
 
 export async function removeDevState(dataDir: string): Promise<void> {

@@ -43,7 +43,12 @@ export function trackTotals(events: EngineEvents, onLine: (line: TallyLine) => v
       }
     }),
   ];
-  return { totals, stop: () => offs.forEach((off) => off()) };
+  return {
+    totals,
+    stop: () => {
+      for (const off of offs) off();
+    },
+  };
 }
 
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;

@@ -14,16 +14,20 @@ const source: KafkaRecord = {
 
 test("a dead letter carries the original and the reason, and parses back to both", () => {
   const failedAt = new Date("2026-11-23T10:00:00Z");
-  const out = buildDeadLetter(source, {
-    reason: "exhausted",
-    handler: "order-totals",
-    eventId: "e-9",
-    errorClass: "TypeError",
-    errorMessage: "x".repeat(5_000),
-    attempts: 5,
-    firstAttemptAt: new Date("2026-11-23T09:59:00Z"),
-    failedAt,
-  }, ".dlt");
+  const out = buildDeadLetter(
+    source,
+    {
+      reason: "exhausted",
+      handler: "order-totals",
+      eventId: "e-9",
+      errorClass: "TypeError",
+      errorMessage: "x".repeat(5_000),
+      attempts: 5,
+      firstAttemptAt: new Date("2026-11-23T09:59:00Z"),
+      failedAt,
+    },
+    ".dlt",
+  );
   expect(out.topic).toBe("orders.dlt");
   expect(String(out.headers!["ferry-error-message"]).length).toBe(2_000);
   const asRead: KafkaRecord = {
@@ -36,7 +40,14 @@ test("a dead letter carries the original and the reason, and parses back to both
     timestamp: 1,
   };
   const parsed = parseDeadLetter(asRead)!;
-  expect(parsed).toMatchObject({ reason: "exhausted", handler: "order-totals", eventId: "e-9", errorClass: "TypeError", attempts: 5, failedAt: failedAt.toISOString() });
+  expect(parsed).toMatchObject({
+    reason: "exhausted",
+    handler: "order-totals",
+    eventId: "e-9",
+    errorClass: "TypeError",
+    attempts: 5,
+    failedAt: failedAt.toISOString(),
+  });
   expect(parsed.original).toEqual(source);
   expect(parsed.at).toEqual({ topic: "orders.dlt", partition: 0, offset: "7" });
 });

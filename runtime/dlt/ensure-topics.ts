@@ -15,12 +15,7 @@ export interface DeadLetterTopicSettings {
  * dead letter that cannot be produced would stall its partition. Missing ones are created like
  * their source (same partition count) or, when creation is off, refused with what to do.
  */
-export async function ensureDeadLetterTopics(
-  admin: AdminPort,
-  handlers: LoadedHandler[],
-  settings: DeadLetterTopicSettings,
-  log: Logger,
-): Promise<void> {
+export async function ensureDeadLetterTopics(admin: AdminPort, handlers: LoadedHandler[], settings: DeadLetterTopicSettings, log: Logger): Promise<void> {
   const sources = [...new Set(handlers.flatMap((h) => h.topics))];
   const letters = sources.map((t) => deadLetterTopic(t, settings.deadLetterSuffix));
   const counts = await admin.partitionCounts([...sources, ...letters]);
@@ -42,9 +37,7 @@ export async function ensureDeadLetterTopics(
   }
   const rf = settings.deadLetterReplicationFactor;
   try {
-    await admin.createTopics(
-      toCreate.map((t) => ({ ...t, replicationFactor: rf, configs: { "min.insync.replicas": String(Math.min(2, rf)) } })),
-    );
+    await admin.createTopics(toCreate.map((t) => ({ ...t, replicationFactor: rf, configs: { "min.insync.replicas": String(Math.min(2, rf)) } })));
   } catch (e) {
     // Another worker may have created them meanwhile: that is fine; anything else is not.
     const after = await admin.partitionCounts(toCreate.map((t) => t.topic));

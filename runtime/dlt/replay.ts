@@ -7,13 +7,7 @@ import type { Logger } from "../log/logger.ts";
 import type { AvroDecoding } from "../registry/handler-avro.ts";
 import type { DeadLetter } from "./dead-letter.ts";
 
-export type ReplayOutcome =
-  | "applied"
-  | "would-apply"
-  | "already-applied"
-  | "functional-duplicate"
-  | "failed"
-  | "undecodable";
+export type ReplayOutcome = "applied" | "would-apply" | "already-applied" | "functional-duplicate" | "failed" | "undecodable";
 
 export interface ReplayResult {
   eventId: string | null;
@@ -72,7 +66,8 @@ export async function replayDeadLetters(
         const r = unit.results[0]!;
         if (r.kind === "applied") result = { ...base, outcome: deps.dryRun ? "would-apply" : "applied" };
         else if (r.kind === "technical-duplicate") result = { ...base, outcome: "already-applied" };
-        else if (r.kind === "functional-duplicate") result = { ...base, outcome: "functional-duplicate", detail: `business key ${r.businessKey} is held by ${r.heldBy}` };
+        else if (r.kind === "functional-duplicate")
+          result = { ...base, outcome: "functional-duplicate", detail: `business key ${r.businessKey} is held by ${r.heldBy}` };
         else result = { ...base, outcome: "failed", detail: r.error.message };
       }
     }

@@ -28,7 +28,14 @@ export function instrumentHandler(handler: LoadedHandler, events: EngineEvents):
     ...handler,
     apply: {
       kind: "batch",
-      handleBatch: (items, ctx) => timed(() => withBatchSpan(handler.name, items.map((i) => i.event), () => apply.handleBatch(items, ctx))),
+      handleBatch: (items, ctx) =>
+        timed(() =>
+          withBatchSpan(
+            handler.name,
+            items.map((i) => i.event),
+            () => apply.handleBatch(items, ctx),
+          ),
+        ),
     },
   };
 }

@@ -48,7 +48,11 @@ describe("loading handlers", () => {
     ["both handle and handleBatch", `export default { topic: "t", handle() {}, handleBatch() {} };`, ["define `handle` or `handleBatch`, not both"]],
     ["a bad topic name", `export default { topic: "has space", handle() {} };`, ["`topic` names are 1-249 characters of letters, digits, '.', '_' and '-'"]],
     ["a bad retry policy", `export default { topic: "t", retry: { attempts: 0 }, handle() {} };`, ["`retry.attempts` must be at least 1"]],
-    ["a non-function business key", `export default { topic: "t", businessKey: "id", handle() {} };`, ["`businessKey` must be a function (value, event) => string"]],
+    [
+      "a non-function business key",
+      `export default { topic: "t", businessKey: "id", handle() {} };`,
+      ["`businessKey` must be a function (value, event) => string"],
+    ],
   ])("refuses %s, saying what was expected", async (_label, source, expected) => {
     const dir = dirWith({ "h.ts": source });
     expect(await problemsOf(loadHandlerFile(path.join(dir, "h.ts")))).toEqual(expected);
@@ -77,5 +81,5 @@ test("a reload imports the file's current content and leaves no copy behind", as
   expect(reloaded.topics).toEqual(["v2"]);
   expect(reloaded.file).toBe(file);
   expect(await listHandlerFiles(dir)).toEqual([file]);
-  expect((await Array.fromAsync(new Bun.Glob(".*").scan({ cwd: dir, dot: true })))).toEqual([]);
+  expect(await Array.fromAsync(new Bun.Glob(".*").scan({ cwd: dir, dot: true }))).toEqual([]);
 });

@@ -14,9 +14,7 @@ export interface LoadedHandler {
   timeoutMs: number;
   businessKey?: HandlerDefinition["businessKey"];
   /** Per event (`handle`) or set-based for a whole batch (`handleBatch`). */
-  apply:
-    | { kind: "each"; handle: NonNullable<HandlerDefinition["handle"]> }
-    | { kind: "batch"; handleBatch: NonNullable<HandlerDefinition["handleBatch"]> };
+  apply: { kind: "each"; handle: NonNullable<HandlerDefinition["handle"]> } | { kind: "batch"; handleBatch: NonNullable<HandlerDefinition["handleBatch"]> };
 }
 
 export const defaultRetry: RetryPolicy = { attempts: 5, backoffMs: 200, maxBackoffMs: 30_000 };
@@ -37,11 +35,14 @@ const definitionSchema = v.object({
     v.union([v.pipe(v.string(), v.minLength(1)), v.record(v.string(), v.unknown())], "`schema` must be a path to an .avsc file or an Avro schema object"),
   ),
   retry: v.optional(
-    v.object({
-      attempts: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1, "`retry.attempts` must be at least 1"), v.maxValue(100))),
-      backoffMs: v.optional(v.pipe(v.number(), v.minValue(0, "`retry.backoffMs` must not be negative"))),
-      maxBackoffMs: v.optional(v.pipe(v.number(), v.minValue(0, "`retry.maxBackoffMs` must not be negative"))),
-    }, "`retry` must be an object { attempts, backoffMs, maxBackoffMs }"),
+    v.object(
+      {
+        attempts: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1, "`retry.attempts` must be at least 1"), v.maxValue(100))),
+        backoffMs: v.optional(v.pipe(v.number(), v.minValue(0, "`retry.backoffMs` must not be negative"))),
+        maxBackoffMs: v.optional(v.pipe(v.number(), v.minValue(0, "`retry.maxBackoffMs` must not be negative"))),
+      },
+      "`retry` must be an object { attempts, backoffMs, maxBackoffMs }",
+    ),
   ),
   timeoutMs: v.optional(v.pipe(v.number("`timeoutMs` must be a number of milliseconds"), v.integer(), v.minValue(1, "`timeoutMs` must be at least 1"))),
   handle: v.optional(v.function("`handle` must be a function (value, ctx) => Promise<void>")),
@@ -52,11 +53,7 @@ const definitionSchema = v.object({
  * Checks a module's exports against the handler contract. Returns the handler, or every
  * problem found, each saying what was expected.
  */
-export function validateHandlerModule(
-  name: string,
-  file: string,
-  moduleExports: Record<string, unknown>,
-): { handler: LoadedHandler } | { problems: string[] } {
+export function validateHandlerModule(name: string, file: string, moduleExports: Record<string, unknown>): { handler: LoadedHandler } | { problems: string[] } {
   const candidate = moduleExports.default ?? moduleExports.handler;
   if (candidate === undefined) {
     return { problems: ["the module has no default export: export default defineHandler({ topic, handle })"] };

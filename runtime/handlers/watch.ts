@@ -46,7 +46,7 @@ export async function watchHandlers(
     if (running && running.handler.file !== file) {
       return reject(file, [`another file defines a handler named "${name}": ${running.handler.file}`], false);
     }
-    let handler;
+    let handler: Awaited<ReturnType<typeof loadHandlerFile>>;
     try {
       handler = await loadHandlerFile(file, ++version);
     } catch (e) {

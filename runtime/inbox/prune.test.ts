@@ -1,5 +1,5 @@
 import { afterAll, expect, test } from "bun:test";
-import postgres from "postgres";
+import type postgres from "postgres";
 import { randomUUID } from "node:crypto";
 import { connectDatabase } from "../db/connect.ts";
 import { collectMigrations, migrate } from "../db/migrate.ts";

@@ -33,7 +33,11 @@ export async function pruneInbox(sql: Sql, retentionHours: number): Promise<numb
 }
 
 /** Prunes now and then every `intervalMs` until stopped. Failures are logged and retried next time. */
-export function schedulePruning(sql: Sql, { retentionHours, pruneIntervalMs: intervalMs }: { retentionHours: number; pruneIntervalMs: number }, log: Logger): { stop(): void } {
+export function schedulePruning(
+  sql: Sql,
+  { retentionHours, pruneIntervalMs: intervalMs }: { retentionHours: number; pruneIntervalMs: number },
+  log: Logger,
+): { stop(): void } {
   let timer: ReturnType<typeof setTimeout> | undefined;
   let stopped = false;
   const run = async () => {

@@ -56,7 +56,10 @@ class DryRunRollback extends Error {
 }
 
 class HandlerFailed extends Error {
-  constructor(readonly index: number, readonly error: unknown) {
+  constructor(
+    readonly index: number,
+    readonly error: unknown,
+  ) {
     super("handler failed");
   }
 }
@@ -78,10 +81,11 @@ export async function applyUnit(
       const results: EventResult[] = events.map(() => ({ kind: "technical-duplicate" }));
       // Ferry's own statements go out together (pipelined: one round trip) and are all answered
       // before the handler runs, so a failure of ours is never taken for the handler's.
-      const reopen = options.reopenDeadLettered && events.length > 0
-        ? tx`delete from ferry_inbox where handler = ${handler.name} and outcome = 'dead-lettered'
+      const reopen =
+        options.reopenDeadLettered && events.length > 0
+          ? tx`delete from ferry_inbox where handler = ${handler.name} and outcome = 'dead-lettered'
             and event_id = any(${events.map((e) => e.meta.id)}::text[])`.execute()
-        : undefined;
+          : undefined;
       // Bounds every statement of this transaction, so a call past its time cannot keep the connection busy.
       const timeout = tx.unsafe(`set local statement_timeout = ${Math.floor(handler.timeoutMs)}`).execute();
       const claiming = claimEvents(tx, handler, events, results);
@@ -93,12 +97,20 @@ export async function applyUnit(
         : undefined;
       const [, , { runnable: keyed, deadLettered }] = await Promise.all([reopen, timeout, claiming, offset]);
       // Sent ahead of the handler's first statement, not awaited on its own: checked when the handler fails.
-      const marking = deadLettered.length > 0
-        ? tx`update ferry_inbox set outcome = 'dead-lettered' where handler = ${handler.name} and event_id = any(${deadLettered}::text[])`.execute()
-        : undefined;
+      const marking =
+        deadLettered.length > 0
+          ? tx`update ferry_inbox set outcome = 'dead-lettered' where handler = ${handler.name} and event_id = any(${deadLettered}::text[])`.execute()
+          : undefined;
       const oursFailed = async (error: unknown) => {
         // A failed statement of ours aborts the transaction, and then the handler's fail too: not its fault.
-        if (marking && (await marking.then(() => false, () => true))) throw new InfrastructureError("marking functional duplicates in the inbox failed", { cause: error });
+        if (
+          marking &&
+          (await marking.then(
+            () => false,
+            () => true,
+          ))
+        )
+          throw new InfrastructureError("marking functional duplicates in the inbox failed", { cause: error });
       };
       let db: PostgresJsDatabase | undefined;
       const base: BatchContext = {
@@ -115,7 +127,12 @@ export async function applyUnit(
         if (keyed.length > 0) {
           try {
             await withTimeout(handler.timeoutMs, base, options.signal, (ctx) =>
-              handler.apply.kind === "batch" ? handler.apply.handleBatch(keyed.map((i) => ({ value: events[i]!.value, event: events[i]!.meta })), ctx) : undefined,
+              handler.apply.kind === "batch"
+                ? handler.apply.handleBatch(
+                    keyed.map((i) => ({ value: events[i]!.value, event: events[i]!.meta })),
+                    ctx,
+                  )
+                : undefined,
             );
           } catch (error) {
             await oursFailed(error);
@@ -189,6 +206,17 @@ async function withTimeout<C extends BatchContext>(timeoutMs: number, ctx: C, st
 export function businessKeyOf(handler: LoadedHandler, event: UnitEvent): string {
   const key: unknown = handler.businessKey!(event.value, event.meta);
   if ((typeof key === "string" && key.length > 0) || (typeof key === "number" && Number.isFinite(key)) || typeof key === "bigint") return String(key);
-  const got = key === null ? "null" : key === "" ? "an empty string" : typeof key === "number" ? String(key) : typeof key === "string" ? "a string" : typeof key === "object" ? "an object" : typeof key;
+  const got =
+    key === null
+      ? "null"
+      : key === ""
+        ? "an empty string"
+        : typeof key === "number"
+          ? String(key)
+          : typeof key === "string"
+            ? "a string"
+            : typeof key === "object"
+              ? "an object"
+              : typeof key;
   throw new TypeError(`businessKey returned ${got} for event ${event.meta.id}; it must return a non-empty string (or a finite number)`);
 }

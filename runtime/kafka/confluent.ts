@@ -8,12 +8,7 @@ import type { KafkaJS as KafkaJSTypes } from "@confluentinc/kafka-javascript";
 import { RecordTooLargeError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
 import { createLaneConsumer } from "./lane-consumer.ts";
-import type {
-  AdminPort,
-  KafkaPort,
-  OutgoingRecord,
-  ProducerPort,
-} from "./port.ts";
+import type { AdminPort, KafkaPort, OutgoingRecord, ProducerPort } from "./port.ts";
 
 export interface KafkaConnection {
   brokers: string[];
@@ -69,15 +64,13 @@ async function createProducer(kafka: KafkaJSTypes.Kafka): Promise<ProducerPort> 
         });
         byTopic.set(r.topic, list);
       }
-      const results = await producer
-        .sendBatch({ topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) })
-        .catch((e: unknown) => {
-          const code = (e as { code?: unknown }).code;
-          if (code === KafkaJS.ErrorCodes.ERR_MSG_SIZE_TOO_LARGE || code === KafkaJS.ErrorCodes.ERR_RECORD_LIST_TOO_LARGE) {
-            throw new RecordTooLargeError(`Kafka refused a record of this send as too large: ${(e as Error).message}`, { cause: e });
-          }
-          throw e;
-        });
+      const results = await producer.sendBatch({ topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) }).catch((e: unknown) => {
+        const code = (e as { code?: unknown }).code;
+        if (code === KafkaJS.ErrorCodes.ERR_MSG_SIZE_TOO_LARGE || code === KafkaJS.ErrorCodes.ERR_RECORD_LIST_TOO_LARGE) {
+          throw new RecordTooLargeError(`Kafka refused a record of this send as too large: ${(e as Error).message}`, { cause: e });
+        }
+        throw e;
+      });
       return results.map((r) => ({ topic: r.topicName, partition: r.partition, offset: r.baseOffset ?? r.offset ?? "-1" }));
     },
     async stop() {

@@ -28,7 +28,11 @@ interface RdKafkaConsumer {
   pause(partitions: TopicPartition[]): void;
   resume(partitions: TopicPartition[]): void;
   commitCb(offsets: Array<TopicPartition & { offset: number }>, cb: (err: LibrdKafkaError | null) => void): void;
-  committed(partitions: TopicPartition[], timeoutMs: number, cb: (err: LibrdKafkaError | null, result: Array<TopicPartition & { offset?: number }>) => void): void;
+  committed(
+    partitions: TopicPartition[],
+    timeoutMs: number,
+    cb: (err: LibrdKafkaError | null, result: Array<TopicPartition & { offset?: number }>) => void,
+  ): void;
   getWatermarkOffsets(topic: string, partition: number): { highOffset: number };
   on(event: "event.error", listener: (e: LibrdKafkaError) => void): void;
 }
@@ -73,11 +77,13 @@ export function createLaneConsumer(clientConfig: Record<string, unknown>, option
       rebalance_cb: (err: LibrdKafkaError, assignment: TopicPartition[]) => {
         const lost = err.code === ERR.ERR__REVOKE_PARTITIONS && consumer.assignmentLost();
         // One at a time and in order: an assignment's positions are read before the next event.
-        rebalances = rebalances.then(() => onRebalance(err.code, assignment, lost)).catch((e: unknown) => {
-          // While closing, librdkafka hands the partitions back itself once the client is disconnected.
-          if (state === "running") log.error("consumer:rebalance-failed", { group: options.groupId, error: coerceError(e) });
-          else log.debug("consumer:rebalance-while-closing", { group: options.groupId, error: coerceError(e) });
-        });
+        rebalances = rebalances
+          .then(() => onRebalance(err.code, assignment, lost))
+          .catch((e: unknown) => {
+            // While closing, librdkafka hands the partitions back itself once the client is disconnected.
+            if (state === "running") log.error("consumer:rebalance-failed", { group: options.groupId, error: coerceError(e) });
+            else log.debug("consumer:rebalance-while-closing", { group: options.groupId, error: coerceError(e) });
+          });
       },
     } as never,
     { "auto.offset.reset": "earliest" },
@@ -129,10 +135,12 @@ export function createLaneConsumer(clientConfig: Record<string, unknown>, option
         // Always assigned, even when the owner failed: librdkafka holds the rebalance until then.
         // Partitions without a known position start from the group's committed offset.
         const byKey = new Map(positions.map((p) => [partitionKey(p), p.offset]));
-        consumer.incrementalAssign(tps.map((tp) => {
-          const offset = byKey.get(partitionKey(tp));
-          return offset === undefined ? tp : { ...tp, offset: Number(offset) };
-        }));
+        consumer.incrementalAssign(
+          tps.map((tp) => {
+            const offset = byKey.get(partitionKey(tp));
+            return offset === undefined ? tp : { ...tp, offset: Number(offset) };
+          }),
+        );
         if (state === "running") {
           for (const tp of tps) {
             const nextOffset = byKey.get(partitionKey(tp));
@@ -187,7 +195,8 @@ export function createLaneConsumer(clientConfig: Record<string, unknown>, option
       if (error.isFatal || error.code === ERR.ERR__FATAL) throw error;
       // Broker or network trouble: librdkafka reconnects by itself; keep asking, a little slower.
       failures++;
-      if ((failures & (failures - 1)) === 0) log.warn("consumer:fetch-failed", { group: options.groupId, code: error.code, error: coerceError(error), failures });
+      if ((failures & (failures - 1)) === 0)
+        log.warn("consumer:fetch-failed", { group: options.groupId, code: error.code, error: coerceError(error), failures });
       await Bun.sleep(Math.min(2_000, 50 * failures));
     }
   };
@@ -218,7 +227,10 @@ export function createLaneConsumer(clientConfig: Record<string, unknown>, option
 
     commit: (offsets) =>
       new Promise<void>((resolve, reject) =>
-        consumer.commitCb(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: Number(o.offset) })), (err) => (err ? reject(err) : resolve())),
+        consumer.commitCb(
+          offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: Number(o.offset) })),
+          (err) => (err ? reject(err) : resolve()),
+        ),
       ),
 
     pause(targets) {
@@ -248,7 +260,11 @@ export function createLaneConsumer(clientConfig: Record<string, unknown>, option
         consumer.committed(partitions, timeoutMs, (err, result) => {
           if (err) return reject(err);
           // Partitions without a commit come back with a negative offset (or none).
-          resolve(result.filter((p) => typeof p.offset === "number" && p.offset >= 0).map((p) => ({ topic: p.topic, partition: p.partition, offset: String(p.offset) })));
+          resolve(
+            result
+              .filter((p) => typeof p.offset === "number" && p.offset >= 0)
+              .map((p) => ({ topic: p.topic, partition: p.partition, offset: String(p.offset) })),
+          );
         }),
       ),
 

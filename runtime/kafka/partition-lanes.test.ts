@@ -121,7 +121,10 @@ describe("partition lanes", () => {
     gates[0]!.resolve();
     await until("the second batch under way", () => delivered.length === 2);
     // Its 3 records are the lane's only ones: waiting for them to finish would leave it idle.
-    expect(fetching).toEqual([["t:0", false], ["t:0", true]]);
+    expect(fetching).toEqual([
+      ["t:0", false],
+      ["t:0", true],
+    ]);
     gates[1]!.resolve();
   });
 
@@ -137,7 +140,10 @@ describe("partition lanes", () => {
     lanes.open({ topic: "t", partition: 0 });
     lanes.push(records(0, 10, 3));
     await until("redelivery", () => delivered.length === 2);
-    expect(delivered.map(offsets)).toEqual([[10, 11, 12], [11, 12]]);
+    expect(delivered.map(offsets)).toEqual([
+      [10, 11, 12],
+      [11, 12],
+    ]);
   });
 
   test("records below the next expected offset are repeats and are dropped", async () => {
@@ -173,7 +179,10 @@ describe("partition lanes", () => {
     lanes.push(records(0, 0, 2));
     await until("redelivery", () => delivered.length === 2);
     expect(failures.map(String)).toEqual(["Error: boom"]);
-    expect(delivered.map(offsets)).toEqual([[0, 1], [0, 1]]);
+    expect(delivered.map(offsets)).toEqual([
+      [0, 1],
+      [0, 1],
+    ]);
   });
 
   test("closing waits for the batch in flight; one that outlasts the wait is stale", async () => {

@@ -65,8 +65,7 @@ export function createPartitionLanes(deps: LaneDeps): PartitionLanes {
   let active = 0;
   let draining = false;
 
-  const ready = (lane: Lane) =>
-    !draining && !lane.closed && !lane.held && lane.records.length > 0 && !lane.inFlight && !lane.waiting;
+  const ready = (lane: Lane) => !draining && !lane.closed && !lane.held && lane.records.length > 0 && !lane.inFlight && !lane.waiting;
 
   const kick = (lane: Lane) => {
     if (!ready(lane) || lane.queued) return;

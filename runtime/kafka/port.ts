@@ -76,6 +76,7 @@ export interface ConsumerOptions {
  * were not processed; the partition pauses for `resumeAfterMs` and then redelivers from `stopAt`
  * (a retry that waits without holding up other partitions).
  */
+// biome-ignore lint/suspicious/noConfusingVoidType: a batch callback that returns nothing means "all done"
 export type BatchProgress = void | { stopAt: string; resumeAfterMs: number };
 
 export interface ConsumerPort {

@@ -16,14 +16,22 @@ export interface Logger {
 
 export type LogSink = (line: string) => void;
 
-const stderrSink: LogSink = (line) => process.stderr.write(line + "\n");
+const stderrSink: LogSink = (line) => process.stderr.write(`${line}\n`);
 
 /** Fields read at write time from the ambient context (e.g. the active trace); undefined adds none. */
 export type LogContext = () => Record<string, unknown> | undefined;
 
-export function createLogger(
-  { level = "info", sink = stderrSink, base = {}, context }: { level?: LogLevel; sink?: LogSink; base?: Record<string, unknown>; context?: LogContext } = {},
-): Logger {
+export function createLogger({
+  level = "info",
+  sink = stderrSink,
+  base = {},
+  context,
+}: {
+  level?: LogLevel;
+  sink?: LogSink;
+  base?: Record<string, unknown>;
+  context?: LogContext;
+} = {}): Logger {
   const min = levelRank[level];
   const write = (lvl: LogLevel, msg: string, fields?: Record<string, unknown>) => {
     if (levelRank[lvl] < min) return;

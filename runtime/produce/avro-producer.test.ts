@@ -5,7 +5,16 @@ import { EncodeError } from "../errors.ts";
 import type { OutgoingRecord } from "../kafka/port.ts";
 import { createAvroProducer, encode } from "./avro-producer.ts";
 
-const schema = { type: "record", name: "Order", namespace: "shop", fields: [{ name: "id", type: "string" }, { name: "total", type: "long" }, { name: "note", type: ["null", "string"], default: null }] };
+const schema = {
+  type: "record",
+  name: "Order",
+  namespace: "shop",
+  fields: [
+    { name: "id", type: "string" },
+    { name: "total", type: "long" },
+    { name: "note", type: ["null", "string"], default: null },
+  ],
+};
 const type = parseSchema(schema, "test");
 const valueSchema = { type, text: JSON.stringify(schema) };
 
@@ -15,10 +24,22 @@ function fakes({ registered = true } = {}) {
   return {
     sent,
     calls,
-    producer: { send: async (records: OutgoingRecord[]) => (sent.push(...records), records.map((r, i) => ({ topic: r.topic, partition: 0, offset: String(i) }))), stop: async () => {} },
+    producer: {
+      send: async (records: OutgoingRecord[]) => {
+        sent.push(...records);
+        return records.map((r, i) => ({ topic: r.topic, partition: 0, offset: String(i) }));
+      },
+      stop: async () => {},
+    },
     registry: {
-      lookup: async (subject: string) => (calls.push(`lookup ${subject}`), registered ? { subject, version: 1, id: 7, schemaType: "AVRO", schema: "" } : null),
-      register: async (subject: string) => (calls.push(`register ${subject}`), { id: 8 }),
+      lookup: async (subject: string) => {
+        calls.push(`lookup ${subject}`);
+        return registered ? { subject, version: 1, id: 7, schemaType: "AVRO", schema: "" } : null;
+      },
+      register: async (subject: string) => {
+        calls.push(`register ${subject}`);
+        return { id: 8 };
+      },
     },
   };
 }
@@ -39,8 +60,12 @@ describe("createAvroProducer", () => {
 
   test("refuses an unregistered schema unless auto-registration is on", async () => {
     const f = fakes({ registered: false });
-    await expect(createAvroProducer({ producer: f.producer, registry: f.registry }).send("orders", valueSchema, [{ value: { id: "x", total: 1 } }])).rejects.toThrow("ferry schemas register");
-    const result = await createAvroProducer({ producer: f.producer, registry: f.registry, autoRegister: true }).send("orders", valueSchema, [{ value: { id: "x", total: 1 } }]);
+    await expect(
+      createAvroProducer({ producer: f.producer, registry: f.registry }).send("orders", valueSchema, [{ value: { id: "x", total: 1 } }]),
+    ).rejects.toThrow("ferry schemas register");
+    const result = await createAvroProducer({ producer: f.producer, registry: f.registry, autoRegister: true }).send("orders", valueSchema, [
+      { value: { id: "x", total: 1 } },
+    ]);
     expect(result.schemaId).toBe(8);
   });
 
@@ -53,6 +78,8 @@ describe("createAvroProducer", () => {
 });
 
 test("encode names every field that does not fit, unknown fields included", () => {
-  expect(() => encode(type, { id: 1, total: "x", totl: 3 }, 2)).toThrow("event 3 does not match schema shop.Order: `id` is 1, expected string; `total` is \"x\", expected long; `totl` is not a field of shop.Order");
+  expect(() => encode(type, { id: 1, total: "x", totl: 3 }, 2)).toThrow(
+    'event 3 does not match schema shop.Order: `id` is 1, expected string; `total` is "x", expected long; `totl` is not a field of shop.Order',
+  );
   expect(() => encode(type, { id: "a", total: 1, totl: 3 })).toThrow("`totl` is not a field of shop.Order");
 });

@@ -30,7 +30,11 @@ export interface AvroEvent<T = unknown> {
 
 export interface AvroProducer {
   /** Encodes every event first (one invalid value sends nothing), then sends them; resolves when all are acknowledged. */
-  send<T>(topic: string, schema: ValueSchema, events: ReadonlyArray<AvroEvent<T>>): Promise<{ subject: string; schemaId: number; offsets: TopicPartitionOffset[] }>;
+  send<T>(
+    topic: string,
+    schema: ValueSchema,
+    events: ReadonlyArray<AvroEvent<T>>,
+  ): Promise<{ subject: string; schemaId: number; offsets: TopicPartitionOffset[] }>;
 }
 
 export function createAvroProducer({
@@ -56,7 +60,9 @@ export function createAvroProducer({
         const found = await registry.lookup(subject, schema.text);
         if (found) return found.id;
         if (!autoRegister) {
-          throw new FerryError(`schema ${schema.type.name ?? ""} is not registered under subject ${subject}: register it from CI with 'ferry schemas register' (or enable auto-registration in development)`);
+          throw new FerryError(
+            `schema ${schema.type.name ?? ""} is not registered under subject ${subject}: register it from CI with 'ferry schemas register' (or enable auto-registration in development)`,
+          );
         }
         return (await registry.register(subject, schema.text)).id;
       })();
@@ -90,7 +96,8 @@ export function encode(type: AvroType, value: unknown, index = 0): Buffer {
   const problems: string[] = [];
   const at = (path: string[]) => `\`${path.join(".") || "(value)"}\``;
   type.isValid(value, {
-    errorHook: (path, got, expected) => problems.push(`${at(path)} is ${JSON.stringify(got) ?? "undefined"}, expected ${expected.typeName.replace(/^union:\w+$/, "a union branch")}`),
+    errorHook: (path, got, expected) =>
+      problems.push(`${at(path)} is ${JSON.stringify(got) ?? "undefined"}, expected ${expected.typeName.replace(/^union:\w+$/, "a union branch")}`),
   });
   // A second pass for fields the schema does not declare: avsc reports the record, we name the fields.
   type.isValid(value, {

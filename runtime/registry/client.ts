@@ -37,7 +37,8 @@ export interface RegistryClient {
   deleteSubject(subject: string): Promise<void>;
 }
 
-const notFound = (e: unknown, ...codes: number[]) => e instanceof RegistryRequestError && e.status === 404 && (codes.length === 0 || codes.includes(e.errorCode ?? -1));
+const notFound = (e: unknown, ...codes: number[]) =>
+  e instanceof RegistryRequestError && e.status === 404 && (codes.length === 0 || codes.includes(e.errorCode ?? -1));
 const subjectNotFound = 40401;
 const schemaNotFound = 40403;
 const enc = encodeURIComponent;

@@ -53,7 +53,9 @@ describe("prepareHandlerAvro", () => {
   test("gate=fail: a reader that cannot read a registered version stops the start, naming subject, version and field", async () => {
     const error = await prepareHandlerAvro([handler("order-v2.avsc")], settings, log, fakeRegistry([v1])).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SchemaGateError);
-    expect((error as Error).message).toContain("handler totals (reader shop.Order) cannot read orders-value version 1 (id 11): field `Order.total` added without a default");
+    expect((error as Error).message).toContain(
+      "handler totals (reader shop.Order) cannot read orders-value version 1 (id 11): field `Order.total` added without a default",
+    );
   });
 
   test("gate=not-ready: the handler is held back with the reasons, the others go on", async () => {
@@ -75,6 +77,10 @@ test("handlers prepared with one shared registry fetch each schema id once", asy
   const first = await prepareHandlerAvro([handler(v1, "a")], settings, log, shared);
   const later = await prepareHandlerAvro([handler(v1, "b")], settings, log, shared); // a handler added while running
   const bytes = frame(11, parseSchema(v1, "v1").toBuffer({ id: "o-1" }));
-  for (const avro of [first, later]) await avro.decoding.values().next().value!.warm([{ value: bytes } as never]);
+  for (const avro of [first, later])
+    await avro.decoding
+      .values()
+      .next()
+      .value!.warm([{ value: bytes } as never]);
   expect(shared.cache.fetches).toBe(1);
 });

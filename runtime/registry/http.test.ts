@@ -3,7 +3,13 @@ import { RegistryRequestError, RegistryUnavailableError } from "../errors.ts";
 import { isInfrastructureFailure } from "../consume/classify.ts";
 import { createRegistryHttp, type RegistryConnection } from "./http.ts";
 
-const connection: RegistryConnection = { url: "http://registry.test/apis/ccompat/v7/", timeoutMs: 50, retries: 2, retryBackoffMs: 1, auth: { username: "u", password: "p" } };
+const connection: RegistryConnection = {
+  url: "http://registry.test/apis/ccompat/v7/",
+  timeoutMs: 50,
+  retries: 2,
+  retryBackoffMs: 1,
+  auth: { username: "u", password: "p" },
+};
 
 function fakeFetch(answers: Array<Response | Error>) {
   const calls: Array<{ url: string; init: RequestInit }> = [];

@@ -48,7 +48,11 @@ export function createRegistryHttp(
         lastProblem = `HTTP ${response.status}${message ? `: ${message}` : ""}`;
         continue;
       }
-      throw new RegistryRequestError(`schema registry refused ${method} ${path}: HTTP ${response.status}${code ? ` (error ${code})` : ""}: ${message || text.slice(0, 300)}`, response.status, code);
+      throw new RegistryRequestError(
+        `schema registry refused ${method} ${path}: HTTP ${response.status}${code ? ` (error ${code})` : ""}: ${message || text.slice(0, 300)}`,
+        response.status,
+        code,
+      );
     }
     throw new RegistryUnavailableError(
       `schema registry ${base} did not answer ${method} ${path} after ${connection.retries + 1} attempt(s): ${lastProblem}; check FERRY_SCHEMA_REGISTRY_URL and that the registry is up`,
@@ -60,7 +64,14 @@ export function createRegistryHttp(
  * One request and its whole body, bounded by the timeout: the race guards the body read too,
  * whatever the fetch implementation does with the signal once the headers have arrived.
  */
-async function exchange(fetch: typeof globalThis.fetch, url: string, method: string, headers: Record<string, string>, body: unknown, connection: RegistryConnection) {
+async function exchange(
+  fetch: typeof globalThis.fetch,
+  url: string,
+  method: string,
+  headers: Record<string, string>,
+  body: unknown,
+  connection: RegistryConnection,
+) {
   const signal = AbortSignal.timeout(connection.timeoutMs);
   const timedOut = new Promise<never>((_resolve, reject) => signal.addEventListener("abort", () => reject(signal.reason), { once: true }));
   const request = (async () => {

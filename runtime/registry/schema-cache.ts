@@ -17,7 +17,12 @@ export interface SchemaCache extends WriterSchemaSource {
 
 export function createSchemaCache(
   client: Pick<RegistryClient, "schemaById">,
-  { missingTtlMs = 30_000, confirmMissingMs = 500, now = Date.now, sleep = Bun.sleep }: { missingTtlMs?: number; confirmMissingMs?: number; now?: () => number; sleep?: (ms: number) => Promise<unknown> } = {},
+  {
+    missingTtlMs = 30_000,
+    confirmMissingMs = 500,
+    now = Date.now,
+    sleep = Bun.sleep,
+  }: { missingTtlMs?: number; confirmMissingMs?: number; now?: () => number; sleep?: (ms: number) => Promise<unknown> } = {},
 ): SchemaCache {
   const known = new Map<number, { schema: WriterSchema; at: number }>();
   const inflight = new Map<number, Promise<void>>();

@@ -25,12 +25,18 @@ export interface Scaffolded {
   names: HandlerNames;
 }
 
-const pascal = (kebabName: string) => kebabName.split(/[-_]/).filter(Boolean).map((w) => w[0]!.toUpperCase() + w.slice(1)).join("");
+const pascal = (kebabName: string) =>
+  kebabName
+    .split(/[-_]/)
+    .filter(Boolean)
+    .map((w) => w[0]!.toUpperCase() + w.slice(1))
+    .join("");
 
 /** The names a scaffold uses, or a UsageError that says which one is wrong and what is allowed. Pure. */
 export function handlerNames({ name, handlersDir, schemasDir, topic = name, event = pascal(name) }: NewHandlerOptions): HandlerNames {
   const problems: string[] = [];
-  if (!/^[a-z][a-z0-9]*(-[a-z0-9]+)*$/.test(name)) problems.push(`handler name '${name}' must be kebab-case (lower-case letters, digits, single '-'), e.g. invoice-totals`);
+  if (!/^[a-z][a-z0-9]*(-[a-z0-9]+)*$/.test(name))
+    problems.push(`handler name '${name}' must be kebab-case (lower-case letters, digits, single '-'), e.g. invoice-totals`);
   if (!/^[A-Za-z0-9._-]{1,200}$/.test(topic)) problems.push(`topic '${topic}' may contain letters, digits, '.', '_' and '-'`);
   if (!/^[A-Z][A-Za-z0-9]*$/.test(event)) problems.push(`event '${event}' must be PascalCase (an Avro record name), e.g. InvoiceIssued`);
   if (problems.length > 0) throw new UsageError(problems.join("; "), "new");
@@ -59,7 +65,10 @@ export async function scaffoldHandler(options: NewHandlerOptions): Promise<Scaff
   if (taken.length > 0) throw new UsageError(`${taken.join(", ")} already exist(s): pick another name (or --event), or delete them first`, "new");
   const topics = await readTopics(schemasDir);
   if (topics[n.topic] !== undefined) {
-    throw new UsageError(`topic ${n.topic} is already bound to ${JSON.stringify(topics[n.topic])} in ${path.join(schemasDir, topicsFile)}: pass --topic <another>, or write the handler for that schema by hand`, "new");
+    throw new UsageError(
+      `topic ${n.topic} is already bound to ${JSON.stringify(topics[n.topic])} in ${path.join(schemasDir, topicsFile)}: pass --topic <another>, or write the handler for that schema by hand`,
+      "new",
+    );
   }
 
   await mkdir(path.dirname(files.migration), { recursive: true });
@@ -89,6 +98,12 @@ async function readTopics(schemasDir: string): Promise<Record<string, string | s
 /** One more than the highest `NNNN_` prefix in the handlers' migrations, four digits. */
 async function nextMigrationNumber(handlersDir: string): Promise<string> {
   const names = await readdir(path.join(handlersDir, "migrations")).catch(() => [] as string[]);
-  const highest = Math.max(0, ...names.map((n) => /^(\d+)_/.exec(n)?.[1]).filter(Boolean).map(Number));
+  const highest = Math.max(
+    0,
+    ...names
+      .map((n) => /^(\d+)_/.exec(n)?.[1])
+      .filter(Boolean)
+      .map(Number),
+  );
   return String(highest + 1).padStart(4, "0");
 }

@@ -17,7 +17,10 @@ export interface GeneratedFile {
 
 /** `OrderPlaced` → `order-placed`. */
 export const kebab = (name: string) =>
-  name.replace(/([a-z0-9])([A-Z])/g, "$1-$2").replace(/([A-Z])([A-Z][a-z])/g, "$1-$2").toLowerCase();
+  name
+    .replace(/([a-z0-9])([A-Z])/g, "$1-$2")
+    .replace(/([A-Z])([A-Z][a-z])/g, "$1-$2")
+    .toLowerCase();
 
 /** Every `*.avdl` of `dir` → `<record-name>.avsc` per root record. */
 export async function buildSchemas(dir: string, { check = false } = {}): Promise<GeneratedFile[]> {

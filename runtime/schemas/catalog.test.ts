@@ -9,7 +9,10 @@ const file = (name: string, record: string): SchemaFile => {
 };
 const placed = file("order-placed.avsc", "OrderPlaced");
 const cancelled = file("order-cancelled.avsc", "OrderCancelled");
-const subjects = (r: ReturnType<typeof bindSubjects>) => ({ bound: r.bindings.map((b) => `${b.schema.name} → ${b.subject}`), unbound: r.unbound.map((f) => f.name) });
+const subjects = (r: ReturnType<typeof bindSubjects>) => ({
+  bound: r.bindings.map((b) => `${b.schema.name} → ${b.subject}`),
+  unbound: r.unbound.map((f) => f.name),
+});
 
 describe("bindSubjects", () => {
   test.each([

@@ -33,9 +33,13 @@ const topicsSchema = v.record(
 );
 
 export async function loadSchemaFiles(dir: string): Promise<SchemaFile[]> {
-  const names = (await readdir(dir).catch(() => {
-    throw new SchemaError("the schemas directory does not exist; pass --dir <path> or set FERRY_SCHEMAS_DIR", { file: dir });
-  })).filter((n) => n.endsWith(".avsc")).sort();
+  const names = (
+    await readdir(dir).catch(() => {
+      throw new SchemaError("the schemas directory does not exist; pass --dir <path> or set FERRY_SCHEMAS_DIR", { file: dir });
+    })
+  )
+    .filter((n) => n.endsWith(".avsc"))
+    .sort();
   return Promise.all(names.map((name) => loadSchemaFile(path.join(dir, name))));
 }
 
@@ -59,7 +63,8 @@ export async function loadTopics(dir: string): Promise<Record<string, string[]>>
     throw new SchemaError(`not valid JSON: ${(e as Error).message}`, { file });
   }
   const parsed = v.safeParse(topicsSchema, json);
-  if (!parsed.success) throw new SchemaError(`expected { "<topic>": "<file>.avsc" | ["<file>.avsc", ...] }: ${parsed.issues.map((i) => i.message).join("; ")}`, { file });
+  if (!parsed.success)
+    throw new SchemaError(`expected { "<topic>": "<file>.avsc" | ["<file>.avsc", ...] }: ${parsed.issues.map((i) => i.message).join("; ")}`, { file });
   return Object.fromEntries(Object.entries(parsed.output).map(([topic, files]) => [topic, typeof files === "string" ? [files] : files]));
 }
 
@@ -69,7 +74,10 @@ export function bindSubjects(files: SchemaFile[], topics: Record<string, string[
   const bindings: Binding[] = [];
   for (const [topic, names] of Object.entries(topics)) {
     if (strategy === "TopicName" && names.length > 1) {
-      throw new SchemaError(`topic ${topic} lists ${names.length} schemas, but the TopicName strategy allows one per topic; use TopicRecordName for several event types on one topic`, { file: topicsFile });
+      throw new SchemaError(
+        `topic ${topic} lists ${names.length} schemas, but the TopicName strategy allows one per topic; use TopicRecordName for several event types on one topic`,
+        { file: topicsFile },
+      );
     }
     for (const name of names) {
       const schema = byName.get(name);
@@ -96,6 +104,6 @@ export async function loadHistory(dir: string, schema: SchemaFile): Promise<Vers
 export async function loadReleasedFiles(dir: string, schemaName: string): Promise<SchemaFile[]> {
   const folder = path.join(dir, "history", schemaName.replace(/\.avsc$/, ""));
   const names = (await readdir(folder).catch(() => [] as string[])).filter((n) => /^\d+\.avsc$/.test(n));
-  names.sort((a, b) => parseInt(a) - parseInt(b));
+  names.sort((a, b) => parseInt(a, 10) - parseInt(b, 10));
   return Promise.all(names.map((n) => loadSchemaFile(path.join(folder, n))));
 }

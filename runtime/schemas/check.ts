@@ -48,6 +48,12 @@ export async function checkAgainstHistory(dir: string, schema: SchemaFile, level
 
 function verdict(base: { schema: string; subject?: string }, schema: SchemaFile, previous: VersionedSchema[], level: CompatibilityLevel): CheckResult {
   const against = (level.endsWith("_TRANSITIVE") ? previous : previous.slice(-1)).map((p) => p.version);
-  const problems = checkCompatibility(schema.type, previous, level).map(({ version, direction, rule, path, message }) => ({ version, direction, rule, path, message }));
+  const problems = checkCompatibility(schema.type, previous, level).map(({ version, direction, rule, path, message }) => ({
+    version,
+    direction,
+    rule,
+    path,
+    message,
+  }));
   return { ...base, level, status: problems.length > 0 ? "incompatible" : "compatible", against: level === "NONE" ? [] : against, problems };
 }

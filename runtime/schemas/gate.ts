@@ -35,7 +35,9 @@ export async function checkReader(
       const writer = parseSchemaText(registered.schema, `${subject} version ${version}`);
       for (const issue of resolutionIssues(reader, writer)) {
         const { message } = explain(issue, version, "backward");
-        report.problems.push(`handler ${handler.name} (reader ${reader.name ?? "schema"}) cannot read ${subject} version ${version} (id ${registered.id}): ${message}`);
+        report.problems.push(
+          `handler ${handler.name} (reader ${reader.name ?? "schema"}) cannot read ${subject} version ${version} (id ${registered.id}): ${message}`,
+        );
       }
     }
   }

@@ -46,7 +46,7 @@ protocol OrderEvents {
     ["a missing semicolon", "record A {\n    string a\n    int b;\n  }", 5, 'expected ";", found "int"'],
     ["an unknown type name", "record A {\n    string a;\n    Strng b;\n  }", 5, "undefined type name: Strng"],
     ["the T? shorthand", "record A {\n    string? a;\n  }", 4, "write `union { null, T } name = null;`"],
-    ["a default of the wrong type", "record A {\n    int a = \"x\";\n  }", 4, 'incompatible field default "x"'],
+    ["a default of the wrong type", 'record A {\n    int a = "x";\n  }', 4, 'incompatible field default "x"'],
     ["an import that does not exist", 'import idl "nope.avdl";\n  record A { string a; }', 3, "imports"],
   ])("%s is reported at its file and line", async (_label, body, line, message) => {
     const file = write(`bad-${line}-${Math.random().toString(36).slice(2)}.avdl`, `@namespace("x")\nprotocol P {\n  ${body}\n}\n`);

@@ -28,7 +28,9 @@ export function renderCheck(results: CheckResult[], unbound: SchemaFile[]): stri
   }
   for (const f of unbound) lines.push(`skipped      ${f.name}: not bound to a topic in topics.json (strategy needs one)`);
   const count = (s: CheckResult["status"]) => results.filter((r) => r.status === s).length;
-  lines.push(`${results.length} checked: ${count("compatible")} compatible, ${count("unchanged")} unchanged, ${count("new")} new, ${count("incompatible")} incompatible`);
+  lines.push(
+    `${results.length} checked: ${count("compatible")} compatible, ${count("unchanged")} unchanged, ${count("new")} new, ${count("incompatible")} incompatible`,
+  );
   return lines.join("\n");
 }
 

@@ -49,6 +49,15 @@ describe("typescriptDeclarations", () => {
 
   test("two types with the same short name are refused", () => {
     const rec = (ns: string) => ({ type: "record", name: "Money", namespace: ns, fields: [] });
-    expect(() => ts({ type: "record", name: "R", fields: [{ name: "a", type: rec("x") }, { name: "b", type: rec("y") }] })).toThrow("two types are named Money");
+    expect(() =>
+      ts({
+        type: "record",
+        name: "R",
+        fields: [
+          { name: "a", type: rec("x") },
+          { name: "b", type: rec("y") },
+        ],
+      }),
+    ).toThrow("two types are named Money");
   });
 });

@@ -129,13 +129,17 @@ export function outsideScope(state: DesiredState): string[] {
   if (topicPrefixes.length > 0) {
     for (const t of state.topics) {
       if (!topicPrefixes.some((p) => t.name.startsWith(p))) {
-        problems.push(`${t.origin}: topic ${t.name} is outside this topology's scope (topicPrefixes: ${topicPrefixes.join(", ")}); add its prefix or declare it in the file that owns it`);
+        problems.push(
+          `${t.origin}: topic ${t.name} is outside this topology's scope (topicPrefixes: ${topicPrefixes.join(", ")}); add its prefix or declare it in the file that owns it`,
+        );
       }
     }
   }
   for (const acl of state.acls) {
     if (!aclInScope(acl, state.scope)) {
-      problems.push(`the ACL "${describeAcl(acl)}" is outside this topology's scope (aclResourcePrefixes: ${aclResourcePrefixes.join(", ")}); add a prefix that covers ${acl.resourceName}`);
+      problems.push(
+        `the ACL "${describeAcl(acl)}" is outside this topology's scope (aclResourcePrefixes: ${aclResourcePrefixes.join(", ")}); add a prefix that covers ${acl.resourceName}`,
+      );
     }
   }
   return problems;

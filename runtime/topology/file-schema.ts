@@ -7,10 +7,7 @@ import { aclOperations, aclResourceTypes } from "./model.ts";
  */
 
 const name = (what: string) =>
-  v.pipe(
-    v.string(`expected ${what} (a string)`),
-    v.regex(/^[A-Za-z0-9._-]{1,249}$/, `expected ${what}: 1-249 letters, digits, '.', '_' or '-'`),
-  );
+  v.pipe(v.string(`expected ${what} (a string)`), v.regex(/^[A-Za-z0-9._-]{1,249}$/, `expected ${what}: 1-249 letters, digits, '.', '_' or '-'`));
 
 const topicName = name("a topic name");
 /** A topic or group a service uses; a trailing `*` means every name with that prefix. */
@@ -82,9 +79,13 @@ export const topologyFileSchema = v.strictObject(
     scope: v.optional(
       v.strictObject(
         {
-          topicPrefixes: v.optional(list(v.pipe(v.string("expected a topic name prefix"), v.minLength(1, "expected a non-empty prefix")), "topic name prefixes")),
+          topicPrefixes: v.optional(
+            list(v.pipe(v.string("expected a topic name prefix"), v.minLength(1, "expected a non-empty prefix")), "topic name prefixes"),
+          ),
           principals: v.optional(list(principal, "principals")),
-          aclResourcePrefixes: v.optional(list(v.pipe(v.string("expected a resource name prefix"), v.minLength(1, "expected a non-empty prefix")), "resource name prefixes")),
+          aclResourcePrefixes: v.optional(
+            list(v.pipe(v.string("expected a resource name prefix"), v.minLength(1, "expected a non-empty prefix")), "resource name prefixes"),
+          ),
         },
         "expected scope: { topicPrefixes, principals, aclResourcePrefixes }",
       ),

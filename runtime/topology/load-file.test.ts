@@ -11,23 +11,38 @@ const ok = (text: string, file = "team.yaml"): ParsedTopologyFile => {
 
 describe("topology files", () => {
   test.each([
-    ["a wrong type, with file, line and path", "topics:\n  orders.placed:\n    partitions: six\n", 'team.yaml:3: topics["orders.placed"].partitions: expected the number of partitions (a whole number ≥ 1), got "six"'],
+    [
+      "a wrong type, with file, line and path",
+      "topics:\n  orders.placed:\n    partitions: six\n",
+      'team.yaml:3: topics["orders.placed"].partitions: expected the number of partitions (a whole number ≥ 1), got "six"',
+    ],
     ["an unknown key (a typo)", "topics:\n  orders.a:\n    retentionMs: 5\n", 'team.yaml:3: topics["orders.a"].retentionMs: unknown key'],
     ["a missing principal", "services:\n  billing:\n    consumes: [orders.a]\n", "team.yaml:3: services.billing.principal: is required"],
     ["a bad principal", "services:\n  billing:\n    principal: alice\n", 'expected a principal such as "User:alice" (type, colon, name), got "alice"'],
     ["invalid YAML", "topics: [\n", "team.yaml:2: not valid YAML"],
-    ["an unknown ACL operation", "acls:\n  - { principal: User:bob, resource: topic, name: x, operations: [reed] }\n", "acls[0].operations[0]: expected an operation, one of: all, read"],
+    [
+      "an unknown ACL operation",
+      "acls:\n  - { principal: User:bob, resource: topic, name: x, operations: [reed] }\n",
+      "acls[0].operations[0]: expected an operation, one of: all, read",
+    ],
   ])("reports %s", (_name, text, message) => {
     const result = parse(text);
     expect("problems" in result && result.problems.join("\n")).toContain(message);
   });
 
   test("fills in the defaults: replication factor 3, min.insync.replicas=2, 3 partitions", () => {
-    const built = buildDesired([ok("topics:\n  orders.a:\n  orders.b: { partitions: 6, configs: { retention.ms: 1000, cleanup.policy: [compact, delete] } }\n")]);
+    const built = buildDesired([
+      ok("topics:\n  orders.a:\n  orders.b: { partitions: 6, configs: { retention.ms: 1000, cleanup.policy: [compact, delete] } }\n"),
+    ]);
     if ("problems" in built) throw new Error(built.problems.join("\n"));
     expect(built.state.topics.map(({ origin: _, ...t }) => t)).toEqual([
       { name: "orders.a", partitions: 3, replicationFactor: 3, configs: { "min.insync.replicas": "2" } },
-      { name: "orders.b", partitions: 6, replicationFactor: 3, configs: { "min.insync.replicas": "2", "retention.ms": "1000", "cleanup.policy": "compact,delete" } },
+      {
+        name: "orders.b",
+        partitions: 6,
+        replicationFactor: 3,
+        configs: { "min.insync.replicas": "2", "retention.ms": "1000", "cleanup.policy": "compact,delete" },
+      },
     ]);
   });
 
@@ -44,12 +59,16 @@ describe("topology files", () => {
 
   test("refuses a topic declared in two files, naming both", () => {
     const built = buildDesired([ok("topics:\n  orders.a:\n", "a.yaml"), ok("topics:\n  orders.a:\n", "b.yaml")]);
-    expect("problems" in built && built.problems[0]).toBe('b.yaml:2: topics["orders.a"]: topic orders.a is also declared at a.yaml:2: topics["orders.a"]; declare it once');
+    expect("problems" in built && built.problems[0]).toBe(
+      'b.yaml:2: topics["orders.a"]: topic orders.a is also declared at a.yaml:2: topics["orders.a"]; declare it once',
+    );
   });
 
   test("refuses topics and ACLs outside the declared prefixes", () => {
     const built = buildDesired([
-      ok("scope:\n  topicPrefixes: [orders.]\n  aclResourcePrefixes: [orders.]\ntopics:\n  payments.a:\nservices:\n  s: { principal: User:alice, groups: [g] }\n"),
+      ok(
+        "scope:\n  topicPrefixes: [orders.]\n  aclResourcePrefixes: [orders.]\ntopics:\n  payments.a:\nservices:\n  s: { principal: User:alice, groups: [g] }\n",
+      ),
     ]);
     const problems = "problems" in built ? built.problems.join("\n") : "";
     expect(problems).toContain("topic payments.a is outside this topology's scope");

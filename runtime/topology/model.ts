@@ -61,8 +61,7 @@ export interface Scope {
 }
 
 export const aclInScope = (acl: AclBinding, scope: Scope) =>
-  scope.principals.includes(acl.principal) &&
-  (scope.aclResourcePrefixes.length === 0 || scope.aclResourcePrefixes.some((p) => acl.resourceName.startsWith(p)));
+  scope.principals.includes(acl.principal) && (scope.aclResourcePrefixes.length === 0 || scope.aclResourcePrefixes.some((p) => acl.resourceName.startsWith(p)));
 
 export interface DesiredState {
   topics: DesiredTopic[];
@@ -113,8 +112,7 @@ export interface Plan {
 }
 
 /** Identity of an ACL binding: two bindings with the same key are the same ACL. */
-export const aclKey = (a: AclBinding) =>
-  [a.principal, a.host, a.permission, a.operation, a.resourceType, a.patternType, a.resourceName].join("\u0000");
+export const aclKey = (a: AclBinding) => [a.principal, a.host, a.permission, a.operation, a.resourceType, a.patternType, a.resourceName].join("\u0000");
 
 /** One line per ACL, the way the plan shows it: `User:alice allow read topic orders (prefixed)`. */
 export function describeAcl(a: AclBinding): string {

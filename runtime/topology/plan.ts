@@ -115,7 +115,12 @@ function configChanges(want: DesiredTopic, have: ActualTopic): ConfigChange[] {
 /** `cleanup.policy` is a set: "compact,delete" equals "delete, compact". */
 function normalise(name: string, value: string): string {
   if (name !== "cleanup.policy") return value.trim();
-  return value.split(",").map((p) => p.trim()).filter(Boolean).sort().join(",");
+  return value
+    .split(",")
+    .map((p) => p.trim())
+    .filter(Boolean)
+    .sort()
+    .join(",");
 }
 
 const compacts = (policy: string) => normalise("cleanup.policy", policy).split(",").includes("compact");

@@ -80,16 +80,22 @@ export function createPlatformaticAdmin(connection: KafkaConnection): TopologyAd
         const metadata = await admin.metadata({ topics, forceUpdate: true, retries: 0 }).catch(async (e: Error) => {
           if (!/unknown topic/i.test(e.message)) throw e;
           const each = await Promise.all(
-            topics.map((topic) => admin.metadata({ topics: [topic], forceUpdate: true, retries: 0 }).catch((x: Error) => (/unknown topic/i.test(x.message) ? null : Promise.reject(x)))),
+            topics.map((topic) =>
+              admin
+                .metadata({ topics: [topic], forceUpdate: true, retries: 0 })
+                .catch((x: Error) => (/unknown topic/i.test(x.message) ? null : Promise.reject(x))),
+            ),
           );
           return { topics: new Map(each.flatMap((m, i) => (m?.topics.get(topics[i]!) ? [[topics[i]!, m.topics.get(topics[i]!)!] as const] : []))) };
         });
-        return [...metadata.topics].filter(([name]) => topics.includes(name)).map(([name, t]) => ({
-          name,
-          partitions: t.partitionsCount,
-          // Partition 0 tells the factor; during a reassignment the list is briefly longer.
-          replicationFactor: t.partitions[0]?.replicas.length ?? 0,
-        }));
+        return [...metadata.topics]
+          .filter(([name]) => topics.includes(name))
+          .map(([name, t]) => ({
+            name,
+            partitions: t.partitionsCount,
+            // Partition 0 tells the factor; during a reassignment the list is briefly longer.
+            replicationFactor: t.partitions[0]?.replicas.length ?? 0,
+          }));
       }),
     describeConfigs: (requests) =>
       call("reading topic configs", async () => {
@@ -135,8 +141,7 @@ export function createPlatformaticAdmin(connection: KafkaConnection): TopologyAd
           configs: Object.entries(t.configs).map(([name, value]) => ({ name, value })),
         });
       }),
-    createPartitions: (topic, count) =>
-      call(`adding partitions to ${topic}`, () => admin.createPartitions({ topics: [{ name: topic, count }] })),
+    createPartitions: (topic, count) => call(`adding partitions to ${topic}`, () => admin.createPartitions({ topics: [{ name: topic, count }] })),
     setConfigs: (topic, configs) =>
       call(`updating the configs of ${topic}`, () =>
         admin.incrementalAlterConfigs({

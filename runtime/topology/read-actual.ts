@@ -12,9 +12,7 @@ export async function readActual(admin: TopologyAdmin, desired: DesiredState): P
   const topics = await admin.describeTopics(names);
   const existing = new Set(topics.map((t) => t.name));
   const [configs, acls] = await Promise.all([
-    admin.describeConfigs(
-      desired.topics.filter((t) => existing.has(t.name)).map((t) => ({ topic: t.name, names: Object.keys(t.configs) })),
-    ),
+    admin.describeConfigs(desired.topics.filter((t) => existing.has(t.name)).map((t) => ({ topic: t.name, names: Object.keys(t.configs) }))),
     Promise.all(desired.scope.principals.map((p) => admin.describeAcls(p))),
   ]);
   return {

@@ -3,7 +3,15 @@ import type { Plan, Scope } from "./model.ts";
 import { renderPlan } from "./render.ts";
 
 const scope: Scope = { topicPrefixes: ["orders."], principals: ["User:alice"], aclResourcePrefixes: [] };
-const acl = { principal: "User:alice", host: "*", permission: "allow", operation: "read", resourceType: "topic", resourceName: "orders.", patternType: "prefixed" } as const;
+const acl = {
+  principal: "User:alice",
+  host: "*",
+  permission: "allow",
+  operation: "read",
+  resourceType: "topic",
+  resourceName: "orders.",
+  patternType: "prefixed",
+} as const;
 
 test("renders every kind of change, warnings, refusals and a summary", () => {
   const plan: Plan = {

@@ -10,8 +10,10 @@ const configList = (configs: Record<string, string>) =>
 export function describeChange(change: Change, { allowDelete = false } = {}): string {
   switch (change.action) {
     case "create-topic":
-      return `+ create topic ${change.topic}: ${change.partitions} partitions, replication factor ${change.replicationFactor}` +
-        (Object.keys(change.configs).length ? `, ${configList(change.configs)}` : "");
+      return (
+        `+ create topic ${change.topic}: ${change.partitions} partitions, replication factor ${change.replicationFactor}` +
+        (Object.keys(change.configs).length ? `, ${configList(change.configs)}` : "")
+      );
     case "update-configs":
       return `~ update topic ${change.topic}: ${change.configs.map((c) => `${c.name} ${c.from ?? "(unset)"} → ${c.to}`).join(", ")}`;
     case "add-partitions":
@@ -50,7 +52,11 @@ export function summarise(plan: Plan): string {
     [count("add-partitions"), "to grow"],
     [count("delete-topic"), "to delete"],
   ] as const;
-  const topics = parts.filter(([n]) => n > 0).map(([n, what]) => `${n} ${what}`).join(", ") || "no change";
+  const topics =
+    parts
+      .filter(([n]) => n > 0)
+      .map(([n, what]) => `${n} ${what}`)
+      .join(", ") || "no change";
   const acls = `${count("add-acl")} to add, ${count("remove-acl")} to remove`;
   const refused = plan.refusals.length ? `; ${plan.refusals.length} refused: apply will change nothing until the file is fixed` : "";
   return `Plan: topics ${topics}; ACLs ${acls}${refused}.`;

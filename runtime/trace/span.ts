@@ -78,7 +78,13 @@ export function withBatchSpan<T>(handler: string, events: EventMeta[], fn: () =>
     const sc = trace.getSpanContext(parentOf(e.headers));
     return sc ? [{ context: sc }] : [];
   });
-  return inSpan(`${events[0]?.topic ?? "batch"} process`, ROOT_CONTEXT, { "messaging.system": "kafka", "messaging.batch.message_count": events.length, "ferry.handler": handler }, links, fn);
+  return inSpan(
+    `${events[0]?.topic ?? "batch"} process`,
+    ROOT_CONTEXT,
+    { "messaging.system": "kafka", "messaging.batch.message_count": events.length, "ferry.handler": handler },
+    links,
+    fn,
+  );
 }
 
 /** Log fields of the active span: every JSON line written inside a handler call carries its trace id. */

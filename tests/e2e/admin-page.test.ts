@@ -53,8 +53,8 @@ test("the admin page in Chromium: pause a handler, see lag grow, resume, replay 
   await page.click("#dlt-load");
   const letter = page.locator(`#dead-letters tr[data-event-id="${deadId}"]`);
   await letter.waitFor();
-  expect(await letter.innerText()).toContain("permanent");
-  expect(await letter.innerText()).toContain('"fail": "until-fixed"');
+  expect(await letter.textContent()).toContain("permanent");
+  expect(await letter.textContent()).toContain('"fail": "until-fixed"');
   expect(await page.isDisabled("#replay")).toBe(true);
   await letter.locator("input[type=checkbox]").check();
   await page.click("#dry-run");

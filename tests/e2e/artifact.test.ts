@@ -46,7 +46,7 @@ describe("the shipped artifact", () => {
     expect(containerfile.match(/^FROM /gm)).toHaveLength(2);
     expect(runtimeStage).toContain("COPY --from=build /src/dist/ferry /usr/local/bin/ferry");
     expect(runtimeStage).toMatch(/^USER ferry$/m);
-    expect(runtimeStage).toContain('HEALTHCHECK');
+    expect(runtimeStage).toContain("HEALTHCHECK");
     expect(runtimeStage).toContain('CMD ["ferry", "healthcheck"]');
     expect(runtimeStage).toContain('VOLUME ["/handlers"]');
     expect(runtimeStage).toContain("TMPDIR=/tmp");

@@ -17,7 +17,8 @@ import { waitFor } from "../support/wait.ts";
 const { sql, kafka, track } = useScenarios();
 const registry = testRegistry();
 afterAll(() => registry.cleanup());
-const world = async (name: string, options?: Parameters<typeof createAvroWorld>[2]) => track(await createAvroWorld(name, { kafka: kafka(), sql, registry }, options));
+const world = async (name: string, options?: Parameters<typeof createAvroWorld>[2]) =>
+  track(await createAvroWorld(name, { kafka: kafka(), sql, registry }, options));
 
 // Order ids are business keys, unique per handler forever: each test's ids carry its topic.
 const order = (n: number, prefix: string) => ({
@@ -45,7 +46,7 @@ test("an Avro handler applies what ferry produce sent; undecodable bytes are dea
 
   const N = 40;
   const input = path.join(w.root, "orders.jsonl");
-  writeFileSync(input, Array.from({ length: N }, (_, i) => JSON.stringify(order(i, w.topic))).join("\n") + "\n");
+  writeFileSync(input, `${Array.from({ length: N }, (_, i) => JSON.stringify(order(i, w.topic))).join("\n")}\n`);
   const produced = await w.produce(["--key-field", "orderId", "--input", input, "--json"]);
   expect(produced.code).toBe(0);
   const summary = JSON.parse(produced.output.trim().split("\n").pop()!);
@@ -68,9 +69,18 @@ test("an Avro handler applies what ferry produce sent; undecodable bytes are dea
 
   const letters = await readRecords(kafka(), `${w.topic}.dlt`, 3);
   const reasons = Object.fromEntries(letters.map((r) => [header(r, "ferry-event-id"), [header(r, "ferry-reason"), header(r, "ferry-error-message")]]));
-  expect(reasons[`${w.topic}-json`]).toEqual(["decode-failed", expect.stringMatching(/^bad-magic-byte: the value starts with byte 0x7b, not the magic byte 0x00/)]);
-  expect(reasons[`${w.topic}-truncated`]).toEqual(["decode-failed", expect.stringMatching(/^truncated-payload: the 2-byte Avro payload does not match writer schema id \d+: it ends early/)]);
-  expect(reasons[`${w.topic}-unknown-id`]).toEqual(["decode-failed", expect.stringMatching(/^unknown-schema-id: schema id 2000000000 is not known to the schema registry/)]);
+  expect(reasons[`${w.topic}-json`]).toEqual([
+    "decode-failed",
+    expect.stringMatching(/^bad-magic-byte: the value starts with byte 0x7b, not the magic byte 0x00/),
+  ]);
+  expect(reasons[`${w.topic}-truncated`]).toEqual([
+    "decode-failed",
+    expect.stringMatching(/^truncated-payload: the 2-byte Avro payload does not match writer schema id \d+: it ends early/),
+  ]);
+  expect(reasons[`${w.topic}-unknown-id`]).toEqual([
+    "decode-failed",
+    expect.stringMatching(/^unknown-schema-id: schema id 2000000000 is not known to the schema registry/),
+  ]);
 
   ferry.proc.kill("SIGTERM");
   expect(await ferry.exited).toBe(0);
@@ -84,7 +94,10 @@ test("the gate stops ferry run when the handler's reader cannot read a registere
   const reader = JSON.parse(await Bun.file(path.join(w.schemasDir, "order-placed.avsc")).text());
   reader.fields.push({ name: "channel", type: "string" });
   writeFileSync(path.join(w.schemasDir, "reader.avsc"), JSON.stringify(reader));
-  writeFileSync(path.join(w.handlersDir, "order-sink.ts"), (await Bun.file(path.join(w.handlersDir, "order-sink.ts")).text()).replace("order-placed.avsc", "reader.avsc"));
+  writeFileSync(
+    path.join(w.handlersDir, "order-sink.ts"),
+    (await Bun.file(path.join(w.handlersDir, "order-sink.ts")).text()).replace("order-placed.avsc", "reader.avsc"),
+  );
 
   const failed = w.start();
   expect(await failed.exited).toBe(1);
@@ -158,7 +171,10 @@ test("ferry schemas: an incompatible change fails check and register --dry-run n
   expect(check.output).toContain("field `OrderPlaced.giftWrap` added without a default: data written with version 1 cannot be read");
   const dry = await w.schemas("register", "--dry-run", "--json");
   expect(dry.code).toBe(1);
-  expect(JSON.parse(dry.output).results[0]).toMatchObject({ status: "refused", problems: [{ rule: "missing-default", path: "OrderPlaced.giftWrap", version: 1 }] });
+  expect(JSON.parse(dry.output).results[0]).toMatchObject({
+    status: "refused",
+    problems: [{ rule: "missing-default", path: "OrderPlaced.giftWrap", version: 1 }],
+  });
 
   writeFileSync(avdl, original.replace("    string customerId;", "    string customerId;\n    boolean giftWrap = false;"));
   expect((await w.schemas("build")).code).toBe(0);

@@ -21,7 +21,14 @@ test("ferry dlt list shows dead letters; replay after a fix applies them once, d
   const s = await createScenario("dlt-replay", { kafka, sql }, { partitions: 2 });
   try {
     const ids = [0, 1, 2].map((i) => `${s.topic}-${i}`);
-    await kafka.send(ids.map((id, n) => ({ topic: s.topic, key: `k${n}`, value: JSON.stringify({ n, key: `b-${id}`, seq: 1, fail: n === 0 ? undefined : "permanent" }), headers: { "event-id": id } })));
+    await kafka.send(
+      ids.map((id, n) => ({
+        topic: s.topic,
+        key: `k${n}`,
+        value: JSON.stringify({ n, key: `b-${id}`, seq: 1, fail: n === 0 ? undefined : "permanent" }),
+        headers: { "event-id": id },
+      })),
+    );
     const worker = s.start();
     await s.waitForCommitted(3);
     worker.proc.kill("SIGTERM");

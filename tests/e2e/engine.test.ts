@@ -7,7 +7,7 @@ import { writeFileSync } from "node:fs";
 import path from "node:path";
 import type { OutgoingRecord } from "../../runtime/kafka/port.ts";
 import { useScenarios } from "../support/suite.ts";
-import { createScenario, header } from "../support/scenario.ts";
+import { header } from "../support/scenario.ts";
 
 const suite = useScenarios();
 const { sql, scenario } = suite;
@@ -24,7 +24,13 @@ describe("functional duplicates", () => {
   test("dead-letters a second event for a business key with headers naming the holder, applying the key once", async () => {
     const s = await scenario("functional", { businessKey: true });
     const [a, b, order1] = [`${s.topic}-a`, `${s.topic}-b`, `${s.topic}-order-1`];
-    await suite.kafka().send([event(s.topic, a, { n: 1, key: order1 }), event(s.topic, b, { n: 2, key: order1 }), event(s.topic, `${s.topic}-c`, { n: 3, key: `${s.topic}-order-2` })]);
+    await suite
+      .kafka()
+      .send([
+        event(s.topic, a, { n: 1, key: order1 }),
+        event(s.topic, b, { n: 2, key: order1 }),
+        event(s.topic, `${s.topic}-c`, { n: 3, key: `${s.topic}-order-2` }),
+      ]);
     s.start();
     await s.waitForCommitted(3);
     const effects = await s.effects();
@@ -65,7 +71,10 @@ describe("functional duplicates", () => {
     // retried; the duplicate's letter is produced once, by the attempt that commits.
     await suite.kafka().send([event(s.topic, flaky, { n: 2, key: `${s.topic}-other`, fail: "transient" }), event(s.topic, duplicate, { n: 3, key })]);
     await s.waitForCommitted(3);
-    expect((await s.effects()).map((e) => [e.event_id, e.attempt])).toEqual([[first, 1], [flaky, 3]]);
+    expect((await s.effects()).map((e) => [e.event_id, e.attempt])).toEqual([
+      [first, 1],
+      [flaky, 3],
+    ]);
     const letters = await s.readDeadLetters(1);
     expect(letters.map((l) => [header(l, "ferry-event-id"), header(l, "ferry-reason"), header(l, "ferry-held-by-event-id")])).toEqual([
       [duplicate, "functional-duplicate", first],
@@ -107,12 +116,14 @@ describe("failures", () => {
   test("dead-letters an always-failing event after its attempts while its partition moves on", async () => {
     const s = await scenario("exhausted", { partitions: 1 });
     const ids = [0, 1, 2, 3].map((i) => `${s.topic}-${i}`);
-    await suite.kafka().send([
-      event(s.topic, ids[0]!, { n: 0 }),
-      event(s.topic, ids[1]!, { n: 1, fail: "always" }),
-      event(s.topic, ids[2]!, { n: 2 }),
-      event(s.topic, ids[3]!, { n: 3 }),
-    ]);
+    await suite
+      .kafka()
+      .send([
+        event(s.topic, ids[0]!, { n: 0 }),
+        event(s.topic, ids[1]!, { n: 1, fail: "always" }),
+        event(s.topic, ids[2]!, { n: 2 }),
+        event(s.topic, ids[3]!, { n: 3 }),
+      ]);
     s.start();
     await s.waitForCommitted(4);
     expect((await s.effects()).map((e) => e.n)).toEqual([0, 2, 3]);
@@ -145,7 +156,9 @@ describe("failures", () => {
 
   test("dead-letters a value that cannot be decoded at once, with the precise reason", async () => {
     const s = await scenario("undecodable");
-    await suite.kafka().send([{ topic: s.topic, key: "k1", value: "{not json", headers: { "event-id": `${s.topic}-bad` } }, event(s.topic, `${s.topic}-good`, { n: 2 })]);
+    await suite
+      .kafka()
+      .send([{ topic: s.topic, key: "k1", value: "{not json", headers: { "event-id": `${s.topic}-bad` } }, event(s.topic, `${s.topic}-good`, { n: 2 })]);
     s.start();
     await s.waitForCommitted(2);
     expect((await s.effects()).map((e) => e.n)).toEqual([2]);

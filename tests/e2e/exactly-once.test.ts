@@ -126,8 +126,19 @@ describe("commit order", () => {
     first.proc.kill("SIGTERM");
     expect(await first.exited).toBe(0);
     // Rewind the group's Kafka offsets, as if the Kafka commits had been lost in a crash.
-    const rewound = Bun.spawnSync([...process.env.FERRY_TEST_KAFKA_TOOL!.split(" "), "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
-      "--bootstrap-server", testServices().brokers.split(",")[0]!, "--group", s.groupId, "--topic", s.topic, "--reset-offsets", "--to-earliest", "--execute"]);
+    const rewound = Bun.spawnSync([
+      ...process.env.FERRY_TEST_KAFKA_TOOL!.split(" "),
+      "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
+      "--bootstrap-server",
+      testServices().brokers.split(",")[0]!,
+      "--group",
+      s.groupId,
+      "--topic",
+      s.topic,
+      "--reset-offsets",
+      "--to-earliest",
+      "--execute",
+    ]);
     expect(rewound.exitCode).toBe(0);
     expect(await s.committedInKafka()).toBe(0);
     const second: FerryProcess = s.start({ FERRY_LOG_LEVEL: "debug" });

@@ -33,7 +33,8 @@ test("hot-add during a continuous stream: add, change, reject broken files, remo
   const dir = writeHandlersDir({ "alpha.ts": versioned(topic, alpha, 1) }, { [`0001_${alpha}.sql`]: table(alpha) });
   const write = (file: string, content: string) => writeFileSync(path.join(dir, file), content);
   const logged = (msg: string, file: string) => waitFor(`${msg} for ${file}`, () => ferry!.logs.some((l) => l.msg === msg && String(l.file).endsWith(file)));
-  const count = async (t: string) => (await sql<{ rows: number; ids: number }[]>`select count(*)::int as rows, count(distinct event_id)::int as ids from ${sql(t)}`)[0]!;
+  const count = async (t: string) =>
+    (await sql<{ rows: number; ids: number }[]>`select count(*)::int as rows, count(distinct event_id)::int as ids from ${sql(t)}`)[0]!;
 
   ferry = startFerry(["run", "--handlers", dir, "--group-prefix", `hot-${id}`]);
   await ferry.waitForLog("engine:running");
@@ -77,7 +78,10 @@ test("hot-add during a continuous stream: add, change, reject broken files, remo
 
     // A broken change is rejected and the running version (v2) keeps applying.
     write("alpha.ts", versioned(topic, alpha, 3).replace("async handle", "async handle("));
-    await waitFor("the broken change rejected", () => ferry!.logs.filter((l) => l.msg === "handlers:rejected" && String(l.file).endsWith("alpha.ts")).length === 1);
+    await waitFor(
+      "the broken change rejected",
+      () => ferry!.logs.filter((l) => l.msg === "handlers:rejected" && String(l.file).endsWith("alpha.ts")).length === 1,
+    );
     const beforeBroken = (await count(alpha)).rows;
     await waitFor("alpha still applying after a rejected change", async () => (await count(alpha)).rows > beforeBroken + 20);
 

@@ -15,7 +15,7 @@ const traceparent = `00-${traceId}-00f067aa0ba902b7-01`;
 
 test("health, metrics and the admin API of a running worker: pause grows lag, resume drains it, dead letters are browsed and replayed", async () => {
   const s = await suite.scenario("operate", { partitions: 2 });
-  const { events, fix, token, worker, port, admin } = await startFixableWorker(s, sql);
+  const { events, fix, worker, port, admin } = await startFixableWorker(s, sql);
   const anonymous = adminClient(port);
 
   const health = await anonymous.get("/healthz");
@@ -77,7 +77,8 @@ test("health, metrics and the admin API of a running worker: pause grows lag, re
     traceId,
   });
 
-  const replay = (dryRun?: boolean) => admin.json(`/api/handlers/record-effect/dead-letters/replay`, { eventIds: [deadLetterId], ...(dryRun === undefined ? {} : { dryRun }) });
+  const replay = (dryRun?: boolean) =>
+    admin.json(`/api/handlers/record-effect/dead-letters/replay`, { eventIds: [deadLetterId], ...(dryRun === undefined ? {} : { dryRun }) });
   expect(await replay()).toMatchObject({ dryRun: true, results: [{ eventId: deadLetterId, outcome: "failed", detail: "event 30 waits for a fix" }] });
   await fix();
   expect(await replay()).toMatchObject({ dryRun: true, results: [{ outcome: "would-apply" }] });

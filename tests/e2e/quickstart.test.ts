@@ -17,14 +17,22 @@ test("scripts/quickstart.sh brings up ferry dev, and the demo ends with 10 order
   expect(ready.handlers).toEqual([{ name: "order-totals", topics: ["orders"], format: "avro" }]);
   expect(ready.subjects).toEqual([{ subject: "orders-value", schema: "order-placed.avsc", version: 1 }]);
 
-  const demo = Bun.spawnSync(["dist/ferry", "produce", "--demo", "--json"], { cwd: root, env: { PATH: process.env.PATH!, TMPDIR: process.env.TMPDIR ?? "/tmp", FERRY_DEV_DATA_DIR: dev.dataDir } });
+  const demo = Bun.spawnSync(["dist/ferry", "produce", "--demo", "--json"], {
+    cwd: root,
+    env: { PATH: process.env.PATH!, TMPDIR: process.env.TMPDIR ?? "/tmp", FERRY_DEV_DATA_DIR: dev.dataDir },
+  });
   expect(demo.exitCode).toBe(0);
-  const { expected } = JSON.parse(demo.stdout.toString()) as { expected: { applied: number; technicalDuplicates: number; deadLetters: Record<string, number> } };
+  const { expected } = JSON.parse(demo.stdout.toString()) as {
+    expected: { applied: number; technicalDuplicates: number; deadLetters: Record<string, number> };
+  };
   expect(expected).toEqual({ applied: 10, technicalDuplicates: 3, deadLetters: { "functional-duplicate": 2, "decode-failed": 1, permanent: 1 } });
 
   // The live tally reaches exactly the expected end state.
   const done = (l: { event: string; totals?: { applied: number; technicalDuplicates: number; deadLetters: Record<string, number> } }) =>
-    l.event === "dev:tally" && l.totals!.applied === 10 && l.totals!.technicalDuplicates === 3 && Object.values(l.totals!.deadLetters).reduce((a, b) => a + b, 0) === 4;
+    l.event === "dev:tally" &&
+    l.totals!.applied === 10 &&
+    l.totals!.technicalDuplicates === 3 &&
+    Object.values(l.totals!.deadLetters).reduce((a, b) => a + b, 0) === 4;
   const end = await dev.waitFor("the demo's end state", done as never, 60_000);
   expect(end.totals).toMatchObject({ applied: 10, technicalDuplicates: 3, functionalDuplicates: 2, deadLetters: expected.deadLetters });
 
@@ -39,10 +47,14 @@ test("scripts/quickstart.sh brings up ferry dev, and the demo ends with 10 order
   }
 
   // The admin API (the page's data) shows the dead letters with their reasons.
-  const letters = await waitFor("4 dead letters in the admin API", async () => {
-    const body = (await (await fetch(`${ready.httpUrl}/api/handlers/order-totals/dead-letters`)).json()) as { deadLetters: Array<{ reason: string }> };
-    return body.deadLetters.length === 4 ? body.deadLetters : null;
-  }, { timeoutMs: 60_000, intervalMs: 500 });
+  const letters = await waitFor(
+    "4 dead letters in the admin API",
+    async () => {
+      const body = (await (await fetch(`${ready.httpUrl}/api/handlers/order-totals/dead-letters`)).json()) as { deadLetters: Array<{ reason: string }> };
+      return body.deadLetters.length === 4 ? body.deadLetters : null;
+    },
+    { timeoutMs: 60_000, intervalMs: 500 },
+  );
   expect(letters.map((l) => l.reason).sort()).toEqual(["decode-failed", "functional-duplicate", "functional-duplicate", "permanent"]);
 
   expect(await dev.stop()).toBe(0);

@@ -33,10 +33,7 @@ async function scenario(name: string) {
   const id = randomUUID().slice(0, 8);
   const topic = await kafka.createTopic(`slice-${name}`, 3);
   const table = `effects_${name.replace(/-/g, "_")}_${id}`;
-  const handlersDir = writeHandlersDir(
-    { "record-effect.ts": effectsHandler({ topic, table }) },
-    { [`0001_${table}.sql`]: effectsTableMigration(table) },
-  );
+  const handlersDir = writeHandlersDir({ "record-effect.ts": effectsHandler({ topic, table }) }, { [`0001_${table}.sql`]: effectsTableMigration(table) });
   const groupPrefix = `slice-${id}`;
   const count = async () => {
     const [row] = await sql<{ rows: number; ids: number }[]>`select count(*)::int as rows, count(distinct event_id)::int as ids from ${sql(table)}`;

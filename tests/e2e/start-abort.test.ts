@@ -30,7 +30,10 @@ afterAll(async () => {
 });
 
 /** `ferry run` over `handlers` handlers, each on a topic of its own; the groups are `<prefix>.h<i>`. */
-async function worker(name: string, { handlers = 1, migrations = {}, env = {} }: { handlers?: number; migrations?: Record<string, string>; env?: Record<string, string> } = {}) {
+async function worker(
+  name: string,
+  { handlers = 1, migrations = {}, env = {} }: { handlers?: number; migrations?: Record<string, string>; env?: Record<string, string> } = {},
+) {
   const files: Record<string, string> = {};
   const tables: Record<string, string> = {};
   for (let i = 0; i < handlers; i++) {
@@ -61,7 +64,9 @@ async function untilCatchingSignals(p: FerryProcess): Promise<void> {
   const sigterm = 1n << 14n;
   for (const deadline = Date.now() + 30_000; Date.now() < deadline; await Bun.sleep(1)) {
     if (p.proc.exitCode !== null) throw new Error(`ferry exited with ${p.proc.exitCode} before it caught SIGTERM:\n${p.output()}`);
-    const status = await Bun.file(`/proc/${p.proc.pid}/status`).text().catch(() => "");
+    const status = await Bun.file(`/proc/${p.proc.pid}/status`)
+      .text()
+      .catch(() => "");
     const caught = /SigCgt:\s*([0-9a-f]+)/.exec(status)?.[1];
     if (caught && (BigInt(`0x${caught}`) & sigterm) !== 0n) return;
   }
@@ -70,11 +75,15 @@ async function untilCatchingSignals(p: FerryProcess): Promise<void> {
 
 /** Polls every few milliseconds (waitForLog's 50 ms is too coarse to land a signal in a short step). */
 async function untilLogged(p: FerryProcess, msg: string, timeoutMs = 60_000): Promise<Record<string, unknown>> {
-  return waitFor(`log line ${msg}`, () => {
-    const line = p.logs.find((l) => l.msg === msg);
-    if (!line && p.proc.exitCode !== null) throw new Error(`ferry exited with ${p.proc.exitCode} before logging ${msg}:\n${p.output().slice(-3000)}`);
-    return line;
-  }, { timeoutMs, intervalMs: 2 });
+  return waitFor(
+    `log line ${msg}`,
+    () => {
+      const line = p.logs.find((l) => l.msg === msg);
+      if (!line && p.proc.exitCode !== null) throw new Error(`ferry exited with ${p.proc.exitCode} before logging ${msg}:\n${p.output().slice(-3000)}`);
+      return line;
+    },
+    { timeoutMs, intervalMs: 2 },
+  );
 }
 
 /** Exit 0, the start-up said it was aborted by `signal`, and the engine never ran. */
@@ -112,11 +121,15 @@ test("a SIGTERM while another replica holds the migration lock cancels the wait;
     const held = await holder.reserve();
     await held`select pg_advisory_lock(${0x6665_7272})`;
     const { p } = await worker("abort-lock-wait", { env: { FERRY_DATABASE_URL: db.url } });
-    await waitFor("ferry to wait for the migration lock", async () => {
-      const [row] = await sql<{ n: number }[]>`select count(*)::int as n from pg_locks l join pg_database d on d.oid = l.database
+    await waitFor(
+      "ferry to wait for the migration lock",
+      async () => {
+        const [row] = await sql<{ n: number }[]>`select count(*)::int as n from pg_locks l join pg_database d on d.oid = l.database
         where l.locktype = 'advisory' and not l.granted and d.datname = ${db.name}`;
-      return row!.n > 0;
-    }, { intervalMs: 20 });
+        return row!.n > 0;
+      },
+      { intervalMs: 20 },
+    );
     p.proc.kill("SIGTERM");
     await expectStartAborted(p);
     const [state] = await held<{ migrations: string | null; mine: boolean }[]>`
@@ -124,10 +137,14 @@ test("a SIGTERM while another replica holds the migration lock cancels the wait;
         exists (select 1 from pg_locks where locktype = 'advisory' and granted and pid = pg_backend_pid()) as mine`;
     expect(state).toEqual({ migrations: null, mine: true });
     // Its pool is closed: no session of the worker is left on the database.
-    await waitFor("the worker's sessions to end", async () => {
-      const [row] = await sql<{ n: number }[]>`select count(*)::int as n from pg_stat_activity where datname = ${db.name} and application_name = 'ferry'`;
-      return row!.n === 0;
-    }, { timeoutMs: 10_000 });
+    await waitFor(
+      "the worker's sessions to end",
+      async () => {
+        const [row] = await sql<{ n: number }[]>`select count(*)::int as n from pg_stat_activity where datname = ${db.name} and application_name = 'ferry'`;
+        return row!.n === 0;
+      },
+      { timeoutMs: 10_000 },
+    );
     held.release();
   } finally {
     await holder.end();
@@ -175,10 +192,14 @@ test("a second SIGTERM while the start-up unwinds exits 130 at once", async () =
     env: { FERRY_DATABASE_URL: db.url },
     migrations: { "0009_slow.sql": "select pg_sleep(30)" },
   });
-  await waitFor("the slow migration to run", async () => {
-    const [row] = await sql<{ n: number }[]>`select count(*)::int as n from pg_stat_activity where datname = ${db.name} and query like '%pg_sleep(30)%'`;
-    return row!.n > 0;
-  }, { intervalMs: 20 });
+  await waitFor(
+    "the slow migration to run",
+    async () => {
+      const [row] = await sql<{ n: number }[]>`select count(*)::int as n from pg_stat_activity where datname = ${db.name} and query like '%pg_sleep(30)%'`;
+      return row!.n > 0;
+    },
+    { intervalMs: 20 },
+  );
   p.proc.kill("SIGTERM");
   await untilLogged(p, "engine:start-aborting");
   const t0 = Date.now();

@@ -15,10 +15,7 @@ const sql = testSql();
 const t = testTopology(["User:alice"]);
 const topic = `${t.prefix}.orders`;
 const table = `effects_topology_${randomUUID().slice(0, 8)}`;
-const handlersDir = writeHandlersDir(
-  { "record-effect.ts": effectsHandler({ topic, table }) },
-  { [`0001_${table}.sql`]: effectsTableMigration(table) },
-);
+const handlersDir = writeHandlersDir({ "record-effect.ts": effectsHandler({ topic, table }) }, { [`0001_${table}.sql`]: effectsTableMigration(table) });
 
 afterAll(async () => {
   await t.cleanup();
@@ -30,7 +27,13 @@ test("ferry run as the service's principal needs no ACL beyond what topology app
   // The file declares only the topic and who runs the worker; --handlers adds the rest.
   const plan = await t.apply(`topics:\n  ${topic}: { partitions: 2 }\nservices:\n  worker:\n    principal: User:alice\n`, { handlersDir });
   expect(plan.changes.map((c) => ("topic" in c ? `${c.action} ${c.topic}` : `${c.action} ${c.acl.operation} ${c.acl.resourceName}`)).sort()).toEqual(
-    [`create-topic ${topic}`, `create-topic ${topic}.dlt`, `add-acl read ${topic}`, `add-acl write ${topic}.dlt`, `add-acl read ${t.prefix}.record-effect`].sort(),
+    [
+      `create-topic ${topic}`,
+      `create-topic ${topic}.dlt`,
+      `add-acl read ${topic}`,
+      `add-acl write ${topic}.dlt`,
+      `add-acl read ${t.prefix}.record-effect`,
+    ].sort(),
   );
 
   const alice = saslConnection("alice");

@@ -66,12 +66,18 @@ async function ownDatabase(name: string, server: { url: string; sql: postgres.Sq
  */
 async function underFaults(
   s: FaultScenario,
-  { worker, rounds, pauseMs, fault }: { worker: FerryProcess; rounds: number; pauseMs: [number, number]; fault: (round: number, produce: (count: number) => Promise<void>) => Promise<void> },
+  {
+    worker,
+    rounds,
+    pauseMs,
+    fault,
+  }: { worker: FerryProcess; rounds: number; pauseMs: [number, number]; fault: (round: number, produce: (count: number) => Promise<void>) => Promise<void> },
 ) {
   const random = seededRandom(seed);
   const producer = await kafka.ackProducer();
   let chunk = 0;
-  const produce = (count: number) => producer.send(faultWorkload(s.topic, count, { seed: seed + chunk, prefix: `${s.topic}-c${chunk++}`, permanentRate: 0.02 }));
+  const produce = (count: number) =>
+    producer.send(faultWorkload(s.topic, count, { seed: seed + chunk, prefix: `${s.topic}-c${chunk++}`, permanentRate: 0.02 }));
   try {
     await produce(long ? 20_000 : 3_000);
     await worker.waitForLog("partitions:assigned", 90_000);
@@ -80,10 +86,14 @@ async function underFaults(
     let applied = 0;
     for (let round = 0; round < rounds; round++) {
       if (await s.caughtUp()) await produce(500);
-      applied = await waitFor("progress since the last fault", async () => {
-        const n = await s.count();
-        return n > applied ? n : 0;
-      }, { timeoutMs: 120_000, intervalMs: 100 });
+      applied = await waitFor(
+        "progress since the last fault",
+        async () => {
+          const n = await s.count();
+          return n > applied ? n : 0;
+        },
+        { timeoutMs: 120_000, intervalMs: 100 },
+      );
       await Bun.sleep(pauseMs[0] + random() * (pauseMs[1] - pauseMs[0]));
       await fault(round, produce);
       const snapshot = await waitFor("a snapshot", () => s.snapshot(), { timeoutMs: 30_000, intervalMs: 200 });
@@ -132,11 +142,15 @@ test("the worker's connections killed again and again (pg_terminate_backend): ex
       pauseMs: [50, 400],
       async fault() {
         // The pool may be between connections: try until one of the worker's is there to kill.
-        terminated += await waitFor("a worker connection to terminate", async () => {
-          const rows = await admin<{ pid: number }[]>`
+        terminated += await waitFor(
+          "a worker connection to terminate",
+          async () => {
+            const rows = await admin<{ pid: number }[]>`
             select pg_terminate_backend(pid) as pid from pg_stat_activity where datname = ${db.database} and application_name = 'ferry'`;
-          return rows.length;
-        }, { timeoutMs: 10_000, intervalMs: 20 });
+            return rows.length;
+          },
+          { timeoutMs: 10_000, intervalMs: 20 },
+        );
       },
     });
     reportCounts("postgres-connections-killed", { backendsTerminated: terminated, ...result.counts, ...result.report });
@@ -162,12 +176,15 @@ test("Ferry's own statements cancelled by a statement timeout under lock content
       rounds: long ? 30 : 6,
       pauseMs: [50, 400],
       // Holds the inbox for two seconds while new events arrive: every claim waits past its 600 ms and is cancelled.
-      fault: (_round, produce) => db.sql.begin(async (tx) => {
-        await tx.unsafe("set local statement_timeout = 0");
-        await tx.unsafe("lock table ferry_inbox in exclusive mode");
-        await produce(200);
-        await tx.unsafe("select pg_sleep(2)");
-      }).then(() => undefined),
+      fault: (_round, produce) =>
+        db.sql
+          .begin(async (tx) => {
+            await tx.unsafe("set local statement_timeout = 0");
+            await tx.unsafe("lock table ferry_inbox in exclusive mode");
+            await produce(200);
+            await tx.unsafe("select pg_sleep(2)");
+          })
+          .then(() => undefined),
     });
     const cancelled = worker.logs.filter((l) => l.msg === "batch:infrastructure-failure" && JSON.stringify(l.error).includes("statement timeout")).length;
     reportCounts("postgres-statement-timeouts", { locksHeld: long ? 30 : 6, statementsCancelled: cancelled, ...result.counts, ...result.report });

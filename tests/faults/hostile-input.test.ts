@@ -43,7 +43,11 @@ interface Kind {
 
 test("every kind of hostile input is dead-lettered with its precise reason; no partition blocks, the worker never restarts", async () => {
   const id = randomUUID().slice(0, 8);
-  const [jsonTopic, keyedTopic, avroTopic] = (await Promise.all(["hostile-json", "hostile-keyed", "hostile-avro"].map((p) => kafka.createTopic(p, 1)))) as [string, string, string];
+  const [jsonTopic, keyedTopic, avroTopic] = (await Promise.all(["hostile-json", "hostile-keyed", "hostile-avro"].map((p) => kafka.createTopic(p, 1)))) as [
+    string,
+    string,
+    string,
+  ];
   const table = `hostile_${id}`;
   const ping = avro.Type.forSchema(pingSchema as never);
   registry.track(`${avroTopic}-value`);
@@ -58,39 +62,105 @@ test("every kind of hostile input is dead-lettered with its precise reason; no p
     { label: "non-UTF-8 value", record: { value: nonUtf8 }, expect: deadLetter("decode-failed", "invalid-utf8:") },
     { label: "empty value", record: { value: Buffer.alloc(0) }, expect: deadLetter("decode-failed", "empty-value:") },
     { label: "null value (tombstone)", record: { value: null }, expect: deadLetter("decode-failed", "empty-value:") },
-    { label: "JSON nested 100,000 deep (parses, has no business key)", record: { value: "[".repeat(100_000) + "]".repeat(100_000) }, expect: deadLetter("business-key-failed", "businessKey returned undefined") },
+    {
+      label: "JSON nested 100,000 deep (parses, has no business key)",
+      record: { value: "[".repeat(100_000) + "]".repeat(100_000) },
+      expect: deadLetter("business-key-failed", "businessKey returned undefined"),
+    },
     { label: "oversized value (1,040,000 bytes)", record: { value: "x".repeat(1_040_000) }, expect: deadLetter("decode-failed", "invalid-json:") },
     { label: "no event-id header", record: { value: json(1), eventId: null }, expect: deadLetter("missing-event-id") },
     { label: "empty event-id header", record: { value: json(2), eventId: null, headers: { "event-id": "" } }, expect: deadLetter("missing-event-id") },
-    { label: "event-id with a space", record: { value: json(3), eventId: null, headers: { "event-id": "has a space" } }, expect: deadLetter("malformed-event-id") },
-    { label: "event-id of 201 characters", record: { value: json(4), eventId: null, headers: { "event-id": "e".repeat(201) } }, expect: deadLetter("malformed-event-id") },
+    {
+      label: "event-id with a space",
+      record: { value: json(3), eventId: null, headers: { "event-id": "has a space" } },
+      expect: deadLetter("malformed-event-id"),
+    },
+    {
+      label: "event-id of 201 characters",
+      record: { value: json(4), eventId: null, headers: { "event-id": "e".repeat(201) } },
+      expect: deadLetter("malformed-event-id"),
+    },
     { label: "event-id not UTF-8", record: { value: json(5), eventId: null, headers: { "event-id": nonUtf8 } }, expect: deadLetter("malformed-event-id") },
-    { label: "event-id with a newline", record: { value: json(6), eventId: null, headers: { "event-id": "line\nbreak" } }, expect: deadLetter("malformed-event-id") },
-    { label: "two different event-id headers", record: { value: json(7), eventId: null, headers: { "event-id": [`${jsonTopic}-twice-a`, `${jsonTopic}-twice-b`] } }, expect: deadLetter("malformed-event-id") },
+    {
+      label: "event-id with a newline",
+      record: { value: json(6), eventId: null, headers: { "event-id": "line\nbreak" } },
+      expect: deadLetter("malformed-event-id"),
+    },
+    {
+      label: "two different event-id headers",
+      record: { value: json(7), eventId: null, headers: { "event-id": [`${jsonTopic}-twice-a`, `${jsonTopic}-twice-b`] } },
+      expect: deadLetter("malformed-event-id"),
+    },
     { label: "JSON null value", record: { value: "null" }, expect: deadLetter("business-key-failed") },
     { label: "payload without its business key", record: { value: JSON.stringify({ n: 8 }) }, expect: deadLetter("business-key-failed") },
     { label: "another payload without its business key", record: { value: JSON.stringify({ n: 9 }) }, expect: deadLetter("business-key-failed") },
     { label: "second event for a business key", record: { value: json(10, { key: `${jsonTopic}-k0` }) }, expect: deadLetter("functional-duplicate") },
     { label: "handler throws", record: { value: json(11, { act: "throw" }) }, expect: deadLetter("exhausted", "event 11 is poison") },
     { label: "handler throws ctx.permanent", record: { value: json(12, { act: "permanent" }) }, expect: deadLetter("permanent", "event 12 can never apply") },
-    { label: "handler hangs past its timeout", record: { value: json(13, { act: "hang" }) }, expect: deadLetter("exhausted", "the handler did not finish within 600 ms") },
-    { label: "handler throws a string", record: { value: json(14, { act: "throw-string" }) }, expect: deadLetter("exhausted", "non-Error value thrown: a plain string") },
-    { label: "handler throws undefined", record: { value: json(15, { act: "throw-undefined" }) }, expect: deadLetter("exhausted", "non-Error value thrown: undefined") },
-    { label: "handler throws an unprintable value", record: { value: json(16, { act: "throw-unprintable" }) }, expect: deadLetter("exhausted", "non-Error value thrown") },
-    { label: "handler rejects after its timeout", record: { value: json(17, { act: "reject-late" }) }, expect: deadLetter("exhausted", "the handler did not finish within 600 ms") },
-    { label: "handler writes a missing table", record: { value: json(18, { act: "missing-table" }) }, expect: deadLetter("exhausted", 'relation "ferry_faults_no_such_table" does not exist') },
+    {
+      label: "handler hangs past its timeout",
+      record: { value: json(13, { act: "hang" }) },
+      expect: deadLetter("exhausted", "the handler did not finish within 600 ms"),
+    },
+    {
+      label: "handler throws a string",
+      record: { value: json(14, { act: "throw-string" }) },
+      expect: deadLetter("exhausted", "non-Error value thrown: a plain string"),
+    },
+    {
+      label: "handler throws undefined",
+      record: { value: json(15, { act: "throw-undefined" }) },
+      expect: deadLetter("exhausted", "non-Error value thrown: undefined"),
+    },
+    {
+      label: "handler throws an unprintable value",
+      record: { value: json(16, { act: "throw-unprintable" }) },
+      expect: deadLetter("exhausted", "non-Error value thrown"),
+    },
+    {
+      label: "handler rejects after its timeout",
+      record: { value: json(17, { act: "reject-late" }) },
+      expect: deadLetter("exhausted", "the handler did not finish within 600 ms"),
+    },
+    {
+      label: "handler writes a missing table",
+      record: { value: json(18, { act: "missing-table" }) },
+      expect: deadLetter("exhausted", 'relation "ferry_faults_no_such_table" does not exist'),
+    },
     { label: "handler statement past its timeout", record: { value: json(19, { act: "slow-sql" }) }, expect: deadLetter("exhausted") },
     { label: "handler leaves a rejection nobody awaits (applied)", record: { value: json(20, { act: "floating-rejection" }) }, expect: { kind: "apply" } },
     { label: "handler leaves a timer that throws (applied)", record: { value: json(21, { act: "timer-throws" }) }, expect: { kind: "apply" } },
   ];
-  const keyedKinds: Kind[] = [{ label: "null Kafka key where the business key needs one", record: { key: null, value: JSON.stringify({ n: 1 }) }, expect: deadLetter("business-key-failed") }];
+  const keyedKinds: Kind[] = [
+    {
+      label: "null Kafka key where the business key needs one",
+      record: { key: null, value: JSON.stringify({ n: 1 }) },
+      expect: deadLetter("business-key-failed"),
+    },
+  ];
   const avroKinds: Kind[] = [
-    { label: "Avro: bad magic byte", record: { value: Buffer.concat([Buffer.from([1]), wire(pingId, pingBytes(1)).subarray(1)]) }, expect: deadLetter("decode-failed", "bad-magic-byte:") },
+    {
+      label: "Avro: bad magic byte",
+      record: { value: Buffer.concat([Buffer.from([1]), wire(pingId, pingBytes(1)).subarray(1)]) },
+      expect: deadLetter("decode-failed", "bad-magic-byte:"),
+    },
     { label: "Avro: unknown schema id", record: { value: wire(2_000_000_000, pingBytes(2)) }, expect: deadLetter("decode-failed", "unknown-schema-id:") },
-    { label: "Avro: truncated payload", record: { value: wire(pingId, pingBytes(3).subarray(0, 2)) }, expect: deadLetter("decode-failed", "truncated-payload:") },
+    {
+      label: "Avro: truncated payload",
+      record: { value: wire(pingId, pingBytes(3).subarray(0, 2)) },
+      expect: deadLetter("decode-failed", "truncated-payload:"),
+    },
     { label: "Avro: truncated header", record: { value: Buffer.from([0, 0, 0]) }, expect: deadLetter("decode-failed", "truncated-header:") },
-    { label: "Avro: valid Avro of another schema", record: { value: wire(otherId, avro.Type.forSchema(otherSchema as never).toBuffer({ flag: true })) }, expect: deadLetter("decode-failed", "schema-mismatch:") },
-    { label: "Avro: trailing bytes", record: { value: wire(pingId, Buffer.concat([pingBytes(4), Buffer.from([7, 7, 7])])) }, expect: deadLetter("decode-failed", "trailing-bytes:") },
+    {
+      label: "Avro: valid Avro of another schema",
+      record: { value: wire(otherId, avro.Type.forSchema(otherSchema as never).toBuffer({ flag: true })) },
+      expect: deadLetter("decode-failed", "schema-mismatch:"),
+    },
+    {
+      label: "Avro: trailing bytes",
+      record: { value: wire(pingId, Buffer.concat([pingBytes(4), Buffer.from([7, 7, 7])])) },
+      expect: deadLetter("decode-failed", "trailing-bytes:"),
+    },
   ];
 
   // Good events around every hostile one: the first claims business key k0, the last proves the partition still flows.
@@ -130,15 +200,28 @@ test("every kind of hostile input is dead-lettered with its precise reason; no p
     const started = Date.now();
     for (const topic of [jsonTopic, keyedTopic, avroTopic]) await producer.send(all.filter((r) => r.topic === topic));
     expect(producer.produced.filter((p) => !p.ack)).toEqual([]);
-    const groups: Array<[string, string]> = [[`${groupPrefix}.acting`, jsonTopic], [`${groupPrefix}.kafka-keyed`, keyedTopic], [`${groupPrefix}.ping-avro`, avroTopic]];
-    await waitFor("every partition committed to its end", async () => (await Promise.all(groups.map(([g, t]) => kafka.caughtUp(g, t)))).every(Boolean), { timeoutMs: 120_000, intervalMs: 250 });
+    const groups: Array<[string, string]> = [
+      [`${groupPrefix}.acting`, jsonTopic],
+      [`${groupPrefix}.kafka-keyed`, keyedTopic],
+      [`${groupPrefix}.ping-avro`, avroTopic],
+    ];
+    await waitFor("every partition committed to its end", async () => (await Promise.all(groups.map(([g, t]) => kafka.caughtUp(g, t)))).every(Boolean), {
+      timeoutMs: 120_000,
+      intervalMs: 250,
+    });
     const elapsedMs = Date.now() - started;
 
     const applied = (await sql<{ event_id: string }[]>`select event_id from ${sql(table)}`).map((r) => ({ eventId: r.event_id }));
-    const letters = (await Promise.all([jsonTopic, keyedTopic, avroTopic].map((t) => kafka.readDeadLetters(`${t}.dlt`).then((ls) => ls.map((l) => ({ ...l, topic: t })))))).flat();
+    const letters = (
+      await Promise.all([jsonTopic, keyedTopic, avroTopic].map((t) => kafka.readDeadLetters(`${t}.dlt`).then((ls) => ls.map((l) => ({ ...l, topic: t })))))
+    ).flat();
     // Coordinates are per topic: check each topic on its own, then add up.
     const reports = [jsonTopic, keyedTopic, avroTopic].map((t) =>
-      check(producer.produced.filter((p, i) => all[i]!.topic === t), applied.filter((a) => a.eventId.startsWith(t)), letters.filter((l) => l.topic === t)),
+      check(
+        producer.produced.filter((_p, i) => all[i]!.topic === t),
+        applied.filter((a) => a.eventId.startsWith(t)),
+        letters.filter((l) => l.topic === t),
+      ),
     );
     const byKind = all.flatMap((r, i) => {
       const label = labels.get(r);
@@ -148,8 +231,9 @@ test("every kind of hostile input is dead-lettered with its precise reason; no p
       const outcome = letter?.reason ?? (applied.some((a) => a.eventId === r.eventId) ? "(applied)" : "(neither)");
       return [{ kind: label, reason: outcome, message: letter?.errorMessage?.slice(0, 100) ?? "" }];
     });
-    const sum = (field: "acknowledged" | "applied" | "duplicates" | "missing" | "unexpected" | "deadLetterMissing" | "deadLetterUnexpected" | "deadLetterRepeats") =>
-      reports.reduce((total, r) => total + r[field], 0);
+    const sum = (
+      field: "acknowledged" | "applied" | "duplicates" | "missing" | "unexpected" | "deadLetterMissing" | "deadLetterUnexpected" | "deadLetterRepeats",
+    ) => reports.reduce((total, r) => total + r[field], 0);
     const deadLettered: Record<string, number> = {};
     for (const r of reports) for (const [reason, n] of Object.entries(r.deadLettered)) deadLettered[reason] = (deadLettered[reason] ?? 0) + n;
     const restarts = worker.logs.filter((l) => l.msg === "engine:running").length - 1;
@@ -169,7 +253,7 @@ test("every kind of hostile input is dead-lettered with its precise reason; no p
     });
     console.table(byKind);
     expect(byKind.length).toBeGreaterThanOrEqual(20);
-    expect(reports.map((r) => r.deadLetterWrong).flat()).toEqual([]);
+    expect(reports.flatMap((r) => r.deadLetterWrong)).toEqual([]);
     expect(reports.every((r) => r.ok)).toBe(true);
     expect(worker.proc.exitCode).toBeNull();
     expect(restarts).toBe(0);

@@ -46,7 +46,9 @@ const secretEnv = {
 
 /** Every secret and payload fragment found in `text`, by name. */
 function leaks(text: string): string[] {
-  const found = Object.entries(secrets).filter(([, value]) => text.includes(value)).map(([name]) => name);
+  const found = Object.entries(secrets)
+    .filter(([, value]) => text.includes(value))
+    .map(([name]) => name);
   if (text.includes(marker)) found.push("payload");
   return found;
 }
@@ -107,7 +109,12 @@ test("as a least-privilege SASL principal the worker applies and dead-letters; t
       ["POST", "/api/handlers/record-effect/dead-letters/replay"],
       ["GET", "/api/no-such-route"],
     ];
-    const attempts: Array<Record<string, string>> = [{}, { authorization: "Bearer not-the-token-0123456789" }, { authorization: `Basic ${btoa(`admin:${secrets.adminToken}`)}` }, { authorization: secrets.adminToken }];
+    const attempts: Array<Record<string, string>> = [
+      {},
+      { authorization: "Bearer not-the-token-0123456789" },
+      { authorization: `Basic ${btoa(`admin:${secrets.adminToken}`)}` },
+      { authorization: secrets.adminToken },
+    ];
     const statuses: Record<string, number> = {};
     for (const [method, path] of paths) {
       for (const headers of attempts) {
@@ -140,7 +147,12 @@ test("as a least-privilege SASL principal the worker applies and dead-letters; t
     const output = worker.output();
     keepLog("security-worker", output);
     // A configuration error must not echo the secrets either.
-    const refused = await runFerry(["run", "--handlers", handlersDir], { ...secretEnv, FERRY_BATCH_SIZE: "lots", FERRY_HTTP_HOST: "0.0.0.0", FERRY_ADMIN_TOKEN: "short" });
+    const refused = await runFerry(["run", "--handlers", handlersDir], {
+      ...secretEnv,
+      FERRY_BATCH_SIZE: "lots",
+      FERRY_HTTP_HOST: "0.0.0.0",
+      FERRY_ADMIN_TOKEN: "short",
+    });
     expect(refused.code).toBe(2);
     reportCounts("security", {
       adminRequestsRefused: statuses,

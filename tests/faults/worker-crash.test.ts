@@ -42,7 +42,15 @@ test(`SIGKILLed ${kills} times at random points of the commit protocol, the effe
     let events = 0;
     let chunks = 0;
     const produce = async (count: number) => {
-      await producer.send(faultWorkload(s.topic, count, { seed: seed + chunks, prefix: `${s.topic}-c${chunks++}`, technicalRate: 0.05, functionalRate: 0.03, permanentRate: 0.02 }));
+      await producer.send(
+        faultWorkload(s.topic, count, {
+          seed: seed + chunks,
+          prefix: `${s.topic}-c${chunks++}`,
+          technicalRate: 0.05,
+          functionalRate: 0.03,
+          permanentRate: 0.02,
+        }),
+      );
       events += count;
     };
     await produce(long ? 20_000 : 4_000);
@@ -89,7 +97,17 @@ test(`SIGKILLed ${kills} times at random points of the commit protocol, the effe
     );
     const elapsedMs = Date.now() - started;
     const report = await s.check(producer.produced);
-    reportCounts("worker-crash", { events, records: producer.produced.length, kills: killed, fired: s.faultsFired(), killedFromOutside: outside, workers: s.workers.length, elapsedMs, produce: produceSummary(producer.produced), ...report });
+    reportCounts("worker-crash", {
+      events,
+      records: producer.produced.length,
+      kills: killed,
+      fired: s.faultsFired(),
+      killedFromOutside: outside,
+      workers: s.workers.length,
+      elapsedMs,
+      produce: produceSummary(producer.produced),
+      ...report,
+    });
     expect(report.deadLetterWrong).toEqual([]);
     expect(report).toMatchObject({ ok: true, duplicates: 0, missing: 0, unexpected: 0, unacknowledged: 0 });
     expect(killed).toBeGreaterThanOrEqual(kills);

@@ -41,7 +41,16 @@ const topicFor = (prefix: string) => {
 
 function captureProducer() {
   const sent: OutgoingRecord[] = [];
-  return { sent, port: { send: async (records: OutgoingRecord[]) => (sent.push(...records), records.map(() => ({ topic: "t", partition: 0, offset: "0" }))), stop: async () => {} } };
+  return {
+    sent,
+    port: {
+      send: async (records: OutgoingRecord[]) => {
+        sent.push(...records);
+        return records.map(() => ({ topic: "t", partition: 0, offset: "0" }));
+      },
+      stop: async () => {},
+    },
+  };
 }
 
 describe("interop with @confluentinc/schemaregistry", () => {
@@ -62,7 +71,11 @@ describe("interop with @confluentinc/schemaregistry", () => {
     const topic = topicFor("interop-out");
     const capture = captureProducer();
     const producer = createAvroProducer({ producer: capture.port, registry: registry.client, autoRegister: true });
-    const { schemaId } = await producer.send(topic, orderPlaced, [1, 2].map((n) => ({ value: order(n), key: `o-${n}` })));
+    const { schemaId } = await producer.send(
+      topic,
+      orderPlaced,
+      [1, 2].map((n) => ({ value: order(n), key: `o-${n}` })),
+    );
     const deserializer = new AvroDeserializer(confluent, SerdeType.VALUE, {});
     for (const [i, record] of capture.sent.entries()) {
       expect((record.value as Buffer).readUInt32BE(1)).toBe(schemaId);
@@ -72,7 +85,15 @@ describe("interop with @confluentinc/schemaregistry", () => {
 });
 
 describe("evolution across registered versions (real registry ids)", () => {
-  const v1 = { type: "record", name: "Payment", namespace: "shop.pay", fields: [{ name: "id", type: "string" }, { name: "cents", type: "int" }] };
+  const v1 = {
+    type: "record",
+    name: "Payment",
+    namespace: "shop.pay",
+    fields: [
+      { name: "id", type: "string" },
+      { name: "cents", type: "int" },
+    ],
+  };
   const v2 = { ...v1, fields: [...v1.fields, { name: "currency", type: "string", default: "EUR" }] };
 
   test("a v1 writer is read by a v2 reader (the new field's default), and a v2 writer by a v1 reader (the field dropped)", async () => {

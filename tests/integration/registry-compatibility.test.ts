@@ -30,7 +30,12 @@ async function registryVerdict(history: object[], candidate: object, level: (typ
 describe("compatibility matrix: Ferry's verdict = expected = the registry's", () => {
   const rows = compatibilityCases.flatMap((c) => compatibilityLevels.map((level) => [c.name, level, c] as const));
   test.each(rows)("%s under %s", async (_name, level, c) => {
-    const ours = checkCompatibility(parseSchema(c.candidate, "candidate"), c.history.map((s, i) => ({ version: i + 1, type: parseSchema(s, "v") })), level).length === 0;
+    const ours =
+      checkCompatibility(
+        parseSchema(c.candidate, "candidate"),
+        c.history.map((s, i) => ({ version: i + 1, type: parseSchema(s, "v") })),
+        level,
+      ).length === 0;
     const theirs = await registryVerdict(c.history, c.candidate, level);
     expect({ ours, theirs }).toEqual({ ours: expectedVerdict(c, level), theirs: expectedVerdict(c, level) });
   });

@@ -46,9 +46,15 @@ describe("ferry topology on a real cluster", () => {
     const t = topology();
     await t.apply(ordersFile(t.prefix));
     await kafkaTool("kafka.admin.ConfigCommand", [
-      "--bootstrap-server", testServices().brokers,
-      "--entity-type", "topics", "--entity-name", `${t.prefix}.orders`,
-      "--alter", "--add-config", "retention.ms=1000,segment.ms=3600000",
+      "--bootstrap-server",
+      testServices().brokers,
+      "--entity-type",
+      "topics",
+      "--entity-name",
+      `${t.prefix}.orders`,
+      "--alter",
+      "--add-config",
+      "retention.ms=1000,segment.ms=3600000",
     ]);
     const drift = await waitFor("the drift to show in the plan", async () => {
       const p = await t.plan(ordersFile(t.prefix));
@@ -68,8 +74,13 @@ describe("ferry topology on a real cluster", () => {
     const t = topology();
     await t.apply(ordersFile(t.prefix));
     const extra = {
-      principal: "User:alice", host: "*", permission: "allow", operation: "write",
-      resourceType: "topic", resourceName: `${t.prefix}.orders`, patternType: "literal",
+      principal: "User:alice",
+      host: "*",
+      permission: "allow",
+      operation: "write",
+      resourceType: "topic",
+      resourceName: `${t.prefix}.orders`,
+      patternType: "literal",
     } as const;
     await t.admin.createAcls([extra]);
     // Brokers learn the hand-made ACL a moment after the controller accepts it.
@@ -112,7 +123,9 @@ describe("ferry topology on a real cluster", () => {
   test("refuses a compaction flip and a replication factor change; adds partitions with a warning", async () => {
     const t = topology();
     await t.apply(ordersFile(t.prefix));
-    const flipped = ordersFile(t.prefix).replace("cleanup.policy: compact", "cleanup.policy: delete").replace("partitions: 3", "partitions: 3\n    replicationFactor: 2");
+    const flipped = ordersFile(t.prefix)
+      .replace("cleanup.policy: compact", "cleanup.policy: delete")
+      .replace("partitions: 3", "partitions: 3\n    replicationFactor: 2");
     expect((await t.plan(flipped)).refusals.map((r) => r.reason).sort()).toEqual(["compaction-flip", "replication-factor-change"]);
 
     const grown = ordersFile(t.prefix, { partitions: 5 });

@@ -5,7 +5,8 @@ export function adminClient(port: number, token?: string) {
   return {
     base,
     get: (path: string) => fetch(base + path, { headers: headers() }),
-    post: (path: string, body: unknown = {}) => fetch(base + path, { method: "POST", headers: headers({ "content-type": "application/json" }), body: JSON.stringify(body) }),
+    post: (path: string, body: unknown = {}) =>
+      fetch(base + path, { method: "POST", headers: headers({ "content-type": "application/json" }), body: JSON.stringify(body) }),
     async json<T = any>(path: string, body?: unknown): Promise<T> {
       const res = body === undefined ? await this.get(path) : await this.post(path, body);
       if (!res.ok) throw new Error(`${path} answered ${res.status}: ${await res.text()}`);
@@ -19,7 +20,7 @@ export function adminClient(port: number, token?: string) {
     /** The value of one metric series from /metrics (0 when absent). */
     async metric(series: string): Promise<number> {
       const text = await (await fetch(`${base}/metrics`)).text();
-      const line = text.split("\n").find((l) => l.startsWith(series + " "));
+      const line = text.split("\n").find((l) => l.startsWith(`${series} `));
       return line ? Number(line.slice(series.length + 1)) : 0;
     },
   };

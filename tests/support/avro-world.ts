@@ -69,7 +69,10 @@ export default defineHandler<OrderPlaced>({
       processes.push(p);
       return p;
     },
-    rows: () => deps.sql<Array<{ event_id: string; order_id: string; total_cents: string; currency: string; payment: string; items: number; coupon: string | null }>>`select * from ${deps.sql(table)} order by order_id`,
+    rows: () =>
+      deps.sql<
+        Array<{ event_id: string; order_id: string; total_cents: string; currency: string; payment: string; items: number; coupon: string | null }>
+      >`select * from ${deps.sql(table)} order by order_id`,
     cleanup() {
       for (const p of processes) if (p.proc.exitCode === null) p.proc.kill("SIGKILL");
     },

@@ -62,10 +62,14 @@ export function startDevProcess(command: string[], { cwd, env = {} }: { cwd: str
     lines,
     output: () => raw,
     waitFor(what, match, timeoutMs = 120_000) {
-      return waitFor(what, () => {
-        if (proc.exitCode !== null) throw new Error(`ferry dev exited with ${proc.exitCode}:\n${raw.slice(-3000)}`);
-        return lines.find(match);
-      }, { timeoutMs, intervalMs: 100 }).catch((e: Error) => {
+      return waitFor(
+        what,
+        () => {
+          if (proc.exitCode !== null) throw new Error(`ferry dev exited with ${proc.exitCode}:\n${raw.slice(-3000)}`);
+          return lines.find(match);
+        },
+        { timeoutMs, intervalMs: 100 },
+      ).catch((e: Error) => {
         throw new Error(`${e.message}\n--- output ---\n${raw.slice(-3000)}`);
       });
     },

@@ -28,7 +28,14 @@ export function effectsHandler({
   retry = "{ attempts: 3, backoffMs: 20, maxBackoffMs: 200 }",
   extra = "",
   timeoutMs,
-}: { topic: string; table: string; businessKey?: boolean; retry?: string; extra?: string; timeoutMs?: number }): string {
+}: {
+  topic: string;
+  table: string;
+  businessKey?: boolean;
+  retry?: string;
+  extra?: string;
+  timeoutMs?: number;
+}): string {
   return `import { defineHandler } from "ferry";
 
 interface Payload { n: number; key: string; seq: number; fail?: string }

@@ -41,7 +41,11 @@ export async function createScenario(
   const topic = await deps.kafka.createTopic(name, partitions);
   const table = `effects_${name.replace(/[^a-z0-9]/g, "_")}_${id}`;
   const handlersDir = writeHandlersDir(
-    { "record-effect.ts": batch ? batchEffectsHandler({ topic, table }) : effectsHandler({ topic, table, businessKey, ...(retry ? { retry } : {}), ...(timeoutMs ? { timeoutMs } : {}) }) },
+    {
+      "record-effect.ts": batch
+        ? batchEffectsHandler({ topic, table })
+        : effectsHandler({ topic, table, businessKey, ...(retry ? { retry } : {}), ...(timeoutMs ? { timeoutMs } : {}) }),
+    },
     { [`0001_${table}.sql`]: effectsTableMigration(table) },
   );
   const groupPrefix = `${name}-${id}`;
@@ -102,7 +106,10 @@ export async function createScenario(
       ]);
       const lines = ends
         .sort((a, b) => a.partition - b.partition)
-        .map((e) => `  ${topic}:${e.partition} end ${e.high} kafka ${inKafka.find((k) => k.partition === e.partition)?.offset ?? "-"} postgres ${inPg.find((r) => r.partition === e.partition)?.next_offset ?? "-"}`);
+        .map(
+          (e) =>
+            `  ${topic}:${e.partition} end ${e.high} kafka ${inKafka.find((k) => k.partition === e.partition)?.offset ?? "-"} postgres ${inPg.find((r) => r.partition === e.partition)?.next_offset ?? "-"}`,
+        );
       const tails = processes.map((p, i) => {
         const out = p.output().trimEnd().split("\n").slice(-25).join("\n");
         return `--- process ${i + 1} (pid ${p.proc.pid}, exit ${p.proc.exitCode ?? p.proc.signalCode ?? "running"}), last lines:\n${out}`;

@@ -10,9 +10,7 @@ const { kafka, admin, clients, createTopic } = useKafkaTestClients();
 
 /** Reads `count` messages of `topic` from the beginning with a throwaway group. */
 async function readBack(topic: string, count: number) {
-  const consumer = clients.add(
-    kafka.consumer({ kafkaJS: { groupId: uniqueName(), fromBeginning: true, autoCommit: false } }),
-  );
+  const consumer = clients.add(kafka.consumer({ kafkaJS: { groupId: uniqueName(), fromBeginning: true, autoCommit: false } }));
   await consumer.connect();
   await consumer.subscribe({ topics: [topic] });
   const seen: any[] = [];
@@ -107,7 +105,13 @@ describe("KafkaJS admin", () => {
 
     const producer = clients.add(kafka.producer());
     await producer.connect();
-    await producer.send({ topic, messages: [{ partition: 1, value: "a" }, { partition: 1, value: "b" }] });
+    await producer.send({
+      topic,
+      messages: [
+        { partition: 1, value: "a" },
+        { partition: 1, value: "b" },
+      ],
+    });
     await clients.close(producer);
     const offsets = await admin.fetchTopicOffsets(topic);
     expect(offsets.sort((a: { partition: number }, b: { partition: number }) => a.partition - b.partition)).toEqual([
@@ -127,16 +131,16 @@ describe("error paths", () => {
     // for metadata with a fixed 30 s timeout (lib/client.js), then rejects; the
     // admin client connects without a broker and fails its first request instead.
     const unreachable = newKafka({ brokers: ["127.0.0.1:1"] });
-    const failure = (p: Promise<unknown>) => p.then(() => new Error("unexpectedly succeeded"), (e: unknown) => e);
+    const failure = (p: Promise<unknown>) =>
+      p.then(
+        () => new Error("unexpectedly succeeded"),
+        (e: unknown) => e,
+      );
     const producer = unreachable.producer();
     const consumer = unreachable.consumer({ kafkaJS: { groupId: uniqueName() } });
     const badAdmin = clients.add(unreachable.admin());
     await badAdmin.connect();
-    const [p, c, a] = await Promise.all([
-      failure(producer.connect()),
-      failure(consumer.connect()),
-      failure(badAdmin.listTopics({ timeout: 3_000 })),
-    ]);
+    const [p, c, a] = await Promise.all([failure(producer.connect()), failure(consumer.connect()), failure(badAdmin.listTopics({ timeout: 3_000 }))]);
     await clients.close(badAdmin);
     expect(p).toMatchObject({ name: "KafkaJSConnectionError", code: -195, type: "ERR__TRANSPORT" });
     expect(a).toMatchObject({ name: "KafkaJSConnectionError", code: -195, type: "ERR__TRANSPORT" });

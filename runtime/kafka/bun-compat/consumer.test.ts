@@ -32,9 +32,7 @@ async function fill(topic: string, partitions: number, perPartition: number): Pr
 }
 
 function newConsumer(groupId: string, extra: Record<string, unknown> = {}) {
-  return clients.add(
-    kafka.consumer({ kafkaJS: { groupId, fromBeginning: true, autoCommit: false }, ...extra }),
-  );
+  return clients.add(kafka.consumer({ kafkaJS: { groupId, fromBeginning: true, autoCommit: false }, ...extra }));
 }
 
 describe("eachBatch with autoCommit off", () => {
@@ -161,7 +159,10 @@ describe("eachBatch with autoCommit off", () => {
       eachBatch: async ({ batch }: { batch: Batch }) => {
         inFlight.set(batch.partition, (inFlight.get(batch.partition) ?? 0) + 1);
         maxSamePartition = Math.max(maxSamePartition, inFlight.get(batch.partition) ?? 0);
-        maxConcurrent = Math.max(maxConcurrent, [...inFlight.values()].reduce((a, b) => a + b, 0));
+        maxConcurrent = Math.max(
+          maxConcurrent,
+          [...inFlight.values()].reduce((a, b) => a + b, 0),
+        );
         // Hold the batch until another one runs alongside, for at most 250 ms: the
         // consumer starts with one worker and a one-message cache, so the first
         // batches (one partition) run alone until the cache has grown.

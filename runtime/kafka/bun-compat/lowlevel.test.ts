@@ -89,7 +89,10 @@ describe("KafkaConsumer", () => {
     const topic = await createTopic();
     const producer = await openProducer();
     const before = Date.now();
-    await produceAll(producer, [0, 1, 2].map((i) => () => producer.produce(topic, 0, Buffer.from(`v${i}`), `k${i}`)));
+    await produceAll(
+      producer,
+      [0, 1, 2].map((i) => () => producer.produce(topic, 0, Buffer.from(`v${i}`), `k${i}`)),
+    );
     await clients.close(producer);
 
     const consumer = await openConsumer();
@@ -112,9 +115,7 @@ describe("KafkaConsumer", () => {
     expect(consumer.getWatermarkOffsets(topic, 0).highOffset).toBe(3);
 
     const byTime = await new Promise<any[]>((resolve, reject) =>
-      consumer.offsetsForTimes([{ topic, partition: 0, offset: before - 60_000 }], 5_000, (err: unknown, tps: any[]) =>
-        err ? reject(err) : resolve(tps),
-      ),
+      consumer.offsetsForTimes([{ topic, partition: 0, offset: before - 60_000 }], 5_000, (err: unknown, tps: any[]) => (err ? reject(err) : resolve(tps))),
     );
     expect(byTime).toEqual([expect.objectContaining({ topic, partition: 0, offset: 0 })]);
     await clients.close(consumer);
@@ -130,7 +131,10 @@ describe("KafkaConsumer", () => {
     consumer.consume(); // KafkaConsumerConsumeLoop: uv_thread_create (wrapped in bunshim.cc)
 
     const producer = await openProducer();
-    await produceAll(producer, [0, 1, 2, 3, 4].map((i) => () => producer.produce(topic, 0, Buffer.from(`f${i}`), null)));
+    await produceAll(
+      producer,
+      [0, 1, 2, 3, 4].map((i) => () => producer.produce(topic, 0, Buffer.from(`f${i}`), null)),
+    );
     await clients.close(producer);
     await waitFor("5 messages in flowing mode", () => values.length >= 5);
     expect(values).toEqual(["f0", "f1", "f2", "f3", "f4"]);
@@ -143,7 +147,10 @@ describe("KafkaConsumer", () => {
     const prefix = uniqueName();
     const topics = [await createTopic(1, `${prefix}-a`), await createTopic(1, `${prefix}-b`)];
     const producer = await openProducer();
-    await produceAll(producer, topics.map((t) => () => producer.produce(t, 0, Buffer.from(t), null)));
+    await produceAll(
+      producer,
+      topics.map((t) => () => producer.produce(t, 0, Buffer.from(t), null)),
+    );
     await clients.close(producer);
 
     const consumer = await openConsumer({ "topic.metadata.refresh.interval.ms": 1_000 });

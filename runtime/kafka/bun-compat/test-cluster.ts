@@ -11,9 +11,7 @@ export const { Kafka, logLevel } = rdkafka.KafkaJS;
 
 const brokerList = process.env.FERRY_TEST_KAFKA_BROKERS;
 if (!brokerList) {
-  throw new Error(
-    "FERRY_TEST_KAFKA_BROKERS is not set: start the cluster with services/up.sh and `source .services/env` (scripts/test.sh does both)",
-  );
+  throw new Error("FERRY_TEST_KAFKA_BROKERS is not set: start the cluster with services/up.sh and `source .services/env` (scripts/test.sh does both)");
 }
 export const brokers = brokerList.split(",");
 
@@ -48,11 +46,7 @@ export function newKafka(kafkaJS: Record<string, unknown> = {}) {
  * Polls `probe` until it returns something other than undefined/false, then
  * returns that. Fails with `what` after `timeoutMs`.
  */
-export async function waitFor<T>(
-  what: string,
-  probe: () => T | undefined | false | Promise<T | undefined | false>,
-  timeoutMs = 30_000,
-): Promise<T> {
+export async function waitFor<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();

@@ -72,8 +72,29 @@ describe("check", () => {
 describe("offsetsAhead", () => {
   const produced = [ok("a", 0, 0), ok("b", 0, 1), ok("c", 1, 0)];
   test.each([
-    ["consistent", new Map([[0, 2n]]), new Map([[0, 2n], [1, 0n]]), ["a", "b"], { kafkaAheadOfPostgres: 0, offsetAheadOfEffects: 0 }],
-    ["Kafka ahead of PostgreSQL", new Map([[0, 2n], [1, 1n]]), new Map([[0, 2n], [1, 0n]]), ["a", "b"], { kafkaAheadOfPostgres: 1, offsetAheadOfEffects: 0 }],
+    [
+      "consistent",
+      new Map([[0, 2n]]),
+      new Map([
+        [0, 2n],
+        [1, 0n],
+      ]),
+      ["a", "b"],
+      { kafkaAheadOfPostgres: 0, offsetAheadOfEffects: 0 },
+    ],
+    [
+      "Kafka ahead of PostgreSQL",
+      new Map([
+        [0, 2n],
+        [1, 1n],
+      ]),
+      new Map([
+        [0, 2n],
+        [1, 0n],
+      ]),
+      ["a", "b"],
+      { kafkaAheadOfPostgres: 1, offsetAheadOfEffects: 0 },
+    ],
     ["PostgreSQL's offset past a missing effect", new Map([[0, 0n]]), new Map([[0, 2n]]), ["a"], { kafkaAheadOfPostgres: 0, offsetAheadOfEffects: 1 }],
   ] as const)("%s", (_label, kafkaCommitted, postgresNext, applied, expected) => {
     expect(offsetsAhead(produced, { kafkaCommitted, postgresNext, applied: new Set(applied) })).toEqual(expected);

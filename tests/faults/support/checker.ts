@@ -101,7 +101,8 @@ export function expectOutcomes(produced: readonly Produced[]) {
       mustApply.add(events[0]!.eventId!);
     } else if (partitions.size === 1) {
       mustApply.add(events[0]!.eventId!);
-      for (const loser of events.slice(1)) byRecord.set(coordinates(loser.ack!.partition, loser.ack!.offset), { kind: "dead-letter", reason: "functional-duplicate" });
+      for (const loser of events.slice(1))
+        byRecord.set(coordinates(loser.ack!.partition, loser.ack!.offset), { kind: "dead-letter", reason: "functional-duplicate" });
     } else {
       contested.set(key, new Set(events.map((e) => e.eventId!)));
     }
@@ -167,7 +168,9 @@ export function check(produced: readonly Produced[], applied: readonly AppliedRo
     }
     for (const letter of letters) {
       if (letter.reason !== expected.reason || (expected.messagePrefix && !letter.errorMessage?.startsWith(expected.messagePrefix))) {
-        deadLetterWrong.push(`${at}: expected ${expected.reason}${expected.messagePrefix ? ` "${expected.messagePrefix}…"` : ""}, got ${letter.reason} "${letter.errorMessage ?? ""}"`);
+        deadLetterWrong.push(
+          `${at}: expected ${expected.reason}${expected.messagePrefix ? ` "${expected.messagePrefix}…"` : ""}, got ${letter.reason} "${letter.errorMessage ?? ""}"`,
+        );
       }
     }
   }

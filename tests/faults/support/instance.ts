@@ -15,7 +15,8 @@ export async function services(script: "kafka" | "postgres", ...args: string[]):
   const started = performance.now();
   const proc = Bun.spawn([path.join(root, "services", `${script}.sh`), ...args], { env, stdout: "pipe", stderr: "pipe" });
   const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-  if (code !== 0) throw new Error(`services/${script}.sh ${args.join(" ")} (instance ${instance}) exited with ${code}:\n${err.slice(-3_000)}${out.slice(-1_000)}`);
+  if (code !== 0)
+    throw new Error(`services/${script}.sh ${args.join(" ")} (instance ${instance}) exited with ${code}:\n${err.slice(-3_000)}${out.slice(-1_000)}`);
   return { out: out.trim(), ms: Math.round(performance.now() - started) };
 }
 

@@ -86,7 +86,14 @@ export function faultKafka(brokers: string) {
                 try {
                   const [meta] = await producer.send({
                     topic: r.topic,
-                    messages: [{ key: r.key ?? null, value: r.value, ...(r.headers ? { headers: r.headers } : {}), ...(r.partition !== undefined ? { partition: r.partition } : {}) }],
+                    messages: [
+                      {
+                        key: r.key ?? null,
+                        value: r.value,
+                        ...(r.headers ? { headers: r.headers } : {}),
+                        ...(r.partition !== undefined ? { partition: r.partition } : {}),
+                      },
+                    ],
                   } as never);
                   entry.ack = { partition: meta!.partition, offset: String(meta!.baseOffset) };
                 } catch (e) {

@@ -89,7 +89,11 @@ export async function faultScenario(
         const offsets = await tx<{ partition: number; next_offset: string }[]>`
           select partition, next_offset from ferry_offsets where group_id = ${groupId} and topic = ${topic}`;
         const rows = await tx<{ event_id: string }[]>`select event_id from ${tx(table)}`;
-        return { kafkaCommitted, postgresNext: new Map(offsets.map((o) => [o.partition, BigInt(o.next_offset)])), applied: new Set(rows.map((r) => r.event_id)) };
+        return {
+          kafkaCommitted,
+          postgresNext: new Map(offsets.map((o) => [o.partition, BigInt(o.next_offset)])),
+          applied: new Set(rows.map((r) => r.event_id)),
+        };
       });
     },
     /** The checker's verdict: what was acknowledged against the effects table and the dead letter topic. */

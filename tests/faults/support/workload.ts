@@ -48,7 +48,13 @@ export function faultWorkload(topic: string, count: number, options: WorkloadOpt
     if (!permanent && random() < technicalRate) scheduleAfter(i, original);
     if (random() < functionalRate) {
       const duplicateId = `${prefix}-f-${i}`;
-      scheduleAfter(i, { ...original, value: JSON.stringify({ n: i, key: businessKey, seq: -1 }), headers: { "event-id": duplicateId }, eventId: duplicateId, intent: { kind: "apply", businessKey } });
+      scheduleAfter(i, {
+        ...original,
+        value: JSON.stringify({ n: i, key: businessKey, seq: -1 }),
+        headers: { "event-id": duplicateId },
+        eventId: duplicateId,
+        intent: { kind: "apply", businessKey },
+      });
     }
   }
   return records;
