@@ -102,3 +102,65 @@ describe("createAvroDecoder", () => {
     expect(() => decodeV2(frame(99, Buffer.alloc(0)))).toThrow("was not fetched before decoding");
   });
 });
+
+describe("createAvroDecoder is strict: the writer schema's guard runs first", () => {
+  const withNote = parseSchema(
+    {
+      type: "record",
+      name: "Order",
+      namespace: "shop",
+      fields: [
+        { name: "id", type: "string" },
+        { name: "total", type: "int" },
+        { name: "note", type: "string" },
+      ],
+    },
+    "v1+note",
+  );
+  const asBytes = parseSchema(
+    {
+      type: "record",
+      name: "Order",
+      namespace: "shop",
+      fields: [
+        { name: "id", type: "bytes" },
+        { name: "total", type: "int" },
+      ],
+    },
+    "bytes id",
+  );
+  const strict = new Map<number, WriterSchema>([
+    [1, { kind: "avro", type: v1 }],
+    [6, { kind: "avro", type: withNote }],
+    [7, { kind: "avro", type: asBytes }],
+  ]);
+  const strictWriters = { peek: (id: number) => strict.get(id) };
+  const idBytes = (id: number[], rest: Buffer) => Buffer.concat([Buffer.from([id.length * 2, ...id]), rest]);
+
+  test("two ids differing only in invalid bytes are both refused, not decoded to one string", () => {
+    const decode = createAvroDecoder({ reader: v2, writers: strictWriters });
+    const total = v1.toBuffer({ id: "", total: 42 }).subarray(1);
+    const first = reasonOf(() => decode(frame(1, idBytes([0x6f, 0xff, 0xfe, 0x41], total))));
+    const second = reasonOf(() => decode(frame(1, idBytes([0x6f, 0xfe, 0xff, 0x41], total))));
+    expect(first).toBe("invalid-utf8: field id holds 4 bytes that are not valid UTF-8 (at byte 1 of the 6-byte payload); written with schema id 1");
+    expect(second).toStartWith("invalid-utf8: field id holds 4 bytes");
+  });
+
+  test("a writer field the reader skips is checked too: its bytes are part of the event", () => {
+    const bad = Buffer.concat([v1.toBuffer({ id: "o-1", total: 1 }), Buffer.from([4, 0xc3, 0x28])]);
+    expect(reasonOf(() => createAvroDecoder({ reader: v2, writers: strictWriters })(frame(6, bad)))).toStartWith("invalid-utf8: field note ");
+  });
+
+  test("bytes the reader reads as a string (string↔bytes promotion) must be UTF-8; read as bytes they are any bytes", () => {
+    const value = frame(7, Buffer.concat([Buffer.from([4, 0xff, 0xfe]), Buffer.from([2])]));
+    expect(reasonOf(() => createAvroDecoder({ reader: v1, writers: strictWriters })(value))).toStartWith("invalid-utf8: field id ");
+    expect(createAvroDecoder({ writers: strictWriters })(value)).toEqual({ id: Buffer.from([0xff, 0xfe]), total: 1 });
+    const good = frame(7, asBytes.toBuffer({ id: Buffer.from("é-1"), total: 3 }));
+    expect(createAvroDecoder({ reader: v1, writers: strictWriters })(good)).toEqual({ id: "é-1", total: 3 });
+  });
+
+  test("resolution still applies after the guard: promotion, defaults, non-ASCII text", () => {
+    const decode = createAvroDecoder({ reader: v2, writers: strictWriters });
+    expect(decode(frame(1, v1.toBuffer({ id: "注文-😀", total: 7 })))).toEqual({ id: "注文-😀", total: 7, currency: "EUR" });
+  });
+});
