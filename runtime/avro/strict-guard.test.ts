@@ -238,7 +238,7 @@ describe("numbers", () => {
     ],
     ["an 11-byte varint", long, [...Array(10).fill(0x80), 0x00], "varint-too-long: field n holds a number longer than 10 bytes"],
     ["a varint of 0x80 bytes to the end", long, Array(40).fill(0x80), "varint-too-long"],
-    ["a varint cut by the end of the payload", long, [0x80, 0x80], "truncated-payload: field n is cut off: the payload ends inside a number"],
+    ["a varint cut by the end of the payload", long, [0x80, 0x80], "truncated-payload: field n is cut off: the payload ends inside its varint"],
     ["a padded but valid 10-byte varint (0)", long, [...Array(9).fill(0x80), 0x00], "(accepted)"],
     ["the largest int", int, varint(2 ** 31 - 1), "(accepted)"],
     ["the smallest int", int, varint(-(2 ** 31)), "(accepted)"],

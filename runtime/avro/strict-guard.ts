@@ -82,7 +82,7 @@ const fail = (reason: string, path: string, c: Cursor, what: string): never => {
 function readVarint(c: Cursor, path: string, maxBytes: number): number {
   const buf = c.buf;
   let pos = c.pos;
-  if (pos >= c.end) fail("truncated-payload", path, c, "is cut off: the payload ends where a number should start");
+  if (pos >= c.end) fail("truncated-payload", path, c, "is cut off: the payload ends before it");
   let b = buf[pos++]!;
   if (b < 0x80) {
     c.pos = pos;
@@ -97,7 +97,7 @@ function readVarint(c: Cursor, path: string, maxBytes: number): number {
   for (;;) {
     if (pos >= c.end) {
       c.pos = pos;
-      fail("truncated-payload", path, c, "is cut off: the payload ends inside a number");
+      fail("truncated-payload", path, c, "is cut off: the payload ends inside its varint");
     }
     b = buf[pos++]!;
     count++;
@@ -225,7 +225,7 @@ function compile(type: Any, reader: Any | undefined, path: string, records: Map<
       return noop;
     case "boolean":
       return (c) => {
-        if (c.pos >= c.end) fail("truncated-payload", path, c, "is cut off: the payload ends where a boolean should be");
+        if (c.pos >= c.end) fail("truncated-payload", path, c, "is cut off: the payload ends before it");
         if (c.buf[c.pos]! > 1) fail("invalid-boolean", path, c, `holds byte ${c.buf[c.pos]}, but a boolean is 0 or 1`);
         c.pos++;
       };
