@@ -3,7 +3,8 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { DecodeError } from "../errors.ts";
 import { parseSchema } from "./parse-schema.ts";
-import { compileGuard, maxLong, maxRecursionDepth, minLong, zeroByteItemFloor } from "./strict-guard.ts";
+import { compileGuard } from "./strict-guard.ts";
+import { maxLong, maxRecursionDepth, minLong, zeroByteItemFloor } from "./strict-reads.ts";
 
 /** Avro's zig-zag varint of any 64-bit value (and beyond, for hostile tests), exactly. */
 function varint(value: bigint | number): number[] {
@@ -282,7 +283,7 @@ describe("indexes, booleans, nesting, trailing bytes", () => {
       `a recursive record ${maxRecursionDepth + 1} levels deep`,
       t(node),
       chain(maxRecursionDepth + 1),
-      `too-deeply-nested: field next nests record Node more than ${maxRecursionDepth} levels deep`,
+      `too-deeply-nested: field Node.next nests record Node more than ${maxRecursionDepth} levels deep`,
     ],
   ])("%s", (_label, g, bytes, expected) => {
     expect(verdict(g, bytes)).toStartWith(expected);
@@ -330,5 +331,49 @@ describe("the reader decides which bytes are text", () => {
   ])("%s", (_label, reader, expected) => {
     const g = compileGuard(writer, reader ? parseSchema(reader, "reader") : undefined);
     expect(verdict(g, bad)).toStartWith(expected);
+  });
+});
+
+describe("paths name the field where it is used", () => {
+  const addr = { type: "record", name: "Address", fields: [{ name: "city", type: "string" }] };
+  const g = t(
+    record([
+      ["billing", addr],
+      ["shipping", "Address"],
+    ]),
+  );
+  test.each([
+    ["the first use", bytesOf(str([0xff]), str("x")), "invalid-utf8: field billing.city "],
+    ["the second use of the same record type", bytesOf(str("x"), str([0xff])), "invalid-utf8: field shipping.city "],
+  ])("%s", (_label, bytes, expected) => {
+    expect(verdict(g, bytes)).toStartWith(expected);
+  });
+
+  test("a recursive record under a plain one: its fields and its depth are checked", () => {
+    const tree = t(
+      record([
+        [
+          "root",
+          {
+            type: "record",
+            name: "Tree",
+            fields: [
+              { name: "label", type: "string" },
+              { name: "kids", type: { type: "array", items: "Tree" } },
+            ],
+          },
+        ],
+      ]),
+    );
+    // root "a" with one kid "b" that has no kids.
+    expect(verdict(tree, bytesOf(str("a"), varint(1), str("b"), 0, 0))).toBe("(accepted)");
+    expect(verdict(tree, bytesOf(str("a"), varint(1), str([0xc3]), 0, 0))).toStartWith("invalid-utf8: field Tree.label ");
+    const deep = bytesOf(
+      Array.from({ length: maxRecursionDepth + 2 }, () => [...str("n"), ...varint(1)]).flat(),
+      str("leaf"),
+      0,
+      Array(maxRecursionDepth + 2).fill(0),
+    );
+    expect(verdict(tree, deep)).toStartWith("too-deeply-nested: field Tree.kids[] nests record Tree");
   });
 });
