@@ -1,4 +1,6 @@
 import { describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import path from "node:path";
 import { DecodeError } from "../errors.ts";
 import { createAvroDecoder, type WriterSchema } from "./decoder.ts";
 import { parseSchema } from "./parse-schema.ts";
@@ -162,5 +164,38 @@ describe("createAvroDecoder is strict: the writer schema's guard runs first", ()
   test("resolution still applies after the guard: promotion, defaults, non-ASCII text", () => {
     const decode = createAvroDecoder({ reader: v2, writers: strictWriters });
     expect(decode(frame(1, v1.toBuffer({ id: "注文-😀", total: 7 })))).toEqual({ id: "注文-😀", total: 7, currency: "EUR" });
+  });
+});
+
+describe("createAvroDecoder is bounded: avsc never sees a count the bytes cannot hold", () => {
+  const orderPlaced = parseSchema(JSON.parse(readFileSync(path.resolve(import.meta.dir, "../../schemas/order-placed.avsc"), "utf8")), "order-placed.avsc");
+  const decode = createAvroDecoder({ reader: orderPlaced, writers: { peek: () => ({ kind: "avro", type: orderPlaced }) } });
+  const zigzag = (n: number) => {
+    const out: number[] = [];
+    for (let u = n * 2; ; u = Math.floor(u / 128)) {
+      if (u < 128) return [...out, u];
+      out.push((u % 128) | 0x80);
+    }
+  };
+  const str = (s: string) => [...zigzag(s.length), ...Buffer.from(s)];
+  /** 48 bytes of OrderPlaced: ids, total, currency, enum, then `items` claiming `count` LineItems. */
+  const claiming = (count: number) => {
+    const head = [...str("order-001"), ...str("cust-01"), 2, ...str("EUR"), 0, ...zigzag(count), ...str("sku"), 2, 2];
+    return frame(1, Buffer.concat([Buffer.from(head), Buffer.alloc(48 - head.length)]));
+  };
+
+  test.each([
+    ["2,000,000", 2_000_000],
+    ["~2^31", 2 ** 31 - 1],
+  ])("a 48-byte record claiming %s items is refused at once, and memory does not grow", (_label, count) => {
+    const value = claiming(count);
+    expect(value.length).toBe(53);
+    Bun.gc(true);
+    const before = process.memoryUsage().rss;
+    const started = performance.now();
+    // avsc alone: 2,000,000 items took ~0.5 s and +120 MB for ONE record; ~2^31 would need ~100 GB.
+    for (let i = 0; i < 100; i++) expect(reasonOf(() => decode(value))).toStartWith(`count-exceeds-payload: field items[] declares ${count} array items`);
+    expect(performance.now() - started).toBeLessThan(1_000);
+    expect((process.memoryUsage().rss - before) / 2 ** 20).toBeLessThan(8);
   });
 });
