@@ -64,13 +64,10 @@ export function createAvroDecoder({ reader, writers }: { reader?: AvroType; writ
     if (entry instanceof DecodeError) throw entry;
     try {
       entry.guard(payload);
-    } catch (e) {
-      if (e instanceof DecodeError) throw new DecodeError(e.reason, `${e.message}; written with schema id ${schemaId}`);
-      throw e;
-    }
-    try {
       return entry.resolver ? entry.reader.fromBuffer(payload, entry.resolver) : entry.reader.fromBuffer(payload);
     } catch (e) {
+      // The guard's own refusals name the field; anything avsc still throws after it is described here.
+      if (e instanceof DecodeError) throw new DecodeError(e.reason, `${e.message}; written with schema id ${schemaId}`);
       throw payloadError(e as Error, schemaId, payload.length);
     }
   };
