@@ -19,6 +19,8 @@ export interface FerryProcess {
   /** Warnings and errors logged so far. */
   problems(): Array<Record<string, unknown>>;
   sampler: ReturnType<typeof startSampler>;
+  /** The bench's own PostgreSQL backends, left out of PostgreSQL's CPU; progress queries add theirs. */
+  benchBackends: Set<number>;
   /** Throws when the process has exited. */
   checkAlive(): void;
   stop(): Promise<number>;
@@ -32,6 +34,7 @@ export interface FerryStart {
   brokers: string;
   databaseUrl: string;
   database: string;
+  benchBackends?: Set<number>;
   env?: Record<string, string>;
 }
 
@@ -46,12 +49,14 @@ export function startFerry(options: FerryStart): FerryProcess {
     { binary: options.binary, onLine: logFile ? (line) => appendFileSync(logFile, `${line}\n`) : undefined },
   );
   const { proc } = ferry;
+  const benchBackends = options.benchBackends ?? new Set<number>();
   return {
     pid: proc.pid,
     startedAt,
     groupId: `${options.groupPrefix}.${options.handlerName}`,
     handlerName: options.handlerName,
-    sampler: startSampler(proc.pid, options.database),
+    sampler: startSampler(proc.pid, options.database, { benchBackends }),
+    benchBackends,
     problems: () => ferry.logs.filter((l) => l.level === "warn" || l.level === "error"),
     checkAlive() {
       if (proc.exitCode !== null) throw new Error(`ferry exited with ${proc.exitCode}: ${ferry.output().slice(-4_000)}`);
@@ -132,8 +137,9 @@ export function measureDrain(ferry: FerryProcess, sql: postgres.Sql, topic: stri
     {
       async handled() {
         const [row] = await sql<
-          { n: string }[]
-        >`select coalesce(sum(next_offset), 0)::text as n from ferry_offsets where group_id = ${ferry.groupId} and topic = ${topic}`;
+          { n: string; pid: number }[]
+        >`select coalesce(sum(next_offset), 0)::text as n, pg_backend_pid() as pid from ferry_offsets where group_id = ${ferry.groupId} and topic = ${topic}`;
+        ferry.benchBackends.add(row!.pid);
         return Number(row!.n);
       },
       async firstAt() {

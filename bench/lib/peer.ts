@@ -22,14 +22,16 @@ export const PEER_JVM_FLAGS = ["-Xmx512m", "-XX:+ExitOnOutOfMemoryError"];
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true })
-    .flatMap((e) => (e.isDirectory() ? (e.name === "target" ? [] : sourceFiles(path.join(dir, e.name))) : [path.join(dir, e.name)]))
+    .flatMap((e) => (e.isDirectory() ? sourceFiles(path.join(dir, e.name)) : [path.join(dir, e.name)]))
     .sort();
 }
 
 /** The peer's jar, built when its sources changed since the last build (a stamp holds their hash). */
 export async function buildPeer(): Promise<{ jar: string; java: string; javaVersion: string }> {
   const hasher = new Bun.CryptoHasher("sha256");
-  for (const f of sourceFiles(source).filter((f) => !f.endsWith("README.md"))) hasher.update(`${path.relative(source, f)}\0`).update(readFileSync(f));
+  // What the build reads: the POM and the sources (not the README, not a local target/).
+  for (const f of [path.join(source, "pom.xml"), ...sourceFiles(path.join(source, "src"))])
+    hasher.update(`${path.relative(source, f)}\0`).update(readFileSync(f));
   const hash = hasher.digest("hex").slice(0, 16);
   const out = path.join(root, ".cache/bench-peer", hash);
   const jar = path.join(out, "ferry-peer.jar");
@@ -67,6 +69,8 @@ export interface PeerStart {
   /** The PostgreSQL schema that holds this run's inbox, business keys and effects. */
   schema: string;
   database: string;
+  /** The bench's own PostgreSQL backends, left out of PostgreSQL's CPU. */
+  benchBackends?: ReadonlySet<number>;
   format: "avro" | "json";
   registryUrl?: string;
   readerSchemaFile?: string;
@@ -123,7 +127,7 @@ export function startPeer(o: PeerStart) {
   return {
     pid: proc.pid,
     startedAt,
-    sampler: startSampler(proc.pid, o.database),
+    sampler: startSampler(proc.pid, o.database, o.benchBackends ? { benchBackends: o.benchBackends } : {}),
     /** Throws when the peer has exited (it never does on its own unless something failed). */
     checkAlive() {
       if (proc.exitCode !== null) throw new Error(`the peer exited with ${proc.exitCode}:\n${tail}`);

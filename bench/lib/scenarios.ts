@@ -20,6 +20,8 @@ export interface BenchContext {
   databaseUrl: string;
   database: string;
   sql: postgres.Sql;
+  /** The bench's own PostgreSQL backends (it polls progress during a drain): not counted as PostgreSQL's CPU. */
+  benchBackends: Set<number>;
   kafka: BenchKafka;
   /** Made unique per run: group prefixes and handler names derive from it. */
   runId: string;
@@ -72,6 +74,7 @@ function startHandler(ctx: BenchContext, name: string, kind: HandlerKind, topic:
     brokers: ctx.brokers,
     databaseUrl: ctx.databaseUrl,
     database: ctx.database,
+    benchBackends: ctx.benchBackends,
     env: ferryEnv(ctx, settings),
   });
   return {
@@ -172,6 +175,7 @@ export async function peerDrain(ctx: BenchContext, peer: { jar: string; java: st
     databaseUrl: ctx.databaseUrl,
     schema,
     database: ctx.database,
+    benchBackends: ctx.benchBackends,
     format: ctx.format,
     ...(ctx.format === "avro" ? { registryUrl: ctx.registryUrl!, readerSchemaFile } : {}),
     ...(logDir ? { logFile: path.join(logDir, `${schema}.log`) } : {}),
@@ -181,7 +185,8 @@ export async function peerDrain(ctx: BenchContext, peer: { jar: string; java: st
       {
         handled: () => ctx.kafka.committed(groupId, topic),
         async firstAt() {
-          const [f] = await ctx.sql<{ at: Date | null }[]>`select min(received_at) as at from ${ctx.sql(schema)}.inbox`;
+          const [f] = await ctx.sql<{ at: Date | null; pid: number }[]>`select min(received_at) as at, pg_backend_pid() as pid from ${ctx.sql(schema)}.inbox`;
+          ctx.benchBackends.add(f!.pid);
           return f!.at?.getTime();
         },
         checkAlive: () => p.checkAlive(),

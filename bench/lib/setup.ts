@@ -53,7 +53,10 @@ export async function setUp({
   const migrations = writeMigrationsDir(tables);
   await run([binary, "migrate", "--handlers", migrations], { FERRY_DATABASE_URL: databaseUrl, TMPDIR: tmp });
   rmSync(migrations, { recursive: true, force: true });
-  const sql = postgres(databaseUrl, { max: 2, onnotice: () => {} });
+  // One connection: the bench's queries are sequential, and its backend is left out of PostgreSQL's CPU.
+  const sql = postgres(databaseUrl, { max: 1, onnotice: () => {} });
+  const [own] = await sql<{ pid: number }[]>`select pg_backend_pid() as pid`;
+  const benchBackends = new Set([own!.pid]);
   const kafka = await benchKafka(brokers);
   const avro = format === "avro" ? benchAvro(registryUrl!) : undefined;
   return {
@@ -64,6 +67,7 @@ export async function setUp({
     databaseUrl,
     database,
     sql,
+    benchBackends,
     kafka,
     runId: Math.random().toString(36).slice(2, 8),
     async tearDown() {
