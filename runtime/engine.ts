@@ -62,7 +62,7 @@ export async function startEngine(
   const avroRegistry = connectAvroRegistry(config.schemas);
   const avro = await prepareHandlerAvro(handlers, config.schemas, log, avroRegistry);
   throwIfStartAborted(signal);
-  const sql: Sql = connectDatabase(config.database.url, { poolSize: config.database.poolSize });
+  const sql: Sql = connectDatabase(config.database, { poolSize: config.database.poolSize });
   let producer: ProducerPort | undefined;
   let admin: AdminPort | undefined;
   let state: EngineState = "starting";

@@ -75,7 +75,7 @@ export async function dltCommand(args: string[], env: Record<string, string | un
   }
   const dryRun = settings.FERRY_DLT_DRY_RUN === "true";
   const avro = (await prepareHandlerAvro([handler], config.schemas, log)).decoding.get(handler.name);
-  const sql = connectDatabase(config.database.url, { poolSize: 2 });
+  const sql = connectDatabase(config.database, { poolSize: 2 });
   try {
     let done = 0;
     const results = await replayDeadLetters(letters, {

@@ -19,7 +19,7 @@ export async function migrateCommand(args: string[], env: Record<string, string 
   }
   const config = loadMigrateConfig(settings);
   const log = createLogger({ level: config.logLevel });
-  const sql = connectDatabase(config.databaseUrl, { poolSize: 2 });
+  const sql = connectDatabase(config.database, { poolSize: 2 });
   try {
     const { applied } = await migrate(sql, await collectMigrations(config.handlersDir), log);
     console.log(applied.length ? `applied ${applied.length} migration(s): ${applied.join(", ")}` : "database is up to date");
