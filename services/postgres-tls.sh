@@ -61,8 +61,9 @@ EOF
   install -m 644 "$tls/ca.pem" "$PG_DIR/ca.pem"
   install -m 600 "$tls/server.key" "$PG_DIR/server.key"
   ((EUID == 0)) && chown postgres: "$PG_DIR/server.pem" "$PG_DIR/server.key" "$PG_DIR/ca.pem"
+  # 9>&-: the server must not inherit up.sh's lock (it would hold it as long as it runs).
   pg_ctl_tls -w -t "$START_TIMEOUT_S" -o "-p $PORT -c listen_addresses=$HOST -k $PG_DIR -c shared_buffers=16MB -c max_connections=60 \
-    -c ssl=on -c ssl_cert_file=$PG_DIR/server.pem -c ssl_key_file=$PG_DIR/server.key -c ssl_ca_file=$PG_DIR/ca.pem" start >/dev/null \
+    -c ssl=on -c ssl_cert_file=$PG_DIR/server.pem -c ssl_key_file=$PG_DIR/server.key -c ssl_ca_file=$PG_DIR/ca.pem" start >/dev/null 9>&- \
     || { tail -n 40 "$PG_DIR/server.log" >&2; die "postgres-tls: the cluster did not start"; }
   psql_local -c "do \$\$ begin if not exists (select from pg_roles where rolname = '$CERT_USER') then create role \"$CERT_USER\" login superuser; end if; end \$\$"
   say "postgres-tls: $HOST:$PORT (TLS only) ready in $(elapsed "$t0")"

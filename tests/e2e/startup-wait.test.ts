@@ -88,6 +88,23 @@ describe("waiting for backing services at start", () => {
     expectOnlyLogLines(ferry);
   });
 
+  test("waits for a configured schema registry too", async () => {
+    const s = await suite.scenario("wait-registry");
+    const registry = new URL(testServices().registryUrl);
+    const proxy = await createTcpProxy({ host: registry.hostname, port: Number(registry.port) }, { listen: false });
+    proxies.push(proxy);
+    const ferry = s.start({ FERRY_SCHEMA_REGISTRY_URL: `http://${proxy.address}${registry.pathname}` });
+    const [first] = await waitingLines(ferry, "FERRY_SCHEMA_REGISTRY_URL", 1);
+    expect(first).toMatchObject({ level: "warn", dependency: "the schema registry", address: proxy.address, attempt: 1 });
+    await proxy.open();
+    await ferry.waitForLog("engine:running");
+    await suite.kafka().send(numberedEvents(s.topic, 5));
+    await s.waitForCommitted(5);
+    ferry.proc.kill("SIGTERM");
+    expect(await ferry.exited).toBe(0);
+    expectOnlyLogLines(ferry);
+  });
+
   test("gives up after FERRY_STARTUP_TIMEOUT_MS with one line naming the setting and address, exit 1", async () => {
     const proxy = await createTcpProxy(databaseTarget(), { listen: false });
     proxies.push(proxy);
