@@ -54,7 +54,10 @@ complete() {
 }
 
 ensure() {
-  command -v openssl >/dev/null || die "tls: openssl not found (apt-get install openssl)"
+  if ! command -v openssl >/dev/null; then
+    say "tls: installing openssl from Debian"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null || die "tls: apt-get install openssl failed"
+  fi
   mkdir -p "$TLS_DIR"
   # kafka.sh and postgres-tls.sh may both ask at once (up.sh starts them together).
   exec 8>"$TLS_DIR/.lock"
