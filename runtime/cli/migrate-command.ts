@@ -1,6 +1,7 @@
 import { loadMigrateConfig } from "../config/load.ts";
 import { connectDatabase } from "../db/connect.ts";
 import { collectMigrations, migrate } from "../db/migrate.ts";
+import { explainConnectionFailure } from "../health/at-start.ts";
 import { createLogger } from "../log/logger.ts";
 import { parseFlags, type FlagMap } from "./flags.ts";
 import { migrateUsage } from "./usage.ts";
@@ -24,6 +25,8 @@ export async function migrateCommand(args: string[], env: Record<string, string 
     const { applied } = await migrate(sql, await collectMigrations(config.handlersDir), log);
     console.log(applied.length ? `applied ${applied.length} migration(s): ${applied.join(", ")}` : "database is up to date");
     return 0;
+  } catch (e) {
+    throw explainConnectionFailure(e, { database: config.database });
   } finally {
     await sql.end({ timeout: 5 });
   }

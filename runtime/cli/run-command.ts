@@ -2,7 +2,7 @@ import { loadConfig } from "../config/load.ts";
 import { activeTraceFields, enableTraceContext } from "../trace/span.ts";
 import { createLogger } from "../log/logger.ts";
 import { StartAbortedError } from "../errors.ts";
-import { explainStartFailure, startDependencies } from "../health/at-start.ts";
+import { explainConnectionFailure, startDependencies } from "../health/at-start.ts";
 import { waitForDependencies } from "../health/wait-at-start.ts";
 import { startWorker, type Worker } from "../worker.ts";
 import { listenForStopSignals, type StopSignals } from "./signals.ts";
@@ -45,7 +45,7 @@ export async function runCommand(args: string[], env: Record<string, string | un
     await waitForDependencies(startDependencies(config), { log, timeoutMs: config.startupTimeoutMs, signal: stop.signal });
     worker = await startWorker(config, log, { signal: stop.signal });
   } catch (e) {
-    if (!(e instanceof StartAbortedError)) throw explainStartFailure(e, config);
+    if (!(e instanceof StartAbortedError)) throw explainConnectionFailure(e, config);
     log.info("engine:start-aborted", { signal: e.signal });
     return 0;
   } finally {

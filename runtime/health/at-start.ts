@@ -1,6 +1,8 @@
 /** What `ferry run` waits for at start, and how a start that lost a service is told (one line, no stack). */
+import type { DatabaseConnection } from "../config/database-settings.ts";
 import type { FerryConfig } from "../config/load.ts";
 import { DependencyUnavailableError, FerryError } from "../errors.ts";
+import type { KafkaConnection } from "../kafka/confluent.ts";
 import { oneLine } from "./bounded.ts";
 import type { Dependency } from "./dependency.ts";
 import { kafkaStartDependency } from "./kafka-check.ts";
@@ -34,30 +36,30 @@ const unreachableCodes = new Set([
 ]);
 
 /**
- * A service can vanish between the wait and the step that uses it. Its error then becomes the
- * same one-line failure the wait gives, naming the setting; anything else (a bug) is left as it is.
+ * A service can vanish between the wait and the step that uses it, and commands without a wait
+ * (migrate, dlt) meet it directly. Its error then becomes a one-line failure naming the setting,
+ * like the wait's; anything else (a bug) is left as it is, stack and all.
  */
-export function explainStartFailure(e: unknown, config: FerryConfig): unknown {
+export function explainConnectionFailure(e: unknown, { database, kafka }: { database?: DatabaseConnection; kafka?: KafkaConnection }): unknown {
   if (e instanceof FerryError || !(e instanceof Error)) return e;
-  const code = String((e as { code?: unknown }).code ?? "");
-  const database = { name: "PostgreSQL", address: config.database.address };
-  if (unreachableCodes.has(code) && !e.name.startsWith("KafkaJS")) {
+  const code = (e as { code?: unknown }).code;
+  const fromKafka = e.name.startsWith("KafkaJS") || (typeof code === "number" && "origin" in e);
+  if (kafka && fromKafka) {
+    const address = kafka.brokers.join(",");
+    const why = e.message.trim() ? oneLine(e) : `librdkafka error ${String(code)}`;
+    return new DependencyUnavailableError("FERRY_KAFKA_BROKERS", address, `Kafka at ${address} (FERRY_KAFKA_BROKERS) failed: ${why}`, { cause: e });
+  }
+  if (!database || fromKafka) return e;
+  const target = { name: "PostgreSQL", address: database.address };
+  if (unreachableCodes.has(String(code ?? ""))) {
     return new DependencyUnavailableError(
       "FERRY_DATABASE_URL",
       database.address,
-      `PostgreSQL at ${database.address} (FERRY_DATABASE_URL) became unreachable during start-up: ${oneLine(e)}`,
+      `PostgreSQL at ${database.address} (FERRY_DATABASE_URL) could not be reached: ${oneLine(e)}`,
       {
         cause: e,
       },
     );
   }
-  const refused = classifyPostgresError(e, config.database, database);
-  if (refused !== e) return refused;
-  if (e.name.startsWith("KafkaJS")) {
-    const address = config.kafka.brokers.join(",");
-    return new DependencyUnavailableError("FERRY_KAFKA_BROKERS", address, `Kafka at ${address} (FERRY_KAFKA_BROKERS) failed during start-up: ${oneLine(e)}`, {
-      cause: e,
-    });
-  }
-  return e;
+  return classifyPostgresError(e, database, target);
 }

@@ -139,4 +139,20 @@ describe("waiting for backing services at start", () => {
     expect(ferry.logs.some((l) => l.msg === "engine:start-aborted")).toBe(true);
     expectOnlyLogLines(ferry);
   });
+
+  test("commands that do not wait (migrate, dlt) report an unreachable service in one line too", async () => {
+    const closed = await createTcpProxy(databaseTarget(), { listen: false });
+    proxies.push(closed);
+    const migrate = await runFerry(["migrate", "--database-url", `postgres://postgres:pw-not-shown@${closed.address}/x`]);
+    expect(migrate.code).toBe(1);
+    expect(migrate.output.trim()).toBe(
+      `ferry: PostgreSQL at ${closed.address} (FERRY_DATABASE_URL) could not be reached: connect ECONNREFUSED ${closed.address}`,
+    );
+    const handlers = writeHandlersDir({ "h.ts": 'import { defineHandler } from "ferry";\nexport default defineHandler({ topic: "t", async handle() {} });\n' });
+    const dlt = await runFerry(["dlt", "list", "--handlers", handlers], { FERRY_KAFKA_BROKERS: closed.address, FERRY_LOG_LEVEL: "error" });
+    expect(dlt.code).toBe(1);
+    const last = dlt.output.trimEnd().split("\n").at(-1)!;
+    expect(last).toStartWith(`ferry: Kafka at ${closed.address} (FERRY_KAFKA_BROKERS) failed: `);
+    expect(dlt.output).not.toContain("unexpected failure");
+  });
 });
