@@ -1,6 +1,6 @@
 /**
- * Can the Kafka cluster be reached? At start, each check is a short-lived librdkafka admin client
- * with Ferry's own connection settings, so TLS and SASL are checked exactly as the engine will use
+ * Can the Kafka cluster be reached? At start, each check is a short-lived librdkafka client with
+ * Ferry's own connection settings, so TLS and SASL are checked exactly as the engine will use
  * them; while running, the engine's own admin client is asked.
  */
 import { RdKafka } from "@confluentinc/kafka-javascript";
