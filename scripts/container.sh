@@ -129,7 +129,8 @@ build() {
   # layers of earlier builds go, this build's (the cache of the next) stay.
   local stage
   stage=$(awk '/container-rootfs\.sh dist\/ferry/ { seen = 1 } seen && /^--> [0-9a-f]+$/ { print $2; exit }' "$log")
-  [[ -n $stage ]] && podman_ tag "$stage" localhost/ferry-build-stage:cache
+  [[ -n $stage ]] || die "the build stage's last layer is not in $log: nothing pruned"
+  podman_ tag "$stage" localhost/ferry-build-stage:cache
   podman_ image prune --force >/dev/null
   local size
   size=$(podman_ image inspect --format '{{.Size}}' "$tag")
