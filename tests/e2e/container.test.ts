@@ -154,11 +154,24 @@ function podmanRun(
   return [...run, image, ...args];
 }
 
-/** Lays out each ConfigMap volume of a pod under `root` as kubelet does; `edit` may change a volume's files first. */
+/** The test's values for the keys of the example's Secrets (secret.yaml holds placeholders). */
+const [saslUser, saslPassword] = (process.env.FERRY_TEST_KAFKA_SASL_USERS ?? "admin:admin-secret").split(",")[0]!.split(":") as [string, string];
+const secretValues = (): Record<string, string> => ({
+  "database-url": testServices().databaseUrl,
+  "kafka-sasl-password": saslPassword,
+  "admin-token": `token-${id}-${"x".repeat(16)}`,
+});
+
+/**
+ * Lays out each ConfigMap and Secret volume of a pod under `root` as kubelet does (both are written
+ * the same way: files as links into `..data`); `edit` may change a volume's files first.
+ */
 function writeVolumes(spec: PodSpec, root: string, edit: (volume: string, files: Record<string, string>) => void = () => {}): Record<string, string> {
   const dirs: Record<string, string> = {};
-  for (const v of spec.volumes.filter((v) => v.configMap || v.projected)) {
-    const files = volumeFiles(manifests, v);
+  for (const v of spec.volumes.filter((v) => v.configMap || v.projected || v.secret)) {
+    const files = v.secret
+      ? Object.fromEntries(Object.keys(manifest(manifests, "Secret", v.secret.secretName).stringData).map((key) => [key, secretValues()[key]!]))
+      : volumeFiles(manifests, v);
     edit(v.name, files);
     dirs[v.name] = path.join(root, v.name);
     writeConfigMapVolume(dirs[v.name]!, files);
@@ -173,12 +186,7 @@ function writeVolumes(spec: PodSpec, root: string, edit: (volume: string, files:
  */
 function podEnv(container: Container, overrides: Record<string, string>): Record<string, string> {
   const services = testServices();
-  const [saslUser, saslPassword] = process.env.FERRY_TEST_KAFKA_SASL_USERS!.split(",")[0]!.split(":") as [string, string];
-  const secrets: Record<string, string> = {
-    "database-url": services.databaseUrl,
-    "kafka-sasl-password": saslPassword,
-    "admin-token": `token-${randomUUID()}`,
-  };
+  const secrets = secretValues();
   const env: Record<string, string> = {};
   for (const e of container.env) {
     const ref = e.valueFrom?.secretKeyRef;

@@ -69,6 +69,7 @@ describe("examples/kubernetes", () => {
       const names = spec.volumes.map((v) => v.name);
       for (const c of spec.containers) for (const m of c.volumeMounts) expect(names).toContain(m.name);
       for (const v of spec.volumes) if (v.configMap || v.projected) volumeFiles(manifests, v); // throws on a missing ConfigMap or key
+      for (const v of spec.volumes) if (v.secret) manifest(manifests, "Secret", v.secret.secretName); // throws on a missing Secret
       for (const c of spec.containers) {
         for (const ref of c.env.flatMap((e) => (e.valueFrom?.secretKeyRef ? [e.valueFrom.secretKeyRef] : []))) {
           expect(Object.keys(manifest(manifests, "Secret", ref.name).stringData)).toContain(ref.key);
