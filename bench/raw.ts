@@ -13,7 +13,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { KafkaConsumer } from "@confluentinc/kafka-javascript";
-import { FETCH_WAIT_MS, fetchSettings } from "../runtime/kafka/lane-consumer.ts";
+import { FETCH_WAIT_MS, fetchSettings } from "../runtime/kafka/rdkafka-consumer.ts";
 
 const {
   brokers,
@@ -29,12 +29,12 @@ const {
   batchSize: number;
   concurrency: number;
   latency?: boolean;
-  /** librdkafka settings on top of Ferry's (runtime/kafka/lane-consumer.ts), to try fetch settings. */
+  /** librdkafka settings on top of Ferry's (runtime/kafka/rdkafka-consumer.ts), to try fetch settings. */
   consumerConfig?: Record<string, unknown>;
 };
 const emit = (line: Record<string, unknown>) => console.log(JSON.stringify(line));
 
-// The same client, settings and fetch call as Ferry's consumer (runtime/kafka/lane-consumer.ts).
+// The same client, settings and fetch call as Ferry's consumer (runtime/kafka/rdkafka-consumer.ts).
 const consumer = new KafkaConsumer(
   {
     "bootstrap.servers": brokers,

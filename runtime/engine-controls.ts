@@ -2,6 +2,9 @@ import type { Sql } from "postgres";
 import type { FerryConfig } from "./config/load.ts";
 import { decodeValue } from "./consume/prepare.ts";
 import type { HandlerWorker, PauseTarget } from "./consume/handler-worker.ts";
+import type { StalledPartition } from "./consume/stall-watch.ts";
+import { countInboxRows } from "./db/sql/inbox.ts";
+import { readGroupOffsets } from "./db/sql/offsets.ts";
 import { readDeadLetters } from "./dlt/browse.ts";
 import { deadLetterTopic, type DeadLetter } from "./dlt/dead-letter.ts";
 import { replayDeadLetters, type ReplayResult } from "./dlt/replay.ts";
@@ -24,6 +27,8 @@ export interface PartitionStatus {
   end: string;
   /** Records between `next` (or the partition's start) and its end. */
   lag: number;
+  /** Set when this process holds the partition and it has not advanced for FERRY_PARTITION_STALL_MS. */
+  stalled?: { since: string; offset: string | null; lastError?: string };
 }
 
 export interface HandlerStatus {
@@ -104,11 +109,14 @@ export function createEngineControls(deps: {
       const rows =
         workers.length === 0
           ? []
-          : await deps.sql<{ group_id: string; topic: string; partition: number; next_offset: string }[]>`
-        select group_id, topic, partition, next_offset::text from ferry_offsets where group_id = any(${workers.map((w) => w.groupId)}::text[])`;
+          : await readGroupOffsets(
+              deps.sql,
+              workers.map((w) => w.groupId),
+            );
       const next = new Map(rows.map((r) => [`${r.group_id}/${partitionKey(r)}`, r.next_offset]));
       return workers.map((w) => {
         const assigned = new Map(w.assignment().map((a) => [partitionKey(a), a.paused]));
+        const stalled = new Map(w.stalled().map((s) => [partitionKey(s), s]));
         const partitions = w.handler.topics.flatMap((topic) =>
           (ends.get(topic) ?? []).map((p): PartitionStatus => {
             const key = partitionKey({ topic, partition: p.partition });
@@ -122,6 +130,7 @@ export function createEngineControls(deps: {
               next: at,
               end: p.high,
               lag: Number(lag > 0n ? lag : 0n),
+              ...stallOf(stalled.get(key)),
             };
           }),
         );
@@ -166,8 +175,7 @@ export function createEngineControls(deps: {
         };
       });
     },
-    inboxRows: () =>
-      deps.sql<Array<{ handler: string; rows: number }>>`select handler, count(*)::int as rows from ferry_inbox group by handler`.then((r) => [...r]),
+    inboxRows: () => countInboxRows(deps.sql),
     async replay(name, eventIds, dryRun) {
       const w = worker(name);
       const wanted = new Set(eventIds);
@@ -189,4 +197,16 @@ function jsonSafe(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(jsonSafe);
   if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, jsonSafe(v)]));
   return value;
+}
+
+function stallOf(p: StalledPartition | undefined): Pick<PartitionStatus, "stalled"> {
+  if (!p) return {};
+  const last = p.lastFailure;
+  return {
+    stalled: {
+      since: new Date(p.since).toISOString(),
+      offset: p.offset,
+      ...(last ? { lastError: `${last.errorClass}${last.errorCode ? ` ${last.errorCode}` : ""}: ${last.error}` } : {}),
+    },
+  };
 }

@@ -22,7 +22,33 @@ export interface EngineEventMap {
   /** The batch ended without finishing (stale, stopping, or a failure that is not the event's). */
   "batch:failed": { handler: string; topic: string; partition: number; durationMs: number };
   "event:dead-lettered": { handler: string; topic: string; partition: number; reason: string };
-  "event:retry-scheduled": { handler: string; topic: string; partition: number; offset: string; attempt: number; delayMs: number };
+  "event:retry-scheduled": {
+    handler: string;
+    topic: string;
+    partition: number;
+    offset: string;
+    attempt: number;
+    delayMs: number;
+    errorClass?: string;
+    errorCode?: string;
+    error?: string;
+  };
+  /** The environment failed (database, broker, registry, a deploy problem): the partition waits at `offset`, nothing spent. */
+  "partition:waiting": {
+    handler: string;
+    topic: string;
+    partition: number;
+    offset: string;
+    retryInMs: number;
+    source: string;
+    errorClass: string;
+    errorCode?: string;
+    error: string;
+  };
+  /** A partition with records to apply has not advanced for longer than FERRY_PARTITION_STALL_MS. */
+  "partition:stalled": { handler: string; topic: string; partition: number; offset: string | null; since: number; errorClass?: string; error?: string };
+  /** A stalled partition advanced again (or was revoked or paused). */
+  "partition:recovered": { handler: string; topic: string; partition: number; stalledMs: number };
   /** One call of a handler's `handle` (per event) or `handleBatch` (per batch). */
   "handler:called": { handler: string; durationMs: number; ok: boolean };
   "offsets:committed": { handler: string; topic: string; partition: number; offset: string; durationMs: number };

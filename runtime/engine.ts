@@ -1,6 +1,7 @@
 import type { Sql } from "postgres";
 import type { FerryConfig } from "./config/load.ts";
 import { createHandlerWorker, type HandlerWorker } from "./consume/handler-worker.ts";
+import type { StalledPartition } from "./consume/stall-watch.ts";
 import { connectDatabase } from "./db/connect.ts";
 import { collectMigrations, migrate } from "./db/migrate.ts";
 import { ensureDeadLetterTopics } from "./dlt/ensure-topics.ts";
@@ -10,7 +11,7 @@ import { createConfluentKafka } from "./kafka/confluent.ts";
 import { connectAvroRegistry, prepareHandlerAvro } from "./registry/handler-avro.ts";
 import type { KafkaPort, ProducerPort } from "./kafka/port.ts";
 import type { Logger } from "./log/logger.ts";
-import type { HealthReport } from "./admin/app.ts";
+import type { HealthReport } from "./health-report.ts";
 import { createEngineControls, type EngineControls } from "./engine-controls.ts";
 import { createEngineEvents, type EngineEvents } from "./engine-events.ts";
 import { coerceError, SchemaGateError, throwIfStartAborted } from "./errors.ts";
@@ -158,6 +159,7 @@ export async function startEngine(
       ]);
       if (broker !== null) reasons.push(`Kafka unreachable: ${broker}`);
       for (const w of pool.list()) if (!w.joined) reasons.push(`handler ${w.handler.name} has no partition assignment yet from group ${w.groupId}`);
+      for (const w of pool.list()) for (const p of w.stalled()) reasons.push(describeStall(w.handler.name, p));
       for (const [name, problems] of avro.held) reasons.push(`handler ${name} is held back by the schema gate: ${problems.join("; ")}`);
       return { ok: reasons.length === 0, reasons, state, handlers: pool.list().map((w) => w.handler.name) };
     },
@@ -174,4 +176,14 @@ export async function startEngine(
       return { drained };
     },
   };
+}
+
+/** One line an operator can act on: which partition, where, for how long, and the last error. */
+export function describeStall(handler: string, p: StalledPartition): string {
+  const seconds = Math.round((Date.now() - p.since) / 1000);
+  const at = p.offset === null ? "" : ` at offset ${p.offset}`;
+  const last = p.lastFailure
+    ? `; last error: ${p.lastFailure.errorClass}${p.lastFailure.errorCode ? ` ${p.lastFailure.errorCode}` : ""}: ${p.lastFailure.error}`
+    : "; no error: its batch has been running all this time";
+  return `handler ${handler}: partition ${p.topic}:${p.partition} has not advanced for ${seconds} s${at}${last}`;
 }

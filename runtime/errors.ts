@@ -2,10 +2,24 @@
  * Ferry's error classes: one per meaning. Each message says what happened, to which thing,
  * and what to do about it.
  */
+export interface FerryErrorOptions {
+  cause?: unknown;
+  /** Stable, for programs and dead letter headers: a Ferry reason, a SQLSTATE, a librdkafka error name. */
+  code?: string;
+  /** Whether doing the same thing again may succeed. */
+  retriable?: boolean;
+}
+
 export class FerryError extends Error {
   override name = "FerryError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  /** Stable, for programs and dead letter headers: a Ferry reason, a SQLSTATE, a librdkafka error name. */
+  readonly code: string;
+  /** Whether doing the same thing again may succeed. Set where the error is made, never guessed later. */
+  readonly retriable: boolean;
+  constructor(message: string, options: FerryErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = options.code ?? "ferry-error";
+    this.retriable = options.retriable ?? false;
   }
 }
 
@@ -51,11 +65,17 @@ export class TopologyRefusedError extends FerryError {
  */
 export class PermanentError extends FerryError {
   override name = "PermanentError";
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, { ...options, code: "permanent", retriable: false });
+  }
 }
 
 /** A handler call ran past its `timeoutMs`: a failed attempt like any other. */
 export class HandlerTimeoutError extends FerryError {
   override name = "HandlerTimeoutError";
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, { ...options, code: "handler-timeout", retriable: true });
+  }
 }
 
 /**
@@ -64,6 +84,9 @@ export class HandlerTimeoutError extends FerryError {
  */
 export class RecordTooLargeError extends FerryError {
   override name = "RecordTooLargeError";
+  constructor(message: string, options: { cause?: unknown; code?: string } = {}) {
+    super(message, { code: "record-too-large", ...options, retriable: false });
+  }
 }
 
 /** The event's bytes cannot be turned into a value: dead-lettered at once, never retried. */
@@ -84,6 +107,71 @@ export class DecodeError extends FerryError {
  */
 export class InfrastructureError extends FerryError {
   override name = "InfrastructureError";
+  constructor(message: string, options: FerryErrorOptions = {}) {
+    super(message, { code: "infrastructure", ...options, retriable: true });
+  }
+}
+
+/**
+ * What kind of PostgreSQL failure an error is, from its SQLSTATE class (runtime/db/errors.ts
+ * holds the table). The failure policy decides from this, never from the SQLSTATE itself.
+ */
+export type DatabaseErrorCategory =
+  /** 08, and the driver's own connection errors: the connection failed. */
+  | "connection"
+  /** 53: disk full, out of memory, too many connections. */
+  | "resources"
+  /** 57P: the server is shutting down or cannot take connections now. */
+  | "unavailable"
+  /** 58, XX: the server's own system or internal failure. */
+  | "system"
+  /** 40001, 40P01, 55P03: another transaction got in the way (serialization, deadlock, lock not available). */
+  | "contention"
+  /** 57014: a statement was cancelled, here by the transaction's statement_timeout. */
+  | "canceled"
+  /** 22: a value the database cannot take (U+0000 in text, a number out of range, bad input syntax). */
+  | "data"
+  /** 54: a program limit (an index row too large, too many columns, a statement too complex). */
+  | "limit"
+  /** 23: a constraint refused the row (unique, foreign key, not null, check). */
+  | "integrity"
+  /** 42, 3D, 3F, 28, 0A: the statement, schema, permissions or feature are wrong: a deploy problem, not an event's. */
+  | "program"
+  /** 25: the transaction is in a state the statement cannot run in (an earlier error was swallowed). */
+  | "transaction"
+  /** Any other SQLSTATE. */
+  | "other";
+
+/** PostgreSQL (or the connection to it) refused a statement. Made by runtime/db/errors.ts only. */
+export class DatabaseError extends FerryError {
+  override name = "DatabaseError";
+  constructor(
+    message: string,
+    readonly category: DatabaseErrorCategory,
+    options: { cause?: unknown; code: string; retriable: boolean },
+  ) {
+    super(message, options);
+  }
+}
+
+/** A Kafka client call failed. Made by runtime/kafka/ only; `code` is librdkafka's error name. */
+export class KafkaError extends FerryError {
+  override name = "KafkaError";
+}
+
+/**
+ * An event's business key cannot be used: `businessKey` threw or returned no usable key
+ * (`business-key-failed`), or returned a key PostgreSQL cannot store (`unstorable-business-key`).
+ */
+export class BusinessKeyError extends FerryError {
+  override name = "BusinessKeyError";
+  constructor(
+    readonly reason: "business-key-failed" | "unstorable-business-key",
+    message: string,
+    options: { cause?: unknown } = {},
+  ) {
+    super(message, { ...options, code: reason, retriable: false });
+  }
 }
 
 /** A schema file, IDL file or registered schema that cannot be used; `file`/`line` point at it when known. */
@@ -113,15 +201,18 @@ export class RegistryRequestError extends FerryError {
     message: string,
     readonly status: number,
     readonly errorCode: number | undefined,
-    options?: { cause?: unknown },
+    options: { cause?: unknown } = {},
   ) {
-    super(message, options);
+    super(message, { ...options, code: `http-${status}`, retriable: false });
   }
 }
 
 /** The schema registry cannot be reached or fails (network, timeout, 5xx) after retries: infrastructure, never the event's fault. */
 export class RegistryUnavailableError extends InfrastructureError {
   override name = "RegistryUnavailableError";
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, { ...options, code: "registry-unavailable" });
+  }
 }
 
 /** A handler's reader schema cannot read what producers registered for its topics (the consumer-side gate). */

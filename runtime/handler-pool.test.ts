@@ -39,6 +39,7 @@ function fakes({ failPrepare = new Set<string>(), failStart = new Set<string>() 
       },
       resume: () => paused.clear(),
       assignment: () => [],
+      stalled: () => [],
     };
   };
   const events = createEngineEvents();

@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { EngineControls } from "../engine-controls.ts";
 import { ControlRefusedError, UnknownHandlerError } from "../errors.ts";
+import type { HealthReport } from "../health-report.ts";
 import { adminAuth } from "./auth.ts";
 import { deadLettersApi } from "./dead-letters-api.ts";
 import { handlersApi } from "./handlers-api.ts";
@@ -10,11 +11,7 @@ import adminPageText from "./page/admin.html" with { type: "text" };
 // Imported as text (bun-types declares .html imports as bundles, which `type: "text"` is not).
 const adminPage = adminPageText as unknown as string;
 
-export interface HealthReport {
-  ok: boolean;
-  reasons: string[];
-  [detail: string]: unknown;
-}
+export type { HealthReport } from "../health-report.ts";
 
 export interface AdminDeps {
   /** Alive: the consume loop is making progress (or idle by design). */

@@ -17,6 +17,7 @@ test("counters follow engine events; lag and inbox size are read at scrape time"
       },
     ],
     inboxRows: async () => [{ handler: "totals", rows: 42 }],
+    stalled: () => [{ handler: "totals", topic: "orders", partition: 0 }],
   });
   const where = { handler: "totals", topic: "orders", partition: 0 };
   events.emit("batch:applied", {
@@ -49,6 +50,7 @@ test("counters follow engine events; lag and inbox size are read at scrape time"
     'ferry_consumer_lag{handler="totals",topic="orders",partition="0"} 7',
     'ferry_partitions_paused{handler="totals"} 1',
     'ferry_inbox_rows{handler="totals"} 42',
+    'ferry_partition_stalled{handler="totals",topic="orders",partition="0"} 1',
   ])
     expect(text).toContain(line);
   lag = 0;

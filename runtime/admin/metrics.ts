@@ -7,6 +7,8 @@ export interface MetricsSources {
   handlers(): Promise<HandlerStatus[]> | undefined;
   /** Inbox rows per handler (technical dedup state kept until pruned). */
   inboxRows(): Promise<Array<{ handler: string; rows: number }>> | undefined;
+  /** Assigned partitions that have not advanced for FERRY_PARTITION_STALL_MS, per handler. */
+  stalled(): Array<{ handler: string; topic: string; partition: number }>;
 }
 
 const seconds = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -79,6 +81,16 @@ export function createMetrics(events: EngineEvents, sources: MetricsSources): { 
     async collect() {
       this.reset();
       for (const h of (await sources.handlers()) ?? []) this.set({ handler: h.name }, h.partitions.filter((p) => p.assigned && p.paused).length);
+    },
+  });
+  new Gauge({
+    name: "ferry_partition_stalled",
+    help: "1 for each partition this process holds that has had records and not advanced for FERRY_PARTITION_STALL_MS",
+    labelNames: ["handler", "topic", "partition"],
+    registers,
+    collect() {
+      this.reset();
+      for (const s of sources.stalled()) this.set({ handler: s.handler, topic: s.topic, partition: String(s.partition) }, 1);
     },
   });
   new Gauge({

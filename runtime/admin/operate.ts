@@ -21,6 +21,7 @@ export function createOperations(config: FerryConfig, log: Logger): { events: En
   let inbox: { at: number; rows: Promise<Array<{ handler: string; rows: number }>> } | undefined;
   const metrics = createMetrics(events, {
     handlers: () => engine?.controls.listHandlers(),
+    stalled: () => (engine?.workers ?? []).flatMap((w) => w.stalled().map((s) => ({ handler: w.handler.name, topic: s.topic, partition: s.partition }))),
     inboxRows() {
       if (!engine) return undefined;
       if (!inbox || Date.now() - inbox.at > inboxCacheMs) inbox = { at: Date.now(), rows: engine.controls.inboxRows() };

@@ -57,6 +57,7 @@ FERRY_SHUTDOWN_TIMEOUT_MS (30000).
 Operating: FERRY_ADMIN_TOKEN (bearer token of the admin API; required unless FERRY_HTTP_HOST is loopback),
 FERRY_ADMIN_API (true|false), FERRY_HANDLERS_WATCH (true: add, swap and remove handlers as files change),
 FERRY_HEALTH_STALL_MS (300000: /healthz fails when a batch runs longer),
+FERRY_PARTITION_STALL_MS (60000: a partition with records that has not advanced for this long is reported stalled),
 FERRY_MEMORY_TARGET_MB (150: resident memory above which a full garbage collection runs; 0: never).
 
 SIGTERM or SIGINT drains in-flight batches and exits 0; a second signal exits at once.

@@ -39,6 +39,8 @@ export interface FerryConfig {
   watchHandlers: boolean;
   /** /healthz fails when a batch has been running longer than this. */
   healthStallMs: number;
+  /** A partition with records that has not advanced for this long is reported stalled (/readyz, metrics, log, admin page). */
+  partitionStallMs: number;
   /** Resident memory above which a full garbage collection runs (memory-governor.ts); 0: never forced. */
   memoryTargetMb: number;
   /** Avro handlers: the registry (required when one uses format "avro"), subject naming, and the start-up gate. */
@@ -73,6 +75,7 @@ export function loadConfig(source: Record<string, string | undefined>): FerryCon
     admin: loadAdmin(s),
     watchHandlers: s.FERRY_HANDLERS_WATCH === "true",
     healthStallMs: s.FERRY_HEALTH_STALL_MS,
+    partitionStallMs: s.FERRY_PARTITION_STALL_MS,
     memoryTargetMb: s.FERRY_MEMORY_TARGET_MB,
     schemas: { ...(registry ? { registry } : {}), strategy: s.FERRY_SCHEMA_SUBJECT_STRATEGY, gate: s.FERRY_SCHEMA_GATE },
     logLevel: s.FERRY_LOG_LEVEL,

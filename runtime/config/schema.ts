@@ -79,6 +79,7 @@ export const settingsSchema = v.object({
   ),
   FERRY_HANDLERS_WATCH: oneOf("FERRY_HANDLERS_WATCH", ["true", "false"] as const, "true"),
   FERRY_HEALTH_STALL_MS: int("FERRY_HEALTH_STALL_MS", 300_000, 1_000, 86_400_000),
+  FERRY_PARTITION_STALL_MS: int("FERRY_PARTITION_STALL_MS", 60_000, 1_000, 86_400_000),
   FERRY_MEMORY_TARGET_MB: int("FERRY_MEMORY_TARGET_MB", 150, 0, 1_000_000),
   FERRY_TOPOLOGY_FILE: v.optional(
     v.pipe(

@@ -6,7 +6,7 @@ import type { KafkaRecord } from "../kafka/port.ts";
 /** A record ready for the unit of work, or the reason it must be dead-lettered without running the handler. */
 export type PreparedEvent =
   | { kind: "event"; record: KafkaRecord; meta: EventMeta; value: unknown }
-  | { kind: "rejected"; record: KafkaRecord; eventId: string | null; reason: RejectReason; message: string };
+  | { kind: "rejected"; record: KafkaRecord; eventId: string | null; reason: RejectReason; code: string; message: string };
 
 export type RejectReason = "missing-event-id" | "malformed-event-id" | "decode-failed";
 
@@ -64,7 +64,7 @@ export function prepareRecord(record: KafkaRecord, options: PrepareOptions): Pre
   } catch (e) {
     if (!(e instanceof DecodeError)) throw e; // not the event's fault (a schema that was never fetched)
     const error = e as DecodeError;
-    return reject(record, id, "decode-failed", `${error.reason}: ${error.message}`);
+    return reject(record, id, "decode-failed", `${error.reason}: ${error.message}`, error.reason);
   }
 }
 
@@ -87,8 +87,8 @@ export function decodeValue(value: Buffer | null, format: ValueFormat, avro?: Av
   }
 }
 
-function reject(record: KafkaRecord, eventId: string | null, reason: RejectReason, message: string): PreparedEvent {
-  return { kind: "rejected", record, eventId, reason, message };
+function reject(record: KafkaRecord, eventId: string | null, reason: RejectReason, message: string, code: string = reason): PreparedEvent {
+  return { kind: "rejected", record, eventId, reason, code, message };
 }
 
 function decodeUtf8(bytes: Buffer): string | null {

@@ -1,14 +1,33 @@
+/**
+ * Applies the prepared records of one partition batch, in offset order: orchestration only. Every
+ * failure goes to the failure policy (failure/policy.ts) and this loop carries out its decision.
+ *
+ * Happy path: one transaction for as many events as the partition's transaction size allows
+ * (the whole batch unless it has met contention). On failure the policy narrows the transaction
+ * down to one event (isolating a known culprit, bisecting otherwise), then retries it after a
+ * backoff (the partition waits paused; other partitions go on) or dead-letters it and goes on with
+ * the rest. One bad event never undoes its neighbours, and the happy path pays for no savepoints.
+ */
+import { setTimeout as delay } from "node:timers/promises";
 import type { Sql } from "postgres";
-import { coerceError, InfrastructureError, RecordTooLargeError } from "../errors.ts";
+import { insertDeadLettered } from "../db/sql/inbox.ts";
+import { saveOffset } from "../db/sql/offsets.ts";
+import { translateDatabaseError } from "../db/errors.ts";
+import { buildDeadLetter, type DeadLetterDetails, type DeadLetterReason } from "../dlt/dead-letter.ts";
+import { publishDeadLetters } from "../dlt/publish.ts";
+import { coerceError } from "../errors.ts";
+import { decide, type Failure } from "../failure/policy.ts";
+import { finalVerdict, type Probe, verdictOf } from "../failure/systemic.ts";
+import { afterCommit, afterContention } from "../failure/transaction-size.ts";
+import type { FaultInjector } from "../faults/inject.ts";
 import type { LoadedHandler } from "../handlers/validate.ts";
-import { applyUnit, type EventResult, type UnitEvent } from "../inbox/unit-of-work.ts";
+import { applyUnit } from "../inbox/unit-of-work.ts";
+import type { EventResult, UnitEvent } from "../inbox/unit-event.ts";
 import type { KafkaRecord, OutgoingRecord, ProducerPort } from "../kafka/port.ts";
 import type { Logger } from "../log/logger.ts";
-import { buildDeadLetter, withoutValue, type DeadLetterDetails } from "../dlt/dead-letter.ts";
-import { classifyFailure, isInfrastructureFailure } from "./classify.ts";
-import type { PreparedEvent } from "./prepare.ts";
-import type { FaultInjector } from "../faults/inject.ts";
 import { traceFieldsOf } from "../trace/traceparent.ts";
+import { failureFields, type PartitionState } from "./partition-state.ts";
+import type { PreparedEvent } from "./prepare.ts";
 
 type EventItem = Extract<PreparedEvent, { kind: "event" }>;
 
@@ -18,6 +37,8 @@ export interface BatchDeps {
   groupId: string;
   producer: ProducerPort;
   deadLetterSuffix: string;
+  /** Events per transaction at most: the batch size. */
+  maxTransactionSize: number;
   log: Logger;
   signal: AbortSignal;
   /** Called after each commit to PostgreSQL with the partition's new next offset. */
@@ -25,94 +46,154 @@ export interface BatchDeps {
   onEvent?(result: EventResult | { kind: "dead-lettered"; reason: string }): void;
   /** Test-only fault injection (FERRY_FAULT_INJECT). */
   faults?: FaultInjector;
+  random?: () => number;
+  /** The unit of work; tests of this orchestration hand in their own. */
+  applyUnit?: typeof applyUnit;
+  /** The handler's contention mode, shared by its partitions (failure/contention.ts). */
+  contention?: { serialized(): boolean; contended(failure: Failure): void };
 }
+
+/**
+ * `done`: every record is dealt with. `retry-later`: the event at `offset` waits out its backoff.
+ * `wait`: the environment failed at `offset` (nothing was spent); the same is tried again later.
+ */
+export type BatchOutcome =
+  | { kind: "done" }
+  | { kind: "retry-later"; offset: string; delayMs: number }
+  /** `systemic`: the event's neighbours fail alike, so it is not dead-lettered (failure/systemic.ts). */
+  | { kind: "wait"; offset: string; failure: Failure; systemic?: boolean };
 
 const nextOf = (record: KafkaRecord) => (BigInt(record.offset) + 1n).toString();
 
-/** A failing event waiting for its next attempt: kept by the worker while the partition pauses. */
-export interface PendingRetry {
-  offset: string;
-  /** Attempts made so far. */
-  attempts: number;
+/** An event the policy has narrowed a failure down to, waiting for its decision. */
+interface Culprit {
+  pos: number;
+  failure: Failure;
+  /** The attempt that just failed, 1-based. */
+  attempt: number;
   firstAttemptAt: Date;
 }
 
-export type BatchOutcome = { kind: "done" } | { kind: "retry-later"; offset: string; delayMs: number; retry: PendingRetry };
-
-/**
- * Processes the prepared events of one partition batch, in order. Happy path: one transaction
- * for the whole batch. When the handler fails on an event, the events before it commit in their
- * own transaction and the failing event is classified: a retry returns `retry-later` (the worker
- * pauses the partition for the backoff, so other partitions keep flowing, and the batch comes back
- * from that event), a dead letter is produced and the rest of the batch continues. One bad event
- * never undoes its neighbours, and the happy path pays for no savepoints.
- */
-export async function processPrepared(prepared: PreparedEvent[], deps: BatchDeps, retry?: PendingRetry): Promise<BatchOutcome> {
+export async function processPrepared(prepared: PreparedEvent[], deps: BatchDeps, state: PartitionState): Promise<BatchOutcome> {
+  const random = deps.random ?? Math.random;
   let from = 0;
-  let pending: { pos: number; error: unknown; attempts: number; firstAttemptAt: Date } | null = null;
-  const first = prepared[0];
-  if (retry && first?.kind === "event" && first.record.offset === retry.offset) {
-    // The event that failed before, alone, as its next attempt.
-    const failure = await applyRange(prepared, 0, 1, retry.attempts + 1, deps);
-    if (failure) pending = { pos: 0, error: failure.error, attempts: retry.attempts + 1, firstAttemptAt: retry.firstAttemptAt };
-    else from = 1;
-  }
-  // Exclusive end of the next range to try: narrowed while bisecting a failed batch handler.
-  let limit = prepared.length;
+  // Exclusive end of the range being narrowed down; the whole batch when nothing failed.
+  let end = prepared.length;
+  let culprit: Culprit | null = null;
+  const offsetAt = (pos: number) => prepared[pos]!.record.offset;
+  // An event waiting out its backoff since an earlier batch goes first, alone, as its next attempt.
+  const retrying = state.retry;
+  if (retrying && offsetAt(0) === retrying.offset) end = 1;
+  const attemptAt = (pos: number) => (retrying && offsetAt(pos) === retrying.offset ? retrying.attempts + 1 : 1);
+  const firstAttemptAt = (pos: number) => (retrying && offsetAt(pos) === retrying.offset ? retrying.firstAttemptAt : new Date());
+
   while (from < prepared.length) {
-    if (pending && pending.pos === from) {
+    if (culprit && culprit.pos === from) {
       const event = prepared[from] as EventItem;
-      // A failure while stopping says nothing about the event: leave it for the next owner.
-      if (deps.signal.aborted) throw coerceError(pending.error);
-      const outcome = classifyFailure(pending.error, pending.attempts, deps.handler.retry);
-      if (outcome.kind === "infrastructure") {
-        throw new InfrastructureError("the database failed while applying an event; it will be retried", { cause: pending.error });
+      const decision = decide(
+        culprit.failure,
+        { events: 1, culpritKnown: true, attempt: culprit.attempt, contended: state.contended },
+        deps.handler.retry,
+        random,
+      );
+      switch (decision.kind) {
+        case "wait":
+          return { kind: "wait", offset: event.record.offset, failure: culprit.failure };
+        case "retry":
+          if (!decision.spendsAttempt) {
+            state.contended++;
+            deps.contention?.contended(culprit.failure);
+            deps.log.info("event:contended", { ...eventFields(event), ...failureFields(culprit.failure), retryInMs: decision.delayMs });
+            await delay(decision.delayMs, undefined, { signal: deps.signal });
+            culprit = null;
+            end = from + 1;
+            continue;
+          }
+          state.retry = { offset: event.record.offset, attempts: culprit.attempt, firstAttemptAt: culprit.firstAttemptAt };
+          deps.log.info("event:retry-scheduled", {
+            ...eventFields(event),
+            ...failureFields(culprit.failure),
+            attempt: culprit.attempt + 1,
+            attempts: deps.handler.retry.attempts,
+            retryInMs: decision.delayMs,
+          });
+          return { kind: "retry-later", offset: event.record.offset, delayMs: decision.delayMs };
+        case "dead-letter": {
+          if (decision.unlessSystemic && (await probeFollowing(prepared, from, culprit.failure, deps)) === "systemic") {
+            return { kind: "wait", offset: event.record.offset, failure: culprit.failure, systemic: true };
+          }
+          const failed = await deadLetterAlone(event, decision.reason, culprit, deps);
+          if (failed) {
+            state.lastFailure = { at: Date.now(), offset: event.record.offset, ...failureFields(failed) };
+            return { kind: "wait", offset: event.record.offset, failure: failed };
+          }
+          state.retry = undefined;
+          culprit = null;
+          from += 1;
+          end = prepared.length;
+          continue;
+        }
+        default:
+          throw new Error(`the failure policy answered ${decision.kind} for a single event`);
       }
-      if (outcome.kind === "retry") {
-        deps.log.info("event:retry-scheduled", {
-          eventId: event.meta.id,
-          ...traceFieldsOf(event.meta.headers),
-          attempt: pending.attempts + 1,
-          delayMs: outcome.delayMs,
-        });
-        return {
-          kind: "retry-later",
-          offset: event.record.offset,
-          delayMs: outcome.delayMs,
-          retry: { offset: event.record.offset, attempts: pending.attempts, firstAttemptAt: pending.firstAttemptAt },
-        };
-      }
-      await deadLetterFailed(event, outcome.reason, pending, deps);
-      pending = null;
-      from += 1;
-      limit = prepared.length;
-      continue;
     }
-    const to = pending ? pending.pos : limit;
-    const failure = await applyRange(prepared, from, to, 1, deps);
-    if (!failure) {
+    const to = Math.min(end, culprit ? culprit.pos : prepared.length, from + state.size.limit);
+    const applied = await applyRange(prepared, from, to, attemptAt(from), deps);
+    if (applied.ok) {
+      state.size = afterCommit(state.size, applied.events, deps.maxTransactionSize);
+      state.contended = 0;
+      if (retrying && state.retry === retrying && to > 0 && BigInt(offsetAt(to - 1)) >= BigInt(retrying.offset)) state.retry = undefined;
       from = to;
-      if (to === limit) limit = prepared.length;
+      if (from >= end) end = prepared.length;
       continue;
     }
-    if ("pos" in failure) {
-      pending = { ...failure, attempts: 1, firstAttemptAt: new Date() };
+    const { failure, positions } = applied;
+    state.lastFailure = { at: Date.now(), offset: offsetAt(from), ...failureFields(failure) };
+    // A failure while stopping says nothing about the events: leave them to the next owner.
+    if (deps.signal.aborted) throw failure.error;
+    if (positions.length === 1) {
+      const pos = positions[0]!;
+      culprit = { pos, failure, attempt: attemptAt(pos), firstAttemptAt: firstAttemptAt(pos) };
       continue;
     }
-    // A batch handler failed somewhere in [from, to): try the first half of its events.
-    limit = failure.eventPositions[Math.floor(failure.eventPositions.length / 2)]!;
+    const culpritKnown = applied.index >= 0;
+    const decision = decide(failure, { events: positions.length, culpritKnown, attempt: 1, contended: state.contended }, deps.handler.retry, random);
+    switch (decision.kind) {
+      case "wait":
+        return { kind: "wait", offset: offsetAt(from), failure };
+      case "shrink":
+        state.size = afterContention(state.size, positions.length);
+        state.contended++;
+        deps.contention?.contended(failure);
+        deps.log.info("transaction:contended", {
+          partition: `${prepared[from]!.record.topic}:${prepared[from]!.record.partition}`,
+          offset: offsetAt(from),
+          events: positions.length,
+          nextSize: state.size.limit,
+          retryInMs: decision.delayMs,
+          ...failureFields(failure),
+        });
+        await delay(decision.delayMs, undefined, { signal: deps.signal });
+        continue;
+      case "isolate": {
+        const pos = positions[applied.index]!;
+        culprit = { pos, failure, attempt: attemptAt(pos), firstAttemptAt: firstAttemptAt(pos) };
+        continue;
+      }
+      case "bisect":
+        end = positions[Math.floor(positions.length / 2)]!;
+        continue;
+      default:
+        throw new Error(`the failure policy answered ${decision.kind} for ${positions.length} events`);
+    }
   }
   return { kind: "done" };
 }
 
-/** Applies prepared[from, to) in one transaction. Returns the failing position when the handler failed. */
-async function applyRange(
-  prepared: PreparedEvent[],
-  from: number,
-  to: number,
-  attempt: number,
-  deps: BatchDeps,
-): Promise<{ pos: number; error: unknown } | { eventPositions: number[]; error: unknown } | null> {
+type RangeResult = { ok: true; events: number } | { ok: false; failure: Failure; positions: number[]; index: number };
+
+/** Applies prepared[from, to) in one transaction; its rejected records are dead-lettered inside it. */
+async function applyRange(prepared: PreparedEvent[], from: number, to: number, attempt: number, deps: BatchDeps): Promise<RangeResult> {
   const slice = prepared.slice(from, to);
   const events: UnitEvent[] = [];
   const positions: number[] = [];
@@ -123,9 +204,9 @@ async function applyRange(
     }
   });
   const last = slice[slice.length - 1]!.record;
-  const result = await applyUnit(
+  const result = await (deps.applyUnit ?? applyUnit)(
     events,
-    { topic: last.topic, partition: last.partition, nextOffset: nextOf(last) },
+    { topic: last.topic, partition: last.partition, offset: nextOf(last) },
     {
       sql: deps.sql,
       handler: deps.handler,
@@ -133,6 +214,7 @@ async function applyRange(
       log: deps.log,
       attempt,
       signal: deps.signal,
+      serialized: deps.contention?.serialized() ?? false,
       ...(deps.faults ? { faults: deps.faults } : {}),
       beforeCommit: async (results) => {
         const letters: OutgoingRecord[] = [];
@@ -140,129 +222,113 @@ async function applyRange(
         for (const p of slice) {
           if (p.kind === "rejected") {
             letters.push(
-              deadLetter(p.record, { reason: p.reason, eventId: p.eventId, errorClass: "DecodeError", errorMessage: p.message, failedAt: now }, deps),
+              letter(
+                p.record,
+                { reason: p.reason, eventId: p.eventId, errorClass: "DecodeError", errorCode: p.code, errorMessage: p.message, failedAt: now },
+                deps,
+              ),
             );
           }
         }
         results.forEach((r, i) => {
           const meta = events[i]!.meta;
-          const record = (prepared[positions[i]!] as Extract<PreparedEvent, { kind: "event" }>).record;
+          const record = (prepared[positions[i]!] as EventItem).record;
           if (r.kind === "functional-duplicate") {
             letters.push(
-              deadLetter(record, { reason: "functional-duplicate", eventId: meta.id, heldBy: r.heldBy, businessKey: r.businessKey, failedAt: now }, deps),
+              letter(record, { reason: "functional-duplicate", eventId: meta.id, heldBy: r.heldBy, businessKey: r.businessKey, failedAt: now }, deps),
             );
-          } else if (r.kind === "business-key-failed") {
+          } else if (r.kind === "key-rejected") {
+            const e = r.error;
             letters.push(
-              deadLetter(
-                record,
-                { reason: "business-key-failed", eventId: meta.id, errorClass: r.error.name, errorMessage: r.error.message, failedAt: now },
-                deps,
-              ),
+              letter(record, { reason: e.reason, eventId: meta.id, errorClass: e.name, errorCode: e.code, errorMessage: e.message, failedAt: now }, deps),
             );
           }
         });
-        if (letters.length > 0) await sendDeadLetters(letters, deps);
+        if (letters.length > 0) await publishDeadLetters(letters, deps);
       },
     },
   );
-  if (result.ok) {
-    deps.onCommitted(nextOf(last));
-    for (const r of result.results) deps.onEvent?.(r);
-    for (const p of slice) if (p.kind === "rejected") deps.onEvent?.({ kind: "dead-lettered", reason: p.reason });
-    return null;
-  }
-  if (isInfrastructureFailure(result.error)) {
-    throw new InfrastructureError("the database failed while applying a batch; it will be retried", { cause: result.error });
-  }
-  if (result.index < 0) return { eventPositions: positions, error: result.error };
-  return { pos: positions[result.index]!, error: result.error };
+  if (!result.ok) return { ok: false, failure: { error: result.failure.error, source: result.failure.source }, positions, index: result.failure.index };
+  deps.onCommitted(nextOf(last));
+  for (const r of result.results) deps.onEvent?.(r);
+  for (const p of slice) if (p.kind === "rejected") deps.onEvent?.({ kind: "dead-lettered", reason: p.reason });
+  return { ok: true, events: events.length };
 }
 
-async function deadLetterFailed(
-  event: EventItem,
-  reason: "exhausted" | "permanent" | "decode-failed",
-  failure: { error: unknown; attempts: number; firstAttemptAt: Date },
-  deps: BatchDeps,
-): Promise<void> {
-  const e = coerceError(failure.error);
-  deps.log.warn("event:dead-lettering", {
-    eventId: event.meta.id,
-    ...traceFieldsOf(event.meta.headers),
+/**
+ * Tries the events after `pos` alone, in transactions that roll back, until they say whether the
+ * failure at `pos` is its own or every event's (failure/systemic.ts). Duplicates say nothing.
+ */
+async function probeFollowing(prepared: PreparedEvent[], pos: number, failure: Failure, deps: BatchDeps): Promise<"event" | "systemic"> {
+  const probes: Probe[] = [];
+  for (let p = pos + 1; p < prepared.length && verdictOf(failure, probes) === "undecided"; p++) {
+    const item = prepared[p]!;
+    if (item.kind !== "event") continue;
+    const result = await (deps.applyUnit ?? applyUnit)([{ meta: item.meta, value: item.value }], null, {
+      sql: deps.sql,
+      handler: deps.handler,
+      groupId: deps.groupId,
+      log: deps.log,
+      attempt: 1,
+      signal: deps.signal,
+      serialized: deps.contention?.serialized() ?? false,
+      dryRun: true,
+    });
+    if (!result.ok) probes.push({ kind: "failed", failure: { error: result.failure.error, source: result.failure.source } });
+    else if (result.results[0]?.kind === "applied") probes.push({ kind: "applied" });
+  }
+  const verdict = verdictOf(failure, probes) === "undecided" ? finalVerdict(failure, probes) : verdictOf(failure, probes);
+  deps.log.info("event:failure-probed", { ...eventFields(prepared[pos] as EventItem), verdict, probes: probes.length, ...failureFields(failure) });
+  return verdict === "systemic" ? "systemic" : "event";
+}
+
+/**
+ * Dead-letters an event the policy narrowed a failure down to, then records it and moves the
+ * partition past it. Returns the failure when producing or recording failed (the environment's:
+ * the letter may go out again, the event is never skipped without one).
+ */
+async function deadLetterAlone(event: EventItem, reason: DeadLetterReason, culprit: Culprit, deps: BatchDeps): Promise<Failure | null> {
+  const { error } = culprit.failure;
+  deps.log.warn("event:dead-lettering", { ...eventFields(event), reason, attempts: culprit.attempt, ...failureFields(culprit.failure) });
+  const details: Omit<DeadLetterDetails, "handler"> = {
     reason,
-    attempts: failure.attempts,
-    errorClass: e.name,
-  });
-  const letter = deadLetter(
-    event.record,
-    {
-      reason,
-      eventId: event.meta.id,
-      errorClass: e.name,
-      errorMessage: e.message,
-      attempts: failure.attempts,
-      firstAttemptAt: failure.firstAttemptAt,
-      failedAt: new Date(),
-    },
-    deps,
-  );
-  await sendDeadLetters([letter], deps);
-  await recordDeadLettered(event, deps);
-  deps.onEvent?.({ kind: "dead-lettered", reason });
-}
-
-/** Dead letters MUST be acknowledged before the offset that skips their events commits. A broker failure is not the event's fault. */
-async function sendDeadLetters(letters: OutgoingRecord[], deps: BatchDeps): Promise<void> {
+    eventId: event.meta.id,
+    errorClass: error.name,
+    errorMessage: error.message,
+    attempts: culprit.attempt,
+    firstAttemptAt: culprit.firstAttemptAt,
+    failedAt: new Date(),
+  };
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === "string") details.errorCode = code;
   try {
-    await produceDeadLetters(letters, deps);
+    await publishDeadLetters([letter(event.record, details, deps)], deps);
   } catch (e) {
-    // Too large is not an outage: retrying the same bytes would hold the partition forever. Find
-    // the letters Kafka refuses and send those without the original value.
-    if (!(e instanceof RecordTooLargeError)) throw e;
-    for (const letter of letters) {
-      try {
-        await produceDeadLetters([letter], deps);
-      } catch (again) {
-        if (!(again instanceof RecordTooLargeError)) throw again;
-        const trimmed = withoutValue(letter);
-        deps.log.warn("dead-letter:value-omitted", {
-          topic: letter.topic,
-          eventId: trimmed.headers?.["ferry-event-id"],
-          bytes: trimmed.headers?.["ferry-value-omitted"],
-        });
-        await produceDeadLetters([trimmed], deps).catch((last: unknown) => {
-          throw new InfrastructureError(`a dead letter is too large even without its value: ${coerceError(last).message}`, { cause: last });
-        });
-      }
-    }
+    return { error: coerceError(e), source: "dead-letter" };
   }
-}
-
-async function produceDeadLetters(letters: OutgoingRecord[], deps: BatchDeps): Promise<void> {
-  try {
-    const acknowledged = deps.producer.send(letters);
-    deps.faults?.("dead-letter-sending");
-    await acknowledged;
-    deps.faults?.("dead-letter-acked");
-  } catch (e) {
-    if (e instanceof RecordTooLargeError) throw e;
-    throw new InfrastructureError(`producing ${letters.length} dead letter(s) failed: ${coerceError(e).message}`, { cause: e });
-  }
-}
-
-/** Marks a dead-lettered event as dealt with (inbox) and moves the partition past it, in one transaction. */
-async function recordDeadLettered(event: EventItem, deps: BatchDeps): Promise<void> {
   const { meta, record } = event;
-  await deps.sql.begin(async (tx) => {
-    await tx`insert into ferry_inbox (handler, event_id, topic, partition, "offset", outcome)
-      values (${deps.handler.name}, ${meta.id}, ${meta.topic}, ${meta.partition}, ${meta.offset}, 'dead-lettered')
-      on conflict (handler, event_id) do nothing`;
-    await tx`insert into ferry_offsets (group_id, topic, partition, next_offset)
-      values (${deps.groupId}, ${record.topic}, ${record.partition}, ${nextOf(record)})
-      on conflict (group_id, topic, partition) do update set next_offset = excluded.next_offset, updated_at = now()`;
-  });
+  try {
+    await deps.sql.begin(async (tx) => {
+      await Promise.all([
+        insertDeadLettered(tx, deps.handler.name, meta),
+        saveOffset(tx, deps.groupId, { topic: record.topic, partition: record.partition, offset: nextOf(record) }),
+      ]);
+    });
+  } catch (e) {
+    return { error: coerceError(translateDatabaseError(e)), source: "ferry" };
+  }
   deps.onCommitted(nextOf(record));
+  deps.onEvent?.({ kind: "dead-lettered", reason });
+  return null;
 }
 
-function deadLetter(record: KafkaRecord, details: Omit<DeadLetterDetails, "handler">, deps: BatchDeps): OutgoingRecord {
+function letter(record: KafkaRecord, details: Omit<DeadLetterDetails, "handler">, deps: BatchDeps): OutgoingRecord {
   return buildDeadLetter(record, { ...details, handler: deps.handler.name }, deps.deadLetterSuffix);
 }
+
+const eventFields = (event: EventItem) => ({
+  eventId: event.meta.id,
+  partition: `${event.record.topic}:${event.record.partition}`,
+  offset: event.record.offset,
+  ...traceFieldsOf(event.meta.headers),
+});

@@ -8,7 +8,7 @@ import type { MockCluster } from "./mock-cluster.ts";
 
 export function mockClusterKafka(base: KafkaPort, cluster: MockCluster): KafkaPort {
   return {
-    consumer: (options) => base.consumer(options),
+    consumerClient: (groupId, hooks) => base.consumerClient(groupId, hooks),
     producer: () => base.producer(),
     async admin(): Promise<AdminPort> {
       const admin = await base.admin();

@@ -4,6 +4,7 @@
  * the wiring differs from `ferry run`: startEngine, the consumers, the inbox and the dead letter
  * path are the same code.
  */
+import { forgetAllOffsetsStatements } from "../db/sql/offsets.ts";
 import { rm } from "node:fs/promises";
 import path from "node:path";
 import { loadConfig, type FerryConfig } from "../config/load.ts";
@@ -114,6 +115,6 @@ const placeholders = { FERRY_KAFKA_BROKERS: "127.0.0.1:9092", FERRY_DATABASE_URL
  * keys stay, so an event id or order seen before is still a duplicate.
  */
 async function forgetOffsets(postgres: EmbeddedPostgres): Promise<void> {
-  const [row] = (await postgres.db.query<{ exists: boolean }>("select to_regclass('ferry_offsets') is not null as exists")).rows;
-  if (row?.exists) await postgres.db.exec("delete from ferry_offsets");
+  const [row] = (await postgres.db.query<{ exists: boolean }>(forgetAllOffsetsStatements.exists)).rows;
+  if (row?.exists) await postgres.db.exec(forgetAllOffsetsStatements.forget);
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { KafkaPort } from "../kafka/port.ts";
 import { parseDeadLetter, type DeadLetter } from "./dead-letter.ts";
+import { createLaneConsumer } from "../consume/lane-consumer.ts";
 
 /**
  * Reads a dead letter topic from its beginning up to its end as of now, in a throwaway group
@@ -19,7 +20,7 @@ export async function readDeadLetters(kafka: KafkaPort, topic: string, { timeout
   if (remaining.size === 0) return letters;
   let finish!: () => void;
   const done = new Promise<void>((resolve) => (finish = resolve));
-  const consumer = kafka.consumer({ groupId: `ferry-browse-${randomUUID()}`, topics: [topic], maxBatchSize: 500, partitionConcurrency: 4 });
+  const consumer = createLaneConsumer(kafka, { groupId: `ferry-browse-${randomUUID()}`, topics: [topic], maxBatchSize: 500, partitionConcurrency: 4 });
   await consumer.start(async (batch) => {
     const end = ends.get(batch.partition) ?? 0n;
     for (const record of batch.records) {

@@ -8,7 +8,9 @@ export type DeadLetterReason =
   | "decode-failed"
   | "missing-event-id"
   | "malformed-event-id"
-  | "business-key-failed";
+  | "business-key-failed"
+  | "unstorable-business-key"
+  | "rejected-by-database";
 
 export interface DeadLetterDetails {
   reason: DeadLetterReason;
@@ -18,6 +20,8 @@ export interface DeadLetterDetails {
   heldBy?: string;
   businessKey?: string;
   errorClass?: string;
+  /** The error's `code`: a SQLSTATE, a decode reason, ... */
+  errorCode?: string;
   errorMessage?: string;
   attempts?: number;
   firstAttemptAt?: Date;
@@ -45,6 +49,7 @@ export function buildDeadLetter(record: KafkaRecord, details: DeadLetterDetails,
   set("held-by-event-id", details.heldBy);
   set("business-key", details.businessKey);
   set("error-class", details.errorClass);
+  set("error-code", details.errorCode);
   // Bounded: an error message can embed anything; the header must stay small.
   set("error-message", details.errorMessage?.slice(0, 2_000));
   set("attempts", details.attempts);
@@ -70,6 +75,7 @@ export interface DeadLetter {
   eventId: string | null;
   heldBy?: string;
   errorClass?: string;
+  errorCode?: string;
   errorMessage?: string;
   attempts?: number;
   failedAt?: string;
@@ -96,6 +102,7 @@ export function parseDeadLetter(record: KafkaRecord): DeadLetter | null {
     eventId: get("event-id") ?? null,
     ...optional("held-by-event-id", "heldBy"),
     ...optional("error-class", "errorClass"),
+    ...optional("error-code", "errorCode"),
     ...optional("error-message", "errorMessage"),
     ...optional("failed-at", "failedAt"),
     ...(get("attempts") === undefined ? {} : { attempts: Number(get("attempts")) }),

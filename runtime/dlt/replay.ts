@@ -1,5 +1,4 @@
 import type { Sql } from "postgres";
-import { coerceError } from "../errors.ts";
 import { prepareRecord } from "../consume/prepare.ts";
 import type { LoadedHandler } from "../handlers/validate.ts";
 import { applyUnit } from "../inbox/unit-of-work.ts";
@@ -61,7 +60,7 @@ export async function replayDeadLetters(
         dryRun: deps.dryRun,
       });
       if (!unit.ok) {
-        result = { ...base, outcome: "failed", detail: coerceError(unit.error).message };
+        result = { ...base, outcome: "failed", detail: unit.failure.error.message };
       } else {
         const r = unit.results[0]!;
         if (r.kind === "applied") result = { ...base, outcome: deps.dryRun ? "would-apply" : "applied" };

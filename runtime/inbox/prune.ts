@@ -1,4 +1,5 @@
 import type { Sql } from "postgres";
+import { advisoryUnlock, pruneInboxChunk, tryAdvisoryLock } from "../db/sql/inbox.ts";
 import { coerceError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
 
@@ -14,18 +15,16 @@ const CHUNK = 5_000;
 export async function pruneInbox(sql: Sql, retentionHours: number): Promise<number> {
   const reserved = await sql.reserve();
   try {
-    const [lock] = await reserved<{ locked: boolean }[]>`select pg_try_advisory_lock(${PRUNE_LOCK_KEY}) as locked`;
-    if (!lock?.locked) return 0;
+    if (!(await tryAdvisoryLock(reserved, PRUNE_LOCK_KEY))) return 0;
     try {
       let total = 0;
       for (;;) {
-        const deleted = await reserved`delete from ferry_inbox where ctid in (
-          select ctid from ferry_inbox where received_at < now() - make_interval(hours => ${retentionHours}) limit ${CHUNK})`;
-        total += deleted.count;
-        if (deleted.count < CHUNK) return total;
+        const deleted = await pruneInboxChunk(reserved, retentionHours, CHUNK);
+        total += deleted;
+        if (deleted < CHUNK) return total;
       }
     } finally {
-      await reserved`select pg_advisory_unlock(${PRUNE_LOCK_KEY})`;
+      await advisoryUnlock(reserved, PRUNE_LOCK_KEY);
     }
   } finally {
     reserved.release();

@@ -1,32 +1,29 @@
 import type { Sql } from "postgres";
 import type { PostgresJsDatabase } from "drizzle-orm/postgres-js";
 import { drizzleOver } from "../db/connect.ts";
-import type { BatchContext, EventMeta, HandlerContext } from "../handlers/contract.ts";
-import type { LoadedHandler } from "../handlers/validate.ts";
-import { HandlerTimeoutError, InfrastructureError, PermanentError } from "../errors.ts";
-import type { Logger } from "../log/logger.ts";
+import { translateDatabaseError } from "../db/errors.ts";
+import { saveOffset } from "../db/sql/offsets.ts";
+import { limitStatementTime, markDeadLettered, reopenDeadLettered, serializeHandler } from "../db/sql/inbox.ts";
+import { coerceError, DatabaseError, HandlerTimeoutError, PermanentError } from "../errors.ts";
+import type { FailureSource } from "../failure/policy.ts";
 import type { FaultInjector } from "../faults/inject.ts";
+import type { BatchContext, HandlerContext } from "../handlers/contract.ts";
+import type { LoadedHandler } from "../handlers/validate.ts";
+import type { TopicPartitionOffset } from "../kafka/port.ts";
+import type { Logger } from "../log/logger.ts";
 import { claimEvents } from "./claim.ts";
+import type { EventResult, UnitEvent } from "./unit-event.ts";
 
-/** An event that passed preparation: it has an id and a decoded value. */
-export interface UnitEvent {
-  meta: EventMeta;
-  value: unknown;
+export interface UnitFailure {
+  source: FailureSource;
+  /** The event the handler failed on; -1 when unknown (a batch handler, or a statement of Ferry's). */
+  index: number;
+  /** Translated at the adapter: a database failure is a DatabaseError with its category. */
+  error: Error;
 }
 
-export type EventResult =
-  | { kind: "applied" }
-  | { kind: "technical-duplicate" }
-  | { kind: "functional-duplicate"; businessKey: string; heldBy: string }
-  | { kind: "business-key-failed"; error: Error };
-
-export type UnitResult =
-  | { ok: true; results: EventResult[] }
-  /**
-   * The handler failed on `events[index]` (-1: somewhere in a batch handler's events): the
-   * transaction was rolled back, nothing was written.
-   */
-  | { ok: false; index: number; error: unknown };
+/** Committed (`results` per event), or rolled back with nothing written. */
+export type UnitResult = { ok: true; results: EventResult[] } | { ok: false; failure: UnitFailure };
 
 export interface UnitOfWorkOptions {
   sql: Sql;
@@ -47,6 +44,10 @@ export interface UnitOfWorkOptions {
   faults?: FaultInjector;
   /** Run everything, then roll back: what would happen, with nothing written. */
   dryRun?: boolean;
+  /** How long past its limits a transaction may take before it is abandoned (default 10 s). */
+  graceMs?: number;
+  /** Run after every other transaction of this handler, not beside them (a contended handler). */
+  serialized?: boolean;
 }
 
 class DryRunRollback extends Error {
@@ -55,63 +56,91 @@ class DryRunRollback extends Error {
   }
 }
 
-class HandlerFailed extends Error {
+/** Unwinds the transaction carrying where the failure came from. */
+class StageFailed extends Error {
   constructor(
+    readonly source: FailureSource,
     readonly index: number,
     readonly error: unknown,
   ) {
-    super("handler failed");
+    super(`${source} failed`);
   }
 }
+
+const stage =
+  (source: FailureSource) =>
+  (e: unknown): never => {
+    throw e instanceof StageFailed ? e : new StageFailed(source, -1, e);
+  };
 
 /**
  * Applies events of ONE partition, in offset order, in ONE transaction: inbox rows (technical
  * dedup), business keys (functional dedup), the handler's effects and the partition's next
- * offset. Ferry's own writes are set-based: a few round trips per batch, not per event.
- * `nextOffset` is written even when every event turns out to be a duplicate.
+ * offset. Ferry's own writes are set-based and pipelined: a few round trips per batch, not per
+ * event. `position` is written even when every event turns out to be a duplicate.
+ *
+ * Never throws for a failure: it says where the failure came from and which event the handler
+ * failed on, and the failure policy decides.
  */
-export async function applyUnit(
-  events: UnitEvent[],
-  position: { topic: string; partition: number; nextOffset: string } | null,
-  options: UnitOfWorkOptions,
-): Promise<UnitResult> {
+export async function applyUnit(events: UnitEvent[], position: TopicPartitionOffset | null, options: UnitOfWorkOptions): Promise<UnitResult> {
   const { sql, handler, groupId } = options;
+  // Where the unit is, for the deadline: a unit that does not settle says which step it waited on.
+  let step = "begin";
+  let expire: (error: Error) => void = () => {};
+  const expired = new Promise<never>((_, reject) => {
+    expire = reject;
+  });
+  let deadline: ReturnType<typeof setTimeout> | undefined;
+  const arm = (ms: number) => {
+    clearTimeout(deadline);
+    deadline = setTimeout(() => {
+      options.log.warn("unit:abandoned", { handler: handler.name, step, waitedMs: ms, events: events.length, ...(position ?? {}) });
+      expire(
+        new DatabaseError(
+          `PostgreSQL did not settle the transaction within ${ms} ms (waiting on: ${step}); it is abandoned and its events retried`,
+          "connection",
+          {
+            code: "UNIT_DEADLINE",
+            retriable: true,
+          },
+        ),
+      );
+    }, ms);
+    deadline.unref?.();
+  };
+  // Ferry's statements and the handler may each run up to the handler's time limit.
+  arm(2 * handler.timeoutMs + (options.graceMs ?? UNIT_GRACE_MS));
   try {
-    const results = await sql.begin(async (tx) => {
+    const transaction = sql.begin(async (tx) => {
+      step = "ferry statements";
       const results: EventResult[] = events.map(() => ({ kind: "technical-duplicate" }));
       // Ferry's own statements go out together (pipelined: one round trip) and are all answered
-      // before the handler runs, so a failure of ours is never taken for the handler's.
+      // before the handler runs, so a failure of ours is never taken for the handler's. The first
+      // to fail is the cause (answers come in the order sent; later ones only echo the abort), and
+      // it is not waited past: on a killed connection the driver may never settle the others.
+      const timeout = limitStatementTime(tx, handler.timeoutMs).catch(stage("ferry"));
+      // Before the claim, so every lock the rest takes is taken inside the handler's turn.
+      const turn = options.serialized ? serializeHandler(tx, handler.name).catch(stage("ferry")) : undefined;
       const reopen =
         options.reopenDeadLettered && events.length > 0
-          ? tx`delete from ferry_inbox where handler = ${handler.name} and outcome = 'dead-lettered'
-            and event_id = any(${events.map((e) => e.meta.id)}::text[])`.execute()
+          ? reopenDeadLettered(
+              tx,
+              handler.name,
+              events.map((e) => e.meta.id),
+            ).catch(stage("ferry"))
           : undefined;
-      // Bounds every statement of this transaction, so a call past its time cannot keep the connection busy.
-      const timeout = tx.unsafe(`set local statement_timeout = ${Math.floor(handler.timeoutMs)}`).execute();
-      const claiming = claimEvents(tx, handler, events, results);
-      const offset = position
-        ? tx`insert into ferry_offsets (group_id, topic, partition, next_offset)
-            values (${groupId}, ${position.topic}, ${position.partition}, ${position.nextOffset})
-            on conflict (group_id, topic, partition)
-            do update set next_offset = excluded.next_offset, updated_at = now()`.execute()
-        : undefined;
-      const [, , { runnable: keyed, deadLettered }] = await Promise.all([reopen, timeout, claiming, offset]);
+
+      const claiming = claimEvents(tx, handler, events, results).catch(stage("claim"));
+      const offset = position ? saveOffset(tx, groupId, position).catch(stage("ferry")) : undefined;
+      const [, , , { runnable, deadLettered }] = await Promise.all([timeout, turn, reopen, claiming, offset]);
       // Sent ahead of the handler's first statement, not awaited on its own: checked when the handler fails.
-      const marking =
-        deadLettered.length > 0
-          ? tx`update ferry_inbox set outcome = 'dead-lettered' where handler = ${handler.name} and event_id = any(${deadLettered}::text[])`.execute()
-          : undefined;
-      const oursFailed = async (error: unknown) => {
+      const marking = deadLettered.length > 0 ? markDeadLettered(tx, handler.name, deadLettered) : undefined;
+      marking?.catch(() => undefined);
+      const oursFailed = async () => {
         // A failed statement of ours aborts the transaction, and then the handler's fail too: not its fault.
-        if (
-          marking &&
-          (await marking.then(
-            () => false,
-            () => true,
-          ))
-        )
-          throw new InfrastructureError("marking functional duplicates in the inbox failed", { cause: error });
+        if (marking) await marking.catch(stage("ferry"));
       };
+      step = "handler";
       let db: PostgresJsDatabase | undefined;
       const base: BatchContext = {
         sql: tx,
@@ -124,57 +153,74 @@ export async function applyUnit(
         permanent: (message, opts) => new PermanentError(message, opts),
       };
       if (handler.apply.kind === "batch") {
-        if (keyed.length > 0) {
+        if (runnable.length > 0) {
+          const handleBatch = handler.apply.handleBatch;
           try {
             await withTimeout(handler.timeoutMs, base, options.signal, (ctx) =>
-              handler.apply.kind === "batch"
-                ? handler.apply.handleBatch(
-                    keyed.map((i) => ({ value: events[i]!.value, event: events[i]!.meta })),
-                    ctx,
-                  )
-                : undefined,
+              handleBatch(
+                runnable.map((i) => ({ value: events[i]!.value, event: events[i]!.meta })),
+                ctx,
+              ),
             );
           } catch (error) {
-            await oursFailed(error);
-            // Which event failed is unknown unless there is only one: the caller narrows it down.
-            throw new HandlerFailed(keyed.length === 1 ? keyed[0]! : -1, error);
+            await oursFailed();
+            // Which event failed is unknown unless there is only one: the policy narrows it down.
+            throw new StageFailed("handler", runnable.length === 1 ? runnable[0]! : -1, error);
           }
           options.faults?.("handler");
-          for (const i of keyed) results[i] = { kind: "applied" };
+          for (const i of runnable) results[i] = { kind: "applied" };
         }
       } else {
-        for (const index of keyed) {
+        const handle = handler.apply.handle;
+        for (const index of runnable) {
           const event = events[index]!;
           const ctx: HandlerContext = Object.assign(Object.create(base) as BatchContext, {
             event: event.meta,
             log: base.log.child({ eventId: event.meta.id }),
           });
-          const handle = handler.apply.handle;
           try {
             await withTimeout(handler.timeoutMs, ctx, options.signal, (c) => handle(event.value, c));
           } catch (error) {
-            await oursFailed(error);
-            throw new HandlerFailed(index, error);
+            await oursFailed();
+            throw new StageFailed("handler", index, error);
           }
           options.faults?.("handler");
           results[index] = { kind: "applied" };
         }
       }
-      await marking;
-      await options.beforeCommit?.(results);
+      step = "marking";
+      await marking?.catch(stage("ferry"));
+      step = "dead letters";
+      // Producing waits for Kafka (acks=all) as long as the producer's own timeout: not PostgreSQL's to bound.
+      clearTimeout(deadline);
+      await options.beforeCommit?.(results).catch(stage("dead-letter"));
       if (options.dryRun) throw new DryRunRollback(results);
+      step = "commit";
+      arm(options.graceMs ?? UNIT_GRACE_MS);
       return results;
     });
+    // The driver can leave a transaction unsettled when its connection dies (porsager/postgres#1186):
+    // past the deadline the unit is given up as the environment's failure, so its partition retries
+    // on a fresh transaction instead of waiting forever. The abandoned one can only roll back.
+    transaction.catch(() => undefined);
+    const results = await Promise.race([transaction, expired]);
     return { ok: true, results };
   } catch (e) {
     if (e instanceof DryRunRollback) return { ok: true, results: e.results };
-    if (e instanceof HandlerFailed) return { ok: false, index: e.index, error: e.error };
-    // Anything else failed outside the handler (connecting, Ferry's own statements, COMMIT,
-    // producing dead letters): never the event's fault.
-    if (e instanceof InfrastructureError) throw e;
-    throw new InfrastructureError(`the unit of work failed outside the handler: ${(e as Error)?.message ?? String(e)}`, { cause: e });
+    // Anything not raised inside a stage failed in BEGIN or COMMIT: Ferry's.
+    const failed = e instanceof StageFailed ? e : new StageFailed("ferry", -1, e);
+    return { ok: false, failure: { source: failed.source, index: failed.index, error: coerceError(translateDatabaseError(failed.error)) } };
+  } finally {
+    clearTimeout(deadline);
   }
 }
+
+/**
+ * How long past the handler's time limit a unit of work may take before it is abandoned. The
+ * handler's statements are cancelled by PostgreSQL at its limit; this only catches a client that
+ * never hears back.
+ */
+const UNIT_GRACE_MS = 10_000;
 
 /**
  * Runs one handler call with its own abort signal (the worker's, or the timeout's) and rejects
@@ -196,27 +242,4 @@ async function withTimeout<C extends BatchContext>(timeoutMs: number, ctx: C, st
   } finally {
     clearTimeout(timer);
   }
-}
-
-/**
- * The handler's business key for an event, as text. A key that is missing must not be coerced:
- * String(undefined) is "undefined", so every event lacking the field would share one key, the
- * first applied and all the others dead-lettered as its functional duplicates.
- */
-export function businessKeyOf(handler: LoadedHandler, event: UnitEvent): string {
-  const key: unknown = handler.businessKey!(event.value, event.meta);
-  if ((typeof key === "string" && key.length > 0) || (typeof key === "number" && Number.isFinite(key)) || typeof key === "bigint") return String(key);
-  const got =
-    key === null
-      ? "null"
-      : key === ""
-        ? "an empty string"
-        : typeof key === "number"
-          ? String(key)
-          : typeof key === "string"
-            ? "a string"
-            : typeof key === "object"
-              ? "an object"
-              : typeof key;
-  throw new TypeError(`businessKey returned ${got} for event ${event.meta.id}; it must return a non-empty string (or a finite number)`);
 }

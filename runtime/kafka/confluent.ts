@@ -1,13 +1,13 @@
 /**
  * The Kafka port over @confluentinc/kafka-javascript (librdkafka): producer and admin through its
- * KafkaJS-style API, the consumer over librdkafka's own consumer (lane-consumer.ts).
+ * KafkaJS-style API, the consumer client over librdkafka's own consumer (rdkafka-consumer.ts).
  * Under Bun the addon is our own build (scripts/build-kafka-addon.sh, runtime/kafka/bun-compat/).
  */
 import { KafkaJS } from "@confluentinc/kafka-javascript";
 import type { KafkaJS as KafkaJSTypes } from "@confluentinc/kafka-javascript";
-import { RecordTooLargeError } from "../errors.ts";
+import { asKafkaError } from "./errors.ts";
 import type { Logger } from "../log/logger.ts";
-import { createLaneConsumer } from "./lane-consumer.ts";
+import { createRdKafkaClient } from "./rdkafka-consumer.ts";
 import type { AdminPort, KafkaPort, OutgoingRecord, ProducerPort } from "./port.ts";
 
 export interface KafkaConnection {
@@ -37,7 +37,7 @@ export function createConfluentKafka(connection: KafkaConnection, log: Logger): 
   } as never);
 
   return {
-    consumer: (options) => createLaneConsumer(common, options, kafkaLog),
+    consumerClient: (groupId, hooks) => createRdKafkaClient(common, groupId, hooks, kafkaLog),
     producer: () => createProducer(kafka),
     admin: () => createAdmin(kafka),
   };
@@ -65,11 +65,7 @@ async function createProducer(kafka: KafkaJSTypes.Kafka): Promise<ProducerPort> 
         byTopic.set(r.topic, list);
       }
       const results = await producer.sendBatch({ topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) }).catch((e: unknown) => {
-        const code = (e as { code?: unknown }).code;
-        if (code === KafkaJS.ErrorCodes.ERR_MSG_SIZE_TOO_LARGE || code === KafkaJS.ErrorCodes.ERR_RECORD_LIST_TOO_LARGE) {
-          throw new RecordTooLargeError(`Kafka refused a record of this send as too large: ${(e as Error).message}`, { cause: e });
-        }
-        throw e;
+        throw asKafkaError(e, `producing ${records.length} record(s) to ${[...byTopic.keys()].join(", ")}`);
       });
       return results.map((r) => ({ topic: r.topicName, partition: r.partition, offset: r.baseOffset ?? r.offset ?? "-1" }));
     },

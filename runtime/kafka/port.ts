@@ -95,6 +95,42 @@ export interface ConsumerPort {
   stop(): Promise<void>;
 }
 
+/** A rebalance, as the client reports it from inside a fetch: the fetch loop decides what follows. */
+export interface RebalanceEvent {
+  kind: "assign" | "revoke";
+  partitions: TopicPartition[];
+  /** Revoked because the group already gave them to another member (session timeout): nothing to commit. */
+  lost: boolean;
+}
+
+export interface ConsumerClientHooks {
+  onRebalance(event: RebalanceEvent): void;
+}
+
+/**
+ * The low-level consumer a Kafka adapter provides: one group member's calls, nothing more. The
+ * fetch loop, lanes and rebalance handling over it are consume/lane-consumer.ts.
+ */
+export interface ConsumerClient {
+  /** Fails with a KafkaError naming the cause. */
+  connect(): Promise<void>;
+  subscribe(topics: string[]): void;
+  /** Up to `max` records, waiting briefly for the first; `failure` when the broker or client failed. */
+  fetch(max: number): Promise<{ records: KafkaRecord[]; failure: { error: Error; fatal: boolean } | null }>;
+  /** Incremental (cooperative): adds these partitions, from `offset` when given, else the group's commit. */
+  assign(positions: Array<TopicPartition & { offset?: string }>): void;
+  unassign(partitions: TopicPartition[]): void;
+  pause(partitions: TopicPartition[]): void;
+  resume(partitions: TopicPartition[]): void;
+  /** Resolves once the coordinator answered. */
+  commit(offsets: TopicPartitionOffset[]): Promise<void>;
+  committed(partitions: TopicPartition[], timeoutMs: number): Promise<TopicPartitionOffset[]>;
+  /** The partition's end as last seen, "-1" when unknown. */
+  highWatermark(tp: TopicPartition): string;
+  unsubscribe(): void;
+  disconnect(): Promise<void>;
+}
+
 export interface ProducerPort {
   /** Resolves once every record is acknowledged by all in-sync replicas (acks=all). */
   send(records: OutgoingRecord[]): Promise<Array<TopicPartitionOffset>>;
@@ -120,7 +156,8 @@ export interface AdminPort {
 }
 
 export interface KafkaPort {
-  consumer(options: ConsumerOptions): ConsumerPort;
+  /** One consumer group member's low-level client; consume/lane-consumer.ts builds a ConsumerPort over it. */
+  consumerClient(groupId: string, hooks: ConsumerClientHooks): ConsumerClient;
   producer(): Promise<ProducerPort>;
   admin(): Promise<AdminPort>;
 }

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { RegistryRequestError, RegistryUnavailableError } from "../errors.ts";
-import { isInfrastructureFailure } from "../consume/classify.ts";
+import { judge } from "../failure/policy.ts";
 import { createRegistryHttp, type RegistryConnection } from "./http.ts";
 
 const connection: RegistryConnection = {
@@ -47,7 +47,8 @@ describe("createRegistryHttp", () => {
     const request = createRegistryHttp(connection, { fetch, sleep: async () => {} });
     const error = await request("GET", "/schemas/ids/1").catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RegistryUnavailableError);
-    expect(isInfrastructureFailure(error)).toBe(true);
+    expect((error as RegistryUnavailableError).retriable).toBe(true);
+    expect(judge({ error: error as Error, source: "registry" })).toEqual({ fault: "environment" });
     expect((error as Error).message).toContain("after 3 attempt(s): HTTP 503: down");
     expect(calls.length).toBe(3);
   });

@@ -1,4 +1,4 @@
-import { AsyncLocalStorage } from "node:async_hooks";
+import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import {
   ROOT_CONTEXT,
   SpanKind,
@@ -9,29 +9,10 @@ import {
   trace,
   type Attributes,
   type Context,
-  type ContextManager,
   type Link,
 } from "@opentelemetry/api";
 import type { EventMeta } from "../handlers/contract.ts";
 import { parseTraceparent } from "./traceparent.ts";
-
-/** The active context across awaits, so a handler (and its ctx.log lines) sees the event's trace. */
-class AsyncContextManager implements ContextManager {
-  private readonly storage = new AsyncLocalStorage<Context>();
-  active = () => this.storage.getStore() ?? ROOT_CONTEXT;
-  with<A extends unknown[], F extends (...args: A) => ReturnType<F>>(ctx: Context, fn: F, thisArg?: ThisParameterType<F>, ...args: A): ReturnType<F> {
-    return this.storage.run(ctx, () => fn.call(thisArg, ...args));
-  }
-  bind<T>(ctx: Context, target: T): T {
-    if (typeof target !== "function") return target;
-    return ((...args: unknown[]) => this.with(ctx, () => (target as (...a: unknown[]) => unknown)(...args))) as T;
-  }
-  enable = () => this;
-  disable() {
-    this.storage.disable();
-    return this;
-  }
-}
 
 /**
  * Installs Ferry's context manager unless the process already has one (an OpenTelemetry SDK set up
@@ -39,7 +20,8 @@ class AsyncContextManager implements ContextManager {
  * context and record nothing.
  */
 export function enableTraceContext(): void {
-  context.setGlobalContextManager(new AsyncContextManager());
+  // The active context across awaits, so a handler (and its ctx.log lines) sees the event's trace.
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
 }
 
 /** The incoming context of an event: the configured propagator's reading, else W3C `traceparent`. */

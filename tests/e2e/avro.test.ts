@@ -141,7 +141,7 @@ test("a registry outage makes the partition wait: nothing is dead-lettered, the 
     down = true;
     const produced = await w.produce(["--key-field", "orderId"].concat(["--input", writeLines(w.root, [order(1, w.topic)])]));
     expect(produced.code).toBe(0);
-    await ferry.waitForLog("batch:infrastructure-failure", 60_000);
+    await ferry.waitForLog("partition:waiting", 60_000);
     expect((await w.rows()).length).toBe(0);
     down = false;
     await waitFor("the order applied after the outage", async () => (await w.rows()).length === 1, { timeoutMs: 60_000 });

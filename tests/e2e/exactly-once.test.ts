@@ -98,7 +98,7 @@ describe("exactly once in effect", () => {
       await outageSql.end();
       await sql.unsafe(`alter database ${database} allow_connections false`);
       await sql.unsafe(`select pg_terminate_backend(pid) from pg_stat_activity where datname = '${database}' and pid <> pg_backend_pid()`);
-      await worker.waitForLog("batch:infrastructure-failure", 30_000);
+      await worker.waitForLog("partition:waiting", 30_000);
       await Bun.sleep(4_000);
       await sql.unsafe(`alter database ${database} allow_connections true`);
       const after = postgres(url, { max: 2, onnotice: () => {} });

@@ -141,7 +141,7 @@ test("two of three brokers killed: producing fails with NOT_ENOUGH_REPLICAS, not
       restartMs: restored.ms,
       workerRestarts: worker.logs.filter((l) => l.msg === "engine:running").length - 1,
       kafkaCommitFailures: worker.logs.filter((l) => l.msg === "offsets:kafka-commit-failed").length,
-      batchesWaitingForInfrastructure: worker.logs.filter((l) => l.msg === "batch:infrastructure-failure").length,
+      batchesWaitingForInfrastructure: worker.logs.filter((l) => l.msg === "partition:waiting").length,
       produce: produceSummary(producer.produced),
       ...report,
     });

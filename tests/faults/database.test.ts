@@ -110,7 +110,7 @@ async function underFaults(
         snapshots,
         violations,
         produce: produceSummary(produced),
-        batchesWaitingForDatabase: worker.logs.filter((l) => l.msg === "batch:infrastructure-failure").length,
+        batchesWaitingForDatabase: worker.logs.filter((l) => l.msg === "partition:waiting").length,
         deadLetteringForHandlers: worker.logs.filter((l) => l.msg === "event:dead-lettering" && l.reason !== "permanent").length,
         workerRestarts: worker.logs.filter((l) => l.msg === "engine:running").length - 1,
       },
@@ -186,7 +186,7 @@ test("Ferry's own statements cancelled by a statement timeout under lock content
           })
           .then(() => undefined),
     });
-    const cancelled = worker.logs.filter((l) => l.msg === "batch:infrastructure-failure" && JSON.stringify(l.error).includes("statement timeout")).length;
+    const cancelled = worker.logs.filter((l) => l.msg === "partition:waiting" && JSON.stringify(l.error).includes("statement timeout")).length;
     reportCounts("postgres-statement-timeouts", { locksHeld: long ? 30 : 6, statementsCancelled: cancelled, ...result.counts, ...result.report });
     expect(cancelled).toBeGreaterThan(0);
     expectExact(result, worker);

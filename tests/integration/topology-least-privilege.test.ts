@@ -9,6 +9,7 @@ import { writeHandlersDir } from "../support/handlers.ts";
 import { testKafka } from "../support/kafka.ts";
 import { aliceTotalsService, saslConnection, testTopology } from "../support/topology.ts";
 import { waitFor } from "../support/wait.ts";
+import { createLaneConsumer } from "../../runtime/consume/lane-consumer.ts";
 
 const t = testTopology();
 const p = t.prefix;
@@ -33,7 +34,7 @@ function asAlice() {
 const consumers: ConsumerPort[] = [];
 async function consume(kafka: KafkaPort, topic: string, groupId: string) {
   const batches: PartitionBatch[] = [];
-  const consumer = kafka.consumer({ groupId, topics: [topic], maxBatchSize: 10, partitionConcurrency: 1 });
+  const consumer = createLaneConsumer(kafka, { groupId, topics: [topic], maxBatchSize: 10, partitionConcurrency: 1 });
   consumers.push(consumer);
   await consumer.start(async (batch) => void batches.push(batch));
   return batches;

@@ -21,7 +21,7 @@ test("the TypeScript sources type-check (tsc --noEmit)", async () => {
 }, 180_000);
 
 test("the tree is formatted and lint-clean (biome check)", async () => {
-  const { code, output } = await run([bin("biome"), "check", "--max-diagnostics=50", "."]);
+  const { code, output } = await run([bin("biome"), "check", "--error-on-warnings", "--max-diagnostics=50", "."]);
   if (code !== 0) console.error(output.split("\n").slice(-120).join("\n"));
   expect(code).toBe(0);
 }, 60_000);

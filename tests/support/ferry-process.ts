@@ -34,7 +34,7 @@ export function startFerry(args: string[], env: Record<string, string> = {}, { b
       TMPDIR: process.env.TMPDIR ?? "/tmp",
       FERRY_KAFKA_BROKERS: services.brokers,
       FERRY_DATABASE_URL: services.databaseUrl,
-      FERRY_LOG_LEVEL: "info",
+      FERRY_LOG_LEVEL: process.env.FERRY_TEST_LOG_LEVEL ?? "info",
       FERRY_HTTP_PORT: "0",
       ...env,
     },

@@ -6,6 +6,7 @@ import { startFerry, type FerryProcess } from "./ferry-process.ts";
 import { batchEffectsHandler, effectsHandler, effectsTableMigration, writeHandlersDir } from "./handlers.ts";
 import type { testKafka } from "./kafka.ts";
 import { waitFor } from "./wait.ts";
+import { createLaneConsumer } from "../../runtime/consume/lane-consumer.ts";
 
 type TestKafka = Awaited<ReturnType<typeof testKafka>>;
 
@@ -126,7 +127,7 @@ export async function createScenario(
 /** Reads exactly `count` records of a topic from the beginning, in a throwaway group; fails on more or fewer. */
 export async function readRecords(kafka: TestKafka, topic: string, count: number, timeoutMs = 60_000): Promise<KafkaRecord[]> {
   const records: KafkaRecord[] = [];
-  const consumer = kafka.kafka.consumer({ groupId: `reader-${randomUUID()}`, topics: [topic], maxBatchSize: 500, partitionConcurrency: 3 });
+  const consumer = createLaneConsumer(kafka.kafka, { groupId: `reader-${randomUUID()}`, topics: [topic], maxBatchSize: 500, partitionConcurrency: 3 });
   await consumer.start(async (batch) => {
     records.push(...batch.records);
   });

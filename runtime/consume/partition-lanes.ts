@@ -9,7 +9,7 @@
  * stalled every partition of the worker (bench/README.md).
  */
 import { finishedWithin } from "../finished-within.ts";
-import { partitionKey, type BatchProgress, type KafkaRecord, type PartitionBatch, type TopicPartition } from "./port.ts";
+import { partitionKey, type BatchProgress, type KafkaRecord, type PartitionBatch, type TopicPartition } from "../kafka/port.ts";
 
 export interface PartitionLanes {
   /** A partition was assigned: records from `nextOffset` on (or whatever comes first) are taken. */

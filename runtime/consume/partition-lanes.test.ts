@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { createPartitionLanes, type LaneDeps } from "./partition-lanes.ts";
-import type { BatchProgress, KafkaRecord, PartitionBatch } from "./port.ts";
+import type { BatchProgress, KafkaRecord, PartitionBatch } from "../kafka/port.ts";
 
 const record = (partition: number, offset: number, topic = "t"): KafkaRecord => ({
   topic,

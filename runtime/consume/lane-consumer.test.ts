@@ -6,7 +6,8 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { randomUUID } from "node:crypto";
 import { testKafka } from "../../tests/support/kafka.ts";
 import { waitFor } from "../../tests/support/wait.ts";
-import type { ConsumerPort, PartitionBatch } from "./port.ts";
+import type { ConsumerPort, PartitionBatch } from "../kafka/port.ts";
+import { createLaneConsumer } from "./lane-consumer.ts";
 
 let kafka: Awaited<ReturnType<typeof testKafka>>;
 beforeAll(async () => {
@@ -43,13 +44,13 @@ test("a partition paused for back-pressure when it was revoked fetches again whe
   // Small batches and a slow handler: every lane is at capacity, so its partition is paused in
   // librdkafka most of the time, also at the moment the second member takes it away.
   const options = { groupId, topics: [topic], maxBatchSize: 5, partitionConcurrency: PARTITIONS };
-  const a = kafka.kafka.consumer(options);
+  const a = createLaneConsumer(kafka.kafka, options);
   const seenByA = tracker();
   const consumers: ConsumerPort[] = [a];
   try {
     await a.start(seenByA.handle(40));
     await waitFor("A delivering every partition", async () => seenByA.last.size === PARTITIONS, { timeoutMs: 60_000, intervalMs: 20 });
-    const b = kafka.kafka.consumer(options);
+    const b = createLaneConsumer(kafka.kafka, options);
     consumers.push(b);
     const seenByB = tracker();
     await b.start(seenByB.handle(40));

@@ -1,0 +1,185 @@
+import type { Sql } from "postgres";
+import type { EngineEventMap, EngineEvents } from "../engine-events.ts";
+import { coerceError } from "../errors.ts";
+import { decide, type Failure, waitDelay } from "../failure/policy.ts";
+import type { FaultInjector } from "../faults/inject.ts";
+import type { LoadedHandler } from "../handlers/validate.ts";
+import type { EventResult } from "../inbox/unit-event.ts";
+import { partitionKey, type BatchProgress, type PartitionBatch, type ProducerPort, type TopicPartitionOffset } from "../kafka/port.ts";
+import type { Logger } from "../log/logger.ts";
+import type { AvroDecoding } from "../registry/handler-avro.ts";
+import { failureFields, newPartitionState, type PartitionState } from "./partition-state.ts";
+import { prepareRecord } from "./prepare.ts";
+import { type BatchDeps, processPrepared, type BatchOutcome } from "./process-batch.ts";
+
+type Tally = Omit<EngineEventMap["batch:applied"], "handler" | "topic" | "partition" | "durationMs">;
+const emptyTally: Tally = { records: 0, skipped: 0, applied: 0, technicalDuplicates: 0, functionalDuplicates: 0, deadLettered: 0 };
+
+export interface BatchRunnerDeps {
+  handler: LoadedHandler;
+  groupId: string;
+  sql: Sql;
+  producer: ProducerPort;
+  settings: { eventIdHeader: string; missingEventId: "dead-letter" | "derive"; deadLetterSuffix: string; batchSize: number };
+  log: Logger;
+  /** For format "avro": fetches the batch's writer schemas (async), then decodes (sync). */
+  avro?: AvroDecoding;
+  emit: EngineEvents["emit"];
+  onEvent?(result: EventResult | { kind: "dead-lettered"; reason: string }): void;
+  /** The failure policy's memory per assigned partition (created on assignment, dropped on revocation). */
+  partitions: Map<string, PartitionState>;
+  /** PostgreSQL holds this offset: hand it to Kafka (coalesced). */
+  offerToKafka(offset: TopicPartitionOffset): Promise<void>;
+  signal: AbortSignal;
+  faults?: FaultInjector;
+  contention?: BatchDeps["contention"];
+}
+
+/**
+ * Runs one partition batch for the lane consumer: skips what PostgreSQL already holds, decodes,
+ * lets process-batch apply it, and turns its outcome into what the lane does next (go on, or wait
+ * and redeliver from an offset). PostgreSQL first, Kafka second: only offsets committed in
+ * PostgreSQL are offered to Kafka.
+ */
+export function createBatchRunner(deps: BatchRunnerDeps): (batch: PartitionBatch) => Promise<BatchProgress> {
+  const { handler, settings, log, emit } = deps;
+  const lastOffsetPlusOne = (batch: PartitionBatch) => (BigInt(batch.records[batch.records.length - 1]!.offset) + 1n).toString();
+
+  return async (batch) => {
+    const key = partitionKey(batch);
+    const where = { handler: handler.name, topic: batch.topic, partition: batch.partition };
+    const startedAt = performance.now();
+    emit("batch:started", { ...where, records: batch.records.length });
+    log.debug("batch:started", { partition: key, from: batch.records[0]?.offset, records: batch.records.length });
+    let state = deps.partitions.get(key);
+    if (!state) deps.partitions.set(key, (state = newPartitionState(settings.batchSize)));
+    state.waitingSince ??= Date.now();
+    const tally: Tally = { ...emptyTally, records: batch.records.length };
+    const count = (result: EventResult | { kind: "dead-lettered"; reason: string }) => {
+      if (result.kind === "applied") tally.applied++;
+      else if (result.kind === "technical-duplicate") tally.technicalDuplicates++;
+      else if (result.kind === "functional-duplicate") tally.functionalDuplicates++;
+      else tally.deadLettered++;
+      const reason =
+        result.kind === "dead-lettered"
+          ? result.reason
+          : result.kind === "key-rejected"
+            ? result.error.reason
+            : result.kind === "functional-duplicate"
+              ? "functional-duplicate"
+              : null;
+      if (reason) emit("event:dead-lettered", { ...where, reason });
+      deps.onEvent?.(result);
+    };
+    try {
+      const outcome = await apply(batch, state, tally, count);
+      log.debug("batch:applied", { partition: key, ...tally, ...(outcome.kind === "done" ? {} : { stoppedAt: outcome.offset, outcome: outcome.kind }) });
+      emit("batch:applied", { ...where, ...tally, durationMs: performance.now() - startedAt });
+      return await settle(batch, state, outcome);
+    } catch (e) {
+      emit("batch:failed", { ...where, durationMs: performance.now() - startedAt });
+      throw e;
+    }
+  };
+
+  async function apply(
+    batch: PartitionBatch,
+    state: PartitionState,
+    tally: Tally,
+    count: (r: EventResult | { kind: "dead-lettered"; reason: string }) => void,
+  ) {
+    // Records below PostgreSQL's offset were applied already (a crash between the two commits).
+    const floor = state.applied;
+    const records = floor === undefined ? batch.records : batch.records.filter((r) => BigInt(r.offset) >= floor);
+    tally.skipped = batch.records.length - records.length;
+    if (records.length === 0) return { kind: "done" } as const;
+    try {
+      await deps.avro?.warm(records);
+    } catch (e) {
+      const failure: Failure = { error: coerceError(e), source: "registry" };
+      state.lastFailure = { at: Date.now(), offset: records[0]!.offset, ...failureFields(failure) };
+      const decision = decide(failure, { events: 0, culpritKnown: false, attempt: 1, contended: state.contended }, handler.retry);
+      // Before decoding nothing is any event's doing: the registry's failure can only be waited out.
+      if (decision.kind !== "wait") throw new Error(`the failure policy answered ${decision.kind} for a registry failure`);
+      return { kind: "wait", offset: records[0]!.offset, failure } as const;
+    }
+    const prepared = records.map((r) =>
+      prepareRecord(r, {
+        eventIdHeader: settings.eventIdHeader,
+        missingEventId: settings.missingEventId,
+        format: handler.format,
+        ...(deps.avro ? { avro: deps.avro.decode } : {}),
+      }),
+    );
+    return processPrepared(
+      prepared,
+      {
+        sql: deps.sql,
+        handler,
+        groupId: deps.groupId,
+        producer: deps.producer,
+        deadLetterSuffix: settings.deadLetterSuffix,
+        maxTransactionSize: settings.batchSize,
+        log,
+        signal: deps.signal,
+        onCommitted: (next) => {
+          state.applied = BigInt(next);
+          state.waitingSince = Date.now();
+          // Something committed: whatever failed before is over, the next wait starts short again.
+          state.outages = 0;
+        },
+        onEvent: count,
+        ...(deps.faults ? { faults: deps.faults } : {}),
+        ...(deps.contention ? { contention: deps.contention } : {}),
+      },
+      state,
+    );
+  }
+
+  async function settle(batch: PartitionBatch, state: PartitionState, outcome: BatchOutcome): Promise<BatchProgress> {
+    const progress = react(batch, state, outcome);
+    deps.faults?.("db-committed");
+    const next = outcome.kind === "done" ? lastOffsetPlusOne(batch) : outcome.offset;
+    if (!batch.isStale() && next !== batch.records[0]?.offset) {
+      await deps.offerToKafka({ topic: batch.topic, partition: batch.partition, offset: next });
+    }
+    return progress;
+  }
+
+  /** What the lane does next: go on, or wait and redeliver from an offset. */
+  function react(batch: PartitionBatch, state: PartitionState, outcome: BatchOutcome): BatchProgress {
+    const where = { handler: handler.name, topic: batch.topic, partition: batch.partition };
+    if (outcome.kind === "done") {
+      state.outages = 0;
+      state.waitingSince = undefined;
+      state.lastFailure = undefined;
+      return;
+    }
+    if (outcome.kind === "retry-later") {
+      const last = state.lastFailure;
+      emit("event:retry-scheduled", {
+        ...where,
+        offset: outcome.offset,
+        attempt: (state.retry?.attempts ?? 0) + 1,
+        delayMs: outcome.delayMs,
+        ...(last ? { errorClass: last.errorClass, ...(last.errorCode ? { errorCode: last.errorCode } : {}), error: last.error } : {}),
+      });
+      return { stopAt: outcome.offset, resumeAfterMs: outcome.delayMs };
+    }
+    // Not the event's fault: never dead-letter, never commit past it. The lane waits and
+    // redelivers from here until it works, the partition is revoked or the worker stops.
+    state.outages++;
+    const resumeAfterMs = waitDelay(state.outages);
+    const fields = failureFields(outcome.failure);
+    log.warn("partition:waiting", {
+      partition: partitionKey(batch),
+      offset: outcome.offset,
+      outages: state.outages,
+      retryInMs: resumeAfterMs,
+      ...(outcome.systemic ? { why: "the events after this one fail alike: not dead-lettered one after another" } : {}),
+      ...fields,
+    });
+    emit("partition:waiting", { ...where, offset: outcome.offset, retryInMs: resumeAfterMs, ...fields });
+    return { stopAt: outcome.offset, resumeAfterMs };
+  }
+}

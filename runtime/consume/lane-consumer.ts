@@ -1,0 +1,201 @@
+/**
+ * Ferry's consumer: one fetch loop over a Kafka adapter's ConsumerClient feeds per-partition lanes
+ * (partition-lanes.ts); rebalances are cooperative and handled here, in order, one at a time;
+ * commits are acknowledged. Nothing here knows which client library sits behind the port.
+ */
+import { coerceError } from "../errors.ts";
+import { finishedWithin } from "../finished-within.ts";
+import {
+  type ConsumerClient,
+  type ConsumerOptions,
+  type ConsumerPort,
+  type KafkaPort,
+  partitionKey,
+  type RebalanceEvent,
+  type TopicPartitionOffset,
+} from "../kafka/port.ts";
+import { createLogger, type Logger } from "../log/logger.ts";
+import { createPartitionLanes } from "./partition-lanes.ts";
+
+/** How long a revocation waits for a batch in flight before leaving it stale. */
+const REVOKE_WAIT_MS = 10_000;
+
+/** A group member for `options.groupId` over `kafka`'s client, delivering batches per partition. */
+export function createLaneConsumer(kafka: KafkaPort, options: ConsumerOptions, log: Logger = createLogger({ level: "warn" })): ConsumerPort {
+  // Operator pauses (admin API). They MUST outlast retry backoffs and re-assignments until resumed.
+  const heldTopics = new Set<string>();
+  const heldPartitions = new Set<string>();
+  const isHeld = (topic: string, partition: number) => heldTopics.has(topic) || heldPartitions.has(partitionKey({ topic, partition }));
+  let state: "created" | "running" | "stopping" | "stopped" = "created";
+  let rebalances: Promise<void> = Promise.resolve();
+  let fetchLoop: Promise<void> = Promise.resolve();
+  // Partitions paused in librdkafka (back-pressure or an operator's pause). librdkafka keeps that
+  // state across an unassign, so a partition revoked while paused would come back paused.
+  const pausedInClient = new Set<string>();
+
+  const consumer: ConsumerClient = kafka.consumerClient(options.groupId, {
+    // Called from inside a fetch: one at a time and in order, an assignment's positions are read before the next event.
+    onRebalance(event) {
+      rebalances = rebalances
+        .then(() => onRebalance(event))
+        .catch((e: unknown) => {
+          // While closing, the client hands the partitions back itself once it is disconnected.
+          if (state === "running") log.error("consumer:rebalance-failed", { group: options.groupId, error: coerceError(e) });
+          else log.debug("consumer:rebalance-while-closing", { group: options.groupId, error: coerceError(e) });
+        });
+    },
+  });
+
+  const lanes = createPartitionLanes({
+    maxBatchSize: options.maxBatchSize,
+    concurrency: options.partitionConcurrency,
+    capacity: 2 * options.maxBatchSize,
+    deliver: (batch) => eachBatch(batch),
+    setFetching(tp, fetching) {
+      if (state !== "running") return;
+      const list = [{ topic: tp.topic, partition: tp.partition }];
+      try {
+        if (fetching) {
+          consumer.resume(list);
+          pausedInClient.delete(partitionKey(tp));
+        } else {
+          consumer.pause(list);
+          pausedInClient.add(partitionKey(tp));
+        }
+      } catch (e) {
+        log.warn("consumer:pause-resume-failed", { partition: partitionKey(tp), fetching, error: coerceError(e) });
+      }
+    },
+    highWatermark: (tp) => consumer.highWatermark(tp),
+    onBatchFailed(tp, error, failures) {
+      const retryInMs = Math.min(30_000, 500 * 2 ** Math.min(failures, 6));
+      log.error("consumer:batch-failed", { partition: partitionKey(tp), error: coerceError(error), failures, retryInMs });
+      return retryInMs;
+    },
+  });
+  let eachBatch: Parameters<ConsumerPort["start"]>[0] = () => Promise.resolve();
+
+  const onRebalance = async ({ kind, partitions: tps, lost }: RebalanceEvent) => {
+    if (kind === "assign") {
+      let positions: TopicPartitionOffset[] = [];
+      try {
+        if (state === "running" && options.onAssign) positions = await options.onAssign(tps);
+      } finally {
+        // Always assigned, even when the owner failed: librdkafka holds the rebalance until then.
+        // Partitions without a known position start from the group's committed offset.
+        const byKey = new Map(positions.map((p) => [partitionKey(p), p.offset]));
+        consumer.assign(
+          tps.map((tp) => {
+            const offset = byKey.get(partitionKey(tp));
+            return offset === undefined ? tp : { ...tp, offset };
+          }),
+        );
+        if (state === "running") {
+          for (const tp of tps) {
+            const nextOffset = byKey.get(partitionKey(tp));
+            lanes.open(tp, { held: isHeld(tp.topic, tp.partition), ...(nextOffset !== undefined ? { nextOffset } : {}) });
+          }
+        }
+      }
+    } else {
+      try {
+        // Batches in flight finish (and offer their offsets) before the owner hears of the
+        // revocation, so it can hand Kafka everything PostgreSQL holds; a lost assignment has no
+        // owner left to commit for, so nothing waits.
+        await lanes.close(tps, lost ? 0 : REVOKE_WAIT_MS);
+        // Bounded: a coordinator that does not answer (brokers down) must not hold the rebalance.
+        if (!(await finishedWithin(Promise.resolve(options.onRevoke?.(tps, { lost })), REVOKE_WAIT_MS))) {
+          log.warn("consumer:revoke-timed-out", { group: options.groupId, waitedMs: REVOKE_WAIT_MS });
+        }
+      } finally {
+        // librdkafka keeps a partition's pause across an unassign: one revoked while paused would
+        // come back paused and never be fetched again.
+        const paused = tps.filter((tp) => pausedInClient.delete(partitionKey(tp)));
+        if (paused.length > 0) {
+          try {
+            consumer.resume(paused);
+          } catch (e) {
+            log.warn("consumer:pause-resume-failed", { partitions: paused.map(partitionKey), fetching: true, error: coerceError(e) });
+          }
+        }
+        consumer.unassign(tps);
+      }
+    }
+  };
+
+  const runFetchLoop = async () => {
+    let failures = 0;
+    while (state === "running") {
+      const { records, failure } = await consumer.fetch(options.maxBatchSize);
+      if (records.length > 0) lanes.push(records);
+      if (!failure || state !== "running") {
+        failures = 0;
+        continue;
+      }
+      if (failure.fatal) throw failure.error;
+      // Broker or network trouble: the client reconnects by itself; keep asking, a little slower.
+      failures++;
+      if ((failures & (failures - 1)) === 0) log.warn("consumer:fetch-failed", { group: options.groupId, error: coerceError(failure.error), failures });
+      await Bun.sleep(Math.min(2_000, 50 * failures));
+    }
+  };
+
+  const heldTargets = (targets: Array<{ topic: string; partitions?: number[] }>) =>
+    lanes.assigned().filter((tp) => targets.some((t) => t.topic === tp.topic && (!t.partitions || t.partitions.includes(tp.partition))));
+
+  return {
+    async start(handle) {
+      eachBatch = handle;
+      await consumer.connect();
+      state = "running";
+      try {
+        consumer.subscribe(options.topics);
+      } catch (e) {
+        state = "stopped";
+        await consumer.disconnect();
+        throw e;
+      }
+      fetchLoop = runFetchLoop().catch((e: unknown) => {
+        log.error("consumer:run-failed", { group: options.groupId, error: coerceError(e) });
+        options.onFailure?.(coerceError(e));
+      });
+    },
+
+    commit: (offsets) => consumer.commit(offsets),
+
+    pause(targets) {
+      for (const t of targets) {
+        if (t.partitions) for (const p of t.partitions) heldPartitions.add(partitionKey({ topic: t.topic, partition: p }));
+        else heldTopics.add(t.topic);
+      }
+      for (const tp of heldTargets(targets)) lanes.setHeld(tp, true);
+    },
+
+    resume(targets) {
+      for (const t of targets) {
+        if (t.partitions) for (const p of t.partitions) heldPartitions.delete(partitionKey({ topic: t.topic, partition: p }));
+        else {
+          heldTopics.delete(t.topic);
+          for (const key of heldPartitions) if (key.startsWith(`${t.topic}:`)) heldPartitions.delete(key);
+        }
+      }
+      for (const tp of heldTargets(targets)) if (!isHeld(tp.topic, tp.partition)) lanes.setHeld(tp, false);
+    },
+
+    isPaused: (topic, partition) => isHeld(topic, partition),
+    assignment: () => lanes.assigned(),
+
+    committed: (partitions, timeoutMs) => consumer.committed(partitions, timeoutMs),
+
+    async stop() {
+      if (state !== "running") return;
+      state = "stopping";
+      await fetchLoop;
+      await lanes.drain();
+      await rebalances;
+      consumer.unsubscribe();
+      await consumer.disconnect();
+      state = "stopped";
+    },
+  };
+}

@@ -1,0 +1,158 @@
+/**
+ * The consumer side of the librdkafka adapter: librdkafka's own KafkaConsumer (the node-rdkafka
+ * style API of @confluentinc/kafka-javascript) behind the narrow ConsumerClient of port.ts. It
+ * knows librdkafka's calls, settings, error codes and message shape; the fetch loop, lanes and
+ * rebalance handling over it live in consume/lane-consumer.ts.
+ */
+import type { LibrdKafkaError, Message } from "@confluentinc/kafka-javascript";
+import { CODES, KafkaConsumer } from "@confluentinc/kafka-javascript";
+import { coerceError } from "../errors.ts";
+import type { Logger } from "../log/logger.ts";
+import { asKafkaError } from "./errors.ts";
+import type { ConsumerClient, ConsumerClientHooks, KafkaRecord, TopicPartition, TopicPartitionOffset } from "./port.ts";
+
+const ERR = CODES.ERRORS as Record<string, number>;
+
+/** The part of librdkafka's consumer Ferry uses; the package's typings lack the cooperative and callback calls. */
+interface RdKafkaConsumer {
+  connect(options: object, cb: (err: LibrdKafkaError | null) => void): void;
+  disconnect(cb: (err: LibrdKafkaError | null) => void): void;
+  subscribe(topics: string[]): void;
+  unsubscribe(): void;
+  consume(count: number, cb: (err: LibrdKafkaError | null, messages: Message[]) => void): void;
+  setDefaultConsumeTimeout(ms: number): void;
+  setDefaultIsTimeoutOnlyForFirstMessage(firstOnly: boolean): void;
+  incrementalAssign(partitions: Array<TopicPartition & { offset?: number }>): void;
+  incrementalUnassign(partitions: TopicPartition[]): void;
+  assignmentLost(): boolean;
+  pause(partitions: TopicPartition[]): void;
+  resume(partitions: TopicPartition[]): void;
+  commitCb(offsets: Array<TopicPartition & { offset: number }>, cb: (err: LibrdKafkaError | null) => void): void;
+  committed(
+    partitions: TopicPartition[],
+    timeoutMs: number,
+    cb: (err: LibrdKafkaError | null, result: Array<TopicPartition & { offset?: number }>) => void,
+  ): void;
+  getWatermarkOffsets(topic: string, partition: number): { highOffset: number };
+  on(event: "event.error", listener: (e: LibrdKafkaError) => void): void;
+}
+
+/**
+ * How Ferry's consumer fetches; bench/raw.ts reads with the same settings, so the raw ceiling
+ * measures this client as Ferry configures it.
+ */
+export const fetchSettings = {
+  "enable.auto.commit": false,
+  "enable.auto.offset.store": false,
+  "partition.assignment.strategy": "cooperative-sticky",
+  // Bounded prefetch: librdkafka's queue is most of a busy worker's memory (default 64 MiB).
+  // A partition over the bound waits fetch.queue.backoff.ms before its next fetch: at the
+  // default 1 s a bare consumer read 22k records/s, at 20 ms 81-91k (bench/README.md).
+  "queued.max.messages.kbytes": 8_192,
+  "fetch.queue.backoff.ms": 20,
+} as const;
+/** How long one fetch call waits for a first record: also how soon a stop is noticed. */
+export const FETCH_WAIT_MS = 100;
+
+export function createRdKafkaClient(clientConfig: Record<string, unknown>, groupId: string, hooks: ConsumerClientHooks, log: Logger): ConsumerClient {
+  const consumer: RdKafkaConsumer = new KafkaConsumer(
+    {
+      ...clientConfig,
+      "group.id": groupId,
+      ...fetchSettings,
+      "session.timeout.ms": 10_000,
+      "heartbeat.interval.ms": 1_000,
+      // Called from inside consume(): what to do is the fetch loop's, told through the hooks.
+      rebalance_cb: (err: LibrdKafkaError, assignment: TopicPartition[]) => {
+        const partitions = assignment.map((p) => ({ topic: p.topic, partition: p.partition }));
+        if (err.code === ERR.ERR__ASSIGN_PARTITIONS) hooks.onRebalance({ kind: "assign", partitions, lost: false });
+        else if (err.code === ERR.ERR__REVOKE_PARTITIONS) hooks.onRebalance({ kind: "revoke", partitions, lost: consumer.assignmentLost() });
+        else log.warn("consumer:rebalance-error", { group: groupId, code: err.code, error: coerceError(err) });
+      },
+    } as never,
+    { "auto.offset.reset": "earliest" },
+  ) as unknown as RdKafkaConsumer;
+  consumer.on("event.error", (e: LibrdKafkaError) => log.warn("kafka:client-error", { group: groupId, code: e.code, error: coerceError(e) }));
+
+  return {
+    connect: () =>
+      new Promise<void>((resolve, reject) =>
+        consumer.connect({}, (err) => {
+          if (!err) return resolve();
+          reject(asKafkaError(err, `connecting consumer group ${groupId}`));
+        }),
+      ),
+    subscribe(topics) {
+      consumer.setDefaultConsumeTimeout(FETCH_WAIT_MS);
+      // Wait for the first record only: take what is ready and hand it over.
+      consumer.setDefaultIsTimeoutOnlyForFirstMessage(true);
+      consumer.subscribe(topics);
+    },
+    fetch: (max) =>
+      new Promise((resolve) =>
+        consumer.consume(max, (error, messages) => {
+          const records = (messages ?? []).map(toRecord);
+          if (!error || error.code === ERR.ERR__TIMED_OUT) return resolve({ records, failure: null });
+          resolve({ records, failure: { error: asKafkaError(error, "fetching"), fatal: error.isFatal === true || error.code === ERR.ERR__FATAL } });
+        }),
+      ),
+    assign: (positions) =>
+      consumer.incrementalAssign(
+        positions.map((p) => (p.offset === undefined ? { topic: p.topic, partition: p.partition } : { ...p, offset: Number(p.offset) })),
+      ),
+    unassign: (partitions) => consumer.incrementalUnassign(partitions),
+    pause: (partitions) => consumer.pause(partitions),
+    resume: (partitions) => consumer.resume(partitions),
+    commit: (offsets) =>
+      new Promise<void>((resolve, reject) =>
+        consumer.commitCb(
+          offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: Number(o.offset) })),
+          (err) => (err ? reject(asKafkaError(err, "committing offsets")) : resolve()),
+        ),
+      ),
+    committed: (partitions, timeoutMs) =>
+      new Promise<TopicPartitionOffset[]>((resolve, reject) =>
+        consumer.committed(partitions, timeoutMs, (err, result) => {
+          if (err) return reject(asKafkaError(err, "reading committed offsets"));
+          // Partitions without a commit come back with a negative offset (or none).
+          resolve(
+            result
+              .filter((p) => typeof p.offset === "number" && p.offset >= 0)
+              .map((p) => ({ topic: p.topic, partition: p.partition, offset: String(p.offset) })),
+          );
+        }),
+      ),
+    highWatermark(tp) {
+      try {
+        return String(consumer.getWatermarkOffsets(tp.topic, tp.partition).highOffset);
+      } catch {
+        return "-1";
+      }
+    },
+    unsubscribe: () => consumer.unsubscribe(),
+    disconnect: () => new Promise<void>((resolve) => consumer.disconnect(() => resolve())),
+  };
+}
+
+function toRecord(m: Message): KafkaRecord {
+  const headers: Record<string, Buffer> = {};
+  let repeated: string[] | undefined;
+  for (const header of m.headers ?? []) {
+    for (const [name, raw] of Object.entries(header)) {
+      const value = typeof raw === "string" ? Buffer.from(raw) : (raw as Buffer);
+      const before = headers[name];
+      if (before !== undefined && !before.equals(value)) (repeated ??= []).includes(name) || repeated.push(name);
+      headers[name] = value;
+    }
+  }
+  return {
+    topic: m.topic,
+    partition: m.partition,
+    offset: String(m.offset),
+    key: m.key === undefined || m.key === null ? null : typeof m.key === "string" ? Buffer.from(m.key) : m.key,
+    value: m.value ?? null,
+    headers,
+    ...(repeated ? { repeatedHeaders: repeated } : {}),
+    timestamp: m.timestamp ?? 0,
+  };
+}
