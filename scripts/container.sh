@@ -15,7 +15,8 @@
 #   - a runc wrapper that drops the OCI bundle's rlimits: some sandboxes refuse setrlimit, and
 #     then every RUN and run fails with "setrlimit RLIMIT_NOFILE: Operation not permitted";
 #   - podman's own storage: image layers, so the build stage's toolchain, node_modules and Kafka
-#     addon are reused until the lockfile, Bun or the addon's sources change.
+#     addon are reused until the lockfile, Bun or the addon's sources change; and the build's cache
+#     mounts (tmp/buildah-cache: addon builds by stamp, Node headers, Bun's package cache).
 # The build gets this checkout's Kafka addon cache as a build context (the Containerfile says how
 # it is used: only a build whose every input matches) and, behind a TLS-intercepting proxy, the
 # CA bundle in FERRY_CONTAINER_EXTRA_CA (default: $NODE_EXTRA_CA_CERTS) as the secret `extra-ca`.
@@ -121,7 +122,10 @@ build() {
   fi
   local log=$DIR/build.log started=$SECONDS
   say "building $tag (log: $log)"
-  if ! podman_ "${args[@]}" "$ROOT" >"$log" 2>&1; then
+  # The Containerfile's cache mounts (addon builds, Node headers, Bun's packages) live in
+  # $TMPDIR/buildah-cache: kept under .cache/container with the layers.
+  mkdir -p "$DIR/tmp"
+  if ! TMPDIR=$DIR/tmp podman_ "${args[@]}" "$ROOT" >"$log" 2>&1; then
     tail -n 40 "$log" >&2
     die "the build failed after $((SECONDS - started)) s; full log: $log"
   fi
