@@ -9,7 +9,8 @@
  */
 import { parseArgs } from "node:util";
 import { loadAverage } from "./lib/proc-stats.ts";
-import { benchTopic, ferryDrain, type FerryDrainResult } from "./lib/scenarios.ts";
+import { provenance, provenanceFields, provenanceText } from "./lib/provenance.ts";
+import { benchTopic, checkExact, ferryDrain, type FerryDrainResult } from "./lib/scenarios.ts";
 import { say, setUp } from "./lib/setup.ts";
 import { plan, workload } from "./lib/workload.ts";
 
@@ -30,6 +31,7 @@ const rounds = Number(args.rounds);
 const kind = args.kind as "batch" | "each" | "noop";
 const events = Number(args.events);
 
+const facts = provenance();
 const tables = Array.from({ length: rounds * 2 }, (_, i) => `effects_cmp_${i}`);
 const ctx = await setUp({ build: false, binary: args.a, format: args.format as "avro" | "json", tables, database: "ferry_bench_compare" });
 // setUp copied A; B gets its own private copy the same way.
@@ -47,7 +49,7 @@ try {
   const total = await ctx.kafka.endOffsets(topic);
   const results: Record<"A" | "B", FerryDrainResult[]> = { A: [], B: [] };
   console.log(
-    "| round | binary | events/s | Ferry µs CPU/event | PostgreSQL µs CPU/event | Kafka brokers µs CPU/event (shared) | machine busy (of 2) | peak RSS MB | load |\n|--:|---|--:|--:|--:|--:|--:|--:|---|",
+    "| round | binary | events/s | Ferry µs CPU/event | PostgreSQL µs CPU/event | Kafka brokers µs CPU/event (shared) | machine busy (cores) | peak RSS MB | load |\n|--:|---|--:|--:|--:|--:|--:|--:|---|",
   );
   let t = 0;
   for (let round = 1; round <= rounds; round++) {
@@ -57,8 +59,7 @@ try {
       ctx.binary = which === "A" ? binaryA : binaryB;
       say(`round ${round}: ${which}`);
       const r = await ferryDrain(ctx, kind, topic, total, tables[t++]!);
-      if (r.drained && r.effects !== null && r.effects !== shape.distinct)
-        throw new Error(`${which}: ${r.effects} effect rows, expected exactly ${shape.distinct}`);
+      checkExact(which, r, shape);
       results[which].push(r);
       console.log(
         `| ${round} | ${which} | ${Math.round(r.eventsPerS)} | ${perEvent(r, r.usage.processCores).toFixed(1)} | ${perEvent(r, r.usage.postgresCores).toFixed(1)} | ${perEvent(r, r.usage.kafkaCores).toFixed(1)} | ${r.usage.machineCores.toFixed(2)} | ${Math.round(r.usage.peakRssMb)} | ${loadAverage()} |`,
@@ -72,6 +73,9 @@ try {
     );
   }
   console.log(`${kind} handler, ${total} records (${events} orders of ~${args.payload} B), ${args.partitions} partitions`);
+  const loadAfter = loadAverage();
+  console.log(`\n${provenanceText(facts, loadAfter)}`);
+  console.log(`COMPARE ${provenanceFields(facts, loadAfter)}`);
 } finally {
   ctx.binary = binaryA;
   await ctx.tearDown();

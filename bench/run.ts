@@ -2,28 +2,34 @@
  * `bun run bench`: the default scenario, side by side in one run (see bench/README.md).
  *
  *   raw ceiling · Ferry no-op handler · Ferry `handle` (one insert per event) ·
- *   Ferry `handleBatch` (one set-based insert per batch) · naive consumer · Ferry at a fixed rate
+ *   Ferry `handleBatch` and the peer (bench/peer/, plain Java) in alternation · naive consumer ·
+ *   Ferry at a fixed rate
  *
- * The last line is `RESULT events_per_s=<n> vs_naive=<x> vs_raw=<y> p99_ms=<n> rss_mb=<n>`.
+ * The last line is `RESULT events_per_s=<n> vs_peer=<x> vs_raw=<y> … commit=… cmd=…`.
+ * `--quick` runs a small version of everything (for working on the bench itself, not for figures).
  */
 import { parseArgs } from "node:util";
 import * as v from "valibot";
 import { settingsSchema } from "../runtime/config/schema.ts";
 import { loadAverage } from "./lib/proc-stats.ts";
-import { formatTable, type Row } from "./lib/report.ts";
-import { benchTopic, ferryDrain, ferryPaced, naiveConsumer, rawCeiling } from "./lib/scenarios.ts";
+import { provenance, provenanceFields, provenanceText } from "./lib/provenance.ts";
+import { buildPeer } from "./lib/peer.ts";
+import { cpuPerEvent, formatRounds, formatTable, median, type Round, type Row } from "./lib/report.ts";
+import { benchTopic, checkExact, ferryDrain, ferryPaced, naiveConsumer, peerDrain, rawCeiling } from "./lib/scenarios.ts";
 import { say, setUp } from "./lib/setup.ts";
 import { plan, workload } from "./lib/workload.ts";
 
 const { values: args } = parseArgs({
   options: {
-    events: { type: "string", default: "150000" },
-    "max-seconds": { type: "string", default: "25" },
+    quick: { type: "boolean", default: false },
+    events: { type: "string" },
+    rounds: { type: "string" },
+    "max-seconds": { type: "string" },
     partitions: { type: "string", default: "8" },
     payload: { type: "string", default: "1024" },
     rate: { type: "string", default: "5000" },
-    "paced-seconds": { type: "string", default: "20" },
-    "naive-seconds": { type: "string", default: "15" },
+    "paced-seconds": { type: "string" },
+    "naive-seconds": { type: "string" },
     "no-build": { type: "boolean", default: false },
     only: { type: "string" },
     binary: { type: "string" },
@@ -32,7 +38,13 @@ const { values: args } = parseArgs({
     format: { type: "string", default: "avro" },
   },
 });
-const events = Number(args.events);
+// --quick: every scenario, small. Flags given explicitly win over it.
+const pick = (name: keyof typeof args, full: number, quick: number) => Number(args[name] ?? (args.quick ? quick : full));
+const events = pick("events", 150_000, 20_000);
+const rounds = pick("rounds", 2, 1);
+const maxSeconds = pick("max-seconds", 25, 10);
+const pacedSeconds = pick("paced-seconds", 20, 8);
+const naiveSeconds = pick("naive-seconds", 15, 5);
 const partitions = Number(args.partitions);
 const payloadBytes = Number(args.payload);
 const only = args.only?.split(",");
@@ -43,15 +55,18 @@ const defaults = {
   concurrency: Number(args.concurrency ?? v.getDefault(settingsSchema.entries.FERRY_PARTITION_CONCURRENCY)),
 };
 
-const loadBefore = loadAverage();
+const facts = provenance();
+const batchTables = Array.from({ length: rounds }, (_, i) => `effects_batch_${i + 1}`);
 const ctx = await setUp({
   build: !args["no-build"],
   binary: args.binary,
   format: args.format as "avro" | "json",
-  tables: ["effects_each", "effects_batch", "effects_naive", "effects_paced"],
+  tables: ["effects_each", ...batchTables, "effects_naive", "effects_paced"],
 });
 const rows: Row[] = [];
+const alternation: Round[] = [];
 try {
+  const peer = wanted("peer") ? await buildPeer() : undefined;
   const { topic, serialize } = await benchTopic(ctx, "bench", partitions);
   const shape = plan({ count: events });
   say(
@@ -64,36 +79,76 @@ try {
 
   const raw = wanted("raw") ? await rawCeiling(ctx, topic, total, defaults) : undefined;
   if (raw) rows.push({ scenario: "raw librdkafka (no processing)", ...raw });
-  for (const kind of ["noop", "each", "batch"] as const) {
+  const label = { noop: "no-op handleBatch", each: "handle (1 insert/event)", batch: "handleBatch (1 insert/batch)" };
+  for (const kind of ["noop", "each"] as const) {
     if (!wanted(kind)) continue;
     say(`ferry with the ${kind} handler`);
-    const r = await ferryDrain(ctx, kind, topic, total, `effects_${kind}`, defaults, Number(args["max-seconds"]));
-    if (r.drained && r.effects !== null && r.effects !== shape.distinct)
-      throw new Error(`${kind}: ${r.effects} effect rows, expected exactly ${shape.distinct}`);
-    rows.push({ scenario: `ferry ${{ noop: "no-op handleBatch", each: "handle (1 insert/event)", batch: "handleBatch (1 insert/batch)" }[kind]}`, ...r, kind });
+    const r = await ferryDrain(ctx, kind, topic, total, `effects_${kind}`, defaults, maxSeconds);
+    if (r.drained) checkExact(`ferry ${kind}`, r, shape);
+    rows.push({ scenario: `ferry ${label[kind]}`, ...r, kind });
   }
-  const naive = wanted("naive") ? await naiveConsumer(ctx, topic, "effects_naive", Number(args["naive-seconds"]), defaults.concurrency) : undefined;
+
+  // Ferry's handleBatch and the peer drain the same topic in alternation, who goes first swapping
+  // every round (F P, P F, …), so a drift of the machine's load hits both alike. Both must be exact.
+  const systems = [...(wanted("batch") ? (["ferry"] as const) : []), ...(peer ? (["peer"] as const) : [])];
+  for (let round = 1; round <= rounds; round++) {
+    for (const system of round % 2 === 1 ? systems : [...systems].reverse()) {
+      say(`round ${round} of ${rounds}: ${system === "ferry" ? "ferry with the batch handler" : `the peer (Java ${peer!.javaVersion})`}`);
+      if (system === "ferry") {
+        const r = await ferryDrain(ctx, "batch", topic, total, batchTables[round - 1]!, defaults);
+        checkExact(`ferry batch, round ${round}`, r, shape);
+        rows.push({ scenario: `ferry ${label.batch}, round ${round}`, ...r, kind: "batch" });
+        alternation.push({ round, system, drain: r, load: loadAverage() });
+      } else {
+        const r = await peerDrain(ctx, peer!, topic, total);
+        checkExact(`peer, round ${round}`, r, shape);
+        rows.push({ scenario: `peer (Java kafka-clients + JDBC), round ${round}`, ...r, kind: "peer" });
+        alternation.push({ round, system, drain: r, load: loadAverage() });
+      }
+    }
+  }
+
+  const naive = wanted("naive") ? await naiveConsumer(ctx, topic, "effects_naive", naiveSeconds, defaults.concurrency) : undefined;
   if (naive) rows.push({ scenario: "naive (1 txn + 1 commit/event)", ...naive });
 
+  const of = (system: Round["system"]) => alternation.filter((r) => r.system === system).map((r) => r.drain);
+  const ferryRounds = of("ferry");
+  const peerRounds = of("peer");
+  const batchPerS = ferryRounds.length > 0 ? median(ferryRounds.map((d) => d.eventsPerS)) : undefined;
   const each = rows.find((r) => r.kind === "each");
-  const batch = rows.find((r) => r.kind === "batch");
-  const best = [each, batch].filter((r) => r !== undefined).sort((a, b) => b.eventsPerS - a.eventsPerS)[0];
   const noop = rows.find((r) => r.kind === "noop");
-  const pacedKind = best?.kind === "each" ? "each" : "batch";
+  const pacedKind = batchPerS === undefined && each ? "each" : "batch";
   const paced = wanted("paced")
-    ? await ferryPaced(ctx, pacedKind, partitions, Number(args.rate), Number(args["paced-seconds"]), "effects_paced", { payloadBytes }, defaults)
+    ? await ferryPaced(ctx, pacedKind, partitions, Number(args.rate), pacedSeconds, "effects_paced", { payloadBytes }, defaults)
     : undefined;
   if (paced)
     rows.push({
       scenario: `ferry ${pacedKind} at ${paced.offeredPerS}/s offered`,
       eventsPerS: paced.achievedPerS,
       records: paced.records,
-      seconds: Number(args["paced-seconds"]),
+      seconds: pacedSeconds,
       usage: { ...paced.usage, peakRssMb: paced.peakRssMb },
     });
 
   const loadAfter = loadAverage();
+  console.log(`\n${provenanceText(facts, loadAfter)}\n`);
   console.log(formatTable(rows));
+  if (alternation.length > 0) {
+    console.log(
+      "\nFerry `handleBatch` and the peer in alternation on the same topic. From start: process spawned → every offset at the end (Ferry: its offsets in PostgreSQL; the peer: its offsets committed to Kafka, which it does after each poll's transactions). Steady: first inbox transaction → the same end. CPU per event over the window from start.\n",
+    );
+    console.log(formatRounds(alternation));
+  }
+  // Each round's two drains ran back to back: the ratio within a round is the one that travels.
+  const ratios = (measure: (d: (typeof ferryRounds)[number]) => number) =>
+    Array.from({ length: Math.min(ferryRounds.length, peerRounds.length) }, (_, i) => measure(ferryRounds[i]!) / measure(peerRounds[i]!));
+  const vsPeer = median(ratios((d) => d.fromStart.eventsPerS));
+  const vsPeerSteady = median(ratios((d) => d.eventsPerS));
+  const cpu = (ds: typeof ferryRounds) => median(ds.map((d) => cpuPerEvent(d).total));
+  if (ferryRounds.length > 0 && peerRounds.length > 0)
+    console.log(
+      `\nFerry ÷ peer (median of the rounds' ratios): ${vsPeer.toFixed(2)} from start, ${vsPeerSteady.toFixed(2)} steady; µs CPU/event with PostgreSQL's: Ferry ${cpu(ferryRounds).toFixed(1)}, peer ${cpu(peerRounds).toFixed(1)}; peak RSS MB: Ferry ${Math.round(median(ferryRounds.map((d) => d.fromStart.usage.peakRssMb)))}, peer ${Math.round(median(peerRounds.map((d) => d.fromStart.usage.peakRssMb)))}. Peer: Java ${peer?.javaVersion}.`,
+    );
   if (paced) {
     console.log(
       `\nlatency at ${paced.offeredPerS}/s offered (${Math.round(paced.achievedPerS)}/s achieved, ${pacedKind}), produce timestamp → applied_at, ${paced.latency.rows} events after a 2 s warm-up: p50 ${paced.latency.p50.toFixed(1)} ms, p99 ${paced.latency.p99.toFixed(1)} ms, max ${paced.latency.max.toFixed(1)} ms`,
@@ -105,11 +160,21 @@ try {
   console.log(
     `\nworkload: ${shape.records} records = ${events} orders + ${shape.technicalDuplicates} technical + ${shape.functionalDuplicates} functional duplicates, ~${payloadBytes} B ${ctx.format === "avro" ? "Avro (registry wire format)" : "JSON"}, ${partitions} partitions, RF 3, min.insync.replicas=2; batch size ${defaults.batchSize}, partition concurrency ${defaults.concurrency}`,
   );
-  console.log(`load average before ${loadBefore}, after ${loadAfter} (2 cores, shared)`);
+  const fmt = (x: number | undefined, digits: number) => (x === undefined || !Number.isFinite(x) ? "n/a" : x.toFixed(digits));
   const ratio = (a?: number, b?: number) => (a && b ? (a / b).toFixed(2) : "n/a");
-  console.log(
-    `RESULT events_per_s=${Math.round(best?.eventsPerS ?? 0)} vs_naive=${ratio(best?.eventsPerS, naive?.eventsPerS)} vs_raw=${ratio(noop?.eventsPerS, raw?.eventsPerS)} p99_ms=${paced ? paced.latency.p99.toFixed(1) : "n/a"} rss_mb=${Math.round(best?.usage.peakRssMb ?? 0)}`,
-  );
+  const result = [
+    `events_per_s=${fmt(batchPerS ?? each?.eventsPerS, 0)}`,
+    `vs_peer=${fmt(vsPeer, 2)}`,
+    `vs_peer_steady=${fmt(vsPeerSteady, 2)}`,
+    `vs_raw=${ratio(noop?.eventsPerS, raw?.eventsPerS)}`,
+    `vs_naive=${ratio(batchPerS ?? each?.eventsPerS, naive?.eventsPerS)}`,
+    `ferry_cpu_us=${fmt(ferryRounds.length > 0 ? cpu(ferryRounds) : undefined, 1)}`,
+    `peer_cpu_us=${fmt(peerRounds.length > 0 ? cpu(peerRounds) : undefined, 1)}`,
+    `p99_ms=${paced ? paced.latency.p99.toFixed(1) : "n/a"}`,
+    `rss_mb=${fmt(ferryRounds.length > 0 ? median(ferryRounds.map((d) => d.fromStart.usage.peakRssMb)) : undefined, 0)}`,
+    `peer_rss_mb=${fmt(peerRounds.length > 0 ? median(peerRounds.map((d) => d.fromStart.usage.peakRssMb)) : undefined, 0)}`,
+  ];
+  console.log(`\nRESULT ${result.join(" ")} ${provenanceFields(facts, loadAfter)}`);
 } finally {
   await ctx.tearDown();
 }

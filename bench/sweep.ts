@@ -9,9 +9,10 @@
 import { parseArgs } from "node:util";
 import { formatTable, type Row } from "./lib/report.ts";
 import { loadAverage } from "./lib/proc-stats.ts";
-import { benchTopic, ferryDrain, ferryPaced, type FerrySettings } from "./lib/scenarios.ts";
+import { provenance, provenanceText } from "./lib/provenance.ts";
+import { benchTopic, checkExact, ferryDrain, ferryPaced, type FerrySettings } from "./lib/scenarios.ts";
 import { say, setUp } from "./lib/setup.ts";
-import { plan, workload } from "./lib/workload.ts";
+import { plan, workload, type WorkloadShape } from "./lib/workload.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -44,12 +45,12 @@ if (sweeps.includes("payload")) for (const b of [256, 1024, 4096, 16384]) points
 const rates = sweeps.includes("rate") ? [1000, 5000, 10000, 20000] : [];
 
 const tables = [...points.map((_, i) => `effects_p${i}`), ...rates.map((r) => `effects_rate_${r}`)];
-const loadBefore = loadAverage();
+const facts = provenance();
 const ctx = await setUp({ build: !args["no-build"], binary: args.binary, format: args.format as "avro" | "json", tables, database: "ferry_bench_sweep" });
 const rows: Row[] = [];
 try {
   // One topic per (partitions, payload); the same ~60 MB of data whatever the payload size.
-  const topics = new Map<string, { topic: string; total: number; distinct: number }>();
+  const topics = new Map<string, { topic: string; total: number; shape: WorkloadShape }>();
   const topicFor = async (partitions: number, payload: number) => {
     const key = `${partitions}/${payload}`;
     const known = topics.get(key);
@@ -58,15 +59,15 @@ try {
     const { topic, serialize } = await benchTopic(ctx, `bench-sweep-p${partitions}-b${payload}`, partitions);
     say(`pre-loading ${count} orders of ${payload} B into ${topic} (${partitions} partitions)`);
     await ctx.kafka.preload(workload(topic, topic, { serialize, count, payloadBytes: payload }));
-    const entry = { topic, total: await ctx.kafka.endOffsets(topic), distinct: plan({ count }).distinct };
+    const entry = { topic, total: await ctx.kafka.endOffsets(topic), shape: plan({ count }) };
     topics.set(key, entry);
     return entry;
   };
   for (const [i, p] of points.entries()) {
-    const { topic, total, distinct } = await topicFor(p.partitions, p.payload);
+    const { topic, total, shape } = await topicFor(p.partitions, p.payload);
     say(`${p.label}: ${total} records`);
     const r = await ferryDrain(ctx, kind, topic, total, `effects_p${i}`, p.settings, 20);
-    if (r.drained && r.effects !== null && r.effects !== distinct) throw new Error(`${p.label}: ${r.effects} effect rows, expected exactly ${distinct}`);
+    if (r.drained) checkExact(p.label, r, shape);
     rows.push({ scenario: p.label, ...r });
   }
   console.log(formatTable(rows));
@@ -83,7 +84,7 @@ try {
       );
     }
   }
-  console.log(`\nhandler: ${kind}; load average before ${loadBefore}, after ${loadAverage()} (2 cores, shared)`);
+  console.log(`\nhandler: ${kind}. ${provenanceText(facts, loadAverage())}`);
 } finally {
   await ctx.tearDown();
 }

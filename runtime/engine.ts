@@ -17,6 +17,9 @@ import { createEngineEvents, type EngineEvents } from "./engine-events.ts";
 import { coerceError, SchemaGateError, throwIfStartAborted } from "./errors.ts";
 import { finishedWithin } from "./finished-within.ts";
 import { createHandlerPool, type HandlerPool } from "./handler-pool.ts";
+import { kafkaRunningDependency } from "./health/kafka-check.ts";
+import { postgresDependency } from "./health/postgres-check.ts";
+import { watchDependencies } from "./health/watch.ts";
 import { instrumentHandler } from "./handlers/instrument.ts";
 import type { LoadedHandler } from "./handlers/validate.ts";
 import type { AdminPort } from "./kafka/port.ts";
@@ -63,7 +66,7 @@ export async function startEngine(
   const avroRegistry = connectAvroRegistry(config.schemas);
   const avro = await prepareHandlerAvro(handlers, config.schemas, log, avroRegistry);
   throwIfStartAborted(signal);
-  const sql: Sql = connectDatabase(config.database.url, { poolSize: config.database.poolSize });
+  const sql: Sql = connectDatabase(config.database, { poolSize: config.database.poolSize });
   let producer: ProducerPort | undefined;
   let admin: AdminPort | undefined;
   let state: EngineState = "starting";
@@ -125,6 +128,18 @@ export async function startEngine(
   }
   const controls = createEngineControls({ pool, admin, sql, kafka: port, config, log, decoding: (name) => decodings.get(name) });
   const pruning = schedulePruning(sql, config.inbox, log);
+  // Bounded checks of PostgreSQL and Kafka for readiness, and an outage log even when nobody asks.
+  const dependencies = watchDependencies([postgresDependency(config.database), kafkaRunningDependency(config.kafka, () => admin!.listTopics())], {
+    log,
+    checkTimeoutMs: config.health.checkTimeoutMs,
+    intervalMs: config.health.checkIntervalMs,
+  });
+  dependencies.start();
+  // A batch that failed or a partition waiting on the environment: look now, not at the next interval.
+  const nudges = [events.on("batch:failed", () => dependencies.nudge()), events.on("partition:waiting", () => dependencies.nudge())];
+  const stopNudging = () => {
+    for (const off of nudges) off();
+  };
   state = "running";
   log.info("engine:running", { handlers: handlers.map((h) => ({ name: h.name, topics: h.topics })) });
 
@@ -142,22 +157,7 @@ export async function startEngine(
     async readiness() {
       const reasons: string[] = [];
       if (state !== "running") reasons.push(`the engine is ${state}`);
-      const db = await Promise.race([
-        sql`select 1`.then(
-          () => null,
-          (e: Error) => e.message,
-        ),
-        Bun.sleep(2_000).then(() => "no answer within 2 s"),
-      ]);
-      if (db !== null) reasons.push(`database unreachable: ${db}`);
-      const broker = await Promise.race([
-        admin!.listTopics().then(
-          () => null,
-          (e: unknown) => coerceError(e).message,
-        ),
-        Bun.sleep(2_000).then(() => "no answer within 2 s"),
-      ]);
-      if (broker !== null) reasons.push(`Kafka unreachable: ${broker}`);
+      reasons.push(...(await dependencies.check()));
       for (const w of pool.list()) if (!w.joined) reasons.push(`handler ${w.handler.name} has no partition assignment yet from group ${w.groupId}`);
       for (const w of pool.list()) for (const p of w.stalled()) reasons.push(describeStall(w.handler.name, p));
       for (const [name, problems] of avro.held) reasons.push(`handler ${name} is held back by the schema gate: ${problems.join("; ")}`);
@@ -167,6 +167,8 @@ export async function startEngine(
       if (state !== "running") return { drained: true };
       state = "draining";
       pruning.stop();
+      stopNudging();
+      dependencies.stop();
       const drained = await finishedWithin(pool.stopAll(), config.shutdownTimeoutMs);
       await producer?.stop().catch(() => undefined);
       await admin?.stop().catch(() => undefined);

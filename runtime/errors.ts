@@ -277,3 +277,33 @@ export class UnknownHandlerError extends FerryError {
 export class ControlRefusedError extends FerryError {
   override name = "ControlRefusedError";
 }
+
+/**
+ * A backing service (PostgreSQL, Kafka, the schema registry) answered but refused Ferry: a wrong
+ * password, a certificate its CA did not sign, a client certificate it does not accept. Waiting
+ * cannot help, so start-up fails at once; `setting` is what to fix.
+ */
+export class DependencyRefusedError extends FerryError {
+  override name = "DependencyRefusedError";
+  constructor(
+    readonly setting: string,
+    readonly address: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** A backing service was still unreachable when FERRY_STARTUP_TIMEOUT_MS ran out (or a start step lost it): exit 1, one line. */
+export class DependencyUnavailableError extends InfrastructureError {
+  override name = "DependencyUnavailableError";
+  constructor(
+    readonly setting: string,
+    readonly address: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}

@@ -2,12 +2,14 @@
 # Stop what up.sh started (SIGTERM, then SIGKILL after a timeout) and delete the Kafka data, so
 # the next up.sh starts a fresh cluster. PostgreSQL is stopped only if up.sh had to start it.
 #
-#   services/down.sh [kafka] [registry] [postgres]   (default: all three)
+#   services/down.sh [kafka] [registry] [postgres] [postgres-tls]   (default: all four)
+#
+# The TLS PostgreSQL keeps its data (a throwaway cluster of ours: the next start takes ~1 s).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 wanted=("$@")
-((${#wanted[@]})) || wanted=(postgres kafka registry)
+((${#wanted[@]})) || wanted=(postgres kafka registry postgres-tls)
 want() { [[ " ${wanted[*]} " == *" $1 "* ]]; }
 
 exec 9>"$STATE_DIR/lock"
@@ -16,6 +18,7 @@ flock 9
 t0=$(now_ms)
 pids=()
 want registry && { "$SERVICES_SRC/registry.sh" stop & pids+=("$!"); }
+want postgres-tls && { "$SERVICES_SRC/postgres-tls.sh" stop & pids+=("$!"); }
 # The Kafka data is deleted right after, so a node slow to finish its controlled shutdown is not
 # worth waiting 20 s for.
 want kafka && { FERRY_KAFKA_STOP_TIMEOUT_S=${FERRY_KAFKA_STOP_TIMEOUT_S:-10} "$SERVICES_SRC/kafka.sh" stop & pids+=("$!"); }

@@ -69,8 +69,9 @@ ensure_own() {
     as_postgres "$(pg_bin initdb)" -D "$PG_DIR/data" -U "$PG_USER" -A trust -E UTF8 --no-sync >"$LOG_DIR/postgres-initdb.log" 2>&1 \
       || { show_log postgres-initdb 30; die "postgres: initdb into $PG_DIR/data failed"; }
   fi
-  # Small and local: its own socket directory, a port of its own, little shared memory.
-  pg_ctl_own -w -t "$START_TIMEOUT_S" -o "-p $PORT -c listen_addresses=$HOST -k $PG_DIR -c shared_buffers=16MB -c max_connections=60" start >/dev/null \
+  # Small and local: its own socket directory, a port of its own, little shared memory. 9>&-: the
+  # server must not inherit up.sh's lock (it would hold it as long as it runs).
+  pg_ctl_own -w -t "$START_TIMEOUT_S" -o "-p $PORT -c listen_addresses=$HOST -k $PG_DIR -c shared_buffers=16MB -c max_connections=60" start >/dev/null 9>&- \
     || { tail -n 40 "$PG_DIR/server.log" >&2; die "postgres: the $INSTANCE cluster did not start"; }
   say "postgres: $INSTANCE cluster on $HOST:$PORT ready in $(elapsed "$t0")"
 }

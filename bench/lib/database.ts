@@ -14,5 +14,8 @@ export async function freshDatabase(serverUrl: string, name: string): Promise<st
   await postgresSh("create-db", name);
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;
+  // Its own name on the shared server (postgres.js takes URL parameters over Ferry's "ferry"):
+  // the fault tests terminate connections named "ferry", and a run's are not theirs to kill.
+  url.searchParams.set("application_name", "ferry-bench");
   return url.toString();
 }

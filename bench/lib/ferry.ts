@@ -11,12 +11,18 @@ import { startSampler, type Usage } from "./proc-stats.ts";
 
 export interface FerryProcess {
   pid: number;
+  /** performance.now() just before the process was spawned. */
+  startedAt: number;
   groupId: string;
   handlerName: string;
   waitForLog(msg: string, timeoutMs?: number): Promise<void>;
   /** Warnings and errors logged so far. */
   problems(): Array<Record<string, unknown>>;
   sampler: ReturnType<typeof startSampler>;
+  /** The bench's own PostgreSQL backends, left out of PostgreSQL's CPU; progress queries add theirs. */
+  benchBackends: Set<number>;
+  /** Throws when the process has exited. */
+  checkAlive(): void;
   stop(): Promise<number>;
 }
 
@@ -28,6 +34,7 @@ export interface FerryStart {
   brokers: string;
   databaseUrl: string;
   database: string;
+  benchBackends?: Set<number>;
   env?: Record<string, string>;
 }
 
@@ -35,18 +42,25 @@ export interface FerryStart {
 export function startFerry(options: FerryStart): FerryProcess {
   // BENCH_FERRY_LOG_DIR=<dir> keeps every process's log lines, for looking into a run.
   const logFile = process.env.BENCH_FERRY_LOG_DIR ? path.join(process.env.BENCH_FERRY_LOG_DIR, `${options.handlerName}.log`) : undefined;
+  const startedAt = performance.now();
   const ferry = spawnFerry(
     ["run", "--handlers", options.handlersDir, "--group-prefix", options.groupPrefix],
     { FERRY_KAFKA_BROKERS: options.brokers, FERRY_DATABASE_URL: options.databaseUrl, ...options.env },
     { binary: options.binary, onLine: logFile ? (line) => appendFileSync(logFile, `${line}\n`) : undefined },
   );
   const { proc } = ferry;
+  const benchBackends = options.benchBackends ?? new Set<number>();
   return {
     pid: proc.pid,
+    startedAt,
     groupId: `${options.groupPrefix}.${options.handlerName}`,
     handlerName: options.handlerName,
-    sampler: startSampler(proc.pid, options.database),
+    sampler: startSampler(proc.pid, options.database, { benchBackends }),
+    benchBackends,
     problems: () => ferry.logs.filter((l) => l.level === "warn" || l.level === "error"),
+    checkAlive() {
+      if (proc.exitCode !== null) throw new Error(`ferry exited with ${proc.exitCode}: ${ferry.output().slice(-4_000)}`);
+    },
     async waitForLog(msg, timeoutMs) {
       await ferry.waitForLog(msg, timeoutMs);
     },
@@ -63,47 +77,82 @@ export function startFerry(options: FerryStart): FerryProcess {
 
 export interface Drain {
   records: number;
+  /** Steady state: from the first inbox transaction until the last offset. */
   seconds: number;
   eventsPerS: number;
   usage: Usage;
+  /** From the process's start (start-up, group join and first fetch included) until the last offset. */
+  fromStart: { seconds: number; eventsPerS: number; usage: Usage };
+}
+
+/** How a drain's progress is read: records handled so far, and when the first transaction began. */
+export interface Progress {
+  handled(): Promise<number>;
+  /** Wall-clock ms of the first inbox row (its `received_at`, the transaction's start); undefined before. */
+  firstAt(): Promise<number | undefined>;
+  /** Throws when the process under test has exited. */
+  checkAlive(): void;
+  sampler: ReturnType<typeof startSampler>;
+  /** performance.now() just before the process was spawned. */
+  startedAt: number;
 }
 
 /**
- * Waits until the group's offsets in PostgreSQL sum to `total` (every record handled, duplicates
- * and dead letters included), or until `maxSeconds` have passed since the first inbox
- * transaction: then the records handled so far count. The window starts at the first inbox
- * transaction (process start, group join and the first fetch are left out) and ends when the
- * offsets are read (every 20 ms).
+ * Waits until `handled()` reaches `total` (every record handled, duplicates and dead letters
+ * included), or until `maxSeconds` have passed since the first inbox transaction: then the
+ * records handled so far count. Progress is read every 20 ms. Two windows end there: the steady
+ * one starts at the first inbox transaction, the other at the process's start.
  */
-export async function measureDrain(
-  ferry: FerryProcess,
-  sql: postgres.Sql,
-  topic: string,
-  total: number,
-  { timeoutMs = 600_000, maxSeconds = Infinity } = {},
-): Promise<Drain> {
+export async function measureProgress(p: Progress, total: number, { timeoutMs = 600_000, maxSeconds = Infinity } = {}): Promise<Drain> {
   const deadline = Date.now() + timeoutMs;
   let first: number | undefined;
   let records = 0;
   for (;;) {
-    const [row] = await sql<
-      { n: string }[]
-    >`select coalesce(sum(next_offset), 0)::text as n from ferry_offsets where group_id = ${ferry.groupId} and topic = ${topic}`;
-    records = Number(row!.n);
+    records = await p.handled();
     if (records >= total) break;
-    if (first === undefined && records > 0) {
-      const [f] = await sql<{ at: Date | null }[]>`select min(received_at) as at from ferry_inbox where handler = ${ferry.handlerName}`;
-      first = f!.at?.getTime();
-    }
+    p.checkAlive();
+    if (first === undefined && records > 0) first = await p.firstAt();
     if (first !== undefined && (Date.now() - first) / 1000 >= maxSeconds) break;
-    if (Date.now() > deadline) throw new Error(`ferry handled ${records} of ${total} records within ${timeoutMs} ms`);
+    if (Date.now() > deadline) throw new Error(`${records} of ${total} records handled within ${timeoutMs} ms`);
     await Bun.sleep(20);
   }
   const endPerf = performance.now();
   const endWall = Date.now();
-  const [f] = await sql<{ at: Date }[]>`select min(received_at) as at from ferry_inbox where handler = ${ferry.handlerName}`;
-  const seconds = (endWall - f!.at.getTime()) / 1000;
-  return { records, seconds, eventsPerS: records / seconds, usage: ferry.sampler.usage(endPerf - seconds * 1000, endPerf) };
+  first = await p.firstAt();
+  if (first === undefined) throw new Error("the drain ended without an inbox row");
+  const seconds = (endWall - first) / 1000;
+  const fromStartSeconds = (endPerf - p.startedAt) / 1000;
+  return {
+    records,
+    seconds,
+    eventsPerS: records / seconds,
+    usage: p.sampler.usage(endPerf - seconds * 1000, endPerf),
+    fromStart: { seconds: fromStartSeconds, eventsPerS: records / fromStartSeconds, usage: p.sampler.usage(p.startedAt, endPerf) },
+  };
+}
+
+/** Ferry's progress: the group's offsets in PostgreSQL (written in each batch's transaction). */
+export function measureDrain(ferry: FerryProcess, sql: postgres.Sql, topic: string, total: number, options: { timeoutMs?: number; maxSeconds?: number } = {}) {
+  return measureProgress(
+    {
+      async handled() {
+        const [row] = await sql<
+          { n: string; pid: number }[]
+        >`select coalesce(sum(next_offset), 0)::text as n, pg_backend_pid() as pid from ferry_offsets where group_id = ${ferry.groupId} and topic = ${topic}`;
+        ferry.benchBackends.add(row!.pid);
+        return Number(row!.n);
+      },
+      async firstAt() {
+        const [f] = await sql<{ at: Date | null }[]>`select min(received_at) as at from ferry_inbox where handler = ${ferry.handlerName}`;
+        return f!.at?.getTime();
+      },
+      checkAlive: () => ferry.checkAlive(),
+      sampler: ferry.sampler,
+      startedAt: ferry.startedAt,
+    },
+    total,
+    options,
+  );
 }
 
 export interface Latency {

@@ -14,6 +14,8 @@ export interface BenchKafka {
   createTopic(prefix: string, partitions: number): Promise<string>;
   /** Sum of the topic's high watermarks: how many records a consumer from the beginning reads. */
   endOffsets(topic: string): Promise<number>;
+  /** Sum of a group's committed offsets on `topic` (partitions without a commit count 0). */
+  committed(groupId: string, topic: string): Promise<number>;
   /** Produces everything as fast as acks=all allows; returns records/s. */
   preload(records: Iterable<OutgoingRecord>): Promise<{ records: number; perSecond: number }>;
   /** Produces at `ratePerS` for `seconds`, each record timestamped when it is handed to the client. */
@@ -67,6 +69,10 @@ export async function benchKafka(brokers: string): Promise<BenchKafka> {
     async endOffsets(topic) {
       const offsets = await admin.fetchTopicOffsets(topic);
       return offsets.reduce((sum, p) => sum + Number(p.high), 0);
+    },
+    async committed(groupId, topic) {
+      const [t] = await admin.fetchOffsets({ groupId, topics: [topic] });
+      return (t?.partitions ?? []).reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
     },
     async preload(records) {
       const p = await getProducer();

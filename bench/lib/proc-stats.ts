@@ -32,15 +32,20 @@ export function memoryMb(pid: number): { rss: number; hwm: number } | null {
   return { rss: kb("VmRSS") / 1024, hwm: kb("VmHWM") / 1024 };
 }
 
-/** PostgreSQL backends connected to `database` (their process title names it), and the Kafka brokers' JVMs. */
-function servicePids(database: string): { postgres: number[]; kafka: number[] } {
+/**
+ * PostgreSQL backends connected to `database` (their process title names it), but for the
+ * bench's own (`benchBackends`: it polls progress while a drain is measured), and the Kafka
+ * brokers' JVMs.
+ */
+function servicePids(database: string, benchBackends: ReadonlySet<number>): { postgres: number[]; kafka: number[] } {
   const pids = { postgres: [] as number[], kafka: [] as number[] };
   const marker = ` ${database} `;
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     const cmdline = read(`/proc/${entry}/cmdline`);
-    if (cmdline?.startsWith("postgres: ") && cmdline.includes(marker)) pids.postgres.push(Number(entry));
-    else if (cmdline?.includes("\0kafka.Kafka\0")) pids.kafka.push(Number(entry));
+    if (cmdline?.startsWith("postgres: ") && cmdline.includes(marker)) {
+      if (!benchBackends.has(Number(entry))) pids.postgres.push(Number(entry));
+    } else if (cmdline?.includes("\0kafka.Kafka\0")) pids.kafka.push(Number(entry));
   }
   return pids;
 }
@@ -73,7 +78,7 @@ export interface Usage {
  * Samples every `intervalMs` until `stop()`; `usage(from, to)` gives the averages between two
  * moments (performance.now() values), using the samples nearest to them.
  */
-export function startSampler(pid: number, database: string, intervalMs = 200) {
+export function startSampler(pid: number, database: string, { intervalMs = 200, benchBackends = new Set<number>() as ReadonlySet<number> } = {}) {
   interface Sample {
     at: number;
     proc: number;
@@ -90,7 +95,7 @@ export function startSampler(pid: number, database: string, intervalMs = 200) {
   let hwm = 0;
   const take = () => {
     // Ticks are accumulated as deltas, so backends that come and go are counted.
-    const pids = servicePids(database);
+    const pids = servicePids(database, benchBackends);
     for (const group of ["postgres", "kafka"] as const) {
       for (const b of pids[group]) {
         const t = cpuTicks(b);

@@ -2,14 +2,17 @@
  * The measured scenarios, shared by bench/run.ts and bench/sweep.ts. Each gets its own handler
  * name (so its own inbox rows, business keys and consumer group) over a topic the caller loaded.
  */
-import { rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import type postgres from "postgres";
 import { runChild, spawnChild, type ChildResult } from "./child.ts";
-import { measureDrain, readLatency, startFerry, type Drain, type Latency } from "./ferry.ts";
-import type { BenchAvro } from "./avro.ts";
-import { handlerSource, writeHandlerDir, type HandlerKind, type ValueFormat } from "./handlers.ts";
+import { measureDrain, measureProgress, readLatency, startFerry, type Drain, type Latency } from "./ferry.ts";
+import { orderSchemaText, type BenchAvro } from "./avro.ts";
+import { effectsTableSql, handlerSource, writeHandlerDir, type HandlerKind, type ValueFormat } from "./handlers.ts";
+import { preparePeerSchema, startPeer } from "./peer.ts";
 import type { BenchKafka } from "./kafka.ts";
-import { json, workload, type Serialize, type WorkloadOptions } from "./workload.ts";
+import { json, workload, type Serialize, type WorkloadOptions, type WorkloadShape } from "./workload.ts";
 
 export interface BenchContext {
   binary: string;
@@ -17,6 +20,8 @@ export interface BenchContext {
   databaseUrl: string;
   database: string;
   sql: postgres.Sql;
+  /** The bench's own PostgreSQL backends (it polls progress during a drain): not counted as PostgreSQL's CPU. */
+  benchBackends: Set<number>;
   kafka: BenchKafka;
   /** Made unique per run: group prefixes and handler names derive from it. */
   runId: string;
@@ -69,6 +74,7 @@ function startHandler(ctx: BenchContext, name: string, kind: HandlerKind, topic:
     brokers: ctx.brokers,
     databaseUrl: ctx.databaseUrl,
     database: ctx.database,
+    benchBackends: ctx.benchBackends,
     env: ferryEnv(ctx, settings),
   });
   return {
@@ -80,12 +86,44 @@ function startHandler(ctx: BenchContext, name: string, kind: HandlerKind, topic:
   };
 }
 
-export interface FerryDrainResult extends Drain {
-  /** Effect rows written (must equal the distinct events for `each` and `batch` once drained). */
+/** What a drain left behind, to check it was exact (see `checkExact`). */
+export interface Outcome {
+  /** Effect rows written (null for the no-op handler, which writes none). */
   effects: number | null;
+  /** Effect rows applied from a functional duplicate's event (must be 0: the first event of an order wins). */
+  effectsFromDuplicates: number | null;
+  /** Inbox rows written: one per distinct event id. */
+  inbox: number;
+  /** Records that arrived on the dead letter topic during the drain. */
+  deadLetters: number;
+}
+
+export interface FerryDrainResult extends Drain, Outcome {
   /** Whether every record was handled (false: stopped after `maxSeconds`). */
   drained: boolean;
   warnings: number;
+}
+
+/** Effect rows, and how many came from a functional duplicate's event (their ids hold `-f-`, see workload.ts). */
+async function effectCounts(sql: postgres.Sql, table: string) {
+  const [row] = await sql<{ n: number; dup: number }[]>`
+    select count(*)::int as n, (count(*) filter (where event_id like '%-f-%'))::int as dup from ${sql(table)}`;
+  return { effects: row!.n, effectsFromDuplicates: row!.dup };
+}
+
+/**
+ * Exactly once in effect, checked the same way for Ferry and the peer after a full drain: one
+ * effect row per order, none from a functional duplicate, one inbox row per distinct event id,
+ * one dead letter per functional duplicate.
+ */
+export function checkExact(name: string, r: Outcome, shape: WorkloadShape) {
+  const problems: string[] = [];
+  if (r.effects !== null && r.effects !== shape.distinct) problems.push(`${r.effects} effect rows, expected ${shape.distinct}`);
+  if (r.effectsFromDuplicates) problems.push(`${r.effectsFromDuplicates} effect rows from functional duplicates`);
+  const ids = shape.records - shape.technicalDuplicates;
+  if (r.inbox !== ids) problems.push(`${r.inbox} inbox rows, expected ${ids}`);
+  if (r.deadLetters !== shape.functionalDuplicates) problems.push(`${r.deadLetters} dead letters, expected ${shape.functionalDuplicates}`);
+  if (problems.length > 0) throw new Error(`${name} is not exact: ${problems.join("; ")}`);
 }
 
 /** Ferry drains a pre-loaded topic of `total` records with a `kind` handler. */
@@ -98,13 +136,72 @@ export async function ferryDrain(
   settings: FerrySettings = {},
   maxSeconds = Infinity,
 ): Promise<FerryDrainResult> {
-  const { ferry, stop } = startHandler(ctx, `orders_${kind}_${++seq}`, kind, topic, table, settings);
+  const name = `orders_${kind}_${++seq}`;
+  const lettersBefore = await ctx.kafka.endOffsets(`${topic}.dlt`);
+  const { ferry, stop } = startHandler(ctx, name, kind, topic, table, settings);
   try {
     const drain = await measureDrain(ferry, ctx.sql, topic, total, { maxSeconds });
-    const effects = kind === "noop" ? null : (await ctx.sql<{ n: number }[]>`select count(*)::int as n from ${ctx.sql(table)}`)[0]!.n;
-    return { ...drain, effects, drained: drain.records >= total, warnings: ferry.problems().length };
+    const effects = kind === "noop" ? { effects: null, effectsFromDuplicates: null } : await effectCounts(ctx.sql, table);
+    const [inbox] = await ctx.sql<{ n: number }[]>`select count(*)::int as n from ferry_inbox where handler = ${name}`;
+    const deadLetters = (await ctx.kafka.endOffsets(`${topic}.dlt`)) - lettersBefore;
+    return { ...drain, ...effects, inbox: inbox!.n, deadLetters, drained: drain.records >= total, warnings: ferry.problems().length };
   } finally {
     await stop();
+  }
+}
+
+export type PeerDrainResult = Drain & Outcome;
+
+/**
+ * The peer (bench/peer/) drains the same pre-loaded topic in a group and a PostgreSQL schema of
+ * its own. Its progress is its group's offsets committed to Kafka (it commits after each poll's
+ * transactions); its first transaction is its first inbox row.
+ */
+export async function peerDrain(ctx: BenchContext, peer: { jar: string; java: string }, topic: string, total: number): Promise<PeerDrainResult> {
+  const n = ++seq;
+  const schema = `peer_${n}`;
+  const groupId = `bench-${ctx.runId}.peer_${n}`;
+  await preparePeerSchema(ctx.sql, schema, effectsTableSql);
+  const dir = mkdtempSync(path.join(tmpdir(), "ferry-bench-peer-"));
+  const readerSchemaFile = path.join(dir, "bench-order.avsc");
+  writeFileSync(readerSchemaFile, orderSchemaText);
+  const lettersBefore = await ctx.kafka.endOffsets(`${topic}.dlt`);
+  const logDir = process.env.BENCH_FERRY_LOG_DIR;
+  const p = startPeer({
+    ...peer,
+    brokers: ctx.brokers,
+    topic,
+    groupId,
+    databaseUrl: ctx.databaseUrl,
+    schema,
+    database: ctx.database,
+    benchBackends: ctx.benchBackends,
+    format: ctx.format,
+    ...(ctx.format === "avro" ? { registryUrl: ctx.registryUrl!, readerSchemaFile } : {}),
+    ...(logDir ? { logFile: path.join(logDir, `${schema}.log`) } : {}),
+  });
+  try {
+    const drain = await measureProgress(
+      {
+        handled: () => ctx.kafka.committed(groupId, topic),
+        async firstAt() {
+          const [f] = await ctx.sql<{ at: Date | null; pid: number }[]>`select min(received_at) as at, pg_backend_pid() as pid from ${ctx.sql(schema)}.inbox`;
+          ctx.benchBackends.add(f!.pid);
+          return f!.at?.getTime();
+        },
+        checkAlive: () => p.checkAlive(),
+        sampler: p.sampler,
+        startedAt: p.startedAt,
+      },
+      total,
+    );
+    const effects = await effectCounts(ctx.sql, `${schema}.order_totals`);
+    const [inbox] = await ctx.sql<{ n: number }[]>`select count(*)::int as n from ${ctx.sql(schema)}.inbox`;
+    const deadLetters = (await ctx.kafka.endOffsets(`${topic}.dlt`)) - lettersBefore;
+    return { ...drain, ...effects, inbox: inbox!.n, deadLetters };
+  } finally {
+    await p.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 

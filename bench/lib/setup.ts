@@ -24,15 +24,29 @@ async function run(cmd: string[], env: Record<string, string> = {}) {
   if (code !== 0) throw new Error(`${cmd.join(" ")} exited with ${code}: ${err || out}`);
 }
 
+/**
+ * The run's database: `<base>_<checkout directory>`, dropped and created again by every run. The
+ * PostgreSQL server is shared (worktrees, other people's runs); a name of their own keeps one
+ * checkout's run from dropping another's database under it.
+ */
+export function benchDatabaseName(base: string): string {
+  const checkout = path
+    .basename(root)
+    .toLowerCase()
+    .replace(/[^a-z0-9_]+/g, "_");
+  return `${base}_${checkout}`.slice(0, 63);
+}
+
 export async function setUp({
   build,
   tables,
-  database = "ferry_bench",
+  database: base = "ferry_bench",
   binary: prebuilt,
   format = "avro",
 }: {
   build: boolean;
   tables: string[];
+  /** The database's base name (see benchDatabaseName). */
   database?: string;
   binary?: string;
   format?: ValueFormat;
@@ -49,11 +63,15 @@ export async function setUp({
   const tmp = mkdtempSync(path.join(tmpdir(), "ferry-bench-"));
   const binary = path.join(tmp, "ferry");
   copyFileSync(prebuilt ?? path.join(root, "dist/ferry"), binary);
+  const database = benchDatabaseName(base);
   const databaseUrl = await freshDatabase(serverUrl, database);
   const migrations = writeMigrationsDir(tables);
   await run([binary, "migrate", "--handlers", migrations], { FERRY_DATABASE_URL: databaseUrl, TMPDIR: tmp });
   rmSync(migrations, { recursive: true, force: true });
-  const sql = postgres(databaseUrl, { max: 2, onnotice: () => {} });
+  // One connection: the bench's queries are sequential, and its backend is left out of PostgreSQL's CPU.
+  const sql = postgres(databaseUrl, { max: 1, onnotice: () => {} });
+  const [own] = await sql<{ pid: number }[]>`select pg_backend_pid() as pid`;
+  const benchBackends = new Set([own!.pid]);
   const kafka = await benchKafka(brokers);
   const avro = format === "avro" ? benchAvro(registryUrl!) : undefined;
   return {
@@ -64,6 +82,7 @@ export async function setUp({
     databaseUrl,
     database,
     sql,
+    benchBackends,
     kafka,
     runId: Math.random().toString(36).slice(2, 8),
     async tearDown() {

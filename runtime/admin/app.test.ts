@@ -27,6 +27,19 @@ describe("health endpoints", () => {
     expect(((await res.json()) as { reasons: string[] }).reasons).toEqual(["database unreachable: connection refused"]);
   });
 
+  test("/readyz answers 503 within its bound when the checks hang", async () => {
+    const app = createAdminApp({
+      liveness: () => ({ ok: true, reasons: [] }),
+      readiness: () => new Promise(() => {}),
+      readinessTimeoutMs: 100,
+    });
+    const started = performance.now();
+    const res = await app.request("/readyz");
+    expect(performance.now() - started).toBeLessThan(500);
+    expect(res.status).toBe(503);
+    expect(await res.json()).toEqual({ ok: false, reasons: ["the readiness checks did not finish within 100 ms"] });
+  });
+
   test("unknown paths are a JSON 404", async () => {
     const app = createAdminApp({ liveness: () => ({ ok: true, reasons: [] }), readiness: async () => ({ ok: true, reasons: [] }) });
     const res = await app.request("/nope");

@@ -3,6 +3,7 @@ import { HTTPException } from "hono/http-exception";
 import type { EngineControls } from "../engine-controls.ts";
 import { ControlRefusedError, UnknownHandlerError } from "../errors.ts";
 import type { HealthReport } from "../health-report.ts";
+import { NoAnswerError, within } from "../health/bounded.ts";
 import { adminAuth } from "./auth.ts";
 import { deadLettersApi } from "./dead-letters-api.ts";
 import { handlersApi } from "./handlers-api.ts";
@@ -18,6 +19,8 @@ export interface AdminDeps {
   liveness(): HealthReport;
   /** Ready for traffic: Kafka connected and assigned, the database answers, the schema gate passed. */
   readiness(): Promise<HealthReport>;
+  /** /readyz answers within this, whatever the network does: a 503 saying so when the checks ran late (default 1500). */
+  readinessTimeoutMs?: number;
   /** Prometheus exposition; /metrics is absent without it. */
   metrics?: { contentType: string; render(): Promise<string> };
   /** The admin API (/api/...) and page (/admin); absent when FERRY_ADMIN_API=false. */
@@ -31,8 +34,13 @@ export function createAdminApp(deps: AdminDeps): Hono {
     const report = deps.liveness();
     return c.json(report, report.ok ? 200 : 503);
   });
+  const readinessTimeoutMs = deps.readinessTimeoutMs ?? 1_500;
   app.get("/readyz", async (c) => {
-    const report = await deps.readiness();
+    // The checks bound themselves; this bounds the whole answer, so a probe never sees a hung request.
+    const report = await within(deps.readiness(), readinessTimeoutMs).catch((e: unknown) => {
+      if (!(e instanceof NoAnswerError)) throw e;
+      return { ok: false, reasons: [`the readiness checks did not finish within ${readinessTimeoutMs} ms`] };
+    });
     return c.json(report, report.ok ? 200 : 503);
   });
   const { metrics, admin } = deps;

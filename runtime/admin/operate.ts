@@ -39,6 +39,8 @@ export function createOperations(config: FerryConfig, log: Logger): { events: En
           return { ...report, ok: report.ok && stalled.length === 0, reasons: [...report.reasons, ...stalled], ...detail };
         },
         readiness: () => running.readiness(),
+        // Each dependency check gets the check timeout and they run in parallel: the answer takes about that long at worst.
+        readinessTimeoutMs: config.health.checkTimeoutMs + 500,
         metrics,
         ...(config.admin.enabled ? { admin: { controls: running.controls, ...(config.admin.token ? { token: config.admin.token } : {}) } } : {}),
       };

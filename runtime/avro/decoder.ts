@@ -2,10 +2,13 @@
  * Decodes framed Avro values: writer schema by id (already fetched: decoding is synchronous),
  * resolved to the handler's reader schema. Every way the bytes can be wrong is a DecodeError
  * with a reason the dead letter carries; a schema id that was never fetched is a bug upstream.
+ * Before avsc sees a payload, the writer schema's strict guard (strict-guard.ts) has checked it:
+ * valid UTF-8 strings, lengths and counts that fit the bytes, longs avsc decodes exactly.
  */
 import { DecodeError, FerryError } from "../errors.ts";
 import type { AvroType } from "./parse-schema.ts";
 import { describe, resolutionIssues } from "./resolution.ts";
+import { compileGuard, type Guard } from "./strict-guard.ts";
 import { unframe } from "./wire-format.ts";
 
 /** What a schema id stands for, once looked up. */
@@ -29,7 +32,7 @@ type Resolver = ReturnType<AvroType["createResolver"]>;
  * Resolvers are built once per writer id.
  */
 export function createAvroDecoder({ reader, writers }: { reader?: AvroType; writers: WriterSchemaSource }): AvroDecode {
-  const resolvers = new Map<number, { reader: AvroType; resolver?: Resolver } | DecodeError>();
+  const resolvers = new Map<number, { reader: AvroType; resolver?: Resolver; guard: Guard } | DecodeError>();
 
   const resolverFor = (schemaId: number) => {
     let entry = resolvers.get(schemaId);
@@ -46,9 +49,10 @@ export function createAvroDecoder({ reader, writers }: { reader?: AvroType; writ
     } else if (writer.kind === "invalid") {
       entry = new DecodeError("invalid-writer-schema", `schema id ${schemaId} cannot be used: ${writer.detail}`);
     } else if (!reader) {
-      entry = { reader: writer.type };
+      entry = { reader: writer.type, guard: compileGuard(writer.type) };
     } else {
-      entry = resolve(reader, writer.type, schemaId);
+      const resolved = resolve(reader, writer.type, schemaId);
+      entry = resolved instanceof DecodeError ? resolved : { ...resolved, guard: compileGuard(writer.type, reader) };
     }
     resolvers.set(schemaId, entry);
     return entry;
@@ -59,8 +63,11 @@ export function createAvroDecoder({ reader, writers }: { reader?: AvroType; writ
     const entry = resolverFor(schemaId);
     if (entry instanceof DecodeError) throw entry;
     try {
+      entry.guard(payload);
       return entry.resolver ? entry.reader.fromBuffer(payload, entry.resolver) : entry.reader.fromBuffer(payload);
     } catch (e) {
+      // The guard's own refusals name the field; anything avsc still throws after it is described here.
+      if (e instanceof DecodeError) throw new DecodeError(e.reason, `${e.message}; written with schema id ${schemaId}`);
       throw payloadError(e as Error, schemaId, payload.length);
     }
   };

@@ -1,10 +1,11 @@
-import { loadConfig } from "../config/load.ts";
+import { loadConfig, type FerryConfig } from "../config/load.ts";
 import { connectDatabase } from "../db/connect.ts";
 import { readDeadLetters } from "../dlt/browse.ts";
 import { deadLetterTopic, type DeadLetter } from "../dlt/dead-letter.ts";
 import { replayDeadLetters, type ReplayResult } from "../dlt/replay.ts";
 import { loadHandlers } from "../handlers/load.ts";
 import type { LoadedHandler } from "../handlers/validate.ts";
+import { explainConnectionFailure } from "../health/at-start.ts";
 import { createConfluentKafka } from "../kafka/confluent.ts";
 import { createLogger } from "../log/logger.ts";
 import { prepareHandlerAvro } from "../registry/handler-avro.ts";
@@ -47,6 +48,19 @@ export async function dltCommand(args: string[], env: Record<string, string | un
     throw new UsageError("say which dead letters to replay: --event-id <id,...> or --all", "dlt replay");
   }
   const config = loadConfig(settings);
+  try {
+    return await listOrReplay(sub, settings, config, { json, eventIds });
+  } catch (e) {
+    throw explainConnectionFailure(e, config);
+  }
+}
+
+async function listOrReplay(
+  sub: "list" | "replay",
+  settings: Record<string, string | undefined>,
+  config: FerryConfig,
+  { json, eventIds }: { json: boolean; eventIds: string[] | undefined },
+): Promise<number> {
   const log = createLogger({ level: json ? "warn" : config.logLevel });
   const handler = pickHandler(await loadHandlers(config.handlersDir), settings.FERRY_DLT_HANDLER);
   const kafka = createConfluentKafka(config.kafka, log);
@@ -75,7 +89,7 @@ export async function dltCommand(args: string[], env: Record<string, string | un
   }
   const dryRun = settings.FERRY_DLT_DRY_RUN === "true";
   const avro = (await prepareHandlerAvro([handler], config.schemas, log)).decoding.get(handler.name);
-  const sql = connectDatabase(config.database.url, { poolSize: 2 });
+  const sql = connectDatabase(config.database, { poolSize: 2 });
   try {
     let done = 0;
     const results = await replayDeadLetters(letters, {

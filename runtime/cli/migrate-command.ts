@@ -1,6 +1,7 @@
 import { loadMigrateConfig } from "../config/load.ts";
 import { connectDatabase } from "../db/connect.ts";
 import { collectMigrations, migrate } from "../db/migrate.ts";
+import { explainConnectionFailure } from "../health/at-start.ts";
 import { createLogger } from "../log/logger.ts";
 import { parseFlags, type FlagMap } from "./flags.ts";
 import { migrateUsage } from "./usage.ts";
@@ -19,11 +20,13 @@ export async function migrateCommand(args: string[], env: Record<string, string 
   }
   const config = loadMigrateConfig(settings);
   const log = createLogger({ level: config.logLevel });
-  const sql = connectDatabase(config.databaseUrl, { poolSize: 2 });
+  const sql = connectDatabase(config.database, { poolSize: 2 });
   try {
     const { applied } = await migrate(sql, await collectMigrations(config.handlersDir), log);
     console.log(applied.length ? `applied ${applied.length} migration(s): ${applied.join(", ")}` : "database is up to date");
     return 0;
+  } catch (e) {
+    throw explainConnectionFailure(e, { database: config.database });
   } finally {
     await sql.end({ timeout: 5 });
   }

@@ -2,6 +2,8 @@ import { loadConfig } from "../config/load.ts";
 import { activeTraceFields, enableTraceContext } from "../trace/span.ts";
 import { createLogger } from "../log/logger.ts";
 import { StartAbortedError } from "../errors.ts";
+import { explainConnectionFailure, startDependencies } from "../health/at-start.ts";
+import { waitForDependencies } from "../health/wait-at-start.ts";
 import { startWorker, type Worker } from "../worker.ts";
 import { listenForStopSignals, type StopSignals } from "./signals.ts";
 import { parseFlags, type FlagMap } from "./flags.ts";
@@ -39,9 +41,11 @@ export async function runCommand(args: string[], env: Record<string, string | un
   else stop.signal.addEventListener("abort", aborting, { once: true });
   let worker: Worker;
   try {
+    // Pods start in any order: services not there yet are waited for, up to FERRY_STARTUP_TIMEOUT_MS.
+    await waitForDependencies(startDependencies(config), { log, timeoutMs: config.startupTimeoutMs, signal: stop.signal });
     worker = await startWorker(config, log, { signal: stop.signal });
   } catch (e) {
-    if (!(e instanceof StartAbortedError)) throw e;
+    if (!(e instanceof StartAbortedError)) throw explainConnectionFailure(e, config);
     log.info("engine:start-aborted", { signal: e.signal });
     return 0;
   } finally {

@@ -54,6 +54,14 @@ FERRY_MISSING_EVENT_ID (dead-letter|derive), FERRY_DEAD_LETTER_SUFFIX (default .
 FERRY_CREATE_DEAD_LETTER_TOPICS (true|false), FERRY_DEAD_LETTER_REPLICATION_FACTOR (3),
 FERRY_INBOX_RETENTION_HOURS (336: twice Kafka's default topic retention), FERRY_INBOX_PRUNE_INTERVAL_MS,
 FERRY_SHUTDOWN_TIMEOUT_MS (30000).
+TLS: FERRY_KAFKA_SSL_CA_FILE, FERRY_KAFKA_SSL_CERT_FILE, FERRY_KAFKA_SSL_KEY_FILE, FERRY_KAFKA_SSL_KEY_PASSWORD
+(ssl, sasl_ssl); PostgreSQL: sslmode in the URL (verify-full checks the host name) with
+FERRY_DATABASE_SSL_CA_FILE, FERRY_DATABASE_SSL_CERT_FILE, FERRY_DATABASE_SSL_KEY_FILE.
+Secrets from files: FERRY_KAFKA_SASL_PASSWORD_FILE, FERRY_KAFKA_SSL_KEY_PASSWORD_FILE, FERRY_DATABASE_URL_FILE,
+FERRY_ADMIN_TOKEN_FILE, FERRY_SCHEMA_REGISTRY_PASSWORD_FILE (the path of a file holding the value).
+Start-up: FERRY_STARTUP_TIMEOUT_MS (300000: how long to wait for PostgreSQL, Kafka and the registry to be
+reachable; a wrong password or certificate fails at once). Health: FERRY_HEALTH_CHECK_TIMEOUT_MS (1000: each
+dependency check of /readyz), FERRY_HEALTH_CHECK_INTERVAL_MS (5000: the outage watch).
 Operating: FERRY_ADMIN_TOKEN (bearer token of the admin API; required unless FERRY_HTTP_HOST is loopback),
 FERRY_ADMIN_API (true|false), FERRY_HANDLERS_WATCH (true: add, swap and remove handlers as files change),
 FERRY_HEALTH_STALL_MS (300000: /healthz fails when a batch runs longer),
@@ -62,8 +70,9 @@ FERRY_MEMORY_TARGET_MB (150: resident memory above which a full garbage collecti
 
 SIGTERM or SIGINT drains in-flight batches and exits 0; a second signal exits at once.
 
-Exit codes: 0 drained and stopped · 1 runtime failure, or in-flight batches not drained within
-FERRY_SHUTDOWN_TIMEOUT_MS · 2 bad command line, configuration, handler or schema gate.
+Exit codes: 0 drained and stopped · 1 runtime failure, a service still unreachable after
+FERRY_STARTUP_TIMEOUT_MS or refusing the connection (password, certificate), or in-flight batches
+not drained within FERRY_SHUTDOWN_TIMEOUT_MS · 2 bad command line, configuration, handler or schema gate.
 
 Example:
   FERRY_KAFKA_BROKERS=127.0.0.1:9092 FERRY_DATABASE_URL=postgres://postgres@127.0.0.1/app \\
@@ -115,7 +124,8 @@ Options (each also settable by the environment variable shown):
   --json                    FERRY_TOPOLOGY_FORMAT=json    print the plan (or what was applied) as JSON
   --allow-delete            FERRY_TOPOLOGY_ALLOW_DELETE   let apply delete undeclared topics in scope
 Connection: FERRY_KAFKA_SECURITY_PROTOCOL, FERRY_KAFKA_SASL_MECHANISM, FERRY_KAFKA_SASL_USERNAME,
-FERRY_KAFKA_SASL_PASSWORD (a principal allowed to alter topics, configs and ACLs), FERRY_KAFKA_CLIENT_ID;
+FERRY_KAFKA_SASL_PASSWORD[_FILE] (a principal allowed to alter topics, configs and ACLs), FERRY_KAFKA_CLIENT_ID,
+FERRY_KAFKA_SSL_CA_FILE, FERRY_KAFKA_SSL_CERT_FILE, FERRY_KAFKA_SSL_KEY_FILE, FERRY_KAFKA_SSL_KEY_PASSWORD[_FILE];
 FERRY_DEAD_LETTER_SUFFIX as for ferry run.
 
 Exit codes: plan 0 no change · 2 changes to apply · 1 error (bad file or flags, refused change,

@@ -1,4 +1,7 @@
 import { describe, expect, test } from "bun:test";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { ConfigError } from "../errors.ts";
 import { loadConfig } from "./load.ts";
 
@@ -30,7 +33,7 @@ describe("loadConfig", () => {
   test("reports every problem at once, each naming its variable", () => {
     const problems = problemsOf({ FERRY_BATCH_SIZE: "lots", FERRY_LOG_LEVEL: "loud" });
     expect(problems.some((p) => p.includes("FERRY_KAFKA_BROKERS is required"))).toBe(true);
-    expect(problems.some((p) => p.includes("FERRY_DATABASE_URL is required"))).toBe(true);
+    expect(problems.some((p) => p.includes("FERRY_DATABASE_URL (or FERRY_DATABASE_URL_FILE) is required"))).toBe(true);
     expect(problems.some((p) => p.includes("--handlers"))).toBe(true);
     expect(problems).toContain('FERRY_BATCH_SIZE must be a whole number between 1 and 10000 (got "lots")');
     expect(problems).toContain('FERRY_LOG_LEVEL must be one of: debug, info, warn, error (got "loud")');
@@ -76,7 +79,57 @@ describe("admin API exposure", () => {
     else expect(problemsOf(env)[0]).toContain("would expose the admin API beyond this machine without a token: set FERRY_ADMIN_TOKEN");
   });
 
-  test("a short token is refused", () => {
-    expect(problemsOf({ ...minimal, FERRY_ADMIN_TOKEN: "short" })[0]).toContain("FERRY_ADMIN_TOKEN must be at least 16 printable characters");
+  test("a short token is refused without being shown", () => {
+    const [problem] = problemsOf({ ...minimal, FERRY_ADMIN_TOKEN: "short-S3CRET" });
+    expect(problem).toBe("FERRY_ADMIN_TOKEN must be at least 16 printable characters without spaces (got a value of 12 characters, not shown)");
+  });
+});
+
+describe("Kafka over TLS", () => {
+  const pemDir = mkdtempSync(path.join(tmpdir(), "ferry-kafka-tls-"));
+  const ca = path.join(pemDir, "ca.pem");
+  const key = path.join(pemDir, "key.pem");
+  writeFileSync(ca, "-----BEGIN CERTIFICATE-----\n");
+  writeFileSync(key, "-----BEGIN PRIVATE KEY-----\n");
+
+  test("sasl_ssl with a CA; ssl with a client certificate and an encrypted key", () => {
+    const scram = loadConfig({
+      ...minimal,
+      FERRY_KAFKA_SECURITY_PROTOCOL: "sasl_ssl",
+      FERRY_KAFKA_SASL_MECHANISM: "SCRAM-SHA-512",
+      FERRY_KAFKA_SASL_USERNAME: "alice",
+      FERRY_KAFKA_SASL_PASSWORD: "s",
+      FERRY_KAFKA_SSL_CA_FILE: ca,
+    });
+    expect(scram.kafka.tls).toEqual({ caFile: ca });
+    const mtls = loadConfig({
+      ...minimal,
+      FERRY_KAFKA_SECURITY_PROTOCOL: "ssl",
+      FERRY_KAFKA_SSL_CA_FILE: ca,
+      FERRY_KAFKA_SSL_CERT_FILE: ca,
+      FERRY_KAFKA_SSL_KEY_FILE: key,
+      FERRY_KAFKA_SSL_KEY_PASSWORD: "kp",
+    });
+    expect(mtls.kafka).toMatchObject({ securityProtocol: "ssl", tls: { caFile: ca, certFile: ca, keyFile: key, keyPassword: "kp" } });
+    expect(mtls.kafka.sasl).toBeUndefined();
+  });
+
+  test.each([
+    [
+      { FERRY_KAFKA_SSL_CA_FILE: "CA" },
+      "FERRY_KAFKA_SSL_CA_FILE is set but FERRY_KAFKA_SECURITY_PROTOCOL=plaintext does not use TLS: set it to ssl or sasl_ssl",
+    ],
+    [
+      { FERRY_KAFKA_SECURITY_PROTOCOL: "ssl", FERRY_KAFKA_SSL_KEY_FILE: "KEY" },
+      "FERRY_KAFKA_SSL_CERT_FILE and FERRY_KAFKA_SSL_KEY_FILE are set together (a client certificate and its key) or not at all",
+    ],
+    [
+      { FERRY_KAFKA_SECURITY_PROTOCOL: "ssl", FERRY_KAFKA_SSL_CA_FILE: "/nowhere/ca.pem" },
+      "FERRY_KAFKA_SSL_CA_FILE=/nowhere/ca.pem cannot be read: no such file",
+    ],
+    [{ FERRY_KAFKA_SECURITY_PROTOCOL: "ssl", FERRY_KAFKA_SSL_KEY_PASSWORD: "kp" }, "FERRY_KAFKA_SSL_KEY_PASSWORD is set without FERRY_KAFKA_SSL_KEY_FILE"],
+  ])("%p is refused", (extra, expected) => {
+    const resolved = Object.fromEntries(Object.entries(extra).map(([k, v]) => [k, v === "CA" ? ca : v === "KEY" ? key : v]));
+    expect(problemsOf({ ...minimal, ...resolved })).toContain(expected);
   });
 });

@@ -2,8 +2,11 @@ import * as v from "valibot";
 import { ConfigError } from "../errors.ts";
 import { parseFaultSpec, type FaultSpec } from "../faults/inject.ts";
 import type { LogLevel } from "../log/logger.ts";
+import { databaseSettingNames, loadDatabaseConnection, type DatabaseConnection } from "./database-settings.ts";
 import { registrySettings, type RegistrySettings } from "./registry-settings.ts";
 import { settingsSchema, type Settings } from "./schema.ts";
+import { describeSecretInput, fileVariant, isSecretSetting, resolveSecretFiles, secretSettings } from "./secret-files.ts";
+import { pemFilesProblems } from "./tls-files.ts";
 import type { SubjectStrategy } from "../registry/subject-strategy.ts";
 
 /** Ferry's typed configuration, compiled once at start. Nothing else reads the environment. */
@@ -13,8 +16,10 @@ export interface FerryConfig {
     clientId: string;
     securityProtocol: "plaintext" | "sasl_plaintext" | "ssl" | "sasl_ssl";
     sasl?: { mechanism: string; username: string; password: string };
+    /** ssl and sasl_ssl: paths of PEM files (CA; client certificate and key for mutual TLS). */
+    tls?: { caFile?: string; certFile?: string; keyFile?: string; keyPassword?: string };
   };
-  database: { url: string; poolSize: number };
+  database: DatabaseConnection & { poolSize: number };
   handlersDir: string;
   groupPrefix: string;
   batchSize: number;
@@ -31,6 +36,10 @@ export interface FerryConfig {
    */
   inbox: { retentionHours: number; pruneIntervalMs: number };
   shutdownTimeoutMs: number;
+  /** `ferry run` waits this long for PostgreSQL, Kafka and the registry to be reachable at start. */
+  startupTimeoutMs: number;
+  /** Each dependency check (readiness, outage watch) is bounded by checkTimeoutMs; the watch runs every checkIntervalMs. */
+  health: { checkTimeoutMs: number; checkIntervalMs: number };
   /** Health, readiness, metrics, the admin API and page listen here; port 0 picks a free port. */
   http: { host: string; port: number };
   /** The admin API and page; without a token they are served on a loopback host only. */
@@ -59,7 +68,7 @@ export function loadConfig(source: Record<string, string | undefined>): FerryCon
   const registry = registrySettings(s);
   return {
     kafka: loadKafkaConnection(s),
-    database: { url: s.FERRY_DATABASE_URL, poolSize: s.FERRY_DATABASE_POOL_SIZE },
+    database: { ...loadDatabaseConnection(s), poolSize: s.FERRY_DATABASE_POOL_SIZE },
     handlersDir: s.FERRY_HANDLERS_DIR,
     groupPrefix: s.FERRY_GROUP_PREFIX,
     batchSize: s.FERRY_BATCH_SIZE,
@@ -71,6 +80,8 @@ export function loadConfig(source: Record<string, string | undefined>): FerryCon
     deadLetterReplicationFactor: s.FERRY_DEAD_LETTER_REPLICATION_FACTOR,
     inbox: { retentionHours: s.FERRY_INBOX_RETENTION_HOURS, pruneIntervalMs: s.FERRY_INBOX_PRUNE_INTERVAL_MS },
     shutdownTimeoutMs: s.FERRY_SHUTDOWN_TIMEOUT_MS,
+    startupTimeoutMs: s.FERRY_STARTUP_TIMEOUT_MS,
+    health: { checkTimeoutMs: s.FERRY_HEALTH_CHECK_TIMEOUT_MS, checkIntervalMs: s.FERRY_HEALTH_CHECK_INTERVAL_MS },
     http: { host: s.FERRY_HTTP_HOST, port: s.FERRY_HTTP_PORT },
     admin: loadAdmin(s),
     watchHandlers: s.FERRY_HANDLERS_WATCH === "true",
@@ -103,13 +114,13 @@ export function loadHealthcheckConfig(source: Record<string, string | undefined>
   return { port: s.FERRY_HTTP_PORT };
 }
 
-export function loadMigrateConfig(source: Record<string, string | undefined>): { databaseUrl: string; handlersDir?: string; logLevel: LogLevel } {
+export function loadMigrateConfig(source: Record<string, string | undefined>): { database: DatabaseConnection; handlersDir?: string; logLevel: LogLevel } {
   const schema = v.object({
-    ...v.pick(settingsSchema, ["FERRY_DATABASE_URL", "FERRY_LOG_LEVEL"]).entries,
+    ...v.pick(settingsSchema, [...databaseSettingNames, "FERRY_DATABASE_URL_FILE", "FERRY_LOG_LEVEL"]).entries,
     FERRY_HANDLERS_DIR: v.optional(v.string()),
   });
   const s = parseSettings(schema, source);
-  return { databaseUrl: s.FERRY_DATABASE_URL, logLevel: s.FERRY_LOG_LEVEL, ...(s.FERRY_HANDLERS_DIR ? { handlersDir: s.FERRY_HANDLERS_DIR } : {}) };
+  return { database: loadDatabaseConnection(s), logLevel: s.FERRY_LOG_LEVEL, ...(s.FERRY_HANDLERS_DIR ? { handlersDir: s.FERRY_HANDLERS_DIR } : {}) };
 }
 
 export const kafkaSettingNames = [
@@ -119,21 +130,61 @@ export const kafkaSettingNames = [
   "FERRY_KAFKA_SASL_MECHANISM",
   "FERRY_KAFKA_SASL_USERNAME",
   "FERRY_KAFKA_SASL_PASSWORD",
+  "FERRY_KAFKA_SASL_PASSWORD_FILE",
+  "FERRY_KAFKA_SSL_CA_FILE",
+  "FERRY_KAFKA_SSL_CERT_FILE",
+  "FERRY_KAFKA_SSL_KEY_FILE",
+  "FERRY_KAFKA_SSL_KEY_PASSWORD",
+  "FERRY_KAFKA_SSL_KEY_PASSWORD_FILE",
 ] as const;
 
 type KafkaSettings = Pick<Settings, (typeof kafkaSettingNames)[number]>;
 
-/** The Kafka connection from its settings (SASL needs username and password). */
+/**
+ * The Kafka connection from its settings: SASL needs username and password; TLS files only make
+ * sense with a TLS protocol, a client certificate comes with its key, and every file is readable PEM.
+ */
 export function loadKafkaConnection(s: KafkaSettings): FerryConfig["kafka"] {
-  const usesSasl = s.FERRY_KAFKA_SECURITY_PROTOCOL.startsWith("sasl");
+  const protocol = s.FERRY_KAFKA_SECURITY_PROTOCOL;
+  const usesSasl = protocol.startsWith("sasl");
+  const usesTls = protocol === "ssl" || protocol === "sasl_ssl";
+  const files = {
+    FERRY_KAFKA_SSL_CA_FILE: s.FERRY_KAFKA_SSL_CA_FILE,
+    FERRY_KAFKA_SSL_CERT_FILE: s.FERRY_KAFKA_SSL_CERT_FILE,
+    FERRY_KAFKA_SSL_KEY_FILE: s.FERRY_KAFKA_SSL_KEY_FILE,
+  };
+  const problems: string[] = [];
   if (usesSasl && (!s.FERRY_KAFKA_SASL_USERNAME || !s.FERRY_KAFKA_SASL_PASSWORD)) {
-    throw new ConfigError([`FERRY_KAFKA_SECURITY_PROTOCOL=${s.FERRY_KAFKA_SECURITY_PROTOCOL} needs FERRY_KAFKA_SASL_USERNAME and FERRY_KAFKA_SASL_PASSWORD`]);
+    problems.push(
+      `FERRY_KAFKA_SECURITY_PROTOCOL=${protocol} needs FERRY_KAFKA_SASL_USERNAME and FERRY_KAFKA_SASL_PASSWORD (or FERRY_KAFKA_SASL_PASSWORD_FILE)`,
+    );
   }
+  const tlsSettings = [...Object.entries(files), ["FERRY_KAFKA_SSL_KEY_PASSWORD", s.FERRY_KAFKA_SSL_KEY_PASSWORD]]
+    .filter(([, value]) => value)
+    .map(([name]) => name);
+  if (!usesTls && tlsSettings.length > 0) {
+    problems.push(
+      `${tlsSettings.join(", ")} ${tlsSettings.length === 1 ? "is" : "are"} set but FERRY_KAFKA_SECURITY_PROTOCOL=${protocol} does not use TLS: set it to ssl or sasl_ssl`,
+    );
+  }
+  if (Boolean(s.FERRY_KAFKA_SSL_CERT_FILE) !== Boolean(s.FERRY_KAFKA_SSL_KEY_FILE)) {
+    problems.push("FERRY_KAFKA_SSL_CERT_FILE and FERRY_KAFKA_SSL_KEY_FILE are set together (a client certificate and its key) or not at all");
+  }
+  if (s.FERRY_KAFKA_SSL_KEY_PASSWORD && !s.FERRY_KAFKA_SSL_KEY_FILE) problems.push("FERRY_KAFKA_SSL_KEY_PASSWORD is set without FERRY_KAFKA_SSL_KEY_FILE");
+  problems.push(...pemFilesProblems(files));
+  if (problems.length > 0) throw new ConfigError(problems);
+  const tls = {
+    ...(s.FERRY_KAFKA_SSL_CA_FILE ? { caFile: s.FERRY_KAFKA_SSL_CA_FILE } : {}),
+    ...(s.FERRY_KAFKA_SSL_CERT_FILE ? { certFile: s.FERRY_KAFKA_SSL_CERT_FILE } : {}),
+    ...(s.FERRY_KAFKA_SSL_KEY_FILE ? { keyFile: s.FERRY_KAFKA_SSL_KEY_FILE } : {}),
+    ...(s.FERRY_KAFKA_SSL_KEY_PASSWORD ? { keyPassword: s.FERRY_KAFKA_SSL_KEY_PASSWORD } : {}),
+  };
   return {
     brokers: s.FERRY_KAFKA_BROKERS,
     clientId: s.FERRY_KAFKA_CLIENT_ID,
-    securityProtocol: s.FERRY_KAFKA_SECURITY_PROTOCOL,
+    securityProtocol: protocol,
     ...(usesSasl ? { sasl: { mechanism: s.FERRY_KAFKA_SASL_MECHANISM, username: s.FERRY_KAFKA_SASL_USERNAME!, password: s.FERRY_KAFKA_SASL_PASSWORD! } } : {}),
+    ...(usesTls && Object.keys(tls).length > 0 ? { tls } : {}),
   };
 }
 
@@ -181,25 +232,48 @@ export function loadTopologyConfig(source: Record<string, string | undefined>): 
   };
 }
 
-export function parseSettings<S extends v.GenericSchema>(schema: S, source: Record<string, string | undefined>): v.InferOutput<S> {
-  const input = Object.fromEntries(Object.entries(source).filter(([k, val]) => k.startsWith("FERRY_") && val !== undefined && val !== ""));
+/**
+ * Validates the FERRY_* settings `schema` names. Secrets given as files (FERRY_X_FILE) are read
+ * first, so their values pass the same checks; a file that cannot be used is reported instead of
+ * the setting it stands for.
+ */
+export function parseSettings<S extends v.ObjectSchema<v.ObjectEntries, v.ErrorMessage<v.ObjectIssue> | undefined>>(
+  schema: S,
+  source: Record<string, string | undefined>,
+): v.InferOutput<S> {
+  const given = Object.fromEntries(Object.entries(source).filter(([k, val]) => k.startsWith("FERRY_") && val !== undefined && val !== "")) as Record<
+    string,
+    string
+  >;
+  const { input, issues: fileIssues } = resolveSecretFiles(given, (name) => name in schema.entries);
+  const reportedByFile = new Set(
+    secretSettings.filter((name) => fileIssues.some((issue) => issue.startsWith(`${name} `) || issue.startsWith(`${fileVariant(name)}=`))),
+  );
   const parsed = v.safeParse(schema, input, { abortPipeEarly: true });
-  if (!parsed.success) throw new ConfigError(parsed.issues.map((issue) => describeIssue(issue)));
+  const issues = parsed.success ? [] : parsed.issues.filter((issue) => !reportedByFile.has(issueName(issue) as never));
+  const fromFile = (name: string) => (isSecretSetting(name) && given[fileVariant(name as never)] ? given[fileVariant(name as never)] : undefined);
+  const problems = [...fileIssues, ...issues.map((issue) => describeIssue(issue, fromFile))];
+  if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
   return parsed.output;
 }
 
+const issueName = (issue: v.BaseIssue<unknown>) => issue.path?.map((p) => String(p.key)).join(".") ?? "configuration";
+
 const whenMissing: Record<string, string> = {
   FERRY_KAFKA_BROKERS: "FERRY_KAFKA_BROKERS is required: a comma-separated list of host:port, e.g. 127.0.0.1:9092",
-  FERRY_DATABASE_URL: "FERRY_DATABASE_URL is required: a PostgreSQL URL, e.g. postgres://user@127.0.0.1:5432/app",
+  FERRY_DATABASE_URL: "FERRY_DATABASE_URL (or FERRY_DATABASE_URL_FILE) is required: a PostgreSQL URL, e.g. postgres://user@127.0.0.1:5432/app",
   FERRY_HANDLERS_DIR: "the handlers directory is required: pass --handlers <dir> or set FERRY_HANDLERS_DIR",
   FERRY_TOPOLOGY_FILE: "the topology file is required: pass --file <path> or set FERRY_TOPOLOGY_FILE",
 };
 
-function describeIssue(issue: v.BaseIssue<unknown>): string {
-  const name = issue.path?.map((p) => String(p.key)).join(".") ?? "configuration";
+function describeIssue(issue: v.BaseIssue<unknown>, fromFile: (name: string) => string | undefined): string {
+  const name = issueName(issue);
   if (issue.input === undefined && whenMissing[name]) return whenMissing[name];
-  const got = issue.input === undefined ? "it is not set" : `got ${JSON.stringify(issue.input)}`;
+  // A secret is never echoed, not even a wrong one: it may be the right one for something else.
+  const got =
+    issue.input === undefined ? "it is not set" : isSecretSetting(name) ? describeSecretInput(name, String(issue.input)) : `got ${JSON.stringify(issue.input)}`;
+  const file = fromFile(name);
   // valibot's messages here are ours and already name the variable; add what was received.
   const message = issue.message.includes("FERRY_") || issue.message.includes("--") ? issue.message : `${name}: ${issue.message}`;
-  return `${message} (${got})`;
+  return `${message} (${got}${file ? `, read from ${fileVariant(name as never)}=${file}` : ""})`;
 }

@@ -36,8 +36,11 @@ const brokerList = v.pipe(
   v.everyItem((b) => /^[^\s:,]+:\d{1,5}$/.test(b), "FERRY_KAFKA_BROKERS entries must look like host:port, e.g. 127.0.0.1:9092"),
 );
 
+/** A path to a file (a secret, a certificate): read and checked by the loaders, not here. */
+const filePath = (name: string) => v.optional(v.pipe(v.string(), v.trim(), v.minLength(1, `${name} must be a file path`)));
+
 const databaseUrl = v.pipe(
-  v.string("FERRY_DATABASE_URL is required: a PostgreSQL URL, e.g. postgres://user@127.0.0.1:5432/app"),
+  v.string("FERRY_DATABASE_URL (or FERRY_DATABASE_URL_FILE) is required: a PostgreSQL URL, e.g. postgres://user@127.0.0.1:5432/app"),
   v.trim(),
   v.regex(/^postgres(ql)?:\/\/\S+$/, "FERRY_DATABASE_URL must be a postgres:// or postgresql:// URL"),
 );
@@ -49,7 +52,18 @@ export const settingsSchema = v.object({
   FERRY_KAFKA_SASL_MECHANISM: oneOf("FERRY_KAFKA_SASL_MECHANISM", ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] as const, "PLAIN"),
   FERRY_KAFKA_SASL_USERNAME: v.optional(v.string()),
   FERRY_KAFKA_SASL_PASSWORD: v.optional(v.string()),
+  FERRY_KAFKA_SASL_PASSWORD_FILE: filePath("FERRY_KAFKA_SASL_PASSWORD_FILE"),
+  // TLS to the brokers (ssl, sasl_ssl): the CA that signed them, and a client certificate for mutual TLS.
+  FERRY_KAFKA_SSL_CA_FILE: filePath("FERRY_KAFKA_SSL_CA_FILE"),
+  FERRY_KAFKA_SSL_CERT_FILE: filePath("FERRY_KAFKA_SSL_CERT_FILE"),
+  FERRY_KAFKA_SSL_KEY_FILE: filePath("FERRY_KAFKA_SSL_KEY_FILE"),
+  FERRY_KAFKA_SSL_KEY_PASSWORD: v.optional(v.string()),
+  FERRY_KAFKA_SSL_KEY_PASSWORD_FILE: filePath("FERRY_KAFKA_SSL_KEY_PASSWORD_FILE"),
   FERRY_DATABASE_URL: databaseUrl,
+  FERRY_DATABASE_URL_FILE: filePath("FERRY_DATABASE_URL_FILE"),
+  FERRY_DATABASE_SSL_CA_FILE: filePath("FERRY_DATABASE_SSL_CA_FILE"),
+  FERRY_DATABASE_SSL_CERT_FILE: filePath("FERRY_DATABASE_SSL_CERT_FILE"),
+  FERRY_DATABASE_SSL_KEY_FILE: filePath("FERRY_DATABASE_SSL_KEY_FILE"),
   FERRY_DATABASE_POOL_SIZE: int("FERRY_DATABASE_POOL_SIZE", 10, 2, 200),
   FERRY_HANDLERS_DIR: v.pipe(
     v.string("the handlers directory is required: pass --handlers <dir> or set FERRY_HANDLERS_DIR"),
@@ -70,6 +84,8 @@ export const settingsSchema = v.object({
   FERRY_INBOX_RETENTION_HOURS: int("FERRY_INBOX_RETENTION_HOURS", 336, 1, 87_600),
   FERRY_INBOX_PRUNE_INTERVAL_MS: int("FERRY_INBOX_PRUNE_INTERVAL_MS", 600_000, 1_000, 86_400_000),
   FERRY_SHUTDOWN_TIMEOUT_MS: int("FERRY_SHUTDOWN_TIMEOUT_MS", 30_000, 0, 3_600_000),
+  // How long `ferry run` waits for PostgreSQL, Kafka and the registry to be reachable; 0: not at all.
+  FERRY_STARTUP_TIMEOUT_MS: int("FERRY_STARTUP_TIMEOUT_MS", 300_000, 0, 86_400_000),
   FERRY_HTTP_HOST: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1)), "127.0.0.1"),
   FERRY_HTTP_PORT: int("FERRY_HTTP_PORT", 8080, 0, 65_535),
   // Operating a running worker: the admin API and page, hot-added handlers, the liveness limit.
@@ -77,9 +93,13 @@ export const settingsSchema = v.object({
   FERRY_ADMIN_TOKEN: v.optional(
     v.pipe(v.string(), v.trim(), v.regex(/^[\x21-\x7e]{16,}$/, "FERRY_ADMIN_TOKEN must be at least 16 printable characters without spaces")),
   ),
+  FERRY_ADMIN_TOKEN_FILE: filePath("FERRY_ADMIN_TOKEN_FILE"),
   FERRY_HANDLERS_WATCH: oneOf("FERRY_HANDLERS_WATCH", ["true", "false"] as const, "true"),
   FERRY_HEALTH_STALL_MS: int("FERRY_HEALTH_STALL_MS", 300_000, 1_000, 86_400_000),
   FERRY_PARTITION_STALL_MS: int("FERRY_PARTITION_STALL_MS", 60_000, 1_000, 86_400_000),
+  // Each dependency check of /readyz and of the outage watch gets this long; the watch runs this often.
+  FERRY_HEALTH_CHECK_TIMEOUT_MS: int("FERRY_HEALTH_CHECK_TIMEOUT_MS", 1_000, 100, 60_000),
+  FERRY_HEALTH_CHECK_INTERVAL_MS: int("FERRY_HEALTH_CHECK_INTERVAL_MS", 5_000, 200, 3_600_000),
   FERRY_MEMORY_TARGET_MB: int("FERRY_MEMORY_TARGET_MB", 150, 0, 1_000_000),
   FERRY_TOPOLOGY_FILE: v.optional(
     v.pipe(
@@ -103,6 +123,7 @@ export const settingsSchema = v.object({
   ),
   FERRY_SCHEMA_REGISTRY_USERNAME: v.optional(v.string()),
   FERRY_SCHEMA_REGISTRY_PASSWORD: v.optional(v.string()),
+  FERRY_SCHEMA_REGISTRY_PASSWORD_FILE: filePath("FERRY_SCHEMA_REGISTRY_PASSWORD_FILE"),
   FERRY_SCHEMA_REGISTRY_CA_FILE: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1))),
   FERRY_SCHEMA_REGISTRY_CERT_FILE: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1))),
   FERRY_SCHEMA_REGISTRY_KEY_FILE: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1))),

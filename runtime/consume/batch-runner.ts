@@ -8,7 +8,7 @@ import type { EventResult } from "../inbox/unit-event.ts";
 import { partitionKey, type BatchProgress, type PartitionBatch, type ProducerPort, type TopicPartitionOffset } from "../kafka/port.ts";
 import type { Logger } from "../log/logger.ts";
 import type { AvroDecoding } from "../registry/handler-avro.ts";
-import { failureFields, newPartitionState, type PartitionState } from "./partition-state.ts";
+import { type FailureFields, failureFields, newPartitionState, type PartitionState } from "./partition-state.ts";
 import { prepareRecord } from "./prepare.ts";
 import { type BatchDeps, processPrepared, type BatchOutcome } from "./process-batch.ts";
 
@@ -97,11 +97,12 @@ export function createBatchRunner(deps: BatchRunnerDeps): (batch: PartitionBatch
       await deps.avro?.warm(records);
     } catch (e) {
       const failure: Failure = { error: coerceError(e), source: "registry" };
+      // The registry's own message: no event data in it.
       state.lastFailure = { at: Date.now(), offset: records[0]!.offset, ...failureFields(failure) };
       const decision = decide(failure, { events: 0, culpritKnown: false, attempt: 1, contended: state.contended }, handler.retry);
       // Before decoding nothing is any event's doing: the registry's failure can only be waited out.
       if (decision.kind !== "wait") throw new Error(`the failure policy answered ${decision.kind} for a registry failure`);
-      return { kind: "wait", offset: records[0]!.offset, failure } as const;
+      return { kind: "wait", offset: records[0]!.offset, failure, fields: state.lastFailure } as const;
     }
     const prepared = records.map((r) =>
       prepareRecord(r, {
@@ -170,7 +171,7 @@ export function createBatchRunner(deps: BatchRunnerDeps): (batch: PartitionBatch
     // redelivers from here until it works, the partition is revoked or the worker stops.
     state.outages++;
     const resumeAfterMs = waitDelay(state.outages);
-    const fields = failureFields(outcome.failure);
+    const { at: _at, offset: _offset, ...fields } = outcome.fields as FailureFields & { at?: number; offset?: string };
     log.warn("partition:waiting", {
       partition: partitionKey(batch),
       offset: outcome.offset,

@@ -1,4 +1,5 @@
 import type { Failure } from "../failure/policy.ts";
+import { type RedactionSource, redactEventData } from "../log/redact.ts";
 import { initialTransactionSize, type TransactionSize } from "../failure/transaction-size.ts";
 
 /** A failing event waiting for its next attempt: kept while the partition pauses. */
@@ -40,8 +41,11 @@ export interface FailureFields {
   error: string;
 }
 
-/** The fields every retry, wait and dead-letter log line carries: whose, which class, which code, what. */
-export function failureFields({ error, source }: Failure): FailureFields {
+/**
+ * The fields every retry, wait and dead-letter log line carries: whose, which class, which code,
+ * what. The events' own values are taken out of the message (`sources`): logs never carry payloads.
+ */
+export function failureFields({ error, source }: Failure, sources: readonly RedactionSource[] = []): FailureFields {
   const code = (error as { code?: unknown }).code;
-  return { source, errorClass: error.name, ...(typeof code === "string" ? { errorCode: code } : {}), error: error.message };
+  return { source, errorClass: error.name, ...(typeof code === "string" ? { errorCode: code } : {}), error: redactEventData(error.message, sources) };
 }

@@ -26,7 +26,8 @@ import type { EventResult, UnitEvent } from "../inbox/unit-event.ts";
 import type { KafkaRecord, OutgoingRecord, ProducerPort } from "../kafka/port.ts";
 import type { Logger } from "../log/logger.ts";
 import { traceFieldsOf } from "../trace/traceparent.ts";
-import { failureFields, type PartitionState } from "./partition-state.ts";
+import { type FailureFields, failureFields, type PartitionState } from "./partition-state.ts";
+import type { RedactionSource } from "../log/redact.ts";
 import type { PreparedEvent } from "./prepare.ts";
 
 type EventItem = Extract<PreparedEvent, { kind: "event" }>;
@@ -60,8 +61,11 @@ export interface BatchDeps {
 export type BatchOutcome =
   | { kind: "done" }
   | { kind: "retry-later"; offset: string; delayMs: number }
-  /** `systemic`: the event's neighbours fail alike, so it is not dead-lettered (failure/systemic.ts). */
-  | { kind: "wait"; offset: string; failure: Failure; systemic?: boolean };
+  /**
+   * `fields`: the failure as logs may show it (the events' values taken out). `systemic`: the
+   * event's neighbours fail alike, so it is not dead-lettered (failure/systemic.ts).
+   */
+  | { kind: "wait"; offset: string; failure: Failure; fields: FailureFields; systemic?: boolean };
 
 const nextOf = (record: KafkaRecord) => (BigInt(record.offset) + 1n).toString();
 
@@ -98,12 +102,13 @@ export async function processPrepared(prepared: PreparedEvent[], deps: BatchDeps
       );
       switch (decision.kind) {
         case "wait":
-          return { kind: "wait", offset: event.record.offset, failure: culprit.failure };
+          state.lastFailure = { at: Date.now(), offset: event.record.offset, ...failureFields(culprit.failure, [sourceOf(event)]) };
+          return { kind: "wait", offset: event.record.offset, failure: culprit.failure, fields: state.lastFailure };
         case "retry":
           if (!decision.spendsAttempt) {
             state.contended++;
             deps.contention?.contended(culprit.failure);
-            deps.log.info("event:contended", { ...eventFields(event), ...failureFields(culprit.failure), retryInMs: decision.delayMs });
+            deps.log.info("event:contended", { ...eventFields(event), ...failureFields(culprit.failure, [sourceOf(event)]), retryInMs: decision.delayMs });
             await delay(decision.delayMs, undefined, { signal: deps.signal });
             culprit = null;
             end = from + 1;
@@ -112,7 +117,7 @@ export async function processPrepared(prepared: PreparedEvent[], deps: BatchDeps
           state.retry = { offset: event.record.offset, attempts: culprit.attempt, firstAttemptAt: culprit.firstAttemptAt };
           deps.log.info("event:retry-scheduled", {
             ...eventFields(event),
-            ...failureFields(culprit.failure),
+            ...failureFields(culprit.failure, [sourceOf(event)]),
             attempt: culprit.attempt + 1,
             attempts: deps.handler.retry.attempts,
             retryInMs: decision.delayMs,
@@ -120,12 +125,13 @@ export async function processPrepared(prepared: PreparedEvent[], deps: BatchDeps
           return { kind: "retry-later", offset: event.record.offset, delayMs: decision.delayMs };
         case "dead-letter": {
           if (decision.unlessSystemic && (await probeFollowing(prepared, from, culprit.failure, deps)) === "systemic") {
-            return { kind: "wait", offset: event.record.offset, failure: culprit.failure, systemic: true };
+            state.lastFailure = { at: Date.now(), offset: event.record.offset, ...failureFields(culprit.failure, [sourceOf(event)]) };
+            return { kind: "wait", offset: event.record.offset, failure: culprit.failure, fields: state.lastFailure, systemic: true };
           }
           const failed = await deadLetterAlone(event, decision.reason, culprit, deps);
           if (failed) {
-            state.lastFailure = { at: Date.now(), offset: event.record.offset, ...failureFields(failed) };
-            return { kind: "wait", offset: event.record.offset, failure: failed };
+            state.lastFailure = { at: Date.now(), offset: event.record.offset, ...failureFields(failed, [sourceOf(event)]) };
+            return { kind: "wait", offset: event.record.offset, failure: failed, fields: state.lastFailure };
           }
           state.retry = undefined;
           culprit = null;
@@ -148,7 +154,14 @@ export async function processPrepared(prepared: PreparedEvent[], deps: BatchDeps
       continue;
     }
     const { failure, positions } = applied;
-    state.lastFailure = { at: Date.now(), offset: offsetAt(from), ...failureFields(failure) };
+    state.lastFailure = {
+      at: Date.now(),
+      offset: offsetAt(from),
+      ...failureFields(
+        failure,
+        positions.map((p) => sourceOf(prepared[p] as EventItem)),
+      ),
+    };
     // A failure while stopping says nothing about the events: leave them to the next owner.
     if (deps.signal.aborted) throw failure.error;
     if (positions.length === 1) {
@@ -160,18 +173,17 @@ export async function processPrepared(prepared: PreparedEvent[], deps: BatchDeps
     const decision = decide(failure, { events: positions.length, culpritKnown, attempt: 1, contended: state.contended }, deps.handler.retry, random);
     switch (decision.kind) {
       case "wait":
-        return { kind: "wait", offset: offsetAt(from), failure };
+        return { kind: "wait", offset: offsetAt(from), failure, fields: state.lastFailure };
       case "shrink":
         state.size = afterContention(state.size, positions.length);
         state.contended++;
         deps.contention?.contended(failure);
         deps.log.info("transaction:contended", {
           partition: `${prepared[from]!.record.topic}:${prepared[from]!.record.partition}`,
-          offset: offsetAt(from),
           events: positions.length,
           nextSize: state.size.limit,
           retryInMs: decision.delayMs,
-          ...failureFields(failure),
+          ...withoutTime(state.lastFailure),
         });
         await delay(decision.delayMs, undefined, { signal: deps.signal });
         continue;
@@ -278,7 +290,12 @@ async function probeFollowing(prepared: PreparedEvent[], pos: number, failure: F
     else if (result.results[0]?.kind === "applied") probes.push({ kind: "applied" });
   }
   const verdict = verdictOf(failure, probes) === "undecided" ? finalVerdict(failure, probes) : verdictOf(failure, probes);
-  deps.log.info("event:failure-probed", { ...eventFields(prepared[pos] as EventItem), verdict, probes: probes.length, ...failureFields(failure) });
+  deps.log.info("event:failure-probed", {
+    ...eventFields(prepared[pos] as EventItem),
+    verdict,
+    probes: probes.length,
+    ...failureFields(failure, [sourceOf(prepared[pos] as EventItem)]),
+  });
   return verdict === "systemic" ? "systemic" : "event";
 }
 
@@ -289,7 +306,7 @@ async function probeFollowing(prepared: PreparedEvent[], pos: number, failure: F
  */
 async function deadLetterAlone(event: EventItem, reason: DeadLetterReason, culprit: Culprit, deps: BatchDeps): Promise<Failure | null> {
   const { error } = culprit.failure;
-  deps.log.warn("event:dead-lettering", { ...eventFields(event), reason, attempts: culprit.attempt, ...failureFields(culprit.failure) });
+  deps.log.warn("event:dead-lettering", { ...eventFields(event), reason, attempts: culprit.attempt, ...failureFields(culprit.failure, [sourceOf(event)]) });
   const details: Omit<DeadLetterDetails, "handler"> = {
     reason,
     eventId: event.meta.id,
@@ -332,3 +349,12 @@ const eventFields = (event: EventItem) => ({
   offset: event.record.offset,
   ...traceFieldsOf(event.meta.headers),
 });
+
+const sourceOf = (event: EventItem): RedactionSource => ({ value: event.value, key: event.meta.key, headers: event.meta.headers });
+
+/** A partition's last failure as log fields: its offset and what failed, not when. */
+const withoutTime = (last: PartitionState["lastFailure"]) => {
+  if (!last) return {};
+  const { at: _at, ...fields } = last;
+  return fields;
+};

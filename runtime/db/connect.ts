@@ -1,5 +1,7 @@
+import { readFileSync } from "node:fs";
 import postgres, { type Sql, type TransactionSql } from "postgres";
 import { drizzle, type PostgresJsDatabase } from "drizzle-orm/postgres-js";
+import type { DatabaseConnection } from "../config/database-settings.ts";
 
 /**
  * One postgres.js pool for the process. Notices are dropped: they are not errors.
@@ -9,9 +11,16 @@ import { drizzle, type PostgresJsDatabase } from "drizzle-orm/postgres-js";
  * document. Objects, arrays, numbers and booleans are serialised as usual, so
  * ctx.sql`... ${{ a: 1 }}` still works; to store a bare JSON string, pass JSON.stringify(s).
  */
-export function connectDatabase(url: string, { poolSize = 10 }: { poolSize?: number } = {}): Sql {
-  return postgres(url, {
+export function connectDatabase(
+  target: string | Pick<DatabaseConnection, "url" | "sslMode" | "tls">,
+  { poolSize = 10, connectTimeoutS }: { poolSize?: number; connectTimeoutS?: number } = {},
+): Sql {
+  // A bare URL (tests, tools) keeps postgres.js's own reading of its sslmode.
+  const connection = typeof target === "string" ? { url: target } : target;
+  return postgres(connection.url, {
     max: poolSize,
+    ...(typeof target === "string" ? {} : { ssl: sslOption(connection) }),
+    ...(connectTimeoutS !== undefined ? { connect_timeout: connectTimeoutS } : {}),
     onnotice: () => {},
     connection: { application_name: "ferry" },
     types: {
@@ -23,6 +32,32 @@ export function connectDatabase(url: string, { poolSize = 10 }: { poolSize?: num
       },
     },
   });
+}
+
+type SslOption =
+  | boolean
+  | "allow"
+  | "prefer"
+  | "require"
+  | { ca?: string; cert?: string; key?: string; rejectUnauthorized: boolean; checkServerIdentity?: () => undefined };
+
+/**
+ * postgres.js's `ssl` for the URL's sslmode, with libpq's meaning: verify-full checks the chain
+ * and that the certificate names the host connected to; verify-ca the chain only; require only
+ * encrypts, unless a CA is given (then, as libpq does, it verifies like verify-ca). Always set:
+ * an absent key would let postgres.js read PGSSLMODE from the environment instead.
+ */
+function sslOption({ sslMode, tls }: Pick<DatabaseConnection, "sslMode" | "tls">): SslOption {
+  if (sslMode === undefined || sslMode === "disable") return false;
+  if (sslMode === "allow" || sslMode === "prefer") return sslMode;
+  const files = {
+    ...(tls?.caFile ? { ca: readFileSync(tls.caFile, "utf8") } : {}),
+    ...(tls?.certFile ? { cert: readFileSync(tls.certFile, "utf8") } : {}),
+    ...(tls?.keyFile ? { key: readFileSync(tls.keyFile, "utf8") } : {}),
+  };
+  if (sslMode === "require" && !files.ca) return { ...files, rejectUnauthorized: false };
+  // The host name check is the TLS layer's default (against the host actually connected to).
+  return sslMode === "verify-full" ? { ...files, rejectUnauthorized: true } : { ...files, rejectUnauthorized: true, checkServerIdentity: () => undefined };
 }
 
 /**

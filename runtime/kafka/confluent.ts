@@ -15,21 +15,29 @@ export interface KafkaConnection {
   clientId: string;
   securityProtocol: "plaintext" | "sasl_plaintext" | "ssl" | "sasl_ssl";
   sasl?: { mechanism: string; username: string; password: string };
+  /** Paths of PEM files: the CA that signed the brokers; a client certificate and key for mutual TLS. */
+  tls?: { caFile?: string; certFile?: string; keyFile?: string; keyPassword?: string };
 }
 
-export function createConfluentKafka(connection: KafkaConnection, log: Logger): KafkaPort {
-  const common: Record<string, unknown> = {
+/** librdkafka's settings for a connection; every client Ferry makes over it starts from these. */
+export function librdkafkaSettings(connection: KafkaConnection): Record<string, unknown> {
+  const { sasl, tls } = connection;
+  return {
     "bootstrap.servers": connection.brokers.join(","),
     "client.id": connection.clientId,
     "security.protocol": connection.securityProtocol,
-    ...(connection.sasl
-      ? {
-          "sasl.mechanisms": connection.sasl.mechanism,
-          "sasl.username": connection.sasl.username,
-          "sasl.password": connection.sasl.password,
-        }
-      : {}),
+    ...(sasl ? { "sasl.mechanisms": sasl.mechanism, "sasl.username": sasl.username, "sasl.password": sasl.password } : {}),
+    // librdkafka reads the files itself; its default ssl.endpoint.identification.algorithm=https
+    // checks that each broker's certificate names the host it was reached at.
+    ...(tls?.caFile ? { "ssl.ca.location": tls.caFile } : {}),
+    ...(tls?.certFile ? { "ssl.certificate.location": tls.certFile } : {}),
+    ...(tls?.keyFile ? { "ssl.key.location": tls.keyFile } : {}),
+    ...(tls?.keyPassword ? { "ssl.key.password": tls.keyPassword } : {}),
   };
+}
+
+export function createConfluentKafka(connection: KafkaConnection, log: Logger): KafkaPort {
+  const common = librdkafkaSettings(connection);
   const kafkaLog = log.child({ component: "kafka" });
   const kafka = new KafkaJS.Kafka({
     ...common,

@@ -6,6 +6,11 @@ import { createRegistryClient, type RegistryClient } from "./client.ts";
 import { createRegistryHttp, type RegistryConnection } from "./http.ts";
 
 export function connectRegistry(settings: RegistrySettings, { fetch }: { fetch?: typeof globalThis.fetch } = {}): RegistryClient {
+  return createRegistryClient(createRegistryHttp(registryConnection(settings), fetch ? { fetch } : {}));
+}
+
+/** The HTTP connection settings: the TLS files read, the configured timeouts and retries. */
+export function registryConnection(settings: RegistrySettings): RegistryConnection {
   const read = (variable: string, file: string | undefined) => {
     if (file === undefined) return undefined;
     try {
@@ -15,7 +20,7 @@ export function connectRegistry(settings: RegistrySettings, { fetch }: { fetch?:
     }
   };
   const tls = settings.tls;
-  const connection: RegistryConnection = {
+  return {
     url: settings.url,
     timeoutMs: settings.timeoutMs,
     retries: settings.retries,
@@ -32,7 +37,6 @@ export function connectRegistry(settings: RegistrySettings, { fetch }: { fetch?:
         }
       : {}),
   };
-  return createRegistryClient(createRegistryHttp(connection, fetch ? { fetch } : {}));
 }
 
 const pem = (name: "ca" | "cert" | "key", text: string | undefined) => (text === undefined ? {} : { [name]: text });

@@ -1,8 +1,9 @@
 /**
  * Avro schema → TypeScript declarations of the values a handler receives. Walks avsc's parsed
  * type, so the shapes are exactly what the decoder produces: unions avsc unwraps are plain
- * `A | B | null`, unions it wraps are `{ "ns.Name": value }`, long is number (a long beyond 2^53
- * fails to decode), bytes and fixed are Buffer, logical types are their underlying type.
+ * `A | B | null`, unions it wraps are `{ "ns.Name": value }`, long is number (a long outside
+ * −2^52 … 9,007,199,254,740,990 fails to decode, see avro/strict-guard.ts), bytes and fixed are
+ * Buffer, logical types are their underlying type.
  */
 import { SchemaError } from "../errors.ts";
 import type { AvroType } from "../avro/parse-schema.ts";

@@ -13,6 +13,7 @@ import {
   type AclOperationValue,
   type ResourceTypeValue,
 } from "@platformatic/kafka";
+import { readFileSync } from "node:fs";
 import { FerryError } from "../errors.ts";
 import type { KafkaConnection } from "../kafka/confluent.ts";
 import type { TopologyAdmin } from "./admin.ts";
@@ -52,12 +53,12 @@ const toKafkaAcl = (a: AclBinding) => ({
 });
 
 export function createPlatformaticAdmin(connection: KafkaConnection): TopologyAdmin {
-  const tls = connection.securityProtocol === "ssl" || connection.securityProtocol === "sasl_ssl";
+  const usesTls = connection.securityProtocol === "ssl" || connection.securityProtocol === "sasl_ssl";
   const admin = new Admin({
     clientId: `${connection.clientId}-topology`,
     bootstrapBrokers: connection.brokers,
     retries: 3,
-    ...(tls ? { tls: {} } : {}),
+    ...(usesTls ? { tls: nodeTlsOptions(connection.tls) } : {}),
     ...(connection.sasl
       ? { sasl: { mechanism: connection.sasl.mechanism as "PLAIN", username: connection.sasl.username, password: connection.sasl.password } }
       : {}),
@@ -162,6 +163,15 @@ export function createPlatformaticAdmin(connection: KafkaConnection): TopologyAd
       }),
     close: () => admin.close(),
   };
+}
+
+/** node:tls options from the PEM files (the host name is checked by node:tls against the broker's address). */
+function nodeTlsOptions(tls: KafkaConnection["tls"]) {
+  const read = (file: string | undefined) => (file ? readFileSync(file, "utf8") : undefined);
+  const ca = read(tls?.caFile);
+  const cert = read(tls?.certFile);
+  const key = read(tls?.keyFile);
+  return { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}), ...(tls?.keyPassword ? { passphrase: tls.keyPassword } : {}) };
 }
 
 /** The client wraps broker errors in an aggregate; the broker's own words are what helps. */

@@ -85,10 +85,11 @@ export default defineHandler<{ key: string; amount: string }>({
     },
     { [`0001_${table}.sql`]: `create table ${table} (event_id text primary key, amount int not null);` },
   );
+  // Business keys are unique per handler forever: this run's carry its topic.
   const event = (n: number, key: string, amount: string) => ({
     topic,
     key: "k",
-    value: `{"key":"${key}","amount":"${amount}"}`,
+    value: `{"key":"${topic}-${key}","amount":"${amount}"}`,
     headers: { "event-id": `${topic}-${n}` },
   });
   await kafka().send([event(0, "a", "1"), event(1, "lone-\\ud800", "2"), event(2, "b", "3"), event(3, "c", "12x"), event(4, "d", "5")]);

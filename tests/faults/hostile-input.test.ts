@@ -55,6 +55,9 @@ test("every kind of hostile input is dead-lettered with its precise reason; no p
   const otherSchema = { type: "record", name: "Other", namespace: "ferry.faults", fields: [{ name: "flag", type: "boolean" }] };
   const otherId = (await registry.client.register(registry.subject(`hostile-other-${id}`), JSON.stringify(otherSchema))).id;
   const pingBytes = (n: number) => ping.toBuffer({ n, key: `${avroTopic}-k${n}` });
+  /** A Ping whose key is these raw bytes (under 64 of them: a one-byte length). */
+  const pingWithRawKey = (n: number, key: Buffer) => Buffer.concat([ping.toBuffer({ n, key: "" }).subarray(0, -1), Buffer.from([key.length * 2]), key]);
+  const invalidUtf8Key = (tail: number[]) => Buffer.concat([Buffer.from(`${avroTopic}-utf8-`), Buffer.from(tail)]);
 
   const json = (n: number, extra: Record<string, unknown> = {}) => JSON.stringify({ n, key: `${jsonTopic}-k${n}`, ...extra });
   const jsonKinds: Kind[] = [
@@ -155,6 +158,18 @@ test("every kind of hostile input is dead-lettered with its precise reason; no p
       label: "Avro: valid Avro of another schema",
       record: { value: wire(otherId, avro.Type.forSchema(otherSchema as never).toBuffer({ flag: true })) },
       expect: deadLetter("decode-failed", "schema-mismatch:"),
+    },
+    // avsc alone decoded both keys to the same string with U+FFFD: the first was applied under a key that is not its
+    // own, the second dead-lettered as a functional duplicate of an order it has nothing to do with.
+    {
+      label: "Avro: a business key ending in invalid UTF-8 ff fe 41",
+      record: { value: wire(pingId, pingWithRawKey(5, invalidUtf8Key([0xff, 0xfe, 0x41]))) },
+      expect: deadLetter("decode-failed", "invalid-utf8: field key "),
+    },
+    {
+      label: "Avro: the same key ending in fe ff 41 instead",
+      record: { value: wire(pingId, pingWithRawKey(6, invalidUtf8Key([0xfe, 0xff, 0x41]))) },
+      expect: deadLetter("decode-failed", "invalid-utf8: field key "),
     },
     {
       label: "Avro: trailing bytes",

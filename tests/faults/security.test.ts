@@ -39,7 +39,8 @@ const secretEnv = {
   FERRY_KAFKA_SASL_PASSWORD: secrets.saslPassword,
   FERRY_ADMIN_TOKEN: secrets.adminToken,
   FERRY_DATABASE_URL: databaseUrl,
-  FERRY_SCHEMA_REGISTRY_URL: "http://127.0.0.1:1/apis/ccompat/v7",
+  // A configured registry is waited for at start: the real one (it ignores the basic auth).
+  FERRY_SCHEMA_REGISTRY_URL: testServices().registryUrl,
   FERRY_SCHEMA_REGISTRY_USERNAME: "ferry",
   FERRY_SCHEMA_REGISTRY_PASSWORD: secrets.registryPassword,
 };

@@ -158,9 +158,9 @@ export function faultKafka(brokers: string) {
     },
 
     /** The dead letters of a topic, as the checker reads them: only the `ferry-*` headers count. */
-    async readDeadLetters(deadLetterTopic: string): Promise<DeadLetterSeen[]> {
+    async readDeadLetters(deadLetterTopic: string, options: { timeoutMs?: number } = {}): Promise<DeadLetterSeen[]> {
       const header = (r: ReadRecord, name: string) => r.headers[name]?.toString();
-      return (await this.readAll(deadLetterTopic)).map((r) => ({
+      return (await this.readAll(deadLetterTopic, options)).map((r) => ({
         reason: header(r, "ferry-reason") ?? "(none)",
         eventId: header(r, "ferry-event-id") ?? null,
         sourcePartition: Number(header(r, "ferry-source-partition")),
