@@ -1,4 +1,17 @@
-import { existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+} from "node:fs";
 import path from "node:path";
 
 /**
@@ -7,9 +20,10 @@ import path from "node:path";
  * renamed over `..data` (the atomic switch), then each top-level name is a symlink into `..data/`
  * (`first.ts -> ..data/first.ts`, `migrations -> ..data/migrations` for `migrations/0001.sql`),
  * names no longer present are unlinked and the previous timestamped directory is removed.
- * Keys may hold one folder level, like a ConfigMap item's `path`.
+ * Keys may hold one folder level, like a ConfigMap item's `path`. A Secret volume is written the same
+ * way; `mode` (its `defaultMode`) and `gid` (the pod's `fsGroup`) apply to the files.
  */
-export function writeConfigMapVolume(dir: string, files: Record<string, string>): void {
+export function writeConfigMapVolume(dir: string, files: Record<string, string>, { mode, gid }: { mode?: number; gid?: number } = {}): void {
   mkdirSync(dir, { recursive: true });
   const data = path.join(dir, "..data");
   const previous = existsSync(data) ? readlinkSync(data) : undefined;
@@ -18,6 +32,8 @@ export function writeConfigMapVolume(dir: string, files: Record<string, string>)
     const file = path.join(dir, stamp, key);
     mkdirSync(path.dirname(file), { recursive: true });
     writeFileSync(file, content);
+    if (mode !== undefined) chmodSync(file, mode);
+    if (gid !== undefined) chownSync(file, 0, gid);
   }
   mkdirSync(path.join(dir, stamp), { recursive: true });
   symlinkSync(stamp, path.join(dir, "..data_tmp"));

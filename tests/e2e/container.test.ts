@@ -174,7 +174,7 @@ function writeVolumes(spec: PodSpec, root: string, edit: (volume: string, files:
       : volumeFiles(manifests, v);
     edit(v.name, files);
     dirs[v.name] = path.join(root, v.name);
-    writeConfigMapVolume(dirs[v.name]!, files);
+    writeConfigMapVolume(dirs[v.name]!, files, v.secret ? { mode: v.secret.defaultMode ?? 0o644, gid: spec.securityContext.fsGroup } : {});
   }
   return dirs;
 }
@@ -282,6 +282,10 @@ describe("the image run as the Kubernetes example runs it", () => {
     );
     expect((await fetch(url(liveness.httpGet.path))).status).toBe(200);
     expect((await fetch(url(worker.startupProbe!.httpGet.path))).status).toBe(200);
+    // The admin API is on behind the token the Secret volume holds (FERRY_ADMIN_TOKEN_FILE).
+    expect((await fetch(url("/api/handlers"))).status).toBe(401);
+    const token = { authorization: `Bearer ${secretValues()["admin-token"]}` };
+    expect((await fetch(url("/api/handlers"), { headers: token })).status).toBe(200);
 
     // It runs as the manifest's user, and the image's HEALTHCHECK works in it.
     const pid = inspect<number>("container", name, "{{json .State.Pid}}");

@@ -82,6 +82,26 @@ describe("examples/kubernetes", () => {
     expect(pdb.spec.maxUnavailable).toBeLessThan(deployment.spec.replicas);
   });
 
+  test("secrets are files of a read-only Secret volume, named by FERRY_X_FILE; none is in the environment", () => {
+    for (const spec of [pod, jobPod]) {
+      const c = spec.containers[0]!;
+      expect(c.env.filter((e) => e.valueFrom?.secretKeyRef)).toEqual([]);
+      const files = c.env.filter((e) => e.name.endsWith("_FILE"));
+      expect(files.length).toBeGreaterThan(0);
+      for (const e of files) {
+        expect(c.env.map((x) => x.name)).not.toContain(e.name.slice(0, -"_FILE".length)); // FERRY_X and FERRY_X_FILE are exclusive
+        const mount = c.volumeMounts.find((m) => e.value!.startsWith(`${m.mountPath}/`))!;
+        expect(mount.readOnly).toBe(true);
+        const secret = spec.volumes.find((v) => v.name === mount.name)!.secret!;
+        expect(Object.keys(manifest(manifests, "Secret", secret.secretName).stringData)).toContain(path.posix.relative(mount.mountPath, e.value!));
+        expect(secret.defaultMode! & 0o7).toBe(0); // not world-readable
+        expect(spec.securityContext.fsGroup).toBe(spec.securityContext.runAsGroup);
+      }
+    }
+    const names = worker.env.map((e) => e.name);
+    expect(names).toEqual(expect.arrayContaining(["FERRY_DATABASE_URL_FILE", "FERRY_KAFKA_SASL_PASSWORD_FILE", "FERRY_ADMIN_TOKEN_FILE"]));
+  });
+
   test("probes: startup and liveness ask /healthz, readiness /readyz, on the port the image listens on", () => {
     expect(worker.startupProbe!.httpGet.path).toBe("/healthz");
     expect(worker.livenessProbe!.httpGet.path).toBe("/healthz");
@@ -109,6 +129,10 @@ describe("examples/kubernetes", () => {
   test("the grace period outlasts the drain, and the topology Job applies the worker's handlers", () => {
     const shutdownMs = Number(worker.env.find((e) => e.name === "FERRY_SHUTDOWN_TIMEOUT_MS")?.value ?? 30_000);
     expect(pod.terminationGracePeriodSeconds! * 1000).toBeGreaterThan(shutdownMs);
+    // The startup probe outlasts Ferry's own wait for its services (FERRY_STARTUP_TIMEOUT_MS, 300 000 by default).
+    const startupMs = Number(worker.env.find((e) => e.name === "FERRY_STARTUP_TIMEOUT_MS")?.value ?? 300_000);
+    const probe = worker.startupProbe!;
+    expect(probe.periodSeconds! * probe.failureThreshold! * 1000).toBeGreaterThan(startupMs);
     expect(worker.env.find((e) => e.name === "FERRY_CREATE_DEAD_LETTER_TOPICS")?.value).toBe("false");
     const args = jobPod.containers[0]!.args;
     expect(args.slice(0, 2)).toEqual(["topology", "apply"]);
