@@ -2,7 +2,7 @@
 # Builds and runs Ferry's container image with podman, on a machine with no Docker engine and no
 # image registry: what tests/e2e/container.test.ts uses, and what a developer can run by hand.
 #
-#   scripts/container.sh build [--tag <name>]   # prints: image <name> <bytes> <seconds>
+#   scripts/container.sh build [--tag <name>] [--prebuilt dist/ferry]   # prints: image <name> <bytes> <seconds>
 #   scripts/container.sh podman <args...>       # podman with this checkout's storage and runtime
 #
 # Idempotent; everything it keeps is under .cache/container/ (one run builds from scratch, later
@@ -22,7 +22,8 @@
 # CA bundle in FERRY_CONTAINER_EXTRA_CA (default: $NODE_EXTRA_CA_CERTS) as the secret `extra-ca`.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-DIR=$ROOT/.cache/container
+# Resolved: worktrees share .cache through a symlink, and podman records its storage path.
+DIR=$(realpath -m "$ROOT/.cache/container")
 STORAGE=$DIR/storage
 # podman's run-time state belongs on a tmpfs, one per storage.
 RUNROOT=/run/ferry-podman-$(realpath -m "$STORAGE" | sha256sum | cut -c1-12)
@@ -93,28 +94,43 @@ base_image() {
 }
 
 prepare() {
+  local need_base=$1
   install_tools
   mkdir -p "$DIR"
   # One preparation at a time: worktrees of a checkout share .cache.
   exec 8>"$DIR/.lock"
   flock 8
   write_wrapper
-  base_image
-  say "podman, runtime wrapper and base image ready in $((SECONDS - t0)) s"
+  [[ $need_base == yes ]] && base_image
+  say "podman and runtime wrapper ready in $((SECONDS - t0)) s"
 }
 
 build() {
-  local tag=localhost/ferry:latest
+  local tag=localhost/ferry:latest prebuilt=""
   while (($#)); do
     case $1 in
       --tag) tag=$2; shift 2 ;;
+      --prebuilt) prebuilt=$2; shift 2 ;;
       *) die "build: unknown option $1" ;;
     esac
   done
-  prepare
   local args=(build --format docker --network host --layers -t "$tag" -f "$ROOT/Containerfile")
-  # The build stage reuses an addon built from exactly the same inputs (see the Containerfile).
-  [[ -d $ROOT/.cache/kafka-addon ]] && args+=(--build-context "kafka-addon-cache=$ROOT/.cache/kafka-addon")
+  local hostfs=""
+  if [[ -n $prebuilt ]]; then
+    # The runtime stage over a root file system laid out here, from an already-built binary, by the
+    # same script the build stage runs (a Debian 12 host, as the build stage is): no base image,
+    # no toolchain, no compile. The build stage is skipped (unused).
+    [[ -x $prebuilt ]] || die "--prebuilt $prebuilt is not an executable"
+    command -v dpkg >/dev/null || die "--prebuilt needs a Debian host (dpkg) to lay out the root file system; build without it"
+    prepare no
+    hostfs=$(mktemp -d)
+    bash "$ROOT/scripts/container-rootfs.sh" "$prebuilt" "$hostfs/rootfs" >&2
+    args+=(--build-arg ROOTFS=host-rootfs --build-context "host-rootfs=$hostfs")
+  else
+    prepare yes
+    # The build stage reuses an addon built from exactly the same inputs (see the Containerfile).
+    [[ -d $ROOT/.cache/kafka-addon ]] && args+=(--build-context "kafka-addon-cache=$ROOT/.cache/kafka-addon")
+  fi
   local ca=${FERRY_CONTAINER_EXTRA_CA-${NODE_EXTRA_CA_CERTS:-}}
   if [[ -n $ca ]]; then
     [[ -s $ca ]] || die "FERRY_CONTAINER_EXTRA_CA=$ca is not a readable CA bundle"
@@ -129,13 +145,16 @@ build() {
     tail -n 40 "$log" >&2
     die "the build failed after $((SECONDS - started)) s; full log: $log"
   fi
-  # Keep the build stage's last layer under a name, then drop what no name reaches any more:
-  # layers of earlier builds go, this build's (the cache of the next) stay.
-  local stage
-  stage=$(awk '/container-rootfs\.sh dist\/ferry/ { seen = 1 } seen && /^--> [0-9a-f]+$/ { print $2; exit }' "$log")
-  [[ -n $stage ]] || die "the build stage's last layer is not in $log: nothing pruned"
-  podman_ tag "$stage" localhost/ferry-build-stage:cache
-  podman_ image prune --force >/dev/null
+  [[ -n $hostfs ]] && rm -rf "$hostfs"
+  if [[ -z $prebuilt ]]; then
+    # Keep the build stage's last layer under a name, then drop what no name reaches any more:
+    # layers of earlier builds go, this build's (the cache of the next) stay.
+    local stage
+    stage=$(awk '/container-rootfs\.sh dist\/ferry/ { seen = 1 } seen && /^--> [0-9a-f]+$/ { print $2; exit }' "$log")
+    [[ -n $stage ]] || die "the build stage's last layer is not in $log: nothing pruned"
+    podman_ tag "$stage" localhost/ferry-build-stage:cache
+    podman_ image prune --force >/dev/null
+  fi
   local size
   size=$(podman_ image inspect --format '{{.Size}}' "$tag")
   say "built $tag: $((size / 1000000)) MB in $((SECONDS - started)) s ($((SECONDS - t0)) s in all)"
@@ -145,5 +164,5 @@ build() {
 case ${1:-} in
   build) shift; build "$@" ;;
   podman) shift; install_tools; write_wrapper; exec podman --root "$STORAGE" --runroot "$RUNROOT" --runtime "$WRAPPER" "$@" ;;
-  *) die "usage: scripts/container.sh build [--tag <name>] | podman <args...>" ;;
+  *) die "usage: scripts/container.sh build [--tag <name>] [--prebuilt <ferry binary>] | podman <args...>" ;;
 esac

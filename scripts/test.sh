@@ -22,7 +22,9 @@ echo "test: tools ready in $((SECONDS - t0)) s" >&2
 # test's own build then waits for it (a lock) and finds its layers. On a fresh machine it takes many
 # minutes (base image, toolchain, node_modules, the Kafka addon unless the host's build matches);
 # .cache/container keeps the layers for the next run. FERRY_TEST_CONTAINER_PREWARM=0 turns it off.
-if [[ "${FERRY_TEST_CONTAINER_PREWARM:-1}" == 1 ]]; then
+# Only for FERRY_TEST_CONTAINER_BUILD=full: by default the test builds the runtime stage over this
+# run's dist/ferry, which takes seconds.
+if [[ "${FERRY_TEST_CONTAINER_BUILD:-}" == full && "${FERRY_TEST_CONTAINER_PREWARM:-1}" == 1 ]]; then
   mkdir -p .cache/container
   nice -n 19 ionice -c 3 bash scripts/container.sh build --tag localhost/ferry:test >.cache/container/prewarm.log 2>&1 &
 fi
