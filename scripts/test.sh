@@ -32,7 +32,9 @@ fi
 # Services that were already running (a developer's session) are left running afterwards.
 was_running=$(services/up.sh --status 2>/dev/null || true)
 services/up.sh
-source .services/env
+# FERRY_SERVICES_INSTANCE=<name> (with FERRY_SERVICES_PORT_OFFSET): a run of its own beside another
+# checkout's running services (services/lib.sh); its exports are in .services/<name>/env.
+source ".services/${FERRY_SERVICES_INSTANCE:+$FERRY_SERVICES_INSTANCE/}env"
 echo "test: services ready in $((SECONDS - t0)) s" >&2
 
 DB="ferry_test_$(date +%Y%m%d%H%M%S)_$$"
