@@ -7,6 +7,7 @@ import { renderBanner } from "../dev/banner.ts";
 import { formatTallyLine, trackTotals } from "../dev/tally.ts";
 import { StartAbortedError } from "../errors.ts";
 import { createLogger } from "../log/logger.ts";
+import { guardProcess } from "../process-guard.ts";
 import { parseFlags, type FlagMap } from "./flags.ts";
 import { listenForStopSignals, type StopSignals } from "./signals.ts";
 import { devUsage } from "./usage.ts";
@@ -30,6 +31,7 @@ export async function devCommand(args: string[], env: Record<string, string | un
   }
   const dev = loadDevConfig(settings);
   const log = createLogger({ level: (settings.FERRY_LOG_LEVEL as "warn") ?? "warn" });
+  guardProcess(log);
   stop.logTo(log);
   const json = dev.format === "json";
   if (!json) console.log(`ferry dev: starting the embedded Kafka, PostgreSQL and schema registry (${dev.reset ? "fresh data" : `data in ${dev.dataDir}`})…`);

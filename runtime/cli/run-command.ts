@@ -1,6 +1,7 @@
 import { loadConfig } from "../config/load.ts";
 import { activeTraceFields, enableTraceContext } from "../trace/span.ts";
 import { createLogger } from "../log/logger.ts";
+import { guardProcess } from "../process-guard.ts";
 import { StartAbortedError } from "../errors.ts";
 import { explainConnectionFailure, startDependencies } from "../health/at-start.ts";
 import { waitForDependencies } from "../health/wait-at-start.ts";
@@ -34,6 +35,7 @@ export async function runCommand(args: string[], env: Record<string, string | un
   const config = loadConfig(settings);
   enableTraceContext();
   const log = createLogger({ level: config.logLevel, context: activeTraceFields });
+  guardProcess(log);
   stop.logTo(log);
   // Said when the signal comes: unwinding may take a while (a migration in progress finishes first).
   const aborting = () => log.info("engine:start-aborting", { signal: stop.signal.reason });
