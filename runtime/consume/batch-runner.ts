@@ -89,8 +89,11 @@ export function createBatchRunner(deps: BatchRunnerDeps): (batch: PartitionBatch
     count: (r: EventResult | { kind: "dead-lettered"; reason: string }) => void,
   ) {
     // Records below PostgreSQL's offset were applied already (a crash between the two commits).
+    // A batch is in offset order: they can only be its first ones (almost always none).
     const floor = state.applied;
-    const records = floor === undefined ? batch.records : batch.records.filter((r) => BigInt(r.offset) >= floor);
+    let first = 0;
+    if (floor !== undefined) while (first < batch.records.length && BigInt(batch.records[first]!.offset) < floor) first++;
+    const records = first === 0 ? batch.records : batch.records.slice(first);
     tally.skipped = batch.records.length - records.length;
     if (records.length === 0) return { kind: "done" } as const;
     try {

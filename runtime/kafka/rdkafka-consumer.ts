@@ -138,7 +138,9 @@ function toRecord(m: Message): KafkaRecord {
   const headers: Record<string, Buffer> = {};
   let repeated: string[] | undefined;
   for (const header of m.headers ?? []) {
-    for (const [name, raw] of Object.entries(header)) {
+    // for-in, not Object.entries: no array per header, on every record.
+    for (const name in header) {
+      const raw = (header as Record<string, unknown>)[name];
       const value = typeof raw === "string" ? Buffer.from(raw) : (raw as Buffer);
       const before = headers[name];
       if (before !== undefined && !before.equals(value)) (repeated ??= []).includes(name) || repeated.push(name);

@@ -39,7 +39,9 @@ describe("the shipped artifact", () => {
 
   test("the Containerfile builds a runtime stage from scratch: non-root, a health check, a handlers volume", () => {
     expect(containerfile).toMatch(/^FROM debian:bookworm-slim AS build$/m);
-    expect(runtimeStage).toMatch(/^FROM scratch\nCOPY --from=build \/rootfs \/$/m);
+    // The root file system from the build stage by default, or laid out on the host (ROOTFS=host-rootfs).
+    expect(containerfile).toMatch(/^ARG ROOTFS=build$/m);
+    expect(runtimeStage).toMatch(/^FROM scratch\nARG ROOTFS\nCOPY --from=\$\{ROOTFS\} \/rootfs \/$/m);
     expect(runtimeStage).toMatch(/^USER 10001:10001$/m);
     expect(runtimeStage).toContain('HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 CMD ["ferry", "healthcheck"]');
     expect(runtimeStage).toContain('VOLUME ["/handlers"]');
