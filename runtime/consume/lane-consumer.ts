@@ -21,7 +21,7 @@ import { createPartitionLanes } from "./partition-lanes.ts";
 const REVOKE_WAIT_MS = 10_000;
 
 /** A group member for `options.groupId` over `kafka`'s client, delivering batches per partition. */
-export function createLaneConsumer(kafka: KafkaPort, options: ConsumerOptions, log: Logger = createLogger({ level: "warn" })): ConsumerPort {
+export function createLaneConsumer(kafka: KafkaPort, options: ConsumerOptions, log: Logger = kafka.log ?? createLogger({ level: "warn" })): ConsumerPort {
   // Operator pauses (admin API). They MUST outlast retry backoffs and re-assignments until resumed.
   const heldTopics = new Set<string>();
   const heldPartitions = new Set<string>();

@@ -8,6 +8,7 @@ import type { MockCluster } from "./mock-cluster.ts";
 
 export function mockClusterKafka(base: KafkaPort, cluster: MockCluster): KafkaPort {
   return {
+    ...(base.log ? { log: base.log } : {}),
     consumerClient: (groupId, hooks) => base.consumerClient(groupId, hooks),
     producer: () => base.producer(),
     async admin(): Promise<AdminPort> {

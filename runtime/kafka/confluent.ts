@@ -45,6 +45,7 @@ export function createConfluentKafka(connection: KafkaConnection, log: Logger): 
   } as never);
 
   return {
+    log: kafkaLog,
     consumerClient: (groupId, hooks) => createRdKafkaClient(common, groupId, hooks, kafkaLog),
     producer: () => createProducer(kafka),
     admin: () => createAdmin(kafka),

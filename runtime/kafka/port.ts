@@ -1,3 +1,5 @@
+import type { Logger } from "../log/logger.ts";
+
 /**
  * The narrow Kafka interface the rest of Ferry uses. Only kafka/confluent.ts knows which client
  * library sits behind it, so the client can be swapped (e.g. when upstream gains Bun support).
@@ -156,6 +158,8 @@ export interface AdminPort {
 }
 
 export interface KafkaPort {
+  /** Where the client's own lines go; consumers built over this port log there unless given another. */
+  readonly log?: Logger;
   /** One consumer group member's low-level client; consume/lane-consumer.ts builds a ConsumerPort over it. */
   consumerClient(groupId: string, hooks: ConsumerClientHooks): ConsumerClient;
   producer(): Promise<ProducerPort>;
