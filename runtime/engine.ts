@@ -70,7 +70,7 @@ export async function startEngine(
   let producer: ProducerPort | undefined;
   let admin: AdminPort | undefined;
   let state: EngineState = "starting";
-  const port = kafka ?? createConfluentKafka(config.kafka, log);
+  const port = kafka ?? createConfluentKafka(config.kafka, log, config.consumer);
   const decodings = new Map(avro.decoding);
   const createWorker = (handler: LoadedHandler) => {
     const decoding = decodings.get(handler.name);
@@ -169,7 +169,9 @@ export async function startEngine(
       pruning.stop();
       stopNudging();
       dependencies.stop();
-      const drained = await finishedWithin(pool.stopAll(), config.shutdownTimeoutMs);
+      // A static member does not leave: a restart with the same FERRY_KAFKA_GROUP_INSTANCE_ID takes its
+      // partitions back without a rebalance (until then, up to the session timeout, they wait for it).
+      const drained = await finishedWithin(pool.stopAll({ leaveGroup: false }), config.shutdownTimeoutMs);
       await producer?.stop().catch(() => undefined);
       await admin?.stop().catch(() => undefined);
       await sql.end({ timeout: 5 });

@@ -7,7 +7,7 @@ import { KafkaJS } from "@confluentinc/kafka-javascript";
 import type { KafkaJS as KafkaJSTypes } from "@confluentinc/kafka-javascript";
 import { asKafkaError } from "./errors.ts";
 import type { Logger } from "../log/logger.ts";
-import { createRdKafkaClient } from "./rdkafka-consumer.ts";
+import { createRdKafkaClient, defaultMembership, type GroupMembership } from "./rdkafka-consumer.ts";
 import type { AdminPort, KafkaPort, OutgoingRecord, ProducerPort } from "./port.ts";
 
 export interface KafkaConnection {
@@ -36,7 +36,8 @@ export function librdkafkaSettings(connection: KafkaConnection): Record<string, 
   };
 }
 
-export function createConfluentKafka(connection: KafkaConnection, log: Logger): KafkaPort {
+/** `membership`: the consumer groups' session, heartbeat, poll interval and static membership (Ferry's defaults unless given). */
+export function createConfluentKafka(connection: KafkaConnection, log: Logger, membership: GroupMembership = defaultMembership): KafkaPort {
   const common = librdkafkaSettings(connection);
   const kafkaLog = log.child({ component: "kafka" });
   const kafka = new KafkaJS.Kafka({
@@ -45,7 +46,7 @@ export function createConfluentKafka(connection: KafkaConnection, log: Logger): 
   } as never);
 
   return {
-    consumerClient: (groupId, hooks) => createRdKafkaClient(common, groupId, hooks, kafkaLog),
+    consumerClient: (groupId, hooks) => createRdKafkaClient(common, groupId, hooks, kafkaLog, membership),
     producer: () => createProducer(kafka),
     admin: () => createAdmin(kafka),
   };

@@ -91,8 +91,12 @@ export interface ConsumerPort {
   assignment(): TopicPartition[];
   /** The group's committed offsets in Kafka for these partitions (absent: none committed). */
   committed(partitions: TopicPartition[], timeoutMs: number): Promise<TopicPartitionOffset[]>;
-  /** Stops fetching, waits for in-flight batches, leaves the group. */
-  stop(): Promise<void>;
+  /**
+   * Stops fetching, waits for in-flight batches, leaves the group. `leaveGroup: false` keeps a
+   * static member's partitions for it until its session times out (a restart takes them back at
+   * once); a dynamic member always leaves.
+   */
+  stop(options?: { leaveGroup?: boolean }): Promise<void>;
 }
 
 /** A rebalance, as the client reports it from inside a fetch: the fetch loop decides what follows. */
@@ -128,6 +132,11 @@ export interface ConsumerClient {
   /** The partition's end as last seen, "-1" when unknown. */
   highWatermark(tp: TopicPartition): string;
   unsubscribe(): void;
+  /**
+   * Static membership: a disconnect without `unsubscribe` keeps the member's partitions for it
+   * until its session times out (no LeaveGroup), so the same worker coming back takes them at once.
+   */
+  readonly staticMember: boolean;
   disconnect(): Promise<void>;
 }
 
