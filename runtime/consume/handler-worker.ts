@@ -46,6 +46,8 @@ export interface HandlerWorker {
   readonly paused: boolean;
   /** Assigned partitions with records that have not advanced for longer than FERRY_PARTITION_STALL_MS. */
   stalled(): StalledPartition[];
+  /** One of its topics was created since it subscribed: take it up now. */
+  refreshTopics(topics: string[]): Promise<void>;
 }
 
 export const groupIdFor = (prefix: string, handlerName: string) => `${prefix}.${handlerName}`;
@@ -239,6 +241,7 @@ export function createHandlerWorker(deps: {
     },
     assignment: () => consumer.assignment().map((tp) => ({ ...tp, paused: consumer.isPaused(tp.topic, tp.partition) })),
     stalled: stalledNow,
+    refreshTopics: (topics) => consumer.refreshTopics(topics),
     async start() {
       await consumer.start(runBatch);
       stallWatch.start();

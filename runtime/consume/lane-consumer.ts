@@ -187,6 +187,10 @@ export function createLaneConsumer(kafka: KafkaPort, options: ConsumerOptions, l
 
     committed: (partitions, timeoutMs) => consumer.committed(partitions, timeoutMs),
 
+    async refreshTopics(topics) {
+      if (state === "running") await consumer.refreshMetadata(topics, 5_000);
+    },
+
     async stop({ leaveGroup = true } = {}) {
       if (state !== "running") return;
       state = "stopping";

@@ -91,6 +91,8 @@ export interface ConsumerPort {
   assignment(): TopicPartition[];
   /** The group's committed offsets in Kafka for these partitions (absent: none committed). */
   committed(partitions: TopicPartition[], timeoutMs: number): Promise<TopicPartitionOffset[]>;
+  /** The client reads these topics' metadata now: a subscribed topic created since is joined within a second. */
+  refreshTopics(topics: string[]): Promise<void>;
   /**
    * Stops fetching, waits for in-flight batches, leaves the group. `leaveGroup: false` keeps a
    * static member's partitions for it until its session times out (a restart takes them back at
@@ -131,6 +133,8 @@ export interface ConsumerClient {
   committed(partitions: TopicPartition[], timeoutMs: number): Promise<TopicPartitionOffset[]>;
   /** The partition's end as last seen, "-1" when unknown. */
   highWatermark(tp: TopicPartition): string;
+  /** Reads these topics' metadata now, into the client's cache (its group joins a topic that appeared). */
+  refreshMetadata(topics: string[], timeoutMs: number): Promise<void>;
   unsubscribe(): void;
   /**
    * Static membership: a disconnect without `unsubscribe` keeps the member's partitions for it

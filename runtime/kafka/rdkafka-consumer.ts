@@ -34,6 +34,7 @@ interface RdKafkaConsumer {
     cb: (err: LibrdKafkaError | null, result: Array<TopicPartition & { offset?: number }>) => void,
   ): void;
   getWatermarkOffsets(topic: string, partition: number): { highOffset: number };
+  getMetadata(options: { topic: string; allTopics: false; timeout: number }, cb: (err: LibrdKafkaError | null) => void): void;
   on(event: "event.error", listener: (e: LibrdKafkaError) => void): void;
 }
 
@@ -149,6 +150,18 @@ export function createRdKafkaClient(
         return String(consumer.getWatermarkOffsets(tp.topic, tp.partition).highOffset);
       } catch {
         return "-1";
+      }
+    },
+    // A subscribed topic that did not exist stays in librdkafka's metadata cache as missing until its
+    // next periodic refresh (topic.metadata.refresh.interval.ms, 5 minutes). A metadata request of
+    // our own refreshes that entry, and the group's next join attempt (every second) takes the topic up.
+    async refreshMetadata(topics, timeoutMs) {
+      for (const topic of topics) {
+        await new Promise<void>((resolve, reject) =>
+          consumer.getMetadata({ topic, allTopics: false, timeout: timeoutMs }, (err) =>
+            err ? reject(asKafkaError(err, `reading the metadata of topic ${topic}`)) : resolve(),
+          ),
+        );
       }
     },
     unsubscribe: () => consumer.unsubscribe(),
