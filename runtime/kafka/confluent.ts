@@ -3,7 +3,7 @@
  * KafkaJS-style API, the consumer client over librdkafka's own consumer (rdkafka-consumer.ts).
  * Under Bun the addon is our own build (scripts/build-kafka-addon.sh, runtime/kafka/bun-compat/).
  */
-import { KafkaJS } from "@confluentinc/kafka-javascript";
+import { KafkaJS, librdkafkaVersion as linkedVersion } from "@confluentinc/kafka-javascript";
 import type { KafkaJS as KafkaJSTypes } from "@confluentinc/kafka-javascript";
 import { asKafkaError } from "./errors.ts";
 import type { Logger } from "../log/logger.ts";
@@ -18,6 +18,9 @@ export interface KafkaConnection {
   /** Paths of PEM files: the CA that signed the brokers; a client certificate and key for mutual TLS. */
   tls?: { caFile?: string; certFile?: string; keyFile?: string; keyPassword?: string };
 }
+
+/** The librdkafka version linked into the addon. */
+export const librdkafkaVersion = (): string => linkedVersion;
 
 /** librdkafka's settings for a connection; every client Ferry makes over it starts from these. */
 export function librdkafkaSettings(connection: KafkaConnection): Record<string, unknown> {
