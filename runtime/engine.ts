@@ -1,6 +1,6 @@
 import type { Sql } from "postgres";
 import type { FerryConfig } from "./config/load.ts";
-import { createHandlerWorker, type HandlerWorker } from "./consume/handler-worker.ts";
+import { createHandlerWorker, groupIdFor, type HandlerWorker } from "./consume/handler-worker.ts";
 import type { StalledPartition } from "./consume/stall-watch.ts";
 import { connectDatabase } from "./db/connect.ts";
 import { collectMigrations, migrate } from "./db/migrate.ts";
@@ -88,7 +88,7 @@ export async function startEngine(
   const createWorker = (handler: LoadedHandler) => {
     const decoding = decodings.get(handler.name);
     return createHandlerWorker({
-      handler: instrumentHandler(handler, events),
+      handler: instrumentHandler(handler, events, groupIdFor(config.groupPrefix, handler.name)),
       kafka: port,
       producer: producer!,
       sql,
