@@ -157,7 +157,11 @@ export async function startEngine(
     for (const off of nudges) off();
   };
   state = "running";
-  log.info("engine:running", { handlers: handlers.map((h) => ({ name: h.name, topics: h.topics })) });
+  log.info("engine:running", {
+    handlers: handlers.map((h) => ({ name: h.name, topics: h.topics })),
+    sessionTimeoutMs: config.consumer.sessionTimeoutMs,
+    ...(config.consumer.groupInstanceId ? { groupInstanceId: config.consumer.groupInstanceId } : {}),
+  });
 
   return {
     get state() {
