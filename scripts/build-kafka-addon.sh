@@ -117,6 +117,12 @@ CONFIGURE_OPTS='--enable-static --enable-strip --disable-gssapi --disable-lz4-ex
 sed -i "s|^\(\s*\)let opts = '[^']*';|\1let opts = '$CONFIGURE_OPTS';|" "$WORK/pkg/util/configure.js"
 grep -qF "let opts = '$CONFIGURE_OPTS';" "$WORK/pkg/util/configure.js" \
   || die "util/configure.js of $PKG_VERSION no longer has the 'let opts = ...' line this script rewrites"
+# The package builds librdkafka with an unbounded `make -j`: dozens of compilers at once, which on a
+# small shared machine (or a container build on one) starves everything else for minutes.
+JOBS=$(nproc)
+sed -i "s|\"make\", \"-j\",|\"make\", \"-j$JOBS\",|" "$WORK/pkg/deps/librdkafka.gyp"
+grep -qF "\"make\", \"-j$JOBS\"," "$WORK/pkg/deps/librdkafka.gyp" \
+  || die "deps/librdkafka.gyp of $PKG_VERSION no longer has the '\"make\", \"-j\",' this script bounds"
 export STATIC_LIB_libssl=$LIBDIR/libssl.a STATIC_LIB_libcrypto=$LIBDIR/libcrypto.a
 export STATIC_LIB_zlib=$LIBDIR/libz.a STATIC_LIB_libzstd=$LIBDIR/libzstd.a
 unset CKJS_LINKING BUILD_LIBRDKAFKA

@@ -1,3 +1,4 @@
+import { isUtf8 } from "node:buffer";
 import type { AvroDecode } from "../avro/decoder.ts";
 import { DecodeError } from "../errors.ts";
 import type { EventMeta, ValueFormat } from "../handlers/contract.ts";
@@ -20,8 +21,6 @@ export interface PrepareOptions {
   /** Decodes format "avro"; its writer schemas must have been fetched for this batch. */
   avro?: AvroDecode;
 }
-
-const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /** Reads the event id and decodes the value. Pure: no I/O; whatever is wrong with the record becomes a rejection, not a throw. */
 export function prepareRecord(record: KafkaRecord, options: PrepareOptions): PreparedEvent {
@@ -53,7 +52,7 @@ export function prepareRecord(record: KafkaRecord, options: PrepareOptions): Pre
   const meta: EventMeta = {
     id,
     key: record.key === null ? null : (decodeUtf8(record.key) ?? record.key.toString("base64")),
-    headers: stringHeaders(record.headers),
+    headers: stringHeaders(record.headers, headerValue === undefined ? undefined : { name: options.eventIdHeader, text: id }),
     topic: record.topic,
     partition: record.partition,
     offset: record.offset,
@@ -91,16 +90,14 @@ function reject(record: KafkaRecord, eventId: string | null, reason: RejectReaso
   return { kind: "rejected", record, eventId, reason, code, message };
 }
 
+/** Strict: invalid UTF-8 is refused, never replaced. (isUtf8 + toString: about half what a fatal TextDecoder costs per small buffer.) */
 function decodeUtf8(bytes: Buffer): string | null {
-  try {
-    return utf8.decode(bytes);
-  } catch {
-    return null;
-  }
+  return isUtf8(bytes) ? bytes.toString("utf8") : null;
 }
 
-function stringHeaders(headers: Record<string, Buffer>): Record<string, string> {
+/** Header values as text (base64 when not UTF-8); `known` is one already decoded (the event id). */
+function stringHeaders(headers: Record<string, Buffer>, known?: { name: string; text: string }): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(headers)) out[k] = decodeUtf8(v) ?? v.toString("base64");
+  for (const k in headers) out[k] = k === known?.name ? known.text : (decodeUtf8(headers[k]!) ?? headers[k]!.toString("base64"));
   return out;
 }

@@ -211,7 +211,8 @@ async function applyRange(prepared: PreparedEvent[], from: number, to: number, a
   const positions: number[] = [];
   slice.forEach((p, i) => {
     if (p.kind === "event") {
-      events.push({ meta: p.meta, value: p.value });
+      // A prepared event is a unit event already (meta and value): no wrapper per event.
+      events.push(p);
       positions.push(from + i);
     }
   });

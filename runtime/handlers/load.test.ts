@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { lstatSync, mkdirSync, mkdtempSync, renameSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { HandlerLoadError } from "../errors.ts";
@@ -72,14 +72,76 @@ describe("loading handlers", () => {
   });
 });
 
-test("a reload imports the file's current content and leaves no copy behind", async () => {
+/** Every entry under a directory (links not followed) with its type and modification time. */
+async function snapshot(dir: string): Promise<string[]> {
+  const entries = await Array.fromAsync(new Bun.Glob("**").scan({ cwd: dir, dot: true, onlyFiles: false, followSymlinks: false }));
+  return entries.sort().map((e) => {
+    const info = lstatSync(path.join(dir, e));
+    return `${e} ${info.isSymbolicLink() ? "link" : info.isDirectory() ? "dir" : "file"} ${info.mtimeMs}`;
+  });
+}
+
+test("a reload imports the file's current content and writes nothing anywhere near it", async () => {
   const dir = dirWith({ "orders.ts": `export default { topic: "v1", async handle() {} };` });
   const file = path.join(dir, "orders.ts");
   expect((await loadHandlerFile(file)).topics).toEqual(["v1"]);
   writeFileSync(file, `export default { topic: "v2", async handle() {} };`);
-  const reloaded = await loadHandlerFile(file, 1);
+  const before = await snapshot(dir);
+  const reloaded = await loadHandlerFile(file);
   expect(reloaded.topics).toEqual(["v2"]);
   expect(reloaded.file).toBe(file);
-  expect(await listHandlerFiles(dir)).toEqual([file]);
-  expect(await Array.fromAsync(new Bun.Glob(".*").scan({ cwd: dir, dot: true }))).toEqual([]);
+  expect(await snapshot(dir)).toEqual(before);
+});
+
+/**
+ * A Kubernetes ConfigMap volume: every key is a symlink into `..data/`, itself a symlink to a
+ * timestamped directory; an update writes a new timestamped directory and renames `..data_tmp`
+ * over `..data` (kubelet's AtomicWriter).
+ */
+function configMapLike(root: string, files: Record<string, string>): string {
+  const dir = path.join(root, "handlers");
+  const stamp = `..2026_01_01_00_00_00.${Math.random().toString(36).slice(2, 10)}`;
+  mkdirSync(path.join(dir, stamp), { recursive: true });
+  for (const [name, content] of Object.entries(files)) writeFileSync(path.join(dir, stamp, name), content);
+  symlinkSync(stamp, path.join(dir, "..data_tmp"));
+  renameSync(path.join(dir, "..data_tmp"), path.join(dir, "..data"));
+  for (const name of Object.keys(files)) symlinkSync(`..data/${name}`, path.join(dir, name));
+  return dir;
+}
+
+describe("a ConfigMap-like directory of symlinks", () => {
+  // Beside the handlers directory: a schema and a shared module the handler imports relatively.
+  // Decoys where the paths would point if they were resolved from the links' targets instead.
+  const root = mkdtempSync(path.join(tmpdir(), "ferry-configmap-"));
+  mkdirSync(path.join(root, "schemas"));
+  writeFileSync(path.join(root, "schemas/order.json"), JSON.stringify({ name: "right" }));
+  mkdirSync(path.join(root, "shared"));
+  writeFileSync(path.join(root, "shared/prefix.ts"), `export const prefix = "right";`);
+  const dir = configMapLike(root, {
+    "first.ts": `import { defineHandler } from "ferry";
+      import type { Order } from "./types.d.ts";
+      import schema from "../schemas/order.json";
+      import { prefix } from "../shared/prefix.ts";
+      export default defineHandler<Order>({ topic: prefix + "-" + schema.name, async handle() {} });`,
+    "types.d.ts": "export interface Order { id: string }",
+  });
+  mkdirSync(path.join(dir, "schemas"));
+  writeFileSync(path.join(dir, "schemas/order.json"), JSON.stringify({ name: "wrong" }));
+  mkdirSync(path.join(dir, "shared"));
+  writeFileSync(path.join(dir, "shared/prefix.ts"), `export const prefix = "wrong";`);
+
+  test("lists the linked handler files, not `..data`, the timestamped directory or type files", async () => {
+    expect(await listHandlerFiles(dir)).toEqual([path.join(dir, "first.ts")]);
+  });
+
+  test("resolves a handler's relative imports against the directory it is listed in", async () => {
+    const [handler] = await loadHandlers(dir);
+    expect(handler!.file).toBe(path.join(dir, "first.ts"));
+    expect(handler!.topics).toEqual(["right-right"]);
+  });
+
+  test("a dangling link (a removed key, mid-update) is not a handler", async () => {
+    symlinkSync("..data/gone.ts", path.join(dir, "gone.ts"));
+    expect(await listHandlerFiles(dir)).toEqual([path.join(dir, "first.ts")]);
+  });
 });

@@ -1,47 +1,46 @@
-import { copyFile, readdir, rm, stat } from "node:fs/promises";
+import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
-import { pathToFileURL } from "node:url";
 import { HandlerLoadError, coerceError } from "../errors.ts";
+import { importFresh } from "./import-fresh.ts";
 import { validateHandlerModule, type LoadedHandler } from "./validate.ts";
 import { registerFerryModule } from "./virtual-module.ts";
 
 const handlerFile = /^(?!.*\.(test|spec|d)\.[cm]?[jt]s$)[A-Za-z0-9][A-Za-z0-9_-]*\.(ts|js|mjs|mts)$/;
 export const handlerName = (file: string) => path.basename(file).replace(/\.[^.]+$/, "");
-/** Whether a file name is a handler module: editors' temp and swap files, tests and type files are not. */
-export const isHandlerFileName = (name: string) => handlerFile.test(name);
 
-/** The files of a handlers directory that are handler modules (tests, type files, dotfiles excluded). */
+/**
+ * The files of a handlers directory that are handler modules (tests, type files, dotfiles excluded).
+ * Symbolic links to files count: a Kubernetes ConfigMap volume holds `name.ts -> ..data/name.ts`
+ * (its `..data` and `..<timestamp>` entries are dot-named, so never handlers). A dangling link is
+ * not a handler: during a ConfigMap update a removed file's link outlives its target briefly.
+ */
 export async function listHandlerFiles(dir: string): Promise<string[]> {
   const absolute = path.resolve(dir);
   const info = await stat(absolute).catch(() => null);
   if (!info?.isDirectory()) {
     throw new HandlerLoadError(absolute, ["the handlers directory does not exist or is not a directory"]);
   }
-  const entries = await readdir(absolute, { withFileTypes: true });
-  return entries
-    .filter((e) => e.isFile() && handlerFile.test(e.name))
-    .map((e) => path.join(absolute, e.name))
-    .sort();
+  const files: string[] = [];
+  for (const entry of await readdir(absolute, { withFileTypes: true })) {
+    if (!handlerFile.test(entry.name)) continue;
+    const file = path.join(absolute, entry.name);
+    if (entry.isFile() || (entry.isSymbolicLink() && (await stat(file).catch(() => null))?.isFile())) files.push(file);
+  }
+  return files.sort();
 }
 
 /**
- * Imports and validates one handler file. With `version` (a reload) the file's current content is
- * imported from a hidden copy beside it (`.name.v<version>.ts`): the compiled binary kept serving
- * the first version for `file.ts?v=2`, and a fresh path is a fresh module everywhere. Beside it,
- * so the handler's relative imports resolve as before; dot-named, so the watcher ignores it.
+ * Imports and validates one handler file, as its content is now: a reload after a change gets the
+ * new version (import-fresh.ts). Nothing is written, so the directory may be read-only.
  */
-export async function loadHandlerFile(file: string, version?: number): Promise<LoadedHandler> {
+export async function loadHandlerFile(file: string): Promise<LoadedHandler> {
   registerFerryModule();
   let moduleExports: Record<string, unknown>;
-  const copy = version === undefined ? null : path.join(path.dirname(file), `.${handlerName(file)}.v${version}${path.extname(file)}`);
   try {
-    if (copy) await copyFile(file, copy);
-    moduleExports = (await import(pathToFileURL(copy ?? file).href)) as Record<string, unknown>;
+    moduleExports = await importFresh(file);
   } catch (thrown) {
     const error = coerceError(thrown);
     throw new HandlerLoadError(file, [`importing it failed: ${error.message}`], { cause: error });
-  } finally {
-    if (copy) await rm(copy, { force: true });
   }
   const result = validateHandlerModule(handlerName(file), file, moduleExports);
   if ("problems" in result) throw new HandlerLoadError(file, result.problems);

@@ -3,7 +3,7 @@ import type { EngineEvents } from "../engine-events.ts";
 import { coerceError, HandlerLoadError } from "../errors.ts";
 import type { HandlerPool } from "../handler-pool.ts";
 import type { Logger } from "../log/logger.ts";
-import { handlerName, isHandlerFileName, listHandlerFiles, loadHandlerFile } from "./load.ts";
+import { handlerName, listHandlerFiles, loadHandlerFile } from "./load.ts";
 
 export interface HandlerWatcher {
   /** Resolves once every change seen so far has been dealt with. */
@@ -30,7 +30,6 @@ export async function watchHandlers(
   const log = deps.log.child({ component: "handlers-watch" });
   const known = new Map<string, string>(); // file → content hash of the version last acted on
   for (const file of await listHandlerFiles(dir)) known.set(file, await contentHash(file));
-  let version = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let queue: Promise<void> = Promise.resolve();
   let stopped = false;
@@ -48,7 +47,7 @@ export async function watchHandlers(
     }
     let handler: Awaited<ReturnType<typeof loadHandlerFile>>;
     try {
-      handler = await loadHandlerFile(file, ++version);
+      handler = await loadHandlerFile(file);
     } catch (e) {
       return reject(file, e instanceof HandlerLoadError ? e.problems : [coerceError(e).message], running !== undefined);
     }
@@ -85,10 +84,11 @@ export async function watchHandlers(
     }, debounceMs);
   };
 
-  const watcher: FSWatcher = watch(dir, (_event, filename) => {
-    // Editors' swap, backup and temp files are not handlers: only a handler file's name counts.
-    if (filename === null || isHandlerFileName(String(filename))) schedule();
-  });
+  // Any event means "look again": the names in events are not to be trusted. A Kubernetes ConfigMap
+  // changes by swapping its `..data` symlink (one rename of a dot-named entry) while `name.ts ->
+  // ..data/name.ts` stays as it is. A re-scan compares content hashes, so an editor's swap file
+  // or a rename that changed nothing costs one directory read and acts on nothing.
+  const watcher: FSWatcher = watch(dir, schedule);
   watcher.on("error", (e) => log.error("handlers:watch-failed", { dir, error: coerceError(e) }));
   log.info("handlers:watching", { dir, debounceMs });
 

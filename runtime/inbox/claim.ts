@@ -18,30 +18,41 @@ export interface Claim {
  */
 export async function claimEvents(tx: TransactionSql, handler: LoadedHandler, events: UnitEvent[], results: EventResult[]): Promise<Claim> {
   if (events.length === 0) return { runnable: [], deadLettered: [] };
+  const { topic, partition } = events[0]!.meta;
+  // An event id repeated within the batch (a producer retry landing next to its original) is
+  // claimed once, by its first copy; the others stay technical duplicates.
   const firstIndexById = new Map<string, number>();
-  events.forEach((e, i) => {
-    if (!firstIndexById.has(e.meta.id)) firstIndexById.set(e.meta.id, i);
-  });
-  const candidates = [...firstIndexById.values()];
+  const candidates: number[] = [];
+  const ids: string[] = [];
+  const offsets: string[] = [];
+  for (let i = 0; i < events.length; i++) {
+    const meta = events[i]!.meta;
+    if (meta.topic !== topic || meta.partition !== partition)
+      throw new Error(`a claim holds events of one partition; ${meta.topic}:${meta.partition} is not ${topic}:${partition}`);
+    if (firstIndexById.has(meta.id)) continue;
+    firstIndexById.set(meta.id, i);
+    candidates.push(i);
+    ids.push(meta.id);
+    offsets.push(meta.offset);
+  }
   // Keys are computed before freshness is known; a rejected key only counts for an event that turns out new.
-  const keyOf = new Map<number, string>();
+  const keyOf = new Array<string | undefined>(events.length);
   const keyRejected = new Map<number, BusinessKeyError>();
+  const keys: string[] = [];
+  const keyIds: string[] = [];
   if (handler.businessKey) {
     for (const i of candidates) {
       try {
-        keyOf.set(i, businessKeyOf(handler, events[i]!));
+        const key = businessKeyOf(handler, events[i]!);
+        keyOf[i] = key;
+        keys.push(key);
+        keyIds.push(events[i]!.meta.id);
       } catch (e) {
         keyRejected.set(i, e as BusinessKeyError);
       }
     }
   }
-  const keyed = candidates.filter((i) => keyOf.has(i));
-  const rows = await claimInboxAndKeys(
-    tx,
-    handler.name,
-    candidates.map((i) => ({ id: events[i]!.meta.id, topic: events[i]!.meta.topic, partition: events[i]!.meta.partition, offset: events[i]!.meta.offset })),
-    keyed.map((i) => ({ key: keyOf.get(i)!, id: events[i]!.meta.id })),
-  );
+  const rows = await claimInboxAndKeys(tx, handler.name, { topic, partition, ids, offsets }, { keys, ids: keyIds });
 
   const seen = new Set<string>();
   const taken = new Set<string>();
@@ -56,7 +67,7 @@ export async function claimEvents(tx: TransactionSql, handler: LoadedHandler, ev
 
   const firstByKey = new Map<string, number>();
   for (const i of fresh) {
-    const key = keyOf.get(i);
+    const key = keyOf[i];
     if (key !== undefined && !firstByKey.has(key)) firstByKey.set(key, i);
   }
   const missing = [...taken].filter((k) => !holders.has(k));
@@ -68,7 +79,7 @@ export async function claimEvents(tx: TransactionSql, handler: LoadedHandler, ev
   const deadLettered: string[] = [];
   for (const i of fresh) {
     const id = events[i]!.meta.id;
-    const key = keyOf.get(i);
+    const key = keyOf[i];
     if (key === undefined) {
       results[i] = { kind: "key-rejected", error: keyRejected.get(i)! };
       deadLettered.push(id);

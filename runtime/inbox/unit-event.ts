@@ -7,6 +7,10 @@ export interface UnitEvent {
   value: unknown;
 }
 
+/** The two outcomes almost every event has, shared: a batch allocates no result object per event. */
+export const APPLIED: EventResult = Object.freeze({ kind: "applied" });
+export const TECHNICAL_DUPLICATE: EventResult = Object.freeze({ kind: "technical-duplicate" });
+
 /** What became of one event in a unit of work that committed. */
 export type EventResult =
   | { kind: "applied" }

@@ -12,7 +12,7 @@ import type { LoadedHandler } from "../handlers/validate.ts";
 import type { TopicPartitionOffset } from "../kafka/port.ts";
 import type { Logger } from "../log/logger.ts";
 import { claimEvents } from "./claim.ts";
-import type { EventResult, UnitEvent } from "./unit-event.ts";
+import { APPLIED, type EventResult, TECHNICAL_DUPLICATE, type UnitEvent } from "./unit-event.ts";
 
 export interface UnitFailure {
   source: FailureSource;
@@ -113,7 +113,7 @@ export async function applyUnit(events: UnitEvent[], position: TopicPartitionOff
   try {
     const transaction = sql.begin(async (tx) => {
       step = "ferry statements";
-      const results: EventResult[] = events.map(() => ({ kind: "technical-duplicate" }));
+      const results: EventResult[] = new Array<EventResult>(events.length).fill(TECHNICAL_DUPLICATE);
       // Ferry's own statements go out together (pipelined: one round trip) and are all answered
       // before the handler runs, so a failure of ours is never taken for the handler's. The first
       // to fail is the cause (answers come in the order sent; later ones only echo the abort), and
@@ -168,7 +168,7 @@ export async function applyUnit(events: UnitEvent[], position: TopicPartitionOff
             throw new StageFailed("handler", runnable.length === 1 ? runnable[0]! : -1, error);
           }
           options.faults?.("handler");
-          for (const i of runnable) results[i] = { kind: "applied" };
+          for (const i of runnable) results[i] = APPLIED;
         }
       } else {
         const handle = handler.apply.handle;
@@ -185,7 +185,7 @@ export async function applyUnit(events: UnitEvent[], position: TopicPartitionOff
             throw new StageFailed("handler", index, error);
           }
           options.faults?.("handler");
-          results[index] = { kind: "applied" };
+          results[index] = APPLIED;
         }
       }
       step = "marking";

@@ -1,11 +1,12 @@
 import type { TransactionSql } from "postgres";
 import { run } from "./run.ts";
 
-export interface ClaimCandidate {
-  id: string;
+/** The events of one partition a claim is for: ids and offsets in the same order. */
+export interface ClaimCandidates {
   topic: string;
   partition: number;
-  offset: string;
+  ids: string[];
+  offsets: string[];
 }
 
 export type ClaimException = { kind: "seen" | "taken" | "held"; event_id: string; business_key: string | null };
@@ -22,21 +23,19 @@ export type ClaimException = { kind: "seen" | "taken" | "held"; event_id: string
 export function claimInboxAndKeys(
   tx: TransactionSql,
   handler: string,
-  candidates: ClaimCandidate[],
-  keys: Array<{ key: string; id: string }>,
+  candidates: ClaimCandidates,
+  keys: { keys: string[]; ids: string[] },
 ): Promise<ClaimException[]> {
   return run(tx<ClaimException[]>`
     with c as (
-      select * from unnest(${candidates.map((c) => c.id)}::text[], ${candidates.map((c) => c.topic)}::text[],
-                           ${candidates.map((c) => c.partition)}::int[], ${candidates.map((c) => c.offset)}::bigint[])
-        as c(id, topic, part, off)
+      select * from unnest(${candidates.ids}::text[], ${candidates.offsets}::bigint[]) as c(id, off)
     ), ins as (
       insert into ferry_inbox (handler, event_id, topic, partition, "offset", outcome)
-      select ${handler}, id, topic, part, off, 'applied' from c order by id
+      select ${handler}, id, ${candidates.topic}, ${candidates.partition}::int, off, 'applied' from c order by id
       on conflict do nothing
       returning event_id
     ), k as (
-      select * from unnest(${keys.map((k) => k.key)}::text[], ${keys.map((k) => k.id)}::text[]) with ordinality as k(key, id, ord)
+      select * from unnest(${keys.keys}::text[], ${keys.ids}::text[]) with ordinality as k(key, id, ord)
     ), winner as (
       select distinct on (k.key) k.key, k.id from k join ins on ins.event_id = k.id order by k.key, k.ord
     ), claimed as (

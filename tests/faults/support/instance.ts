@@ -8,7 +8,9 @@ import path from "node:path";
 
 const root = path.resolve(import.meta.dir, "../../..");
 export const instance = "faults";
-const env = { ...process.env, FERRY_SERVICES_INSTANCE: instance, FERRY_KAFKA_CONTROLLERS: "1" };
+// 1,000 ports above the services of this run, which may be an instance of their own (scripts/test.sh).
+const offset = process.env.FERRY_SERVICES_INSTANCE ? Number(process.env.FERRY_SERVICES_PORT_OFFSET ?? 1000) + 1000 : 1000;
+const env = { ...process.env, FERRY_SERVICES_INSTANCE: instance, FERRY_SERVICES_PORT_OFFSET: String(offset), FERRY_KAFKA_CONTROLLERS: "1" };
 
 /** Runs services/<script>.sh for the faults instance; returns its stdout, its stderr (what it says it did) and how long it took. */
 export async function services(script: "kafka" | "postgres", ...args: string[]): Promise<{ out: string; err: string; ms: number }> {
