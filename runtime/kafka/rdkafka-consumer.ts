@@ -172,8 +172,9 @@ export function createRdKafkaClient(
 
 /**
  * Group errors that no retry can fix, because a setting is wrong: the fetch loop stops and the
- * message names the setting. Librdkafka reports a fenced static member as a fatal error whose
- * text names the cause.
+ * message names the setting. A fenced static member reaches the fetch loop only as librdkafka's
+ * generic ERR__FATAL (the binding does not expose rd_kafka_fatal_error()); for a consumer with an
+ * instance id that is what it means (a consumer has no other fatal errors in the classic protocol).
  */
 function explainGroupError(error: LibrdKafkaError, groupId: string, membership: GroupMembership): KafkaError | undefined {
   const text = `${error.message ?? ""}`;
@@ -183,9 +184,10 @@ function explainGroupError(error: LibrdKafkaError, groupId: string, membership: 
       { cause: error, code: "ERR_INVALID_SESSION_TIMEOUT", retriable: false },
     );
   }
-  if (error.code === ERR.ERR_FENCED_INSTANCE_ID || (membership.groupInstanceId && /FENCED_INSTANCE_ID|fenced/i.test(text))) {
+  const fenced = error.code === ERR.ERR_FENCED_INSTANCE_ID || /FENCED_INSTANCE_ID|fenced/i.test(text);
+  if (membership.groupInstanceId && (fenced || error.code === ERR.ERR__FATAL || error.isFatal === true)) {
     return new KafkaError(
-      `group ${groupId}: another worker joined with the same FERRY_KAFKA_GROUP_INSTANCE_ID=${membership.groupInstanceId}; each replica needs an id of its own (e.g. its pod name in a StatefulSet)`,
+      `group ${groupId}: this consumer was fenced (${text || "a fatal error"}): another worker joined with the same FERRY_KAFKA_GROUP_INSTANCE_ID=${membership.groupInstanceId}; each replica needs an id of its own (e.g. its pod name in a StatefulSet)`,
       { cause: error, code: "ERR_FENCED_INSTANCE_ID", retriable: false },
     );
   }

@@ -1,4 +1,6 @@
 import { expect, test } from "bun:test";
+import { readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
 import { groupMembers } from "../support/kafka.ts";
 import type { createScenario } from "../support/scenario.ts";
 import { useScenarios } from "../support/suite.ts";
@@ -94,4 +96,29 @@ test("FERRY_KAFKA_SESSION_TIMEOUT_MS reaches the group: a SIGKILLed dynamic memb
   expect(await s.count()).toEqual({ rows: sent, ids: sent });
   next.proc.kill("SIGTERM");
   expect(await next.exited).toBe(0);
+});
+
+test("a static member's handler swapped by hot-add keeps applying; a second worker with the same instance id fences the first, which says so", async () => {
+  const s = await suite.scenario("static-swap", { partitions: 2 });
+  const env = { FERRY_KAFKA_GROUP_INSTANCE_ID: "twin" };
+  const stream = steadyStream(s);
+  const first = s.start(env);
+  await first.waitForLog("partitions:assigned");
+  await s.waitForEffects(10);
+  // A new version of the handler joins under the same id and takes the partitions back at once.
+  const file = path.join(s.handlersDir, "record-effect.ts");
+  writeFileSync(file, `${readFileSync(file, "utf8")}\n// version 2\n`);
+  await first.waitForLog("handler:replaced");
+  await s.waitForEffects((await s.count()).rows + 20);
+
+  const second = s.start(env);
+  const fenced = await waitFor("a worker saying it was fenced", () => [...first.logs, ...second.logs].find((l) => l.msg === "consumer:run-failed"), {
+    timeoutMs: 60_000,
+    intervalMs: 100,
+  });
+  expect(JSON.stringify(fenced.error)).toContain("another worker joined with the same FERRY_KAFKA_GROUP_INSTANCE_ID=twin");
+  const sent = await stream.stop();
+  // Whoever kept the id applies everything, once.
+  await s.waitForCommitted(sent);
+  expect(await s.count()).toEqual({ rows: sent, ids: sent });
 });
