@@ -265,10 +265,19 @@ launch_nodes() {
 
 # Whether running node $1 was started with another configuration than the one just written (new
 # listeners, settings): CI reuses the services it finds running, so a script change must reach them.
-# A node started before this record existed counts as changed (restarted once).
+# A node started before this record existed is judged by its listeners: if every listener of the new
+# configuration answers, its configuration is taken as the record (no restart of a cluster others
+# may be using); otherwise it counts as changed.
 config_changed() {
-  local dir=$KAFKA_DIR/node-$1
-  [[ -f $dir/server.properties.started ]] || return 0
+  local dir=$KAFKA_DIR/node-$1 port
+  if [[ ! -f $dir/server.properties.started ]]; then
+    for port in $(sed -n 's/^listeners=//p' "$dir/server.properties" | grep -o ':[0-9]*' | tr -d :); do
+      port_open 127.0.0.1 "$port" || return 0
+    done
+    cp "$dir/server.properties" "$dir/server.properties.started"
+    say "kafka: node $1 was started before its configuration was recorded; all its listeners answer, so it is taken as current"
+    return 1
+  fi
   [[ $(sha256sum <"$dir/server.properties" | cut -d' ' -f1) != $(sha256sum <"$dir/server.properties.started" | cut -d' ' -f1) ]]
 }
 

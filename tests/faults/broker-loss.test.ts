@@ -8,7 +8,7 @@
  *   configuration (CI reuses running services: a changed script must reach them).
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { testSql } from "../support/db.ts";
 import { seededRandom } from "../support/events.ts";
 import { waitFor } from "../support/wait.ts";
@@ -176,5 +176,11 @@ test("kafka.sh start leaves unchanged brokers alone and restarts, alone, one sta
   const after = faultsKafka.pids();
   expect([after[0] === before[0], after[1] === before[1], after[2] === before[2]]).toEqual([true, false, true]);
   expect(readFileSync(started, "utf8")).toBe(readFileSync(written, "utf8"));
-  reportCounts("kafka-config-restart", { noopStartMs: noop.ms, restartOneNodeMs: restart.ms });
+  // Node 3 as if started by a script that kept no record: its listeners all answer, so it stays up.
+  rmSync(faultsKafka.configs(3).started);
+  const adopted = await faultsKafka.restore();
+  expect(adopted.err).toContain("kafka: node 3 was started before its configuration was recorded; all its listeners answer, so it is taken as current");
+  expect(faultsKafka.pids()).toEqual(after);
+  expect(existsSync(faultsKafka.configs(3).started)).toBe(true);
+  reportCounts("kafka-config-restart", { noopStartMs: noop.ms, restartOneNodeMs: restart.ms, adoptMs: adopted.ms });
 }, 300_000);
