@@ -1,10 +1,11 @@
 import type { Sql } from "postgres";
 import type { FerryConfig } from "./config/load.ts";
-import { createHandlerWorker, type HandlerWorker } from "./consume/handler-worker.ts";
+import { createHandlerWorker, groupIdFor, type HandlerWorker } from "./consume/handler-worker.ts";
 import type { StalledPartition } from "./consume/stall-watch.ts";
 import { connectDatabase } from "./db/connect.ts";
 import { collectMigrations, migrate } from "./db/migrate.ts";
 import { ensureDeadLetterTopics } from "./dlt/ensure-topics.ts";
+import { MISSING_TOPIC_CHECK_MS, watchMissingTopics } from "./consume/missing-topics.ts";
 import { loadHandlers } from "./handlers/load.ts";
 import { schedulePruning } from "./inbox/prune.ts";
 import { createConfluentKafka } from "./kafka/confluent.ts";
@@ -70,12 +71,24 @@ export async function startEngine(
   let producer: ProducerPort | undefined;
   let admin: AdminPort | undefined;
   let state: EngineState = "starting";
-  const port = kafka ?? createConfluentKafka(config.kafka, log);
+  const port = kafka ?? createConfluentKafka(config.kafka, log, config.consumer);
   const decodings = new Map(avro.decoding);
+  // Topics handlers consume that do not exist yet: looked up every few seconds until they do.
+  const missingTopics = watchMissingTopics({
+    partitionCounts: (topics) => admin!.partitionCounts(topics),
+    log,
+    async onAppeared(topic, waitedMs) {
+      const consumers = pool.list().filter((w) => w.handler.topics.includes(topic));
+      const { missing } = await ensureDeadLetterTopics(admin!, [{ name: "", topics: [topic] }], config, log);
+      if (missing.length > 0) throw new Error(`topic ${topic} is gone again`);
+      await Promise.all(consumers.map((w) => w.refreshTopics([topic])));
+      log.info("topic:appeared", { topic, waitedMs, handlers: consumers.map((w) => w.handler.name) });
+    },
+  });
   const createWorker = (handler: LoadedHandler) => {
     const decoding = decodings.get(handler.name);
     return createHandlerWorker({
-      handler: instrumentHandler(handler, events),
+      handler: instrumentHandler(handler, events, groupIdFor(config.groupPrefix, handler.name)),
       kafka: port,
       producer: producer!,
       sql,
@@ -91,7 +104,7 @@ export async function startEngine(
     const held = checked.held.get(handler.name);
     if (held) throw new SchemaGateError(held);
     await migrate(sql, await collectMigrations(config.handlersDir), log);
-    await ensureDeadLetterTopics(admin!, [handler], config, log);
+    missingTopics.add((await ensureDeadLetterTopics(admin!, [handler], config, log)).missing);
     const decoding: AvroDecoding | undefined = checked.decoding.get(handler.name);
     if (decoding) decodings.set(handler.name, decoding);
     else decodings.delete(handler.name);
@@ -110,7 +123,7 @@ export async function startEngine(
     // Kept open: readiness, consumer lag and hot-added handlers' dead letter topics use it.
     admin = await port.admin();
     throwIfStartAborted(signal);
-    await ensureDeadLetterTopics(admin, handlers, config, log);
+    const { missing } = await ensureDeadLetterTopics(admin, handlers, config, log);
     producer = await port.producer();
     for (const handler of handlers) {
       throwIfStartAborted(signal);
@@ -118,7 +131,10 @@ export async function startEngine(
       await pool.add(handler);
     }
     throwIfStartAborted(signal);
+    // Once the handlers subscribed: a topic appearing now is taken up by them.
+    missingTopics.add(missing);
   } catch (e) {
+    missingTopics.stop();
     await pool.stopAll();
     await producer?.stop().catch(() => undefined);
     await admin?.stop().catch(() => undefined);
@@ -141,7 +157,11 @@ export async function startEngine(
     for (const off of nudges) off();
   };
   state = "running";
-  log.info("engine:running", { handlers: handlers.map((h) => ({ name: h.name, topics: h.topics })) });
+  log.info("engine:running", {
+    handlers: handlers.map((h) => ({ name: h.name, topics: h.topics })),
+    sessionTimeoutMs: config.consumer.sessionTimeoutMs,
+    ...(config.consumer.groupInstanceId ? { groupInstanceId: config.consumer.groupInstanceId } : {}),
+  });
 
   return {
     get state() {
@@ -158,7 +178,16 @@ export async function startEngine(
       const reasons: string[] = [];
       if (state !== "running") reasons.push(`the engine is ${state}`);
       reasons.push(...(await dependencies.check()));
-      for (const w of pool.list()) if (!w.joined) reasons.push(`handler ${w.handler.name} has no partition assignment yet from group ${w.groupId}`);
+      const missing = new Set(missingTopics.missing());
+      for (const w of pool.list()) {
+        if (w.joined) continue;
+        const waitingFor = w.handler.topics.filter((t) => missing.has(t));
+        reasons.push(
+          waitingFor.length > 0
+            ? `handler ${w.handler.name} waits for topic ${waitingFor.join(", ")} to be created (looked up every ${MISSING_TOPIC_CHECK_MS / 1000} s)`
+            : `handler ${w.handler.name} has no partition assignment yet from group ${w.groupId}`,
+        );
+      }
       for (const w of pool.list()) for (const p of w.stalled()) reasons.push(describeStall(w.handler.name, p));
       for (const [name, problems] of avro.held) reasons.push(`handler ${name} is held back by the schema gate: ${problems.join("; ")}`);
       return { ok: reasons.length === 0, reasons, state, handlers: pool.list().map((w) => w.handler.name) };
@@ -167,9 +196,12 @@ export async function startEngine(
       if (state !== "running") return { drained: true };
       state = "draining";
       pruning.stop();
+      missingTopics.stop();
       stopNudging();
       dependencies.stop();
-      const drained = await finishedWithin(pool.stopAll(), config.shutdownTimeoutMs);
+      // A static member does not leave: a restart with the same FERRY_KAFKA_GROUP_INSTANCE_ID takes its
+      // partitions back without a rebalance (until then, up to the session timeout, they wait for it).
+      const drained = await finishedWithin(pool.stopAll({ leaveGroup: false }), config.shutdownTimeoutMs);
       await producer?.stop().catch(() => undefined);
       await admin?.stop().catch(() => undefined);
       await sql.end({ timeout: 5 });

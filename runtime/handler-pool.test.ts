@@ -32,7 +32,8 @@ function fakes({ failPrepare = new Set<string>(), failStart = new Set<string>() 
         if (failStart.has(id)) throw new Error(`${id} cannot reach Kafka`);
         journal.push(`start ${id}${paused.size ? ` paused ${[...paused].join(",")}` : ""}`);
       },
-      stop: async () => void journal.push(`stop ${id}`),
+      stop: async (options) => void journal.push(`stop ${id}${options?.leaveGroup === false ? " (stays in its group)" : ""}`),
+      refreshTopics: async () => void journal.push(`refresh ${id}`),
       pause: (t?: PauseTarget) => {
         if (t?.topic) paused.add(t.topic);
         else for (const x of h.topics) paused.add(x);
@@ -55,7 +56,7 @@ test("replace drains the old version, then starts the new one; other handlers ar
   await pool.add(handler("b", 1));
   await pool.replace(handler("a", 2));
   await pool.remove("b");
-  expect(journal).toEqual(["start a@t-1", "start b@t-1", "stop a@t-1", "start a@t-2", "stop b@t-1"]);
+  expect(journal).toEqual(["start a@t-1", "start b@t-1", "stop a@t-1 (stays in its group)", "start a@t-2", "stop b@t-1"]);
   expect(pool.list().map((w) => w.handler.topics[0])).toEqual(["t-2"]);
   expect(emitted).toEqual(["handler:added a", "handler:added b", "handler:replaced a", "handler:removed b"]);
 });
@@ -66,7 +67,7 @@ test("a new version that fails its checks leaves the old one running; one that c
   await expect(pool.replace(handler("a", 2))).rejects.toThrow("a@t-2 does not pass the checks");
   expect(journal).toEqual(["start a@t-1"]);
   await expect(pool.replace(handler("a", 3))).rejects.toThrow("a@t-3 cannot reach Kafka");
-  expect(journal).toEqual(["start a@t-1", "stop a@t-1", "stop a@t-3", "start a@t-1"]);
+  expect(journal).toEqual(["start a@t-1", "stop a@t-1 (stays in its group)", "stop a@t-3", "start a@t-1"]);
   expect(pool.get("a")?.handler.topics[0]).toBe("t-1");
 });
 

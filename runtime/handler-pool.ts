@@ -15,9 +15,10 @@ export interface HandlerPool {
    * subscribes the new version. Another handler's partitions never wait.
    */
   replace(handler: LoadedHandler): Promise<void>;
-  /** Drains the handler's partitions and unsubscribes it. */
+  /** Drains the handler's partitions and unsubscribes it (its group is left, static member or not). */
   remove(name: string): Promise<void>;
-  stopAll(): Promise<void>;
+  /** `leaveGroup: false`: static members keep their partitions for this worker's restart. */
+  stopAll(options?: { leaveGroup?: boolean }): Promise<void>;
 }
 
 export function createHandlerPool(deps: {
@@ -62,7 +63,8 @@ export function createHandlerPool(deps: {
       // Prepared before the old one stops: a new version that cannot run leaves the old one running.
       const next = await deps.prepare(handler);
       const paused = old.paused ? old.handler.topics : [];
-      await old.stop();
+      // The new version joins under the same static id (if any) and takes the partitions at once.
+      await old.stop({ leaveGroup: false });
       workers.delete(handler.name);
       for (const topic of paused) if (handler.topics.includes(topic)) next.pause({ topic });
       try {
@@ -81,14 +83,14 @@ export function createHandlerPool(deps: {
     async remove(name) {
       const worker = workers.get(name);
       if (!worker) return;
-      await worker.stop();
+      await worker.stop({ leaveGroup: true });
       workers.delete(name);
       loaded.delete(name);
       log.info("handler:removed", { handler: name, file: worker.handler.file });
       events.emit("handler:removed", { handler: name, file: worker.handler.file });
     },
-    async stopAll() {
-      await Promise.allSettled([...workers.values()].map((w) => w.stop()));
+    async stopAll(options) {
+      await Promise.allSettled([...workers.values()].map((w) => w.stop(options)));
     },
   };
 }

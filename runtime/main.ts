@@ -6,6 +6,7 @@
 import { listenForStopSignals, type StopSignals } from "./cli/signals.ts";
 import { UsageError } from "./cli/usage-error.ts";
 import { mainUsage, version } from "./cli/usage.ts";
+import { buildCommit } from "./build-info.ts";
 import { ConfigError, FerryError, HandlerLoadError, SchemaError } from "./errors.ts";
 
 type Command = (args: string[], env: Record<string, string | undefined>, stop?: StopSignals) => Promise<number>;
@@ -37,7 +38,7 @@ export async function main(argv: string[], env: Record<string, string | undefine
     return first === undefined ? 2 : 0;
   }
   if (first === "-v" || first === "--version" || first === "version") {
-    console.log(`ferry ${version}`);
+    console.log(`ferry ${version} (commit ${buildCommit}, bun ${Bun.version})`);
     return 0;
   }
   // First, before the command's modules load: from here on a stop signal is theirs to handle.

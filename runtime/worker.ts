@@ -5,6 +5,7 @@
  */
 import { createAdminApp } from "./admin/app.ts";
 import { createOperations } from "./admin/operate.ts";
+import { logProgress } from "./admin/progress-log.ts";
 import type { FerryConfig } from "./config/load.ts";
 import { ConfigError } from "./errors.ts";
 import { startEngine, type Engine } from "./engine.ts";
@@ -55,12 +56,27 @@ export async function startWorker(config: FerryConfig, log: Logger, { kafka, sig
         })
       : undefined;
   memory?.start();
+  const progress =
+    config.progressIntervalMs > 0
+      ? logProgress(operations.events, {
+          intervalMs: config.progressIntervalMs,
+          log,
+          async ownedLag() {
+            const handlers = await engine.controls.listHandlers();
+            return handlers.map((h) => {
+              const owned = h.partitions.filter((p) => p.assigned);
+              return { handler: h.name, partitions: owned.length, lag: owned.reduce((sum, p) => sum + p.lag, 0) };
+            });
+          },
+        })
+      : undefined;
   return {
     engine,
     events: operations.events,
     httpUrl: `http://${config.http.host.includes(":") ? `[${config.http.host}]` : config.http.host}:${server.port}`,
     async stop() {
       memory?.stop();
+      progress?.stop();
       await watcher?.stop();
       const result = await engine.stop();
       await server.stop();

@@ -10,8 +10,14 @@ if (!existsSync(addon)) {
   process.exit(1);
 }
 
+// The commit the binary is built from: ferry --version and ferry_build_info{commit} say it.
+const git = Bun.spawnSync(["git", "rev-parse", "--short=12", "HEAD"], { cwd: root, stdout: "pipe", stderr: "ignore" });
+const dirty = Bun.spawnSync(["git", "status", "--porcelain", "--untracked-files=no"], { cwd: root, stdout: "pipe", stderr: "ignore" });
+const commit = git.success ? `${git.stdout.toString().trim()}${dirty.success && dirty.stdout.toString().trim() ? "-dirty" : ""}` : "unknown";
+
 const result = await Bun.build({
   entrypoints: [path.join(root, "runtime/main.ts")],
+  define: { FERRY_BUILD_COMMIT: JSON.stringify(commit) },
   compile: { outfile: path.join(root, "dist/ferry") },
   minify: { syntax: true, whitespace: true },
   sourcemap: "linked",
@@ -46,4 +52,4 @@ if (!result.success) {
   for (const message of result.logs) console.error(message);
   process.exit(1);
 }
-console.log(`built ${path.relative(root, result.outputs[0]!.path)}`);
+console.log(`built ${path.relative(root, result.outputs[0]!.path)} (commit ${commit})`);

@@ -2,7 +2,8 @@
 # A 3-node Apache Kafka cluster (KRaft, every node broker+controller) on 127.0.0.1 for the tests.
 #
 #   kafka.sh fetch               resolve the jars into .cache/kafka-<v>/lib (once)
-#   kafka.sh start               start every node that is not running; wait until all 3 serve
+#   kafka.sh start               start every node that is not running; wait until all 3 serve;
+#                                restart, one at a time, running nodes whose config changed
 #   kafka.sh stop                SIGTERM every node (SIGKILL after a timeout)
 #   kafka.sh kill <n>            SIGKILL node n (fault tests)
 #   kafka.sh start-node <n>      start node n again and wait until it is back in the cluster
@@ -255,9 +256,71 @@ launch_nodes() {
     for port in "$(client_port "$n")" "$(sasl_port "$n")" "$(sasl_ssl_port "$n")" "$(ssl_port "$n")" $(is_controller "$n" && controller_port "$n"); do
       port_open 127.0.0.1 "$port" && die "kafka: port $port is taken by another process: $(port_owner "$port")"
     done
+    # What the node runs with: a later start compares the config it writes against this.
+    cp "$KAFKA_DIR/node-$n/server.properties" "$KAFKA_DIR/node-$n/server.properties.started"
     launch "kafka-$n" "$java" "${JAVA_OPTS[@]}" "-Dferry.service=${SERVICE_TAG}kafka-$n" \
       -cp "$KAFKA_LIB/*" kafka.Kafka "$KAFKA_DIR/node-$n/server.properties"
   done
+}
+
+# Whether running node $1 was started with another configuration than the one just written (new
+# listeners, settings): CI reuses the services it finds running, so a script change must reach them.
+# A node started before this record existed is judged by its listeners: if every listener of the new
+# configuration answers, its configuration is taken as the record (no restart of a cluster others
+# may be using); otherwise it counts as changed.
+config_changed() {
+  local dir=$KAFKA_DIR/node-$1 port
+  if [[ ! -f $dir/server.properties.started ]]; then
+    for port in $(sed -n 's/^listeners=//p' "$dir/server.properties" | grep -o ':[0-9]*' | tr -d :); do
+      port_open 127.0.0.1 "$port" || return 0
+    done
+    cp "$dir/server.properties" "$dir/server.properties.started"
+    say "kafka: node $1 was started before its configuration was recorded; all its listeners answer, so it is taken as current"
+    return 1
+  fi
+  [[ $(sha256sum <"$dir/server.properties" | cut -d' ' -f1) != $(sha256sum <"$dir/server.properties.started" | cut -d' ' -f1) ]]
+}
+
+# What changed, for the log: the lines only one of the two configurations has.
+config_diff() {
+  local dir=$KAFKA_DIR/node-$1
+  [[ -f $dir/server.properties.started ]] || { echo "started before its configuration was recorded"; return; }
+  # diff exits 1 when the files differ, which they do here.
+  { diff <(grep -v '^#' "$dir/server.properties.started" | sort) <(grep -v '^#' "$dir/server.properties" | sort) || true; } |
+    sed -n 's/^\([<>]\) /\1 /p' | sed 's/^</-/; s/^>/+/; s/\(password\|jaas.config\)=.*/\1=.../' | head -20
+}
+
+# Waits until no partition is under-replicated: every replica of every partition is in sync again.
+wait_in_sync() {
+  local java t0 out deadline
+  java=$(find_java 17) || die "kafka: no Java 17+ found"
+  t0=$(now_ms)
+  deadline=$((t0 + START_TIMEOUT_S * 1000))
+  while :; do
+    out=$(timeout 30 "$java" "${TOOL_JAVA_OPTS[@]}" -cp "$KAFKA_LIB/*" org.apache.kafka.tools.TopicCommand \
+      --bootstrap-server "$(brokers)" --describe --under-replicated-partitions 2>/dev/null) && [[ -z $out ]] && break
+    if (($(now_ms) > deadline)); then
+      say "kafka: partitions still under-replicated after ${START_TIMEOUT_S}s:"
+      echo "$out" | head -20 >&2
+      return 1
+    fi
+    sleep 0.5
+  done
+  say "kafka: every partition in sync again ($(elapsed "$t0"))"
+}
+
+# Restart running node $1 with its new configuration, and wait until it serves and every partition
+# has all its replicas again, so the next restart never takes a second replica away (acks=all).
+restart_changed() {
+  local n=$1 t0
+  t0=$(now_ms)
+  say "kafka: node $n runs with an older configuration; restarting it:"
+  config_diff "$n" | sed 's/^/    /' >&2 || true
+  stop_service "kafka-$n" "$STOP_TIMEOUT_S"
+  launch_nodes "$n"
+  wait_ready "$n"
+  wait_in_sync
+  say "kafka: node $n restarted with its new configuration in $(elapsed "$t0")"
 }
 
 # Ids of the brokers the cluster's metadata lists as alive (registered and unfenced).
@@ -294,23 +357,32 @@ wait_ready() {
 }
 
 start_nodes() {
-  local n u todo=()
+  local n u todo=() changed=()
   fetch
   remember_controllers
   "$SERVICES_SRC/tls.sh" ensure >/dev/null
   for u in "${SASL_USERS[@]}"; do client_config "$u" >/dev/null; done
   for n in "$@"; do
     write_config "$n"
-    [[ $(node_state "$n") == running ]] || todo+=("$n")
+    if [[ $(node_state "$n") != running ]]; then
+      todo+=("$n")
+    elif config_changed "$n"; then
+      changed+=("$n")
+    fi
   done
-  if ((${#todo[@]} == 0)); then
+  if ((${#todo[@]} + ${#changed[@]} == 0)); then
     say "kafka: nodes $* already running"
     return 0
   fi
-  format_nodes "${todo[@]}"
-  launch_nodes "${todo[@]}"
-  wait_ready "${todo[@]}"
-  ensure_scram_users
+  if ((${#todo[@]} > 0)); then
+    format_nodes "${todo[@]}"
+    launch_nodes "${todo[@]}"
+    wait_ready "${todo[@]}"
+    ensure_scram_users
+  fi
+  # One at a time, each serving with all its replicas in sync before the next: clients of the
+  # running cluster (other test runs) see one broker go away at a time, as in a rolling upgrade.
+  for n in "${changed[@]}"; do restart_changed "$n"; done
 }
 
 status() {

@@ -13,11 +13,17 @@ test("counters follow engine events; lag and inbox size are read at scrape time"
         topics: ["orders"],
         groupId: "ferry.totals",
         state: "running",
-        partitions: [{ topic: "orders", partition: 0, assigned: true, paused: true, next: "3", end: "10", lag }],
+        partitions: [
+          { topic: "orders", partition: 0, assigned: true, paused: true, next: "3", end: "10", lag },
+          // Another replica's: its lag is that replica's to report.
+          { topic: "orders", partition: 1, assigned: false, paused: false, next: "0", end: "5", lag: 5 },
+        ],
       },
     ],
     inboxRows: async () => [{ handler: "totals", rows: 42 }],
     stalled: () => [{ handler: "totals", topic: "orders", partition: 0 }],
+    build: { version: "0.1.0", commit: "abc123", bun: "1.4.5", librdkafka: "2.15.1" },
+    processMetrics: true,
   });
   const where = { handler: "totals", topic: "orders", partition: 0 };
   events.emit("batch:applied", {
@@ -51,8 +57,20 @@ test("counters follow engine events; lag and inbox size are read at scrape time"
     'ferry_partitions_paused{handler="totals"} 1',
     'ferry_inbox_rows{handler="totals"} 42',
     'ferry_partition_stalled{handler="totals",topic="orders",partition="0"} 1',
+    'ferry_build_info{version="0.1.0",commit="abc123",bun="1.4.5",librdkafka="2.15.1"} 1',
   ])
     expect(text).toContain(line);
+  expect(text).not.toContain('ferry_consumer_lag{handler="totals",topic="orders",partition="1"}');
+  // Process metrics, as prom-client reads them under Bun.
+  for (const name of ["process_cpu_seconds_total", "process_resident_memory_bytes", "nodejs_heap_size_used_bytes", "nodejs_eventloop_lag_p99_seconds"]) {
+    const value = Number(
+      text
+        .split("\n")
+        .find((l) => l.startsWith(`${name} `))
+        ?.split(" ")[1],
+    );
+    expect(value).toBeGreaterThan(name === "nodejs_eventloop_lag_p99_seconds" ? -1 : 0);
+  }
   lag = 0;
   expect(await metrics.render()).toContain('ferry_consumer_lag{handler="totals",topic="orders",partition="0"} 0');
 });

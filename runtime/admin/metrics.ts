@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { BuildInfo } from "../build-info.ts";
 import type { HandlerStatus } from "../engine-controls.ts";
 import type { EngineEvents } from "../engine-events.ts";
 
@@ -9,6 +10,10 @@ export interface MetricsSources {
   inboxRows(): Promise<Array<{ handler: string; rows: number }>> | undefined;
   /** Assigned partitions that have not advanced for FERRY_PARTITION_STALL_MS, per handler. */
   stalled(): Array<{ handler: string; topic: string; partition: number }>;
+  /** ferry_build_info's labels; absent: no build info (unit tests). */
+  build?: BuildInfo;
+  /** Process metrics (CPU, memory, heap, event loop lag); off in unit tests that count series. */
+  processMetrics?: boolean;
 }
 
 const seconds = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -20,6 +25,17 @@ const seconds = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 export function createMetrics(events: EngineEvents, sources: MetricsSources): { contentType: string; render(): Promise<string> } {
   const registry = new Registry();
   const registers = [registry];
+  // prom-client's process_* and nodejs_* series; under Bun the CPU, resident memory, file
+  // descriptors, heap and event loop lag ones are real, the active handles/requests ones read 0.
+  if (sources.processMetrics) collectDefaultMetrics({ register: registry });
+  if (sources.build) {
+    new Gauge({
+      name: "ferry_build_info",
+      help: "Always 1; the labels say which Ferry, commit, Bun and librdkafka this process runs",
+      labelNames: ["version", "commit", "bun", "librdkafka"],
+      registers,
+    }).set({ ...sources.build }, 1);
+  }
   const events_ = new Counter({
     name: "ferry_events_total",
     help: "Events dealt with, by handler and outcome (applied, technical-duplicate, functional-duplicate, dead-lettered)",
@@ -63,13 +79,14 @@ export function createMetrics(events: EngineEvents, sources: MetricsSources): { 
   });
   new Gauge({
     name: "ferry_consumer_lag",
-    help: "Records between the next offset PostgreSQL holds and the partition's end",
+    help: "Records between the next offset PostgreSQL holds and the partition's end, for the partitions this process owns (summing over replicas counts each once)",
     labelNames: ["handler", "topic", "partition"],
     registers,
     async collect() {
       this.reset();
       for (const h of (await sources.handlers()) ?? []) {
-        for (const p of h.partitions) this.set({ handler: h.name, topic: p.topic, partition: String(p.partition) }, p.lag);
+        // Every replica sees every partition's lag: each reports only the ones it owns, so a sum over replicas is right.
+        for (const p of h.partitions) if (p.assigned) this.set({ handler: h.name, topic: p.topic, partition: String(p.partition) }, p.lag);
       }
     },
   });

@@ -5,6 +5,8 @@ import { coerceError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
 import type { AdminDeps } from "./app.ts";
 import { createMetrics } from "./metrics.ts";
+import { buildInfo } from "../build-info.ts";
+import { librdkafkaVersion } from "../kafka/confluent.ts";
 import { trackProgress } from "./progress.ts";
 
 const inboxCacheMs = 10_000;
@@ -20,6 +22,8 @@ export function createOperations(config: FerryConfig, log: Logger): { events: En
   // A count over the inbox is not free: scrapes within 10 s share one.
   let inbox: { at: number; rows: Promise<Array<{ handler: string; rows: number }>> } | undefined;
   const metrics = createMetrics(events, {
+    processMetrics: true,
+    build: buildInfo(librdkafkaVersion()),
     handlers: () => engine?.controls.listHandlers(),
     stalled: () => (engine?.workers ?? []).flatMap((w) => w.stalled().map((s) => ({ handler: w.handler.name, topic: s.topic, partition: s.partition }))),
     inboxRows() {

@@ -1,5 +1,7 @@
 import { loadConfig } from "../config/load.ts";
 import { activeTraceFields, enableTraceContext } from "../trace/span.ts";
+import { buildInfo } from "../build-info.ts";
+import { librdkafkaVersion } from "../kafka/confluent.ts";
 import { createLogger } from "../log/logger.ts";
 import { guardProcess } from "../process-guard.ts";
 import { StartAbortedError } from "../errors.ts";
@@ -37,6 +39,14 @@ export async function runCommand(args: string[], env: Record<string, string | un
   const log = createLogger({ level: config.logLevel, context: activeTraceFields });
   guardProcess(log);
   stop.logTo(log);
+  // Only with OTEL_* settings that ask for an exporter; otherwise no SDK module is even loaded.
+  const tracing = config.telemetry
+    ? await (await import("../trace/sdk.ts")).startTracing(config.telemetry, {
+        log,
+        build: buildInfo(librdkafkaVersion()),
+        ...(config.consumer.groupInstanceId ? { instanceId: config.consumer.groupInstanceId } : {}),
+      })
+    : undefined;
   // Said when the signal comes: unwinding may take a while (a migration in progress finishes first).
   const aborting = () => log.info("engine:start-aborting", { signal: stop.signal.reason });
   if (stop.signal.aborted) aborting();
@@ -47,6 +57,7 @@ export async function runCommand(args: string[], env: Record<string, string | un
     await waitForDependencies(startDependencies(config), { log, timeoutMs: config.startupTimeoutMs, signal: stop.signal });
     worker = await startWorker(config, log, { signal: stop.signal });
   } catch (e) {
+    await tracing?.shutdown();
     if (!(e instanceof StartAbortedError)) throw explainConnectionFailure(e, config);
     log.info("engine:start-aborted", { signal: e.signal });
     return 0;
@@ -56,5 +67,7 @@ export async function runCommand(args: string[], env: Record<string, string | un
   const signal = await stop.received;
   log.info("engine:draining", { signal, timeoutMs: config.shutdownTimeoutMs });
   const { drained } = await worker.stop();
+  // The last spans (the drain's) leave before the process does.
+  await tracing?.shutdown();
   return drained ? 0 : 1;
 }

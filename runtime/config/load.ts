@@ -7,6 +7,8 @@ import { registrySettings, type RegistrySettings } from "./registry-settings.ts"
 import { settingsSchema, type Settings } from "./schema.ts";
 import { describeSecretInput, fileVariant, isSecretSetting, resolveSecretFiles, secretSettings } from "./secret-files.ts";
 import { pemFilesProblems } from "./tls-files.ts";
+import { loadConsumerGroupSettings, type ConsumerGroupSettings } from "./consumer-settings.ts";
+import { loadTelemetrySettings, type TelemetrySettings } from "./telemetry-settings.ts";
 import type { SubjectStrategy } from "../registry/subject-strategy.ts";
 
 /** Ferry's typed configuration, compiled once at start. Nothing else reads the environment. */
@@ -19,6 +21,8 @@ export interface FerryConfig {
     /** ssl and sasl_ssl: paths of PEM files (CA; client certificate and key for mutual TLS). */
     tls?: { caFile?: string; certFile?: string; keyFile?: string; keyPassword?: string };
   };
+  /** The consumer groups: session, heartbeat, poll interval, static membership. */
+  consumer: ConsumerGroupSettings;
   database: DatabaseConnection & { poolSize: number };
   handlersDir: string;
   groupPrefix: string;
@@ -52,6 +56,10 @@ export interface FerryConfig {
   partitionStallMs: number;
   /** Resident memory above which a full garbage collection runs (memory-governor.ts); 0: never forced. */
   memoryTargetMb: number;
+  /** A `handler:progress` log line per handler this often; 0: never. */
+  progressIntervalMs: number;
+  /** OpenTelemetry trace export (OTEL_*); absent: no SDK, spans are no-ops. */
+  telemetry?: TelemetrySettings;
   /** Avro handlers: the registry (required when one uses format "avro"), subject naming, and the start-up gate. */
   schemas: { registry?: RegistrySettings; strategy: SubjectStrategy; gate: "fail" | "not-ready" };
   logLevel: LogLevel;
@@ -66,8 +74,10 @@ export interface FerryConfig {
 export function loadConfig(source: Record<string, string | undefined>): FerryConfig {
   const s = parseSettings(settingsSchema, source);
   const registry = registrySettings(s);
+  const telemetry = loadTelemetrySettings(s);
   return {
     kafka: loadKafkaConnection(s),
+    consumer: loadConsumerGroupSettings(s),
     database: { ...loadDatabaseConnection(s), poolSize: s.FERRY_DATABASE_POOL_SIZE },
     handlersDir: s.FERRY_HANDLERS_DIR,
     groupPrefix: s.FERRY_GROUP_PREFIX,
@@ -88,6 +98,8 @@ export function loadConfig(source: Record<string, string | undefined>): FerryCon
     healthStallMs: s.FERRY_HEALTH_STALL_MS,
     partitionStallMs: s.FERRY_PARTITION_STALL_MS,
     memoryTargetMb: s.FERRY_MEMORY_TARGET_MB,
+    progressIntervalMs: s.FERRY_PROGRESS_INTERVAL_MS,
+    ...(telemetry ? { telemetry } : {}),
     schemas: { ...(registry ? { registry } : {}), strategy: s.FERRY_SCHEMA_SUBJECT_STRATEGY, gate: s.FERRY_SCHEMA_GATE },
     logLevel: s.FERRY_LOG_LEVEL,
     ...(s.FERRY_FAULT_INJECT ? { faultInject: parseFaultSpec(s.FERRY_FAULT_INJECT) } : {}),
@@ -233,7 +245,7 @@ export function loadTopologyConfig(source: Record<string, string | undefined>): 
 }
 
 /**
- * Validates the FERRY_* settings `schema` names. Secrets given as files (FERRY_X_FILE) are read
+ * Validates the FERRY_* (and OpenTelemetry's OTEL_*) settings `schema` names. Secrets given as files (FERRY_X_FILE) are read
  * first, so their values pass the same checks; a file that cannot be used is reported instead of
  * the setting it stands for.
  */
@@ -241,10 +253,9 @@ export function parseSettings<S extends v.ObjectSchema<v.ObjectEntries, v.ErrorM
   schema: S,
   source: Record<string, string | undefined>,
 ): v.InferOutput<S> {
-  const given = Object.fromEntries(Object.entries(source).filter(([k, val]) => k.startsWith("FERRY_") && val !== undefined && val !== "")) as Record<
-    string,
-    string
-  >;
+  const given = Object.fromEntries(
+    Object.entries(source).filter(([k, val]) => (k.startsWith("FERRY_") || k.startsWith("OTEL_")) && val !== undefined && val !== ""),
+  ) as Record<string, string>;
   const { input, issues: fileIssues } = resolveSecretFiles(given, (name) => name in schema.entries);
   const reportedByFile = new Set(
     secretSettings.filter((name) => fileIssues.some((issue) => issue.startsWith(`${name} `) || issue.startsWith(`${fileVariant(name)}=`))),
@@ -274,6 +285,7 @@ function describeIssue(issue: v.BaseIssue<unknown>, fromFile: (name: string) => 
     issue.input === undefined ? "it is not set" : isSecretSetting(name) ? describeSecretInput(name, String(issue.input)) : `got ${JSON.stringify(issue.input)}`;
   const file = fromFile(name);
   // valibot's messages here are ours and already name the variable; add what was received.
-  const message = issue.message.includes("FERRY_") || issue.message.includes("--") ? issue.message : `${name}: ${issue.message}`;
+  const message =
+    issue.message.includes("FERRY_") || issue.message.includes("OTEL_") || issue.message.includes("--") ? issue.message : `${name}: ${issue.message}`;
   return `${message} (${got}${file ? `, read from ${fileVariant(name as never)}=${file}` : ""})`;
 }

@@ -23,6 +23,15 @@ const int = (name: string, def: number, min: number, max: number) =>
 const oneOf = <const T extends readonly [string, ...string[]]>(name: string, options: T, def: T[number]) =>
   v.optional(v.picklist(options, `${name} must be one of: ${options.join(", ")}`), def);
 
+/** OTLP over HTTP only: the JS exporters Ferry embeds (gRPC would need a native HTTP/2 client). */
+const otlpProtocol = (name: string) =>
+  v.optional(
+    v.picklist(
+      ["http/protobuf", "http/json"],
+      `${name} must be http/protobuf or http/json (Ferry exports over OTLP/HTTP; a collector's gRPC port 4317 has an HTTP twin on 4318)`,
+    ),
+  );
+
 const brokerList = v.pipe(
   v.string("FERRY_KAFKA_BROKERS is required: a comma-separated list of host:port, e.g. 127.0.0.1:9092"),
   v.trim(),
@@ -59,6 +68,18 @@ export const settingsSchema = v.object({
   FERRY_KAFKA_SSL_KEY_FILE: filePath("FERRY_KAFKA_SSL_KEY_FILE"),
   FERRY_KAFKA_SSL_KEY_PASSWORD: v.optional(v.string()),
   FERRY_KAFKA_SSL_KEY_PASSWORD_FILE: filePath("FERRY_KAFKA_SSL_KEY_PASSWORD_FILE"),
+  // The consumer groups' liveness (one group per handler): how fast a dead worker's partitions move,
+  // and static membership (KIP-345), so a restarted worker takes its partitions back without a rebalance.
+  FERRY_KAFKA_SESSION_TIMEOUT_MS: int("FERRY_KAFKA_SESSION_TIMEOUT_MS", 10_000, 1_000, 3_600_000),
+  FERRY_KAFKA_HEARTBEAT_INTERVAL_MS: int("FERRY_KAFKA_HEARTBEAT_INTERVAL_MS", 1_000, 100, 1_200_000),
+  FERRY_KAFKA_MAX_POLL_INTERVAL_MS: int("FERRY_KAFKA_MAX_POLL_INTERVAL_MS", 300_000, 1_000, 86_400_000),
+  FERRY_KAFKA_GROUP_INSTANCE_ID: v.optional(
+    v.pipe(
+      v.string(),
+      v.trim(),
+      v.regex(/^[A-Za-z0-9._-]{1,200}$/, "FERRY_KAFKA_GROUP_INSTANCE_ID may contain letters, digits, '.', '_' and '-' (1 to 200 of them), e.g. the pod's name"),
+    ),
+  ),
   FERRY_DATABASE_URL: databaseUrl,
   FERRY_DATABASE_URL_FILE: filePath("FERRY_DATABASE_URL_FILE"),
   FERRY_DATABASE_SSL_CA_FILE: filePath("FERRY_DATABASE_SSL_CA_FILE"),
@@ -101,6 +122,9 @@ export const settingsSchema = v.object({
   FERRY_HEALTH_CHECK_TIMEOUT_MS: int("FERRY_HEALTH_CHECK_TIMEOUT_MS", 1_000, 100, 60_000),
   FERRY_HEALTH_CHECK_INTERVAL_MS: int("FERRY_HEALTH_CHECK_INTERVAL_MS", 5_000, 200, 3_600_000),
   FERRY_MEMORY_TARGET_MB: int("FERRY_MEMORY_TARGET_MB", 150, 0, 1_000_000),
+  // A `handler:progress` line per handler this often (when something happened or there is lag); 0: never.
+  FERRY_PROGRESS_INTERVAL_MS: int("FERRY_PROGRESS_INTERVAL_MS", 30_000, 0, 86_400_000),
+
   FERRY_TOPOLOGY_FILE: v.optional(
     v.pipe(
       v.string(),
@@ -145,6 +169,56 @@ export const settingsSchema = v.object({
   FERRY_PRODUCE_ENVELOPE: oneOf("FERRY_PRODUCE_ENVELOPE", ["true", "false"] as const, "false"),
   FERRY_PRODUCE_AUTO_REGISTER: oneOf("FERRY_PRODUCE_AUTO_REGISTER", ["true", "false"] as const, "false"),
   FERRY_PRODUCE_FORMAT: oneOf("FERRY_PRODUCE_FORMAT", ["text", "json"] as const, "text"),
+  // OpenTelemetry's standard variables (runtime/config/telemetry-settings.ts): traces leave the
+  // process over OTLP/HTTP only when an exporter or an endpoint is set.
+  OTEL_SDK_DISABLED: v.optional(v.picklist(["true", "false"], "OTEL_SDK_DISABLED must be true or false"), "false"),
+  OTEL_SERVICE_NAME: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1)), "ferry"),
+  OTEL_RESOURCE_ATTRIBUTES: v.optional(v.string()),
+  OTEL_TRACES_EXPORTER: v.optional(v.picklist(["otlp", "console", "none"], "OTEL_TRACES_EXPORTER must be one of: otlp, console, none")),
+  OTEL_EXPORTER_OTLP_ENDPOINT: v.optional(
+    v.pipe(v.string(), v.trim(), v.regex(/^https?:\/\/\S+$/, "OTEL_EXPORTER_OTLP_ENDPOINT must be an http:// or https:// URL, e.g. http://collector:4318")),
+  ),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: v.optional(
+    v.pipe(
+      v.string(),
+      v.trim(),
+      v.regex(/^https?:\/\/\S+$/, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT must be an http:// or https:// URL, e.g. http://collector:4318/v1/traces"),
+    ),
+  ),
+  OTEL_EXPORTER_OTLP_PROTOCOL: otlpProtocol("OTEL_EXPORTER_OTLP_PROTOCOL"),
+  OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: otlpProtocol("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"),
+  OTEL_EXPORTER_OTLP_HEADERS: v.optional(v.string()),
+  OTEL_EXPORTER_OTLP_TRACES_HEADERS: v.optional(v.string()),
+  OTEL_EXPORTER_OTLP_TIMEOUT: v.optional(int("OTEL_EXPORTER_OTLP_TIMEOUT", 10_000, 1, 600_000).wrapped),
+  OTEL_EXPORTER_OTLP_TRACES_TIMEOUT: v.optional(int("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", 10_000, 1, 600_000).wrapped),
+  OTEL_EXPORTER_OTLP_COMPRESSION: v.optional(v.picklist(["gzip", "none"], "OTEL_EXPORTER_OTLP_COMPRESSION must be gzip or none")),
+  OTEL_EXPORTER_OTLP_TRACES_COMPRESSION: v.optional(v.picklist(["gzip", "none"], "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION must be gzip or none")),
+  OTEL_TRACES_SAMPLER: oneOf(
+    "OTEL_TRACES_SAMPLER",
+    ["always_on", "always_off", "traceidratio", "parentbased_always_on", "parentbased_always_off", "parentbased_traceidratio"] as const,
+    "parentbased_always_on",
+  ),
+  OTEL_TRACES_SAMPLER_ARG: v.optional(
+    v.pipe(v.string(), v.trim(), v.regex(/^(0(\.\d+)?|1(\.0+)?)$/, "OTEL_TRACES_SAMPLER_ARG must be a ratio between 0 and 1, e.g. 0.25"), v.transform(Number)),
+  ),
+  OTEL_PROPAGATORS: v.optional(
+    v.pipe(
+      v.string(),
+      v.trim(),
+      v.transform((s) =>
+        s
+          .split(",")
+          .map((p) => p.trim())
+          .filter(Boolean),
+      ),
+      v.everyItem((p) => ["tracecontext", "baggage", "none"].includes(p), "OTEL_PROPAGATORS may list tracecontext, baggage or none"),
+    ),
+    "tracecontext,baggage",
+  ),
+  OTEL_BSP_SCHEDULE_DELAY: int("OTEL_BSP_SCHEDULE_DELAY", 5_000, 1, 600_000),
+  OTEL_BSP_EXPORT_TIMEOUT: int("OTEL_BSP_EXPORT_TIMEOUT", 30_000, 1, 600_000),
+  OTEL_BSP_MAX_QUEUE_SIZE: int("OTEL_BSP_MAX_QUEUE_SIZE", 2_048, 1, 1_000_000),
+  OTEL_BSP_MAX_EXPORT_BATCH_SIZE: int("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 512, 1, 1_000_000),
   FERRY_LOG_LEVEL: oneOf("FERRY_LOG_LEVEL", ["debug", "info", "warn", "error"] as const, "info"),
   // Test-only, never in production: the worker SIGKILLs itself at a named point (docs/reliability.md).
   FERRY_FAULT_INJECT: v.optional(

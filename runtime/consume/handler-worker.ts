@@ -35,7 +35,8 @@ export interface HandlerWorker {
   /** True once the group has handed this worker its first assignment (possibly empty). */
   readonly joined: boolean;
   start(): Promise<void>;
-  stop(): Promise<void>;
+  /** `leaveGroup: false`: a static member keeps its partitions for its return (see ConsumerPort.stop). */
+  stop(options?: { leaveGroup?: boolean }): Promise<void>;
   /** An operator's pause: it holds across retry backoffs and re-assignments until `resume`. */
   pause(target?: PauseTarget): void;
   resume(target?: PauseTarget): void;
@@ -45,6 +46,8 @@ export interface HandlerWorker {
   readonly paused: boolean;
   /** Assigned partitions with records that have not advanced for longer than FERRY_PARTITION_STALL_MS. */
   stalled(): StalledPartition[];
+  /** One of its topics was created since it subscribed: take it up now. */
+  refreshTopics(topics: string[]): Promise<void>;
 }
 
 export const groupIdFor = (prefix: string, handlerName: string) => `${prefix}.${handlerName}`;
@@ -238,17 +241,18 @@ export function createHandlerWorker(deps: {
     },
     assignment: () => consumer.assignment().map((tp) => ({ ...tp, paused: consumer.isPaused(tp.topic, tp.partition) })),
     stalled: stalledNow,
+    refreshTopics: (topics) => consumer.refreshTopics(topics),
     async start() {
       await consumer.start(runBatch);
       stallWatch.start();
       log.info("handler:started", { topics: handler.topics });
     },
-    async stop() {
+    async stop(options) {
       abort.abort(new Error("the worker is stopping"));
       stallWatch.stop();
       // What PostgreSQL holds reaches Kafka before the group is left; batches still finishing commit at once.
       await kafkaCommits.stop();
-      await consumer.stop();
+      await consumer.stop(options);
       log.info("handler:stopped");
     },
   };

@@ -187,13 +187,19 @@ export function createLaneConsumer(kafka: KafkaPort, options: ConsumerOptions, l
 
     committed: (partitions, timeoutMs) => consumer.committed(partitions, timeoutMs),
 
-    async stop() {
+    async refreshTopics(topics) {
+      if (state === "running") await consumer.refreshMetadata(topics, 5_000);
+    },
+
+    async stop({ leaveGroup = true } = {}) {
       if (state !== "running") return;
       state = "stopping";
       await fetchLoop;
       await lanes.drain();
       await rebalances;
-      consumer.unsubscribe();
+      // Unsubscribing sends LeaveGroup, even for a static member; closing alone does not for one
+      // (KIP-345): its partitions wait for it (up to the session timeout) instead of moving twice.
+      if (leaveGroup || !consumer.staticMember) consumer.unsubscribe();
       await consumer.disconnect();
       state = "stopped";
     },

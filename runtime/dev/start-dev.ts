@@ -69,6 +69,8 @@ export async function startDev({ settings, dataDir, schemasDir, reset, log, sche
       FERRY_DATABASE_POOL_SIZE: "4",
       // The embedded PostgreSQL and Kafka live in this process: its memory is not the worker's alone.
       FERRY_MEMORY_TARGET_MB: "0",
+      // Its window shows a line per batch already.
+      FERRY_PROGRESS_INTERVAL_MS: "0",
       ...settings,
       FERRY_KAFKA_BROKERS: cluster.bootstrap.join(","),
       FERRY_KAFKA_SECURITY_PROTOCOL: "plaintext",

@@ -3,6 +3,7 @@ import type { FaultInjector } from "../faults/inject.ts";
 import type { OutgoingRecord, ProducerPort } from "../kafka/port.ts";
 import type { Logger } from "../log/logger.ts";
 import { withoutValue } from "./dead-letter.ts";
+import { withSendSpans } from "../trace/span.ts";
 
 export interface PublishDeps {
   producer: ProducerPort;
@@ -18,6 +19,17 @@ export interface PublishDeps {
  * forever. Any other failure is a KafkaError: the environment's, never the event's.
  */
 export async function publishDeadLetters(letters: OutgoingRecord[], deps: PublishDeps): Promise<void> {
+  // A producer span per letter in its event's trace; its context goes out in the letter's traceparent.
+  await withSendSpans(letters, spanAttributes, (traced) => publishAll(traced, deps));
+}
+
+const spanAttributes = (letter: OutgoingRecord) => {
+  const header = (name: string) => letter.headers?.[name]?.toString();
+  const eventId = header("ferry-event-id");
+  return { ...(eventId ? { "messaging.message.id": eventId } : {}), "ferry.dead_letter.reason": header("ferry-reason") ?? "unknown" };
+};
+
+async function publishAll(letters: OutgoingRecord[], deps: PublishDeps): Promise<void> {
   try {
     await produce(letters, deps);
   } catch (e) {

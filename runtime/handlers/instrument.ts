@@ -6,7 +6,7 @@ import type { LoadedHandler } from "./validate.ts";
  * Wraps a handler's `handle`/`handleBatch` so each call is timed (`handler:called`) and runs inside
  * a span that continues the event's trace context. Everything else about the handler is unchanged.
  */
-export function instrumentHandler(handler: LoadedHandler, events: EngineEvents): LoadedHandler {
+export function instrumentHandler(handler: LoadedHandler, events: EngineEvents, group: string): LoadedHandler {
   const timed = async (call: () => Promise<void>) => {
     const startedAt = performance.now();
     let ok = false;
@@ -21,7 +21,7 @@ export function instrumentHandler(handler: LoadedHandler, events: EngineEvents):
   if (apply.kind === "each") {
     return {
       ...handler,
-      apply: { kind: "each", handle: (value, ctx) => timed(() => withEventSpan(handler.name, ctx.event, () => apply.handle(value, ctx))) },
+      apply: { kind: "each", handle: (value, ctx) => timed(() => withEventSpan(handler.name, group, ctx.event, () => apply.handle(value, ctx))) },
     };
   }
   return {
@@ -32,6 +32,7 @@ export function instrumentHandler(handler: LoadedHandler, events: EngineEvents):
         timed(() =>
           withBatchSpan(
             handler.name,
+            group,
             items.map((i) => i.event),
             () => apply.handleBatch(items, ctx),
           ),

@@ -3,11 +3,11 @@
  * KafkaJS-style API, the consumer client over librdkafka's own consumer (rdkafka-consumer.ts).
  * Under Bun the addon is our own build (scripts/build-kafka-addon.sh, runtime/kafka/bun-compat/).
  */
-import { KafkaJS } from "@confluentinc/kafka-javascript";
+import { KafkaJS, librdkafkaVersion as linkedVersion } from "@confluentinc/kafka-javascript";
 import type { KafkaJS as KafkaJSTypes } from "@confluentinc/kafka-javascript";
 import { asKafkaError } from "./errors.ts";
 import type { Logger } from "../log/logger.ts";
-import { createRdKafkaClient } from "./rdkafka-consumer.ts";
+import { createRdKafkaClient, defaultMembership, type GroupMembership } from "./rdkafka-consumer.ts";
 import type { AdminPort, KafkaPort, OutgoingRecord, ProducerPort } from "./port.ts";
 
 export interface KafkaConnection {
@@ -18,6 +18,9 @@ export interface KafkaConnection {
   /** Paths of PEM files: the CA that signed the brokers; a client certificate and key for mutual TLS. */
   tls?: { caFile?: string; certFile?: string; keyFile?: string; keyPassword?: string };
 }
+
+/** The librdkafka version linked into the addon. */
+export const librdkafkaVersion = (): string => linkedVersion;
 
 /** librdkafka's settings for a connection; every client Ferry makes over it starts from these. */
 export function librdkafkaSettings(connection: KafkaConnection): Record<string, unknown> {
@@ -36,7 +39,8 @@ export function librdkafkaSettings(connection: KafkaConnection): Record<string, 
   };
 }
 
-export function createConfluentKafka(connection: KafkaConnection, log: Logger): KafkaPort {
+/** `membership`: the consumer groups' session, heartbeat, poll interval and static membership (Ferry's defaults unless given). */
+export function createConfluentKafka(connection: KafkaConnection, log: Logger, membership: GroupMembership = defaultMembership): KafkaPort {
   const common = librdkafkaSettings(connection);
   const kafkaLog = log.child({ component: "kafka" });
   const kafka = new KafkaJS.Kafka({
@@ -46,7 +50,7 @@ export function createConfluentKafka(connection: KafkaConnection, log: Logger): 
 
   return {
     log: kafkaLog,
-    consumerClient: (groupId, hooks) => createRdKafkaClient(common, groupId, hooks, kafkaLog),
+    consumerClient: (groupId, hooks) => createRdKafkaClient(common, groupId, hooks, kafkaLog, membership),
     producer: () => createProducer(kafka),
     admin: () => createAdmin(kafka),
   };

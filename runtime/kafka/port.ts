@@ -93,8 +93,14 @@ export interface ConsumerPort {
   assignment(): TopicPartition[];
   /** The group's committed offsets in Kafka for these partitions (absent: none committed). */
   committed(partitions: TopicPartition[], timeoutMs: number): Promise<TopicPartitionOffset[]>;
-  /** Stops fetching, waits for in-flight batches, leaves the group. */
-  stop(): Promise<void>;
+  /** The client reads these topics' metadata now: a subscribed topic created since is joined within a second. */
+  refreshTopics(topics: string[]): Promise<void>;
+  /**
+   * Stops fetching, waits for in-flight batches, leaves the group. `leaveGroup: false` keeps a
+   * static member's partitions for it until its session times out (a restart takes them back at
+   * once); a dynamic member always leaves.
+   */
+  stop(options?: { leaveGroup?: boolean }): Promise<void>;
 }
 
 /** A rebalance, as the client reports it from inside a fetch: the fetch loop decides what follows. */
@@ -129,7 +135,14 @@ export interface ConsumerClient {
   committed(partitions: TopicPartition[], timeoutMs: number): Promise<TopicPartitionOffset[]>;
   /** The partition's end as last seen, "-1" when unknown. */
   highWatermark(tp: TopicPartition): string;
+  /** Reads these topics' metadata now, into the client's cache (its group joins a topic that appeared). */
+  refreshMetadata(topics: string[], timeoutMs: number): Promise<void>;
   unsubscribe(): void;
+  /**
+   * Static membership: a disconnect without `unsubscribe` keeps the member's partitions for it
+   * until its session times out (no LeaveGroup), so the same worker coming back takes them at once.
+   */
+  readonly staticMember: boolean;
   disconnect(): Promise<void>;
 }
 

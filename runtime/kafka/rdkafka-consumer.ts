@@ -6,7 +6,7 @@
  */
 import type { LibrdKafkaError, Message } from "@confluentinc/kafka-javascript";
 import { CODES, KafkaConsumer } from "@confluentinc/kafka-javascript";
-import { coerceError } from "../errors.ts";
+import { coerceError, KafkaError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
 import { asKafkaError } from "./errors.ts";
 import type { ConsumerClient, ConsumerClientHooks, KafkaRecord, TopicPartition, TopicPartitionOffset } from "./port.ts";
@@ -34,6 +34,7 @@ interface RdKafkaConsumer {
     cb: (err: LibrdKafkaError | null, result: Array<TopicPartition & { offset?: number }>) => void,
   ): void;
   getWatermarkOffsets(topic: string, partition: number): { highOffset: number };
+  getMetadata(options: { topic: string; allTopics: false; timeout: number }, cb: (err: LibrdKafkaError | null) => void): void;
   on(event: "event.error", listener: (e: LibrdKafkaError) => void): void;
 }
 
@@ -54,14 +55,34 @@ export const fetchSettings = {
 /** How long one fetch call waits for a first record: also how soon a stop is noticed. */
 export const FETCH_WAIT_MS = 100;
 
-export function createRdKafkaClient(clientConfig: Record<string, unknown>, groupId: string, hooks: ConsumerClientHooks, log: Logger): ConsumerClient {
+/** A consumer group member's liveness settings and identity (config/consumer-settings.ts validates them). */
+export interface GroupMembership {
+  sessionTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  maxPollIntervalMs: number;
+  /** Static membership (KIP-345): the same id in each handler's group. */
+  groupInstanceId?: string;
+}
+
+/** Ferry's defaults: a dead member's partitions move after 10 s; no static membership. */
+export const defaultMembership: GroupMembership = { sessionTimeoutMs: 10_000, heartbeatIntervalMs: 1_000, maxPollIntervalMs: 300_000 };
+
+export function createRdKafkaClient(
+  clientConfig: Record<string, unknown>,
+  groupId: string,
+  hooks: ConsumerClientHooks,
+  log: Logger,
+  membership: GroupMembership = defaultMembership,
+): ConsumerClient {
   const consumer: RdKafkaConsumer = new KafkaConsumer(
     {
       ...clientConfig,
       "group.id": groupId,
       ...fetchSettings,
-      "session.timeout.ms": 10_000,
-      "heartbeat.interval.ms": 1_000,
+      "session.timeout.ms": membership.sessionTimeoutMs,
+      "heartbeat.interval.ms": membership.heartbeatIntervalMs,
+      "max.poll.interval.ms": membership.maxPollIntervalMs,
+      ...(membership.groupInstanceId ? { "group.instance.id": membership.groupInstanceId } : {}),
       // Called from inside consume(): what to do is the fetch loop's, told through the hooks.
       rebalance_cb: (err: LibrdKafkaError, assignment: TopicPartition[]) => {
         const partitions = assignment.map((p) => ({ topic: p.topic, partition: p.partition }));
@@ -93,6 +114,8 @@ export function createRdKafkaClient(clientConfig: Record<string, unknown>, group
         consumer.consume(max, (error, messages) => {
           const records = (messages ?? []).map(toRecord);
           if (!error || error.code === ERR.ERR__TIMED_OUT) return resolve({ records, failure: null });
+          const settingProblem = explainGroupError(error, groupId, membership);
+          if (settingProblem) return resolve({ records, failure: { error: settingProblem, fatal: true } });
           resolve({ records, failure: { error: asKafkaError(error, "fetching"), fatal: error.isFatal === true || error.code === ERR.ERR__FATAL } });
         }),
       ),
@@ -129,9 +152,46 @@ export function createRdKafkaClient(clientConfig: Record<string, unknown>, group
         return "-1";
       }
     },
+    // A subscribed topic that did not exist stays in librdkafka's metadata cache as missing until its
+    // next periodic refresh (topic.metadata.refresh.interval.ms, 5 minutes). A metadata request of
+    // our own refreshes that entry, and the group's next join attempt (every second) takes the topic up.
+    async refreshMetadata(topics, timeoutMs) {
+      for (const topic of topics) {
+        await new Promise<void>((resolve, reject) =>
+          consumer.getMetadata({ topic, allTopics: false, timeout: timeoutMs }, (err) =>
+            err ? reject(asKafkaError(err, `reading the metadata of topic ${topic}`)) : resolve(),
+          ),
+        );
+      }
+    },
     unsubscribe: () => consumer.unsubscribe(),
+    staticMember: membership.groupInstanceId !== undefined,
     disconnect: () => new Promise<void>((resolve) => consumer.disconnect(() => resolve())),
   };
+}
+
+/**
+ * Group errors that no retry can fix, because a setting is wrong: the fetch loop stops and the
+ * message names the setting. A fenced static member reaches the fetch loop only as librdkafka's
+ * generic ERR__FATAL (the binding does not expose rd_kafka_fatal_error()); for a consumer with an
+ * instance id that is what it means (a consumer has no other fatal errors in the classic protocol).
+ */
+function explainGroupError(error: LibrdKafkaError, groupId: string, membership: GroupMembership): KafkaError | undefined {
+  const text = `${error.message ?? ""}`;
+  if (error.code === ERR.ERR_INVALID_SESSION_TIMEOUT) {
+    return new KafkaError(
+      `group ${groupId}: the brokers refuse FERRY_KAFKA_SESSION_TIMEOUT_MS=${membership.sessionTimeoutMs}: it must lie within their group.min.session.timeout.ms and group.max.session.timeout.ms (6000 and 1800000 by default)`,
+      { cause: error, code: "ERR_INVALID_SESSION_TIMEOUT", retriable: false },
+    );
+  }
+  const fenced = error.code === ERR.ERR_FENCED_INSTANCE_ID || /FENCED_INSTANCE_ID|fenced/i.test(text);
+  if (membership.groupInstanceId && (fenced || error.code === ERR.ERR__FATAL || error.isFatal === true)) {
+    return new KafkaError(
+      `group ${groupId}: this consumer was fenced (${text || "a fatal error"}): another worker joined with the same FERRY_KAFKA_GROUP_INSTANCE_ID=${membership.groupInstanceId}; each replica needs an id of its own (e.g. its pod name in a StatefulSet)`,
+      { cause: error, code: "ERR_FENCED_INSTANCE_ID", retriable: false },
+    );
+  }
+  return undefined;
 }
 
 function toRecord(m: Message): KafkaRecord {

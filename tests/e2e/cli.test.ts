@@ -14,10 +14,10 @@ describe("ferry command line (compiled binary)", () => {
     expect(output).toContain("Exit codes");
   });
 
-  test("--version prints the version", async () => {
+  test("--version prints the version, the commit the binary was built from and its Bun", async () => {
     const { code, output } = await runFerry(["--version"]);
     expect(code).toBe(0);
-    expect(output.trim()).toMatch(/^ferry \d+\.\d+\.\d+$/);
+    expect(output.trim()).toMatch(/^ferry \d+\.\d+\.\d+ \(commit [0-9a-f]{12}(-dirty)?, bun \d+\.\d+\.\d+\)$/);
   });
 
   test("each command has help with an example and its exit codes", async () => {

@@ -4,8 +4,11 @@
  * - One broker SIGKILLed mid-run and brought back: every acknowledged event applied exactly once.
  * - Two brokers killed: producing fails loudly (NOT_ENOUGH_REPLICAS), nothing acknowledged is
  *   lost, and the worker carries on by itself once the brokers return.
+ * - services/kafka.sh start on the running cluster restarts, alone, a broker started with an older
+ *   configuration (CI reuses running services: a changed script must reach them).
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { testSql } from "../support/db.ts";
 import { seededRandom } from "../support/events.ts";
 import { waitFor } from "../support/wait.ts";
@@ -156,3 +159,28 @@ test("two of three brokers killed: producing fails with NOT_ENOUGH_REPLICAS, not
     await s.cleanup();
   }
 });
+
+test("kafka.sh start leaves unchanged brokers alone and restarts, alone, one started with an older configuration", async () => {
+  const noop = await faultsKafka.restore();
+  expect(noop.err).toContain("kafka: nodes 1 2 3 already running");
+  const before = faultsKafka.pids();
+  // Node 2 as if started before the SSL listener was added to the script.
+  const { written, started } = faultsKafka.configs(2);
+  expect(readFileSync(started, "utf8")).toBe(readFileSync(written, "utf8"));
+  const older = readFileSync(started, "utf8").replace(/,SSL:\/\/127\.0\.0\.1:\d+/g, "");
+  writeFileSync(started, older);
+  const restart = await faultsKafka.restore();
+  expect(restart.err).toContain("kafka: node 2 runs with an older configuration; restarting it:");
+  expect(restart.err).toMatch(/\+ listeners=.*,SSL:\/\/127\.0\.0\.1:\d+/);
+  expect(restart.err).toContain("kafka: every partition in sync again");
+  const after = faultsKafka.pids();
+  expect([after[0] === before[0], after[1] === before[1], after[2] === before[2]]).toEqual([true, false, true]);
+  expect(readFileSync(started, "utf8")).toBe(readFileSync(written, "utf8"));
+  // Node 3 as if started by a script that kept no record: its listeners all answer, so it stays up.
+  rmSync(faultsKafka.configs(3).started);
+  const adopted = await faultsKafka.restore();
+  expect(adopted.err).toContain("kafka: node 3 was started before its configuration was recorded; all its listeners answer, so it is taken as current");
+  expect(faultsKafka.pids()).toEqual(after);
+  expect(existsSync(faultsKafka.configs(3).started)).toBe(true);
+  reportCounts("kafka-config-restart", { noopStartMs: noop.ms, restartOneNodeMs: restart.ms, adoptMs: adopted.ms });
+}, 300_000);

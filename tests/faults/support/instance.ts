@@ -12,14 +12,14 @@ export const instance = "faults";
 const offset = process.env.FERRY_SERVICES_INSTANCE ? Number(process.env.FERRY_SERVICES_PORT_OFFSET ?? 1000) + 1000 : 1000;
 const env = { ...process.env, FERRY_SERVICES_INSTANCE: instance, FERRY_SERVICES_PORT_OFFSET: String(offset), FERRY_KAFKA_CONTROLLERS: "1" };
 
-/** Runs services/<script>.sh for the faults instance; returns its stdout and how long it took. */
-export async function services(script: "kafka" | "postgres", ...args: string[]): Promise<{ out: string; ms: number }> {
+/** Runs services/<script>.sh for the faults instance; returns its stdout, its stderr (what it says it did) and how long it took. */
+export async function services(script: "kafka" | "postgres", ...args: string[]): Promise<{ out: string; err: string; ms: number }> {
   const started = performance.now();
   const proc = Bun.spawn([path.join(root, "services", `${script}.sh`), ...args], { env, stdout: "pipe", stderr: "pipe" });
   const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
   if (code !== 0)
     throw new Error(`services/${script}.sh ${args.join(" ")} (instance ${instance}) exited with ${code}:\n${err.slice(-3_000)}${out.slice(-1_000)}`);
-  return { out: out.trim(), ms: Math.round(performance.now() - started) };
+  return { out: out.trim(), err, ms: Math.round(performance.now() - started) };
 }
 
 /**
@@ -82,6 +82,13 @@ export const faultsKafka = {
     return stopped;
   },
   memory: () => residentMemoryMb(["kafka-1", "kafka-2", "kafka-3"]),
+  /** The pids of the running nodes, by node. */
+  pids: () => [1, 2, 3].map((n) => readFileSync(path.join(root, ".services", instance, "run", `kafka-${n}.pid`), "utf8").trim()),
+  /** Node n's generated configuration, and the one it was started with (kafka.sh keeps a copy). */
+  configs: (n: 1 | 2 | 3) => {
+    const dir = path.join(root, ".services", instance, "kafka", `node-${n}`);
+    return { written: path.join(dir, "server.properties"), started: path.join(dir, "server.properties.started") };
+  },
 };
 
 export const faultsPostgres = {
