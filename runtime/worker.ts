@@ -30,15 +30,24 @@ export interface Worker {
  */
 export async function startWorker(config: FerryConfig, log: Logger, { kafka, signal }: { kafka?: KafkaPort; signal?: AbortSignal } = {}): Promise<Worker> {
   const operations = createOperations(config, log);
-  const engine = await startEngine(config, log, { kafka, events: operations.events, signal });
+  // The port first: one in use fails at once, not after the engine started; and probes get an
+  // answer while it starts (alive, not ready).
+  const server = serveOn(config.http, answerWhileStarting);
+  let engine: Engine;
+  try {
+    engine = await startEngine(config, log, { kafka, events: operations.events, signal });
+  } catch (e) {
+    await server.stop(true);
+    throw e;
+  }
   let watcher: Awaited<ReturnType<typeof watchHandlers>> | undefined;
-  let server: ReturnType<typeof Bun.serve>;
   try {
     watcher = config.watchHandlers ? await watchHandlers(config.handlersDir, { pool: engine.handlers, events: operations.events, log }) : undefined;
-    server = serveOn(config.http, createAdminApp(operations.adminDeps(engine)).fetch);
+    server.reload({ fetch: createAdminApp(operations.adminDeps(engine)).fetch });
   } catch (e) {
     await watcher?.stop();
     await engine.stop();
+    await server.stop(true);
     throw e;
   }
   log.info("http:listening", { host: config.http.host, port: server.port, admin: config.admin.enabled, token: config.admin.token !== undefined });
@@ -86,6 +95,13 @@ export async function startWorker(config: FerryConfig, log: Logger, { kafka, sig
 }
 
 const mb = (bytes: number) => Math.round(bytes / (1024 * 1024));
+
+/** Before the engine runs: alive (a start-up that waits for its services is not dead), not ready. */
+function answerWhileStarting(request: Request): Response {
+  const { pathname } = new URL(request.url);
+  if (pathname === "/healthz") return Response.json({ ok: true, reasons: [], state: "starting" });
+  return Response.json({ ok: false, reasons: ["the engine is starting"], state: "starting" }, { status: 503 });
+}
 
 /** Bun.serve, with a port already taken turned into the setting to change. */
 function serveOn({ host, port }: FerryConfig["http"], fetch: (request: Request) => Response | Promise<Response>) {

@@ -34,7 +34,8 @@ export interface MockCluster {
   stop(): Promise<void>;
 }
 
-const timeout = 5_000;
+// Generous: on a loaded machine the mock answers a metadata request (and creates a topic) slowly.
+const timeout = 15_000;
 
 export async function startMockCluster({ brokers = 3 }: { brokers?: number } = {}): Promise<MockCluster> {
   const Producer = (Kafka as unknown as { Producer: new (config: object) => RdClient }).Producer;
