@@ -4,8 +4,13 @@
  * settled after its transaction gave up: porsager/postgres#1186, #1195, #1199), and Bun exits on
  * an unhandled rejection: a database restart would kill every worker. Such a connection-level
  * failure is the environment's, and the unit of work that met it already waits it out, so it is
- * logged and survived. Anything else is a bug: one structured line, then exit 1 (the orchestrator
- * restarts the worker; exactly-once holds across restarts).
+ * logged as a warning and survived.
+ *
+ * Anything else is a bug — most often a handler's: a promise it never awaited, a timer that
+ * throws. It is logged with its stack and survived too. Exiting would turn one careless line in
+ * one handler into a restart loop of the whole worker, while the events themselves are safe
+ * either way (an unawaited rejection has no say in its transaction). A worker truly wedged by
+ * such a failure is caught by the stall watch and /healthz.
  */
 import { asDatabaseError } from "./db/errors.ts";
 import { coerceError } from "./errors.ts";
@@ -20,7 +25,7 @@ export function isStrayConnectionFailure(reason: unknown): boolean {
 /** A query refused because its pool was ended (postgres.js CONNECTION_ENDED): a stop, not a failure. */
 const isEndedPool = (reason: unknown) => (reason as { code?: unknown })?.code === "CONNECTION_ENDED";
 
-export function guardProcess(log: Logger, exit: (code: number) => void = (code) => process.exit(code)): () => void {
+export function guardProcess(log: Logger): () => void {
   const onRejection = (reason: unknown) => {
     const error = coerceError(reason);
     if (isStrayConnectionFailure(reason) || isEndedPool(reason)) {
@@ -28,7 +33,6 @@ export function guardProcess(log: Logger, exit: (code: number) => void = (code) 
       return;
     }
     log.error("process:unhandled-failure", { errorClass: error.name, error: error.message, stack: error.stack });
-    exit(1);
   };
   // A socket error event the driver did not listen to arrives as an uncaught exception: same rule.
   process.on("unhandledRejection", onRejection);

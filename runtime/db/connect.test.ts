@@ -39,11 +39,10 @@ test.skipIf(!url)(
     const [out, err, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
     if (code !== 0) console.error(err.slice(-3_000));
     expect(code).toBe(0);
-    const result = JSON.parse(out.trim().split("\n").at(-1)!) as { slowest: number; unguarded: unknown[]; strays: number; exits: number[] };
+    const result = JSON.parse(out.trim().split("\n").at(-1)!) as { slowest: number; unguarded: unknown[]; strays: number };
     expect(result.slowest).toBeLessThan(5_000);
     // Only connection-level failures of the driver's own promises, logged and survived.
     expect(result.unguarded).toEqual([]);
-    expect(result.exits).toEqual([]);
   },
   60_000,
 );
