@@ -57,8 +57,8 @@ bun test --timeout 300000 "$@" 2>&1 | tee "$LOG"
 status=${PIPESTATUS[0]}
 set -e
 # A plain closing line any CI reader understands.
-passed=$(grep -Eo '^ *[0-9]+ pass$' "$LOG" | tail -1 | grep -Eo '[0-9]+' || echo 0)
-failed=$(grep -Eo '^ *[0-9]+ fail$' "$LOG" | tail -1 | grep -Eo '[0-9]+' || echo 0)
+passed=$(grep -aEo '^ *[0-9]+ pass$' "$LOG" | tail -1 | grep -aEo '[0-9]+' || echo 0)
+failed=$(grep -aEo '^ *[0-9]+ fail$' "$LOG" | tail -1 | grep -aEo '[0-9]+' || echo 0)
 # CI shows the end of the output: repeat each failure's own output (bun prints it before the
 # "(fail)" line, far up in a long run) so the cause is in that end, not only the test's name.
 if [[ "$failed" != 0 ]]; then
