@@ -1,18 +1,10 @@
 import { describe, expect, test } from "bun:test";
-import { ConfigError } from "../errors.ts";
+import { configProblems, minimalRunEnv } from "./config-problems.ts";
 import { loadConfig } from "./load.ts";
 
-const minimal = { FERRY_KAFKA_BROKERS: "127.0.0.1:9092", FERRY_DATABASE_URL: "postgres://postgres@127.0.0.1:5432/app", FERRY_HANDLERS_DIR: "./handlers" };
+const minimal = minimalRunEnv;
 
-function problemsOf(env: Record<string, string>): string[] {
-  try {
-    loadConfig({ ...minimal, ...env });
-  } catch (e) {
-    if (e instanceof ConfigError) return e.issues;
-    throw e;
-  }
-  throw new Error("expected a ConfigError");
-}
+const problemsOf = (env: Record<string, string>) => configProblems(() => loadConfig({ ...minimal, ...env }));
 
 describe("consumer group settings", () => {
   test("defaults: a 10 s session, 1 s heartbeats, 5 min poll interval, no static membership", () => {

@@ -1,19 +1,11 @@
 import { describe, expect, test } from "bun:test";
-import { ConfigError } from "../errors.ts";
+import { configProblems } from "./config-problems.ts";
 import { loadConfig } from "./load.ts";
 import { loadProduceConfig, loadSchemasConfig } from "./load-tools.ts";
 
 const run = { FERRY_KAFKA_BROKERS: "127.0.0.1:9092", FERRY_DATABASE_URL: "postgres://p@127.0.0.1/app", FERRY_HANDLERS_DIR: "./handlers" };
 
-function problemsOf(load: () => unknown): string[] {
-  try {
-    load();
-  } catch (e) {
-    if (e instanceof ConfigError) return e.issues;
-    throw e;
-  }
-  throw new Error("expected a ConfigError");
-}
+const problemsOf = configProblems;
 
 describe("schema registry settings", () => {
   test("ferry run: no registry by default; TopicName strategy; the gate fails start", () => {

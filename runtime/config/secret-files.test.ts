@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { ConfigError } from "../errors.ts";
+import { configProblems, minimalRunEnv } from "./config-problems.ts";
 import { loadConfig, loadMigrateConfig, loadTopologyConfig } from "./load.ts";
 import { loadProduceConfig } from "./load-tools.ts";
 
@@ -13,21 +13,9 @@ const file = (name: string, text: string) => {
   return p;
 };
 
-const minimal = {
-  FERRY_KAFKA_BROKERS: "127.0.0.1:9092",
-  FERRY_DATABASE_URL: "postgres://postgres@127.0.0.1:5432/app",
-  FERRY_HANDLERS_DIR: "./handlers",
-};
+const minimal = minimalRunEnv;
 
-function problemsOf(load: () => unknown): string[] {
-  try {
-    load();
-  } catch (e) {
-    if (e instanceof ConfigError) return e.issues;
-    throw e;
-  }
-  throw new Error("expected a ConfigError");
-}
+const problemsOf = configProblems;
 
 describe("secrets from files (FERRY_X_FILE)", () => {
   test("each secret is read from its file, trailing line breaks dropped", () => {
