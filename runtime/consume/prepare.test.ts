@@ -28,3 +28,11 @@ test.each([
 test("a repeated header other than the event id does not matter", () => {
   expect(prepareRecord(record({ "event-id": "a" }, { repeatedHeaders: ["traceparent"] }), options)).toMatchObject({ kind: "event", meta: { id: "a" } });
 });
+
+test("a Kafka key is text only when it is valid UTF-8: a binary key never takes the form of another record's text key", () => {
+  const binary = Buffer.from([0xc3, 0x28, 0xff]); // base64 "wyj/": once the text a binary key was given as
+  const textual = prepareRecord(record({ "event-id": "a" }, { key: Buffer.from(binary.toString("base64")) }), options);
+  const raw = prepareRecord(record({ "event-id": "b" }, { key: binary }), options);
+  expect(textual).toMatchObject({ kind: "event", meta: { key: "wyj/" } });
+  expect(raw).toMatchObject({ kind: "event", meta: { key: null, keyBytes: binary } });
+});

@@ -51,7 +51,9 @@ export function prepareRecord(record: KafkaRecord, options: PrepareOptions): Pre
   }
   const meta: EventMeta = {
     id,
-    key: record.key === null ? null : (decodeUtf8(record.key) ?? record.key.toString("base64")),
+    // Not base64 for a binary key: a text key could equal it, and the two would share a business key.
+    key: record.key === null ? null : decodeUtf8(record.key),
+    keyBytes: record.key,
     headers: stringHeaders(record.headers, headerValue === undefined ? undefined : { name: options.eventIdHeader, text: id }),
     topic: record.topic,
     partition: record.partition,

@@ -20,7 +20,12 @@ const pg = (code: string) => asDatabaseError(Object.assign(new Error(`postgres s
 function prepared(count: number): PreparedEvent[] {
   return Array.from({ length: count }, (_, i) => {
     const record = { topic: "t", partition: 0, offset: String(100 + i), key: null, value: null, headers: {}, timestamp: 0 };
-    return { kind: "event", record, meta: { id: `e${i}`, key: null, headers: {}, topic: "t", partition: 0, offset: record.offset, timestamp: 0 }, value: i };
+    return {
+      kind: "event",
+      record,
+      meta: { id: `e${i}`, key: null, keyBytes: null, headers: {}, topic: "t", partition: 0, offset: record.offset, timestamp: 0 },
+      value: i,
+    };
   });
 }
 

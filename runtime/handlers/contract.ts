@@ -17,7 +17,14 @@ export type ValueFormat = "json" | "string" | "bytes" | "avro";
 export interface EventMeta {
   /** The technical event id, from the event-id header (see FERRY_EVENT_ID_HEADER). */
   id: string;
+  /**
+   * The record's Kafka key as text, or null when it has none or when its bytes are not valid
+   * UTF-8: never a replaced or re-encoded form that two different keys could share.
+   */
   key: string | null;
+  /** The record's Kafka key as it was sent (binary keys: Avro, UUID bytes, ...); null when it has none. */
+  keyBytes: Buffer | null;
+  /** Header values as UTF-8 text; a value that is not valid UTF-8 is given in base64. */
   headers: Readonly<Record<string, string>>;
   topic: string;
   partition: number;

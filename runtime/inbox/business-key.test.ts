@@ -59,3 +59,11 @@ test("a businessKey that throws is business-key-failed, with its message", () =>
   } as unknown as LoadedHandler;
   expect(() => businessKeyOf(handler, { meta, value: null })).toThrow("businessKey threw for event e-1: Cannot read properties of null");
 });
+
+test("a key-derived business key of a record whose Kafka key is binary says why it is missing", () => {
+  const binaryMeta = { id: "e-2", key: null, keyBytes: Buffer.from([0xff]) } as EventMeta;
+  const handler = { businessKey: (_v: unknown, m: EventMeta) => m.key } as unknown as LoadedHandler;
+  expect(() => businessKeyOf(handler, { meta: binaryMeta, value: {} })).toThrow(
+    "businessKey returned null for event e-2; it must return a non-empty string (or a finite number); the record's Kafka key is not valid UTF-8 text, so meta.key is null (meta.keyBytes has its bytes)",
+  );
+});

@@ -43,9 +43,11 @@ export function businessKeyOf(handler: LoadedHandler, event: UnitEvent): string 
                 ? "an array"
                 : "an object"
               : typeof key;
+    const binaryKey = key === null && event.meta.key === null && event.meta.keyBytes !== null;
     throw new BusinessKeyError(
       "business-key-failed",
-      `businessKey returned ${got} for event ${event.meta.id}; it must return a non-empty string (or a finite number)`,
+      `businessKey returned ${got} for event ${event.meta.id}; it must return a non-empty string (or a finite number)` +
+        (binaryKey ? "; the record's Kafka key is not valid UTF-8 text, so meta.key is null (meta.keyBytes has its bytes)" : ""),
     );
   }
   return storable(key, event.meta.id);

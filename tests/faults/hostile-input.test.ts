@@ -140,6 +140,12 @@ test("every kind of hostile input is dead-lettered with its precise reason; no p
       record: { key: null, value: JSON.stringify({ n: 1 }) },
       expect: deadLetter("business-key-failed"),
     },
+    // Once given to the handler in base64 ("wyj/"): the same text as a good record's key would have merged the two.
+    {
+      label: "Kafka key not UTF-8 where the business key is the Kafka key",
+      record: { key: nonUtf8, value: JSON.stringify({ n: 2 }) },
+      expect: deadLetter("business-key-failed", "businessKey returned null"),
+    },
   ];
   const avroKinds: Kind[] = [
     {
