@@ -55,7 +55,9 @@ test(`key-level concurrency SIGKILLed ${kills} times: every event applied once, 
         faultWorkload(s.topic, count, {
           seed: seed + chunks,
           prefix: `${s.topic}-c${chunks++}`,
-          keys: 200,
+          // Few keys (about 6 per partition): one key's events sit close enough to race if the
+          // order were not kept (with order "none" this test finds ~90 of them out of order).
+          keys: 24,
           technicalRate: 0.05,
           functionalRate: 0.03,
           permanentRate: 0.02,
