@@ -123,15 +123,32 @@ function waitOutcome(offset: string, failure: Failure, state: PartitionState): E
 }
 
 /**
- * Stores the completed prefix, one write at a time, the newest offer each time: under load the
- * writes coalesce. A write that fails stops the batch through the failure policy (the events
- * stay applied; their offset is stored later, or they come again and the inbox skips them).
+ * How often a batch stores its completed prefix while it runs (and once more at its end). Each
+ * write is a statement of its own on a hot row: one per event cost PostgreSQL about as much as the
+ * events' own transactions. A crash redelivers at most this long's events, which the inbox skips.
+ */
+const PREFIX_WRITE_INTERVAL_MS = 200;
+
+/**
+ * Stores the completed prefix, the newest offer each time, at most every PREFIX_WRITE_INTERVAL_MS
+ * until the batch settles. A write that fails stops the batch through the failure policy (the
+ * events stay applied; their offset is stored later, or they come again and the inbox skips them).
  */
 function prefixWriter(deps: ByKeyDeps, onFailed: (failure: Failure) => void) {
   let wanted: string | undefined;
   let written: string | undefined;
   let failed = false;
+  let settling = false;
   let writing: Promise<void> | undefined;
+  let wake: (() => void) | undefined;
+  const pause = () =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, PREFIX_WRITE_INTERVAL_MS);
+      wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
   const loop = async () => {
     while (wanted !== undefined && wanted !== written) {
       const next = wanted;
@@ -147,6 +164,8 @@ function prefixWriter(deps: ByKeyDeps, onFailed: (failure: Failure) => void) {
       }
       written = next;
       deps.onCommitted(next);
+      if (!settling) await pause();
+      wake = undefined;
     }
   };
   const offer = (next: string) => {
@@ -160,8 +179,10 @@ function prefixWriter(deps: ByKeyDeps, onFailed: (failure: Failure) => void) {
   };
   return {
     offer,
-    /** Every offer so far written (or failed). */
+    /** Writes what is left at once; resolves once every offer so far is written (or failed). */
     async settled() {
+      settling = true;
+      wake?.();
       while (writing) await writing;
     },
   };
