@@ -11,6 +11,7 @@ import type { AvroDecoding } from "../registry/handler-avro.ts";
 import { type FailureFields, failureFields, newPartitionState, type PartitionState } from "./partition-state.ts";
 import { prepareRecord } from "./prepare.ts";
 import { type BatchDeps, processPrepared, type BatchOutcome } from "./process-batch.ts";
+import { processByKey } from "./process-by-key.ts";
 
 type Tally = Omit<EngineEventMap["batch:applied"], "handler" | "topic" | "partition" | "durationMs">;
 const emptyTally: Tally = { records: 0, skipped: 0, applied: 0, technicalDuplicates: 0, functionalDuplicates: 0, deadLettered: 0 };
@@ -28,6 +29,8 @@ export interface BatchRunnerDeps {
   onEvent?(result: EventResult | { kind: "dead-lettered"; reason: string }): void;
   /** The failure policy's memory per assigned partition (created on assignment, dropped on revocation). */
   partitions: Map<string, PartitionState>;
+  /** Key-level concurrency: stores a partition's next offset in PostgreSQL, only forward. */
+  advanceOffset(position: TopicPartitionOffset): Promise<unknown>;
   /** PostgreSQL holds this offset: hand it to Kafka (coalesced). */
   offerToKafka(offset: TopicPartitionOffset): Promise<void>;
   signal: AbortSignal;
@@ -115,26 +118,45 @@ export function createBatchRunner(deps: BatchRunnerDeps): (batch: PartitionBatch
         ...(deps.avro ? { avro: deps.avro.decode } : {}),
       }),
     );
-    return processPrepared(
+    const batchDeps: BatchDeps = {
+      sql: deps.sql,
+      handler,
+      groupId: deps.groupId,
+      producer: deps.producer,
+      deadLetterSuffix: settings.deadLetterSuffix,
+      maxTransactionSize: settings.batchSize,
+      log,
+      signal: deps.signal,
+      onCommitted: (next) => {
+        state.applied = BigInt(next);
+        state.waitingSince = Date.now();
+        // Something committed: whatever failed before is over, the next wait starts short again.
+        state.outages = 0;
+      },
+      onEvent: count,
+      ...(deps.faults ? { faults: deps.faults } : {}),
+      ...(deps.contention ? { contention: deps.contention } : {}),
+    };
+    if (!handler.concurrency) return processPrepared(prepared, batchDeps, state);
+    return processByKey(
       prepared,
       {
-        sql: deps.sql,
-        handler,
-        groupId: deps.groupId,
-        producer: deps.producer,
-        deadLetterSuffix: settings.deadLetterSuffix,
-        maxTransactionSize: settings.batchSize,
-        log,
-        signal: deps.signal,
-        onCommitted: (next) => {
-          state.applied = BigInt(next);
-          state.waitingSince = Date.now();
-          // Something committed: whatever failed before is over, the next wait starts short again.
-          state.outages = 0;
+        ...batchDeps,
+        concurrency: handler.concurrency,
+        stopping: batch.stopping,
+        advanceOffset: (offset) => deps.advanceOffset({ topic: batch.topic, partition: batch.partition, offset }),
+        onRetryScheduled: (retry) => {
+          const last = retry.failure;
+          emit("event:retry-scheduled", {
+            handler: handler.name,
+            topic: batch.topic,
+            partition: batch.partition,
+            offset: retry.offset,
+            attempt: retry.attempt,
+            delayMs: retry.delayMs,
+            ...(last ? { errorClass: last.errorClass, ...(last.errorCode ? { errorCode: last.errorCode } : {}), error: last.error } : {}),
+          });
         },
-        onEvent: count,
-        ...(deps.faults ? { faults: deps.faults } : {}),
-        ...(deps.contention ? { contention: deps.contention } : {}),
       },
       state,
     );
@@ -159,6 +181,8 @@ export function createBatchRunner(deps: BatchRunnerDeps): (batch: PartitionBatch
       state.lastFailure = undefined;
       return;
     }
+    // Revoked or stopping: the lane is closed or draining and redelivers nothing.
+    if (outcome.kind === "cut") return { stopAt: outcome.offset, resumeAfterMs: 0 };
     if (outcome.kind === "retry-later") {
       const last = state.lastFailure;
       emit("event:retry-scheduled", {

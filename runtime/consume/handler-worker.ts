@@ -8,6 +8,7 @@ import type { EventResult } from "../inbox/unit-event.ts";
 import { type KafkaPort, partitionKey, type ProducerPort, type TopicPartition, type TopicPartitionOffset } from "../kafka/port.ts";
 import type { Logger } from "../log/logger.ts";
 import type { AvroDecoding } from "../registry/handler-avro.ts";
+import { advanceOffset } from "../db/sql/offsets.ts";
 import { createBatchRunner } from "./batch-runner.ts";
 import { createKafkaCommits } from "./kafka-commits.ts";
 import { failureFields, newPartitionState, type PartitionState } from "./partition-state.ts";
@@ -175,6 +176,7 @@ export function createHandlerWorker(deps: {
     ...(deps.onEvent ? { onEvent: (result) => deps.onEvent?.(handler.name, result) } : {}),
     partitions,
     offerToKafka: (o) => kafkaCommits.offer(o),
+    advanceOffset: (o) => advanceOffset(sql, groupId, o),
     signal: abort.signal,
     ...(faults ? { faults } : {}),
     contention: contentionMode,

@@ -192,7 +192,11 @@ describe("partition lanes", () => {
     lanes.open({ topic: "t", partition: 1 });
     lanes.push([record(0, 0), record(1, 0)]);
     await until("both in flight", () => delivered.length === 2);
-    await lanes.close([{ topic: "t", partition: 0 }], 20);
+    const closing = lanes.close([{ topic: "t", partition: 0 }], 20);
+    // Told at once, before the wait: a batch running events side by side starts no more.
+    expect(delivered[0]!.stopping.aborted).toBe(true);
+    expect(delivered[1]!.stopping.aborted).toBe(false);
+    await closing;
     expect(delivered[0]!.isStale()).toBe(true);
     expect(delivered[1]!.isStale()).toBe(false);
     expect(lanes.assigned()).toEqual([{ topic: "t", partition: 1 }]);
@@ -216,6 +220,7 @@ describe("partition lanes", () => {
     await until("in flight", () => delivered.length === 1);
     let drained = false;
     const draining = lanes.drain().then(() => (drained = true));
+    expect(delivered[0]!.stopping.aborted).toBe(true);
     await Bun.sleep(10);
     expect(drained).toBe(false);
     gate.resolve();

@@ -48,6 +48,8 @@ interface Lane {
   /** The next offset the fetcher should deliver; records below it are repeats and dropped. */
   nextOffset: number | undefined;
   inFlight: Promise<void> | undefined;
+  /** Aborts the batch under way's `stopping` signal (revocation, drain). */
+  stopping: AbortController | undefined;
   /** How many of `records` the batch under way holds. */
   inFlightRecords: number;
   waiting: ReturnType<typeof setTimeout> | undefined;
@@ -109,12 +111,15 @@ export function createPartitionLanes(deps: LaneDeps): PartitionLanes {
   const run = (lane: Lane) => {
     // A copy: the fetcher keeps appending to the lane while the handler works on the batch.
     const records = lane.records.slice(0, deps.maxBatchSize);
+    const stopping = new AbortController();
+    lane.stopping = stopping;
     const batch: PartitionBatch = {
       topic: lane.tp.topic,
       partition: lane.tp.partition,
       records,
       highWatermark: deps.highWatermark(lane.tp),
       isStale: () => lane.stale,
+      stopping: stopping.signal,
     };
     active++;
     lane.inFlightRecords = records.length;
@@ -136,6 +141,7 @@ export function createPartitionLanes(deps: LaneDeps): PartitionLanes {
       } finally {
         active--;
         lane.inFlight = undefined;
+        lane.stopping = undefined;
         lane.inFlightRecords = 0;
         updateFetching(lane);
         kick(lane);
@@ -151,6 +157,7 @@ export function createPartitionLanes(deps: LaneDeps): PartitionLanes {
         records: [],
         nextOffset: options.nextOffset === undefined ? undefined : Number(options.nextOffset),
         inFlight: undefined,
+        stopping: undefined,
         inFlightRecords: 0,
         waiting: undefined,
         held: options.held ?? false,
@@ -174,6 +181,7 @@ export function createPartitionLanes(deps: LaneDeps): PartitionLanes {
         lane.records = [];
         clearTimeout(lane.waiting);
         lane.waiting = undefined;
+        lane.stopping?.abort();
         closing.push(lane);
       }
       const inFlight = closing.flatMap((l) => (l.inFlight ? [l.inFlight] : []));
@@ -215,7 +223,10 @@ export function createPartitionLanes(deps: LaneDeps): PartitionLanes {
     async drain() {
       draining = true;
       runnable.length = 0;
-      for (const lane of lanes.values()) clearTimeout(lane.waiting);
+      for (const lane of lanes.values()) {
+        clearTimeout(lane.waiting);
+        lane.stopping?.abort();
+      }
       await Promise.all([...lanes.values()].flatMap((l) => (l.inFlight ? [l.inFlight] : [])));
     },
   };

@@ -52,6 +52,13 @@ export interface BatchDeps {
   applyUnit?: typeof applyUnit;
   /** The handler's contention mode, shared by its partitions (failure/contention.ts). */
   contention?: { serialized(): boolean; contended(failure: Failure): void };
+  /**
+   * Key-level concurrency (process-by-key.ts): the transactions write no offset, the caller
+   * stores the completed prefix; `onCommitted` still hears each event's next offset.
+   */
+  offsetsByCaller?: boolean;
+  /** Events beyond `prepared` that may be probed before dead-lettering (failure/systemic.ts). */
+  probeAlso?: readonly PreparedEvent[];
 }
 
 /**
@@ -65,7 +72,9 @@ export type BatchOutcome =
    * `fields`: the failure as logs may show it (the events' values taken out). `systemic`: the
    * event's neighbours fail alike, so it is not dead-lettered (failure/systemic.ts).
    */
-  | { kind: "wait"; offset: string; failure: Failure; fields: FailureFields; systemic?: boolean };
+  | { kind: "wait"; offset: string; failure: Failure; fields: FailureFields; systemic?: boolean }
+  /** Stopped before the end (the partition is being revoked, the worker stops): the rest from `offset` is left to the next owner. */
+  | { kind: "cut"; offset: string };
 
 const nextOf = (record: KafkaRecord) => (BigInt(record.offset) + 1n).toString();
 
@@ -219,7 +228,7 @@ async function applyRange(prepared: PreparedEvent[], from: number, to: number, a
   const last = slice[slice.length - 1]!.record;
   const result = await (deps.applyUnit ?? applyUnit)(
     events,
-    { topic: last.topic, partition: last.partition, offset: nextOf(last) },
+    deps.offsetsByCaller ? null : { topic: last.topic, partition: last.partition, offset: nextOf(last) },
     {
       sql: deps.sql,
       handler: deps.handler,
@@ -274,8 +283,9 @@ async function applyRange(prepared: PreparedEvent[], from: number, to: number, a
  */
 async function probeFollowing(prepared: PreparedEvent[], pos: number, failure: Failure, deps: BatchDeps): Promise<"event" | "systemic"> {
   const probes: Probe[] = [];
-  for (let p = pos + 1; p < prepared.length && verdictOf(failure, probes) === "undecided"; p++) {
-    const item = prepared[p]!;
+  const candidates = deps.probeAlso ? [...prepared, ...deps.probeAlso] : prepared;
+  for (let p = pos + 1; p < candidates.length && verdictOf(failure, probes) === "undecided"; p++) {
+    const item = candidates[p]!;
     if (item.kind !== "event") continue;
     const result = await (deps.applyUnit ?? applyUnit)([{ meta: item.meta, value: item.value }], null, {
       sql: deps.sql,
@@ -329,7 +339,7 @@ async function deadLetterAlone(event: EventItem, reason: DeadLetterReason, culpr
     await deps.sql.begin(async (tx) => {
       await Promise.all([
         insertDeadLettered(tx, deps.handler.name, meta),
-        saveOffset(tx, deps.groupId, { topic: record.topic, partition: record.partition, offset: nextOf(record) }),
+        deps.offsetsByCaller ? undefined : saveOffset(tx, deps.groupId, { topic: record.topic, partition: record.partition, offset: nextOf(record) }),
       ]);
     });
   } catch (e) {

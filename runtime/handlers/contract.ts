@@ -34,6 +34,22 @@ export interface EventMeta {
   timestamp: number;
 }
 
+/**
+ * Key-level concurrency inside a partition, for handlers that wait on something slow (an HTTP
+ * call, a rate-limited API). Each event runs alone in its own transaction (inbox row, business
+ * key, effects).
+ */
+export interface ConcurrencyOptions {
+  /** Events of one partition running at the same time, at most (1-256). Each holds a database connection while it runs. */
+  perPartition: number;
+  /**
+   * "key" (default): events with the same Kafka key run strictly in offset order, one after the
+   * other; events with different keys run side by side (records without a key count as one key).
+   * "none": no order at all, for handlers whose events are independent.
+   */
+  order?: "key" | "none";
+}
+
 export interface RetryPolicy {
   /** Total attempts, the first included. 1 = never retry. Default 5. */
   attempts: number;
@@ -93,6 +109,14 @@ export interface HandlerDefinition<T = unknown> {
    */
   schema?: string | Record<string, unknown>;
   retry?: Partial<RetryPolicy>;
+  /**
+   * Key-level concurrency inside each partition, e.g. `{ perPartition: 32, order: "key" }`.
+   * Omitted: a partition's events are applied in offset order, in batches (one transaction for
+   * many events). With it, the partition's stored offset only advances over the events done
+   * without a gap, so after a crash the events done past a gap come again and the inbox skips
+   * them. Needs `handle` (not `handleBatch`).
+   */
+  concurrency?: ConcurrencyOptions;
   /**
    * How long one call of `handle` (or `handleBatch`) may take, in milliseconds. Past it the call
    * counts as a failed attempt (retried, then dead-lettered), `ctx.signal` aborts and the

@@ -1,4 +1,5 @@
 import * as v from "valibot";
+import type { KeyOrder } from "../consume/key-schedule.ts";
 import type { HandlerDefinition, RetryPolicy, ValueFormat } from "./contract.ts";
 
 /** A handler ready for the engine: its definition with every option filled in. */
@@ -12,6 +13,8 @@ export interface LoadedHandler {
   schema?: string | Record<string, unknown>;
   retry: RetryPolicy;
   timeoutMs: number;
+  /** Key-level concurrency inside a partition; absent: offset order, in batches. */
+  concurrency?: { perPartition: number; order: KeyOrder };
   businessKey?: HandlerDefinition["businessKey"];
   /** Per event (`handle`) or set-based for a whole batch (`handleBatch`). */
   apply: { kind: "each"; handle: NonNullable<HandlerDefinition["handle"]> } | { kind: "batch"; handleBatch: NonNullable<HandlerDefinition["handleBatch"]> };
@@ -42,6 +45,20 @@ const definitionSchema = v.object({
         maxBackoffMs: v.optional(v.pipe(v.number(), v.minValue(0, "`retry.maxBackoffMs` must not be negative"))),
       },
       "`retry` must be an object { attempts, backoffMs, maxBackoffMs }",
+    ),
+  ),
+  concurrency: v.optional(
+    v.object(
+      {
+        perPartition: v.pipe(
+          v.number("`concurrency.perPartition` must be a whole number of events from 1 to 256"),
+          v.integer("`concurrency.perPartition` must be a whole number of events from 1 to 256"),
+          v.minValue(1, "`concurrency.perPartition` must be at least 1"),
+          v.maxValue(256, "`concurrency.perPartition` must be at most 256 (each running event holds a database connection)"),
+        ),
+        order: v.optional(v.picklist(["key", "none"], '`concurrency.order` must be "key" (same key in offset order) or "none"')),
+      },
+      '`concurrency` must be an object { perPartition, order: "key" | "none" }',
     ),
   ),
   timeoutMs: v.optional(v.pipe(v.number("`timeoutMs` must be a number of milliseconds"), v.integer(), v.minValue(1, "`timeoutMs` must be at least 1"))),
@@ -84,6 +101,9 @@ export function validateHandlerModule(name: string, file: string, moduleExports:
   if (parsed.output.schema !== undefined && parsed.output.format !== "avro") {
     return { problems: ['`schema` is the Avro reader schema: set `format: "avro"` too (or remove `schema`)'] };
   }
+  if (parsed.output.concurrency && def.handleBatch) {
+    return { problems: ["`concurrency` runs each event alone, in its own transaction: define `handle` (not `handleBatch`), or remove `concurrency`"] };
+  }
   const topics = typeof parsed.output.topic === "string" ? [parsed.output.topic] : [...new Set(parsed.output.topic)];
   const handler: LoadedHandler = {
     name,
@@ -93,6 +113,9 @@ export function validateHandlerModule(name: string, file: string, moduleExports:
     ...(parsed.output.schema !== undefined ? { schema: parsed.output.schema } : {}),
     retry: { ...defaultRetry, ...stripUndefined(parsed.output.retry ?? {}) },
     timeoutMs: parsed.output.timeoutMs ?? 30_000,
+    ...(parsed.output.concurrency
+      ? { concurrency: { perPartition: parsed.output.concurrency.perPartition, order: parsed.output.concurrency.order ?? "key" } }
+      : {}),
     apply: def.handle ? { kind: "each", handle: def.handle.bind(def) } : { kind: "batch", handleBatch: def.handleBatch!.bind(def) },
     ...(def.businessKey ? { businessKey: def.businessKey.bind(def) } : {}),
   };

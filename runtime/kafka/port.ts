@@ -49,6 +49,11 @@ export interface PartitionBatch {
   highWatermark: string;
   /** True once the partition was revoked or the batch otherwise went stale: stop, do not commit. */
   isStale(): boolean;
+  /**
+   * Aborted as soon as the partition is being revoked or the consumer drains (a graceful stop):
+   * a batch that runs events side by side starts no more of them, and lets the ones running finish.
+   */
+  stopping: AbortSignal;
 }
 
 export interface ConsumerOptions {

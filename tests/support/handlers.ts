@@ -28,6 +28,7 @@ export function effectsHandler({
   retry = "{ attempts: 3, backoffMs: 20, maxBackoffMs: 200 }",
   extra = "",
   timeoutMs,
+  options = "",
 }: {
   topic: string;
   table: string;
@@ -35,6 +36,8 @@ export function effectsHandler({
   retry?: string;
   extra?: string;
   timeoutMs?: number;
+  /** More handler options, as source: e.g. `concurrency: { perPartition: 16 },`. */
+  options?: string;
 }): string {
   return `import { defineHandler } from "ferry";
 
@@ -45,6 +48,7 @@ export default defineHandler<Payload>({
   ${businessKey ? "businessKey: (p) => p.key," : ""}
   retry: ${retry},
   ${timeoutMs ? `timeoutMs: ${timeoutMs},` : ""}
+  ${options}
   async handle(p, ctx) {
     ${extra}
     if (p.fail === "hang") await new Promise(() => {});

@@ -4,8 +4,8 @@ import { run } from "./run.ts";
 
 /**
  * The next offset of a partition for a consumer group, written in the same transaction as the
- * effects: a crash between the database commit and the Kafka commit replays nothing. The one
- * place this row is written. Returns the query already on the wire (pipelined).
+ * effects: a crash between the database commit and the Kafka commit replays nothing. Written
+ * here, or by advanceOffset (key-level concurrency) only. Returns the query already on the wire (pipelined).
  */
 export function saveOffset(tx: TransactionSql, groupId: string, position: TopicPartitionOffset): Promise<unknown> {
   return run(
@@ -13,6 +13,21 @@ export function saveOffset(tx: TransactionSql, groupId: string, position: TopicP
       values (${groupId}, ${position.topic}, ${position.partition}, ${position.offset})
       on conflict (group_id, topic, partition)
       do update set next_offset = excluded.next_offset, updated_at = now()`.execute(),
+  );
+}
+
+/**
+ * Moves a partition's next offset forward, in a statement of its own: key-level concurrency
+ * stores the prefix of events done without a gap after their own transactions committed. Only
+ * forward: those writes may overlap, and an older prefix landing last must not move it back.
+ */
+export function advanceOffset(sql: Sql, groupId: string, position: TopicPartitionOffset): Promise<unknown> {
+  return run(
+    sql`insert into ferry_offsets (group_id, topic, partition, next_offset)
+      values (${groupId}, ${position.topic}, ${position.partition}, ${position.offset})
+      on conflict (group_id, topic, partition)
+      do update set next_offset = excluded.next_offset, updated_at = now()
+      where ferry_offsets.next_offset < excluded.next_offset`.execute(),
   );
 }
 

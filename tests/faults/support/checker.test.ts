@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { check, offsetsAhead, type DeadLetterSeen, type Produced } from "./checker.ts";
+import { check, keyOrderViolations, offsetsAhead, type DeadLetterSeen, type Produced } from "./checker.ts";
 
 const ok = (eventId: string, partition: number, offset: number, businessKey?: string): Produced => ({
   eventId,
@@ -98,5 +98,30 @@ describe("offsetsAhead", () => {
     ["PostgreSQL's offset past a missing effect", new Map([[0, 0n]]), new Map([[0, 2n]]), ["a"], { kafkaAheadOfPostgres: 0, offsetAheadOfEffects: 1 }],
   ] as const)("%s", (_label, kafkaCommitted, postgresNext, applied, expected) => {
     expect(offsetsAhead(produced, { kafkaCommitted, postgresNext, applied: new Set(applied) })).toEqual(expected);
+  });
+});
+
+describe("keyOrderViolations", () => {
+  test("each key's sequence numbers strictly increasing, keys interleaved, is in order", () => {
+    expect(
+      keyOrderViolations([
+        { key: "a", seq: 1 },
+        { key: "b", seq: 0 },
+        { key: "a", seq: 5 },
+        { key: null, seq: 2 },
+        { key: "b", seq: 3 },
+      ]),
+    ).toEqual([]);
+  });
+
+  test("a key's event applied after a later one, or twice, is a violation", () => {
+    expect(
+      keyOrderViolations([
+        { key: "a", seq: 4 },
+        { key: "b", seq: 1 },
+        { key: "a", seq: 3 },
+        { key: "b", seq: 1 },
+      ]),
+    ).toEqual(["key a: seq 3 applied after 4", "key b: seq 1 applied after 1"]);
   });
 });

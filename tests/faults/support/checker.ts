@@ -225,3 +225,25 @@ export function offsetsAhead(produced: readonly Produced[], snapshot: OffsetSnap
   }
   return { kafkaAheadOfPostgres, offsetAheadOfEffects };
 }
+
+/** An effect row as written, in write order: the event's Kafka key and the sequence number it carried. */
+export interface KeyedRow {
+  key: string | null;
+  seq: number;
+}
+
+/**
+ * Per-key order under key-level concurrency: one key's events must be applied strictly in the
+ * order they were produced, so each key's sequence numbers, in write order, strictly increase.
+ * Returns every row that breaks it (empty when the order holds).
+ */
+export function keyOrderViolations(rows: readonly KeyedRow[]): string[] {
+  const last = new Map<string | null, number>();
+  const violations: string[] = [];
+  for (const row of rows) {
+    const before = last.get(row.key);
+    if (before !== undefined && row.seq <= before) violations.push(`key ${row.key}: seq ${row.seq} applied after ${before}`);
+    last.set(row.key, row.seq);
+  }
+  return violations;
+}

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type postgres from "postgres";
 import { startFerry, type FerryProcess } from "../../support/ferry-process.ts";
 import { effectsHandler, effectsTableMigration, writeHandlersDir } from "../../support/handlers.ts";
-import { check, type OffsetSnapshot, type Produced } from "./checker.ts";
+import { check, type KeyedRow, type OffsetSnapshot, type Produced } from "./checker.ts";
 import type { FaultKafka } from "./kafka.ts";
 import { keepLog } from "./report.ts";
 
@@ -19,13 +19,34 @@ export async function faultScenario(
     retry = "{ attempts: 3, backoffMs: 20, maxBackoffMs: 200 }",
     timeoutMs,
     env = {},
-  }: { partitions?: number; retry?: string; timeoutMs?: number; env?: Record<string, string> } = {},
+    handlerOptions,
+    handlerExtra,
+  }: {
+    partitions?: number;
+    retry?: string;
+    timeoutMs?: number;
+    env?: Record<string, string>;
+    /** More options of the effects handler, as source (e.g. its `concurrency`). */
+    handlerOptions?: string;
+    /** Code run first in the effects handler's `handle(p, ctx)`. */
+    handlerExtra?: string;
+  } = {},
 ) {
   const id = randomUUID().slice(0, 8);
   const topic = await deps.kafka.createTopic(`faults-${name}`, partitions);
   const table = `faults_${name.replace(/[^a-z0-9]/g, "_")}_${id}`;
   const handlersDir = writeHandlersDir(
-    { "record-effect.ts": effectsHandler({ topic, table, businessKey: true, retry, ...(timeoutMs ? { timeoutMs } : {}) }) },
+    {
+      "record-effect.ts": effectsHandler({
+        topic,
+        table,
+        businessKey: true,
+        retry,
+        ...(timeoutMs ? { timeoutMs } : {}),
+        ...(handlerOptions ? { options: handlerOptions } : {}),
+        ...(handlerExtra ? { extra: handlerExtra } : {}),
+      }),
+    },
     { [`0001_${table}.sql`]: effectsTableMigration(table) },
   );
   const groupPrefix = `faults-${name}-${id}`;
@@ -53,6 +74,17 @@ export async function faultScenario(
     /** One row per application of an event. */
     async applied() {
       return (await sql<{ event_id: string }[]>`select event_id from ${sql(table)}`).map((r) => ({ eventId: r.event_id }));
+    },
+    /**
+     * Every effect row in the order it was written (one key's events commit one after the other),
+     * with its Kafka key and, as its sequence number, the offset its event was acknowledged at:
+     * within a partition, the order a producer's events of one key were written in.
+     */
+    async appliedInOrder(produced: readonly Produced[]): Promise<KeyedRow[]> {
+      const offsetOf = new Map<string, number>();
+      for (const p of produced) if (p.ack && p.eventId !== null && !offsetOf.has(p.eventId)) offsetOf.set(p.eventId, Number(p.ack.offset));
+      const rows = await sql<{ event_id: string; kafka_key: string | null }[]>`select event_id, kafka_key from ${sql(table)} order by id`;
+      return rows.map((r) => ({ key: r.kafka_key, seq: offsetOf.get(r.event_id) ?? -1 }));
     },
     async count(): Promise<number> {
       return (await sql<{ n: number }[]>`select count(*)::int as n from ${sql(table)}`)[0]!.n;
