@@ -15,6 +15,7 @@ const controls: EngineControls = {
   resume: (...args) => void calls.push(["resume", ...args]),
   deadLetters: async () => [],
   inboxRows: async () => [],
+  outbox: async () => ({ rows: 0, oldestMs: 0 }),
   replay: async (_handler, eventIds, dryRun) => eventIds.map((eventId) => ({ eventId, reason: "permanent", outcome: dryRun ? "would-apply" : "applied" })),
 };
 const app = createAdminApp({

@@ -33,6 +33,7 @@ export interface BatchRunnerDeps {
   signal: AbortSignal;
   faults?: FaultInjector;
   contention?: BatchDeps["contention"];
+  outbox?: BatchDeps["outbox"];
 }
 
 /**
@@ -135,6 +136,7 @@ export function createBatchRunner(deps: BatchRunnerDeps): (batch: PartitionBatch
         onEvent: count,
         ...(deps.faults ? { faults: deps.faults } : {}),
         ...(deps.contention ? { contention: deps.contention } : {}),
+        ...(deps.outbox ? { outbox: deps.outbox } : {}),
       },
       state,
     );
