@@ -62,8 +62,11 @@ export interface EngineControls {
   replay(handler: string, eventIds: string[], dryRun: boolean): Promise<ReplayResult[]>;
   /** Inbox rows per handler (what technical deduplication keeps until pruned). */
   inboxRows(): Promise<Array<{ handler: string; rows: number }>>;
-  /** Events handlers published that the relay has not sent yet, and the age of the oldest (ms). */
-  outbox(): Promise<{ rows: number; oldestMs: number }>;
+  /**
+   * Events handlers published that the relay has not sent yet, the age of the oldest (ms), and
+   * the age past which /readyz fails (FERRY_OUTBOX_READY_AGE_MS).
+   */
+  outbox(): Promise<{ rows: number; oldestMs: number; readyAgeMs: number }>;
 }
 
 /** Operator controls over the running engine. HTTP-free: the admin API calls these. */
@@ -184,7 +187,10 @@ export function createEngineControls(deps: {
       });
     },
     inboxRows: () => countInboxRows(deps.sql),
-    outbox: () => deps.outboxBacklog?.() ?? outboxBacklog(deps.sql),
+    async outbox() {
+      const backlog = await (deps.outboxBacklog?.() ?? outboxBacklog(deps.sql));
+      return { ...backlog, readyAgeMs: config.outbox.readyAgeMs };
+    },
     async replay(name, eventIds, dryRun) {
       const w = worker(name);
       const wanted = new Set(eventIds);

@@ -29,6 +29,7 @@ import { createFaultInjector } from "./faults/inject.ts";
 import { type Encode, prepareEncoders } from "./outbox/encode.ts";
 import { createOutboxRelay, type OutboxRelay } from "./outbox/relay.ts";
 import { createOutboxWriter } from "./outbox/writer.ts";
+import { outboxReadinessReason } from "./outbox/readiness.ts";
 import { within } from "./health/bounded.ts";
 
 export type EngineState = "starting" | "running" | "draining" | "stopped";
@@ -228,13 +229,9 @@ export async function startEngine(
       }
       for (const w of pool.list()) for (const p of w.stalled()) reasons.push(describeStall(w.handler.name, p));
       for (const [name, problems] of avro.held) reasons.push(`handler ${name} is held back by the schema gate: ${problems.join("; ")}`);
-      // A database that does not answer (or fails) is the dependency check's reason already.
       const backlog = await within(started.backlog(), config.health.checkTimeoutMs).catch(() => undefined);
-      if (backlog && backlog.oldestMs > config.outbox.readyAgeMs) {
-        reasons.push(
-          `the outbox has ${backlog.rows} unsent event(s), the oldest ${Math.round(backlog.oldestMs / 1000)} s old (over FERRY_OUTBOX_READY_AGE_MS=${config.outbox.readyAgeMs}): the relay cannot send them (see outbox:waiting in the log)`,
-        );
-      }
+      const outboxReason = outboxReadinessReason(backlog, config.outbox.readyAgeMs);
+      if (outboxReason) reasons.push(outboxReason);
       return { ok: reasons.length === 0, reasons, state, handlers: pool.list().map((w) => w.handler.name) };
     },
     async stop() {
