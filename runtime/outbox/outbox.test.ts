@@ -17,6 +17,7 @@ import { testKafka } from "../../tests/support/kafka.ts";
 import { header, readRecords } from "../../tests/support/scenario.ts";
 import { prepareEncoders } from "./encode.ts";
 import { outboxEventId } from "./event-id.ts";
+import { readUnsent } from "../db/sql/outbox.ts";
 import { createOutboxRelay } from "./relay.ts";
 import { createOutboxWriter } from "./writer.ts";
 
@@ -159,6 +160,24 @@ describe("the outbox relay", () => {
       await producer.stop();
     }
   });
+});
+
+test("the relay reads unsent rows in id order, across a power of ten (not in the text order of the ids)", async () => {
+  class Rollback extends Error {}
+  const ids = ["999999999999999998", "999999999999999999", "1000000000000000000"];
+  const read = await sql
+    .begin(async (tx) => {
+      for (const id of ids) {
+        await tx`insert into ferry_outbox (id, event_id, handler, source_event_id, topic, key, value, headers)
+          values (${id}, ${`order-${id}-${run}`}, ${`order-${run}`}, 's', 'never-sent', null, null, '{}')`;
+      }
+      throw new Rollback(JSON.stringify((await readUnsent(tx, 1_000_000)).map((r) => r.id)));
+    })
+    .catch((e: unknown) => {
+      if (!(e instanceof Rollback)) throw e;
+      return JSON.parse(e.message) as string[];
+    });
+  expect(read.slice(-3)).toEqual(ids);
 });
 
 /** Rows of the earlier tests sent to the same topic by this relay (they were committed unsent). */

@@ -53,11 +53,14 @@ export interface UnsentRow {
   created_ms: number;
 }
 
-/** The oldest unsent rows, in the order they must go out. */
+/**
+ * The oldest unsent rows, in the order they must go out. Ordered by the bigint column, not by the
+ * text `id` it returns (ORDER BY would take the output column: "1000" sorts before "999").
+ */
 export function readUnsent(tx: TransactionSql, limit: number): Promise<UnsentRow[]> {
   return run(tx<UnsentRow[]>`
-    select id::text, event_id, topic, key, value, headers, (extract(epoch from created_at) * 1000)::float8 as created_ms
-    from ferry_outbox where sent_at is null order by id limit ${limit}`);
+    select o.id::text as id, o.event_id, o.topic, o.key, o.value, o.headers, (extract(epoch from o.created_at) * 1000)::float8 as created_ms
+    from ferry_outbox o where o.sent_at is null order by o.id limit ${limit}`);
 }
 
 export function markSent(tx: TransactionSql, ids: string[]): Promise<unknown> {
