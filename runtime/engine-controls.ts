@@ -4,6 +4,7 @@ import { decodeValue } from "./consume/prepare.ts";
 import type { HandlerWorker, PauseTarget } from "./consume/handler-worker.ts";
 import type { StalledPartition } from "./consume/stall-watch.ts";
 import { countInboxRows } from "./db/sql/inbox.ts";
+import { outboxBacklog } from "./db/sql/outbox.ts";
 import { readGroupOffsets } from "./db/sql/offsets.ts";
 import { readDeadLetters } from "./dlt/browse.ts";
 import { deadLetterTopic, type DeadLetter } from "./dlt/dead-letter.ts";
@@ -11,6 +12,7 @@ import { replayDeadLetters, type ReplayResult } from "./dlt/replay.ts";
 import { coerceError, ControlRefusedError, UnknownHandlerError } from "./errors.ts";
 import type { HandlerPool } from "./handler-pool.ts";
 import { partitionKey, type AdminPort, type KafkaPort } from "./kafka/port.ts";
+import type { OutboxWriter } from "./outbox/writer.ts";
 import type { Logger } from "./log/logger.ts";
 import type { AvroDecoding } from "./registry/handler-avro.ts";
 import { traceFieldsOf } from "./trace/traceparent.ts";
@@ -60,6 +62,11 @@ export interface EngineControls {
   replay(handler: string, eventIds: string[], dryRun: boolean): Promise<ReplayResult[]>;
   /** Inbox rows per handler (what technical deduplication keeps until pruned). */
   inboxRows(): Promise<Array<{ handler: string; rows: number }>>;
+  /**
+   * Events handlers published that the relay has not sent yet, the age of the oldest (ms), and
+   * the age past which /readyz fails (FERRY_OUTBOX_READY_AGE_MS).
+   */
+  outbox(): Promise<{ rows: number; oldestMs: number; readyAgeMs: number }>;
 }
 
 /** Operator controls over the running engine. HTTP-free: the admin API calls these. */
@@ -71,6 +78,10 @@ export function createEngineControls(deps: {
   config: FerryConfig;
   log: Logger;
   decoding(handler: string): AvroDecoding | undefined;
+  /** Where replayed handlers' `ctx.publish` writes. */
+  outbox?: OutboxWriter;
+  /** Unsent outbox rows and the age of the oldest. */
+  outboxBacklog?(): Promise<{ rows: number; oldestMs: number }>;
 }): EngineControls {
   const { pool, config } = deps;
   const worker = (name: string): HandlerWorker => {
@@ -176,6 +187,10 @@ export function createEngineControls(deps: {
       });
     },
     inboxRows: () => countInboxRows(deps.sql),
+    async outbox() {
+      const backlog = await (deps.outboxBacklog?.() ?? outboxBacklog(deps.sql));
+      return { ...backlog, readyAgeMs: config.outbox.readyAgeMs };
+    },
     async replay(name, eventIds, dryRun) {
       const w = worker(name);
       const wanted = new Set(eventIds);
@@ -185,7 +200,16 @@ export function createEngineControls(deps: {
       // One letter per event id: the same event dead-lettered twice is replayed once.
       const unique = [...new Map(selected.map((l) => [l.eventId, l])).values()];
       const avro = deps.decoding(w.handler.name);
-      return replayDeadLetters(unique, { sql: deps.sql, handler: w.handler, settings: config, log: deps.log, dryRun, ...(avro ? { avro } : {}) });
+      return replayDeadLetters(unique, {
+        sql: deps.sql,
+        handler: w.handler,
+        groupId: w.groupId,
+        settings: config,
+        log: deps.log,
+        dryRun,
+        ...(avro ? { avro } : {}),
+        ...(deps.outbox ? { outbox: deps.outbox } : {}),
+      });
     },
   };
 }

@@ -63,6 +63,10 @@ export interface EngineEventMap {
   "handler:replaced": { handler: string; file: string };
   "handler:removed": { handler: string; file: string };
   "handler:rejected": { file: string; problems: string[] };
+  /** The outbox relay sent published events; `latenciesMs`: each one's time from its transaction to Kafka's acknowledgement. */
+  "outbox:sent": { events: number; sendMs: number; latenciesMs: number[] };
+  /** The outbox relay failed (database or broker): it tries again after `retryInMs`. */
+  "outbox:waiting": { retryInMs: number; errorClass: string; error: string };
 }
 
 export type EngineEventName = keyof EngineEventMap;

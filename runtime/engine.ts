@@ -25,6 +25,12 @@ import { instrumentHandler } from "./handlers/instrument.ts";
 import type { LoadedHandler } from "./handlers/validate.ts";
 import type { AdminPort } from "./kafka/port.ts";
 import type { AvroDecoding } from "./registry/handler-avro.ts";
+import { createFaultInjector } from "./faults/inject.ts";
+import { type Encode, prepareEncoders } from "./outbox/encode.ts";
+import { createOutboxRelay, type OutboxRelay } from "./outbox/relay.ts";
+import { createOutboxWriter } from "./outbox/writer.ts";
+import { outboxReadinessReason } from "./outbox/readiness.ts";
+import { within } from "./health/bounded.ts";
 
 export type EngineState = "starting" | "running" | "draining" | "stopped";
 
@@ -73,6 +79,13 @@ export async function startEngine(
   let state: EngineState = "starting";
   const port = kafka ?? createConfluentKafka(config.kafka, log, config.consumer);
   const decodings = new Map(avro.decoding);
+  // ctx.publish: each handler's declared topics' encoders; the relay sends what committed.
+  const encoders = new Map<string, Map<string, Encode>>();
+  let relay: OutboxRelay | undefined;
+  const outbox = createOutboxWriter({ eventIdHeader: config.eventIdHeader, encoders, wake: () => relay?.wake() });
+  const prepareOutbox = async (handler: LoadedHandler) => {
+    encoders.set(handler.name, await prepareEncoders(handler, avroRegistry?.client, config.schemas.strategy));
+  };
   // Topics handlers consume that do not exist yet: looked up every few seconds until they do.
   const missingTopics = watchMissingTopics({
     partitionCounts: (topics) => admin!.partitionCounts(topics),
@@ -95,6 +108,7 @@ export async function startEngine(
       settings: config,
       log,
       events,
+      outbox,
       ...(decoding ? { avro: decoding } : {}),
     });
   };
@@ -104,6 +118,7 @@ export async function startEngine(
     const held = checked.held.get(handler.name);
     if (held) throw new SchemaGateError(held);
     await migrate(sql, await collectMigrations(config.handlersDir), log);
+    await prepareOutbox(handler);
     missingTopics.add((await ensureDeadLetterTopics(admin!, [handler], config, log)).missing);
     const decoding: AvroDecoding | undefined = checked.decoding.get(handler.name);
     if (decoding) decodings.set(handler.name, decoding);
@@ -125,9 +140,21 @@ export async function startEngine(
     throwIfStartAborted(signal);
     const { missing } = await ensureDeadLetterTopics(admin, handlers, config, log);
     producer = await port.producer();
+    // Any replica relays any handler's rows: started even with no publishing handler here.
+    relay = createOutboxRelay({
+      sql,
+      producer,
+      log,
+      events,
+      settings: config.outbox,
+      ...(config.faultInject ? { faults: createFaultInjector(config.faultInject) } : {}),
+    });
+    await relay.start();
     for (const handler of handlers) {
       throwIfStartAborted(signal);
       if (avro.held.has(handler.name)) continue; // not ready: never consume what it cannot read
+      // Before it consumes: an Avro schema it publishes with that is not registered stops the start here.
+      await prepareOutbox(handler);
       await pool.add(handler);
     }
     throwIfStartAborted(signal);
@@ -136,14 +163,26 @@ export async function startEngine(
   } catch (e) {
     missingTopics.stop();
     await pool.stopAll();
+    await relay?.stop();
     await producer?.stop().catch(() => undefined);
     await admin?.stop().catch(() => undefined);
     await sql.end({ timeout: 5 });
     throwIfStartAborted(signal, e);
     throw e;
   }
-  const controls = createEngineControls({ pool, admin, sql, kafka: port, config, log, decoding: (name) => decodings.get(name) });
-  const pruning = schedulePruning(sql, config.inbox, log);
+  const started = relay!;
+  const controls = createEngineControls({
+    pool,
+    admin,
+    sql,
+    kafka: port,
+    config,
+    log,
+    decoding: (name) => decodings.get(name),
+    outbox,
+    outboxBacklog: () => started.backlog(),
+  });
+  const pruning = schedulePruning(sql, { ...config.inbox, outboxRetentionHours: config.outbox.retentionHours }, log);
   // Bounded checks of PostgreSQL and Kafka for readiness, and an outage log even when nobody asks.
   const dependencies = watchDependencies([postgresDependency(config.database), kafkaRunningDependency(config.kafka, () => admin!.listTopics())], {
     log,
@@ -190,6 +229,9 @@ export async function startEngine(
       }
       for (const w of pool.list()) for (const p of w.stalled()) reasons.push(describeStall(w.handler.name, p));
       for (const [name, problems] of avro.held) reasons.push(`handler ${name} is held back by the schema gate: ${problems.join("; ")}`);
+      const backlog = await within(started.backlog(), config.health.checkTimeoutMs).catch(() => undefined);
+      const outboxReason = outboxReadinessReason(backlog, config.outbox.readyAgeMs);
+      if (outboxReason) reasons.push(outboxReason);
       return { ok: reasons.length === 0, reasons, state, handlers: pool.list().map((w) => w.handler.name) };
     },
     async stop() {
@@ -202,6 +244,8 @@ export async function startEngine(
       // A static member does not leave: a restart with the same FERRY_KAFKA_GROUP_INSTANCE_ID takes its
       // partitions back without a rebalance (until then, up to the session timeout, they wait for it).
       const drained = await finishedWithin(pool.stopAll({ leaveGroup: false }), config.shutdownTimeoutMs);
+      // After the handlers: what they committed last is sent before the producer closes (or by the next relay).
+      await relay?.stop();
       await producer?.stop().catch(() => undefined);
       await admin?.stop().catch(() => undefined);
       await sql.end({ timeout: 5 });

@@ -307,3 +307,15 @@ export class DependencyUnavailableError extends InfrastructureError {
     super(message, options);
   }
 }
+
+/**
+ * `ctx.publish` refused an event: a topic the handler did not declare in `publishes`, a value its
+ * format cannot write, a record over the size limit. The handler's failed attempt, like any error
+ * it throws (retried, then dead-lettered; the probes tell when every event fails alike).
+ */
+export class PublishError extends FerryError {
+  override name = "PublishError";
+  constructor(message: string, options: { cause?: unknown; code?: string } = {}) {
+    super(message, { code: "publish-refused", ...options, retriable: false });
+  }
+}

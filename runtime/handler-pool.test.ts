@@ -8,6 +8,7 @@ import { createLogger } from "./log/logger.ts";
 const handler = (name: string, version: number): LoadedHandler => ({
   name,
   file: `/h/${name}.ts`,
+  publishes: [],
   topics: [`t-${version}`, "shared"],
   format: "json",
   retry: { attempts: 1, backoffMs: 0, maxBackoffMs: 0 },

@@ -15,6 +15,7 @@ const controls: EngineControls = {
   resume: (...args) => void calls.push(["resume", ...args]),
   deadLetters: async () => [],
   inboxRows: async () => [],
+  outbox: async () => ({ rows: 3, oldestMs: 1_500, readyAgeMs: 60_000 }),
   replay: async (_handler, eventIds, dryRun) => eventIds.map((eventId) => ({ eventId, reason: "permanent", outcome: dryRun ? "would-apply" : "applied" })),
 };
 const app = createAdminApp({
@@ -58,6 +59,11 @@ describe("admin API", () => {
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { problems: string[] }).problems[0]).toStartWith("partitions.0:");
     expect((await post("/api/handlers/totals/pause", undefined, {})).status).toBe(401);
+  });
+
+  test("GET /api/outbox answers the backlog, behind the token", async () => {
+    expect(await (await app.request("/api/outbox", { headers: auth })).json()).toEqual({ rows: 3, oldestMs: 1_500, readyAgeMs: 60_000 });
+    expect((await app.request("/api/outbox")).status).toBe(401);
   });
 
   test("replay is a dry run unless dryRun is false, and needs event ids", async () => {

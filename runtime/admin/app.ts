@@ -6,7 +6,7 @@ import type { HealthReport } from "../health-report.ts";
 import { NoAnswerError, within } from "../health/bounded.ts";
 import { adminAuth } from "./auth.ts";
 import { deadLettersApi } from "./dead-letters-api.ts";
-import { handlersApi } from "./handlers-api.ts";
+import { handlersApi, outboxApi } from "./handlers-api.ts";
 import adminPageText from "./page/admin.html" with { type: "text" };
 
 // Imported as text (bun-types declares .html imports as bundles, which `type: "text"` is not).
@@ -51,6 +51,7 @@ export function createAdminApp(deps: AdminDeps): Hono {
     app.use("/api/*", adminAuth(admin.token));
     app.route("/api/handlers", handlersApi(admin.controls));
     app.route("/api/handlers", deadLettersApi(admin.controls));
+    app.route("/api/outbox", outboxApi(admin.controls));
   }
   app.notFound((c) => c.json({ error: `no route ${c.req.method} ${c.req.path}` }, 404));
   app.onError((e, c) => {

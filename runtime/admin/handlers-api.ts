@@ -11,6 +11,11 @@ const target = v.optional(
   {},
 );
 
+/** GET /outbox: unsent published events and the age of the oldest. */
+export function outboxApi(controls: EngineControls): Hono {
+  return new Hono().get("/", async (c) => c.json(await controls.outbox()));
+}
+
 /** GET /handlers: state, partitions, lag. POST /handlers/:name/pause|resume with an optional { topic, partitions }. */
 export function handlersApi(controls: EngineControls): Hono {
   const api = new Hono();

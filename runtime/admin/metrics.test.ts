@@ -21,6 +21,7 @@ test("counters follow engine events; lag and inbox size are read at scrape time"
       },
     ],
     inboxRows: async () => [{ handler: "totals", rows: 42 }],
+    outbox: async () => ({ rows: 4, oldestMs: 2_500 }),
     stalled: () => [{ handler: "totals", topic: "orders", partition: 0 }],
     build: { version: "0.1.0", commit: "abc123", bun: "1.4.5", librdkafka: "2.15.1" },
     processMetrics: true,
@@ -41,6 +42,8 @@ test("counters follow engine events; lag and inbox size are read at scrape time"
   events.emit("event:retry-scheduled", { ...where, offset: "4", attempt: 2, delayMs: 200 });
   events.emit("handler:called", { handler: "totals", durationMs: 2, ok: true });
   events.emit("offsets:committed", { ...where, offset: "5", durationMs: 3 });
+  events.emit("outbox:sent", { events: 2, sendMs: 4, latenciesMs: [3, 8] });
+  events.emit("outbox:waiting", { retryInMs: 500, errorClass: "KafkaError", error: "broker down" });
   const text = await metrics.render();
   expect(metrics.contentType).toStartWith("text/plain; version=0.0.4");
   for (const line of [
@@ -57,6 +60,12 @@ test("counters follow engine events; lag and inbox size are read at scrape time"
     'ferry_partitions_paused{handler="totals"} 1',
     'ferry_inbox_rows{handler="totals"} 42',
     'ferry_partition_stalled{handler="totals",topic="orders",partition="0"} 1',
+    "ferry_outbox_backlog 4",
+    "ferry_outbox_oldest_unsent_seconds 2.5",
+    "ferry_outbox_sent_total 2",
+    "ferry_outbox_waits_total 1",
+    'ferry_outbox_relay_seconds_bucket{le="0.005"} 1',
+    "ferry_outbox_relay_seconds_count 2",
     'ferry_build_info{version="0.1.0",commit="abc123",bun="1.4.5",librdkafka="2.15.1"} 1',
   ])
     expect(text).toContain(line);

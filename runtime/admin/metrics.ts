@@ -8,6 +8,8 @@ export interface MetricsSources {
   handlers(): Promise<HandlerStatus[]> | undefined;
   /** Inbox rows per handler (technical dedup state kept until pruned). */
   inboxRows(): Promise<Array<{ handler: string; rows: number }>> | undefined;
+  /** Unsent outbox rows and the age of the oldest (ms); undefined while the engine is starting. */
+  outbox?(): Promise<{ rows: number; oldestMs: number }> | undefined;
   /** Assigned partitions that have not advanced for FERRY_PARTITION_STALL_MS, per handler. */
   stalled(): Array<{ handler: string; topic: string; partition: number }>;
   /** ferry_build_info's labels; absent: no build info (unit tests). */
@@ -120,6 +122,38 @@ export function createMetrics(events: EngineEvents, sources: MetricsSources): { 
       for (const r of (await sources.inboxRows()) ?? []) this.set({ handler: r.handler }, r.rows);
     },
   });
+
+  new Gauge({
+    name: "ferry_outbox_backlog",
+    help: "Events handlers published (ctx.publish) that the relay has not sent yet, across all replicas",
+    registers,
+    async collect() {
+      const backlog = await sources.outbox?.();
+      if (backlog) this.set(backlog.rows);
+    },
+  });
+  new Gauge({
+    name: "ferry_outbox_oldest_unsent_seconds",
+    help: "Age of the oldest unsent outbox row (0 when none): above FERRY_OUTBOX_READY_AGE_MS, /readyz fails",
+    registers,
+    async collect() {
+      const backlog = await sources.outbox?.();
+      if (backlog) this.set(backlog.oldestMs / 1000);
+    },
+  });
+  const outboxSent = new Counter({ name: "ferry_outbox_sent_total", help: "Outbox events this process's relay sent and Kafka acknowledged", registers });
+  const outboxWaits = new Counter({ name: "ferry_outbox_waits_total", help: "Times this process's relay failed to send and waits", registers });
+  const relaySeconds = new Histogram({
+    name: "ferry_outbox_relay_seconds",
+    help: "From the publishing transaction to Kafka's acknowledgement of the event, per event",
+    buckets: seconds,
+    registers,
+  });
+  events.on("outbox:sent", (e) => {
+    outboxSent.inc(e.events);
+    for (const ms of e.latenciesMs) relaySeconds.observe(ms / 1000);
+  });
+  events.on("outbox:waiting", () => outboxWaits.inc());
 
   events.on("batch:applied", (b) => {
     const outcomes = { applied: b.applied, "technical-duplicate": b.technicalDuplicates, "functional-duplicate": b.functionalDuplicates };

@@ -26,6 +26,7 @@ export function createOperations(config: FerryConfig, log: Logger): { events: En
     build: buildInfo(librdkafkaVersion()),
     handlers: () => engine?.controls.listHandlers(),
     stalled: () => (engine?.workers ?? []).flatMap((w) => w.stalled().map((s) => ({ handler: w.handler.name, topic: s.topic, partition: s.partition }))),
+    outbox: () => engine?.controls.outbox(),
     inboxRows() {
       if (!engine) return undefined;
       if (!inbox || Date.now() - inbox.at > inboxCacheMs) inbox = { at: Date.now(), rows: engine.controls.inboxRows() };

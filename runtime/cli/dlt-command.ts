@@ -1,4 +1,7 @@
 import { loadConfig, type FerryConfig } from "../config/load.ts";
+import { groupIdFor } from "../consume/handler-worker.ts";
+import { prepareEncoders } from "../outbox/encode.ts";
+import { createOutboxWriter } from "../outbox/writer.ts";
 import { connectDatabase } from "../db/connect.ts";
 import { readDeadLetters } from "../dlt/browse.ts";
 import { deadLetterTopic, type DeadLetter } from "../dlt/dead-letter.ts";
@@ -8,7 +11,7 @@ import type { LoadedHandler } from "../handlers/validate.ts";
 import { explainConnectionFailure } from "../health/at-start.ts";
 import { createConfluentKafka } from "../kafka/confluent.ts";
 import { createLogger } from "../log/logger.ts";
-import { prepareHandlerAvro } from "../registry/handler-avro.ts";
+import { connectAvroRegistry, prepareHandlerAvro } from "../registry/handler-avro.ts";
 import { parseFlags, type FlagMap } from "./flags.ts";
 import { UsageError } from "./usage-error.ts";
 import { dltUsage } from "./usage.ts";
@@ -92,9 +95,13 @@ async function listOrReplay(
   const sql = connectDatabase(config.database, { poolSize: 2 });
   try {
     let done = 0;
+    // What the replayed calls publish is sent by the running workers' relays (woken by NOTIFY).
+    const encoders = new Map([[handler.name, await prepareEncoders(handler, connectAvroRegistry(config.schemas)?.client, config.schemas.strategy)]]);
     const results = await replayDeadLetters(letters, {
       sql,
       handler,
+      groupId: groupIdFor(config.groupPrefix, handler.name),
+      outbox: createOutboxWriter({ eventIdHeader: config.eventIdHeader, encoders, wake: () => undefined }),
       settings: config,
       log,
       dryRun,

@@ -39,6 +39,11 @@ export interface FerryConfig {
    * redelivered: the topics' retention (Kafka's default is 7 days), so the default is twice that.
    */
   inbox: { retentionHours: number; pruneIntervalMs: number };
+  /**
+   * The outbox relay: rows per send, the idle poll; sent rows kept `retentionHours` (pruned with the
+   * inbox); /readyz fails while the oldest unsent row is older than `readyAgeMs`.
+   */
+  outbox: { batchSize: number; pollIntervalMs: number; retentionHours: number; readyAgeMs: number };
   shutdownTimeoutMs: number;
   /** `ferry run` waits this long for PostgreSQL, Kafka and the registry to be reachable at start. */
   startupTimeoutMs: number;
@@ -89,6 +94,12 @@ export function loadConfig(source: Record<string, string | undefined>): FerryCon
     createDeadLetterTopics: s.FERRY_CREATE_DEAD_LETTER_TOPICS === "true",
     deadLetterReplicationFactor: s.FERRY_DEAD_LETTER_REPLICATION_FACTOR,
     inbox: { retentionHours: s.FERRY_INBOX_RETENTION_HOURS, pruneIntervalMs: s.FERRY_INBOX_PRUNE_INTERVAL_MS },
+    outbox: {
+      batchSize: s.FERRY_OUTBOX_BATCH_SIZE,
+      pollIntervalMs: s.FERRY_OUTBOX_POLL_MS,
+      retentionHours: s.FERRY_OUTBOX_RETENTION_HOURS,
+      readyAgeMs: s.FERRY_OUTBOX_READY_AGE_MS,
+    },
     shutdownTimeoutMs: s.FERRY_SHUTDOWN_TIMEOUT_MS,
     startupTimeoutMs: s.FERRY_STARTUP_TIMEOUT_MS,
     health: { checkTimeoutMs: s.FERRY_HEALTH_CHECK_TIMEOUT_MS, checkIntervalMs: s.FERRY_HEALTH_CHECK_INTERVAL_MS },

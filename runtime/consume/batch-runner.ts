@@ -36,6 +36,7 @@ export interface BatchRunnerDeps {
   signal: AbortSignal;
   faults?: FaultInjector;
   contention?: BatchDeps["contention"];
+  outbox?: BatchDeps["outbox"];
 }
 
 /**
@@ -136,6 +137,7 @@ export function createBatchRunner(deps: BatchRunnerDeps): (batch: PartitionBatch
       onEvent: count,
       ...(deps.faults ? { faults: deps.faults } : {}),
       ...(deps.contention ? { contention: deps.contention } : {}),
+      ...(deps.outbox ? { outbox: deps.outbox } : {}),
     };
     if (!handler.concurrency) return processPrepared(prepared, batchDeps, state);
     return processByKey(

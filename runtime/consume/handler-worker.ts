@@ -7,6 +7,7 @@ import type { LoadedHandler } from "../handlers/validate.ts";
 import type { EventResult } from "../inbox/unit-event.ts";
 import { type KafkaPort, partitionKey, type ProducerPort, type TopicPartition, type TopicPartitionOffset } from "../kafka/port.ts";
 import type { Logger } from "../log/logger.ts";
+import type { OutboxWriter } from "../outbox/writer.ts";
 import type { AvroDecoding } from "../registry/handler-avro.ts";
 import { advanceOffset } from "../db/sql/offsets.ts";
 import { createBatchRunner } from "./batch-runner.ts";
@@ -71,6 +72,8 @@ export function createHandlerWorker(deps: {
   avro?: AvroDecoding;
   events?: EngineEvents;
   onEvent?(handler: string, result: EventResult | { kind: "dead-lettered"; reason: string }): void;
+  /** Where the handler's `ctx.publish` writes. */
+  outbox?: OutboxWriter;
 }): HandlerWorker {
   const { handler, settings, sql } = deps;
   const groupId = groupIdFor(settings.groupPrefix, handler.name);
@@ -179,6 +182,7 @@ export function createHandlerWorker(deps: {
     advanceOffset: (o) => advanceOffset(sql, groupId, o),
     signal: abort.signal,
     ...(faults ? { faults } : {}),
+    ...(deps.outbox ? { outbox: deps.outbox } : {}),
     contention: contentionMode,
   });
 

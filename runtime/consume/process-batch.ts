@@ -25,6 +25,7 @@ import { applyUnit } from "../inbox/unit-of-work.ts";
 import type { EventResult, UnitEvent } from "../inbox/unit-event.ts";
 import type { KafkaRecord, OutgoingRecord, ProducerPort } from "../kafka/port.ts";
 import type { Logger } from "../log/logger.ts";
+import type { OutboxWriter } from "../outbox/writer.ts";
 import { traceFieldsOf } from "../trace/traceparent.ts";
 import { type FailureFields, failureFields, type PartitionState } from "./partition-state.ts";
 import type { RedactionSource } from "../log/redact.ts";
@@ -59,6 +60,8 @@ export interface BatchDeps {
   offsetsByCaller?: boolean;
   /** Events beyond `prepared` that may be probed before dead-lettering (failure/systemic.ts). */
   probeAlso?: readonly PreparedEvent[];
+  /** Where `ctx.publish` writes (the outbox). */
+  outbox?: OutboxWriter;
 }
 
 /**
@@ -238,6 +241,7 @@ async function applyRange(prepared: PreparedEvent[], from: number, to: number, a
       signal: deps.signal,
       serialized: deps.contention?.serialized() ?? false,
       ...(deps.faults ? { faults: deps.faults } : {}),
+      ...(deps.outbox ? { outbox: deps.outbox } : {}),
       beforeCommit: async (results) => {
         const letters: OutgoingRecord[] = [];
         const now = new Date();
@@ -296,6 +300,7 @@ async function probeFollowing(prepared: PreparedEvent[], pos: number, failure: F
       signal: deps.signal,
       serialized: deps.contention?.serialized() ?? false,
       dryRun: true,
+      ...(deps.outbox ? { outbox: deps.outbox } : {}),
     });
     if (!result.ok) probes.push({ kind: "failed", failure: { error: result.failure.error, source: result.failure.source } });
     else if (result.results[0]?.kind === "applied") probes.push({ kind: "applied" });

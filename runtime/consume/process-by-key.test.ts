@@ -18,7 +18,12 @@ import { type ByKeyDeps, processByKey } from "./process-by-key.ts";
 function prepared(keys: Array<string | null>): PreparedEvent[] {
   return keys.map((key, i) => {
     const record = { topic: "t", partition: 0, offset: String(100 + i), key: key === null ? null : Buffer.from(key), value: null, headers: {}, timestamp: 0 };
-    return { kind: "event", record, meta: { id: `e${i}`, key, keyBytes: record.key, headers: {}, topic: "t", partition: 0, offset: record.offset, timestamp: 0 }, value: i };
+    return {
+      kind: "event",
+      record,
+      meta: { id: `e${i}`, key, keyBytes: record.key, headers: {}, topic: "t", partition: 0, offset: record.offset, timestamp: 0 },
+      value: i,
+    };
   });
 }
 

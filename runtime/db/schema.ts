@@ -3,7 +3,9 @@
  * (`bun run db:generate`); never edit a generated migration that has shipped.
  */
 import { sql } from "drizzle-orm";
-import { bigint, index, integer, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
+import { bigint, bigserial, customType, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
+
+const bytea = customType<{ data: Buffer; driverData: Buffer }>({ dataType: () => "bytea" });
 
 /** One row per (handler, event id) that Ferry has dealt with: technical deduplication. */
 export const inbox = pgTable(
@@ -52,4 +54,36 @@ export const offsets = pgTable(
     updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().default(sql`now()`),
   },
   (t) => [primaryKey({ name: "ferry_offsets_pk", columns: [t.groupId, t.topic, t.partition] })],
+);
+
+/**
+ * Events handlers published (`ctx.publish`), written in the handler's transaction and sent to
+ * Kafka by the relay (outbox/relay.ts) after it committed. `id` is the send order: the relay
+ * sends unsent rows in id order, so rows of one (topic, key) written one transaction after the
+ * other go out in that order. Sent rows are kept (`sent_at`) until the retention prunes them.
+ */
+export const outbox = pgTable(
+  "ferry_outbox",
+  {
+    id: bigserial("id", { mode: "bigint" }).primaryKey(),
+    /** Derived from (handler, source event id, position of the publish): outbox/event-id.ts. */
+    eventId: text("event_id").notNull(),
+    handler: text("handler").notNull(),
+    sourceEventId: text("source_event_id").notNull(),
+    topic: text("topic").notNull(),
+    key: bytea("key"),
+    value: bytea("value"),
+    /** Header name → value (text), the event id header included. */
+    headers: jsonb("headers").$type<Record<string, string>>().notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().default(sql`now()`),
+    sentAt: timestamp("sent_at", { withTimezone: true }),
+  },
+  (t) => [
+    // A replayed handler call writes the same event ids again: kept once.
+    uniqueIndex("ferry_outbox_event_id_idx").on(t.eventId),
+    // The relay reads the unsent rows in id order; the backlog metric counts them.
+    index("ferry_outbox_unsent_idx").on(t.id).where(sql`${t.sentAt} is null`),
+    // The retention pruner deletes sent rows by age.
+    index("ferry_outbox_sent_at_idx").on(t.sentAt),
+  ],
 );

@@ -3,6 +3,7 @@ import { prepareRecord } from "../consume/prepare.ts";
 import type { LoadedHandler } from "../handlers/validate.ts";
 import { applyUnit } from "../inbox/unit-of-work.ts";
 import type { Logger } from "../log/logger.ts";
+import type { OutboxWriter } from "../outbox/writer.ts";
 import type { AvroDecoding } from "../registry/handler-avro.ts";
 import type { DeadLetter } from "./dead-letter.ts";
 
@@ -29,6 +30,10 @@ export async function replayDeadLetters(
     settings: { eventIdHeader: string; missingEventId: "dead-letter" | "derive" };
     log: Logger;
     dryRun: boolean;
+    /** The handler's consumer group: what its published events' ids derive from (outbox/event-id.ts). */
+    groupId: string;
+    /** Where the handler's `ctx.publish` writes. */
+    outbox?: OutboxWriter;
     /** For Avro handlers: the same decoding the worker uses (writer schemas from the registry). */
     avro?: AvroDecoding;
     onResult?(result: ReplayResult): void;
@@ -52,7 +57,8 @@ export async function replayDeadLetters(
       const unit = await applyUnit([{ meta: prepared.meta, value: prepared.value }], null, {
         sql: deps.sql,
         handler: deps.handler,
-        groupId: "ferry-replay",
+        groupId: deps.groupId,
+        ...(deps.outbox ? { outbox: deps.outbox } : {}),
         log: deps.log,
         attempt: 1,
         signal,

@@ -39,7 +39,12 @@ export type FailureSource =
   /** Producing dead letters before the transaction commits. */
   | "dead-letter"
   /** Reading writer schemas from the registry before decoding. */
-  | "registry";
+  | "registry"
+  /**
+   * The outbox relay sending committed events (outbox/relay.ts): no event is to blame (each was
+   * checked at its publish), so every failure here is waited out, never dead-lettered.
+   */
+  | "relay";
 
 export interface Failure {
   /** As translated at the adapters: DatabaseError, KafkaError, DecodeError, ... or the handler's own. */

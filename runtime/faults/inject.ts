@@ -15,6 +15,10 @@ export const faultPoints = [
   "dead-letter-acked",
   /** PostgreSQL committed a batch; its Kafka offset is not committed yet. */
   "db-committed",
+  /** A transaction holding published events (the outbox) committed; the relay has not sent them. */
+  "outbox-committed",
+  /** The relay's records were acknowledged by Kafka; their outbox rows are not marked sent yet. */
+  "outbox-sent",
 ] as const;
 
 export type FaultPoint = (typeof faultPoints)[number];

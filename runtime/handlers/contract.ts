@@ -75,6 +75,38 @@ export interface BatchContext {
   signal: AbortSignal;
   /** Returns an error that dead-letters the event at once, without retrying: `throw ctx.permanent("why")`. */
   permanent(message: string, options?: { cause?: unknown }): Error;
+  /**
+   * Publishes an event to `topic`, exactly once in effect: it is written to Ferry's outbox in this
+   * transaction (nothing is sent if the call fails, is retried or dead-lettered) and sent to Kafka
+   * by the relay once the transaction committed. Its event-id header is derived from this
+   * handler, the event being handled and the position of this publish for that event within the
+   * call, so a retried or replayed call publishes the same ids (a downstream inbox drops copies).
+   * `topic` must be declared in the handler's `publishes`; the value is encoded in the format
+   * declared there. In `handleBatch`, pass the item's event: `{ event: item.event }`.
+   * Awaiting it is optional: Ferry waits for every publish before it commits.
+   */
+  publish(topic: string, value: unknown, options?: PublishOptions): Promise<void>;
+}
+
+export interface PublishOptions {
+  /** The record key: records of one (topic, key) are sent in the order they were published. */
+  key?: string | Buffer | null;
+  /** Extra headers (Ferry sets the event id header itself). */
+  headers?: Record<string, string>;
+  /**
+   * The event this publish follows from. Required in `handleBatch` (pass `item.event`); in
+   * `handle` it is the event being handled.
+   */
+  event?: EventMeta;
+}
+
+/** A topic a handler publishes to, and how its values are written. */
+export interface PublishDeclaration {
+  topic: string;
+  /** Default "json". "avro": the registry's wire format, with `schema` (registered beforehand, never auto-registered). */
+  format?: ValueFormat;
+  /** With `format: "avro"`: the writer schema, a path to an `.avsc` file relative to the handler, or the schema object. */
+  schema?: string | Record<string, unknown>;
 }
 
 /** What a handler receives besides the event itself. */
@@ -117,6 +149,12 @@ export interface HandlerDefinition<T = unknown> {
    * them. Needs `handle` (not `handleBatch`).
    */
   concurrency?: ConcurrencyOptions;
+  /**
+   * The topics `ctx.publish` may write to, with their formats: `ferry topology --handlers` grants
+   * write on them and Ferry checks Avro schemas are registered at start. A publish to any other
+   * topic fails at the call.
+   */
+  publishes?: readonly PublishDeclaration[];
   /**
    * How long one call of `handle` (or `handleBatch`) may take, in milliseconds. Past it the call
    * counts as a failed attempt (retried, then dead-lettered), `ctx.signal` aborts and the

@@ -1,6 +1,6 @@
 import * as v from "valibot";
 import type { KeyOrder } from "../consume/key-schedule.ts";
-import type { HandlerDefinition, RetryPolicy, ValueFormat } from "./contract.ts";
+import type { HandlerDefinition, PublishDeclaration, RetryPolicy, ValueFormat } from "./contract.ts";
 
 /** A handler ready for the engine: its definition with every option filled in. */
 export interface LoadedHandler {
@@ -16,6 +16,8 @@ export interface LoadedHandler {
   /** Key-level concurrency inside a partition; absent: offset order, in batches. */
   concurrency?: { perPartition: number; order: KeyOrder };
   businessKey?: HandlerDefinition["businessKey"];
+  /** The topics `ctx.publish` may write to (none when it publishes nothing), formats filled in. */
+  publishes: Array<Required<Pick<PublishDeclaration, "topic" | "format">> & Pick<PublishDeclaration, "schema">>;
   /** Per event (`handle`) or set-based for a whole batch (`handleBatch`). */
   apply: { kind: "each"; handle: NonNullable<HandlerDefinition["handle"]> } | { kind: "batch"; handleBatch: NonNullable<HandlerDefinition["handleBatch"]> };
 }
@@ -61,6 +63,24 @@ const definitionSchema = v.object({
       '`concurrency` must be an object { perPartition, order: "key" | "none" }',
     ),
   ),
+  publishes: v.optional(
+    v.array(
+      v.object(
+        {
+          topic: topicName,
+          format: v.optional(v.picklist(["json", "string", "bytes", "avro"], '`publishes[].format` must be "json", "string", "bytes" or "avro"')),
+          schema: v.optional(
+            v.union(
+              [v.pipe(v.string(), v.minLength(1)), v.record(v.string(), v.unknown())],
+              "`publishes[].schema` must be a path to an .avsc file or an Avro schema object",
+            ),
+          ),
+        },
+        "each of `publishes` must be { topic, format?, schema? }",
+      ),
+      "`publishes` must be an array of { topic, format?, schema? }",
+    ),
+  ),
   timeoutMs: v.optional(v.pipe(v.number("`timeoutMs` must be a number of milliseconds"), v.integer(), v.minValue(1, "`timeoutMs` must be at least 1"))),
   handle: v.optional(v.function("`handle` must be a function (value, ctx) => Promise<void>")),
   handleBatch: v.optional(v.function("`handleBatch` must be a function (items, ctx) => Promise<void>")),
@@ -104,6 +124,17 @@ export function validateHandlerModule(name: string, file: string, moduleExports:
   if (parsed.output.concurrency && def.handleBatch) {
     return { problems: ["`concurrency` runs each event alone, in its own transaction: define `handle` (not `handleBatch`), or remove `concurrency`"] };
   }
+  const publishes = (parsed.output.publishes ?? []).map((p) => ({
+    topic: p.topic,
+    format: p.format ?? "json",
+    ...(p.schema !== undefined ? { schema: p.schema } : {}),
+  }));
+  const publishProblems = publishes.flatMap((p, i) => [
+    ...(publishes.findIndex((o) => o.topic === p.topic) !== i ? [`\`publishes\` declares topic ${p.topic} twice`] : []),
+    ...(p.format === "avro" && p.schema === undefined ? [`\`publishes\` topic ${p.topic} is Avro: give its writer \`schema\` (registered beforehand)`] : []),
+    ...(p.format !== "avro" && p.schema !== undefined ? [`\`publishes\` topic ${p.topic} has a \`schema\`: set \`format: "avro"\` too (or remove it)`] : []),
+  ]);
+  if (publishProblems.length > 0) return { problems: publishProblems };
   const topics = typeof parsed.output.topic === "string" ? [parsed.output.topic] : [...new Set(parsed.output.topic)];
   const handler: LoadedHandler = {
     name,
@@ -116,6 +147,7 @@ export function validateHandlerModule(name: string, file: string, moduleExports:
     ...(parsed.output.concurrency
       ? { concurrency: { perPartition: parsed.output.concurrency.perPartition, order: parsed.output.concurrency.order ?? "key" } }
       : {}),
+    publishes,
     apply: def.handle ? { kind: "each", handle: def.handle.bind(def) } : { kind: "batch", handleBatch: def.handleBatch!.bind(def) },
     ...(def.businessKey ? { businessKey: def.businessKey.bind(def) } : {}),
   };

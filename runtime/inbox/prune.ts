@@ -1,5 +1,6 @@
 import type { Sql } from "postgres";
 import { advisoryUnlock, pruneInboxChunk, tryAdvisoryLock } from "../db/sql/inbox.ts";
+import { pruneOutboxChunk } from "../db/sql/outbox.ts";
 import { coerceError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
 
@@ -13,13 +14,22 @@ const CHUNK = 5_000;
  * functional deduplication is forever.
  */
 export async function pruneInbox(sql: Sql, retentionHours: number): Promise<number> {
+  return pruneUnderLock(sql, (reserved) => pruneInboxChunk(reserved, retentionHours, CHUNK));
+}
+
+/** Deletes outbox rows sent longer ago than the retention (unsent rows are never pruned), like the inbox. */
+export async function pruneOutbox(sql: Sql, retentionHours: number): Promise<number> {
+  return pruneUnderLock(sql, (reserved) => pruneOutboxChunk(reserved, retentionHours, CHUNK));
+}
+
+async function pruneUnderLock(sql: Sql, chunk: (reserved: Sql) => Promise<number>): Promise<number> {
   const reserved = await sql.reserve();
   try {
     if (!(await tryAdvisoryLock(reserved, PRUNE_LOCK_KEY))) return 0;
     try {
       let total = 0;
       for (;;) {
-        const deleted = await pruneInboxChunk(reserved, retentionHours, CHUNK);
+        const deleted = await chunk(reserved);
         total += deleted;
         if (deleted < CHUNK) return total;
       }
@@ -34,7 +44,7 @@ export async function pruneInbox(sql: Sql, retentionHours: number): Promise<numb
 /** Prunes now and then every `intervalMs` until stopped. Failures are logged and retried next time. */
 export function schedulePruning(
   sql: Sql,
-  { retentionHours, pruneIntervalMs: intervalMs }: { retentionHours: number; pruneIntervalMs: number },
+  { retentionHours, pruneIntervalMs: intervalMs, outboxRetentionHours }: { retentionHours: number; pruneIntervalMs: number; outboxRetentionHours?: number },
   log: Logger,
 ): { stop(): void } {
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -45,6 +55,14 @@ export function schedulePruning(
       if (deleted > 0) log.info("inbox:pruned", { deleted, retentionHours });
     } catch (e) {
       log.warn("inbox:prune-failed", { error: coerceError(e), retryInMs: intervalMs });
+    }
+    if (outboxRetentionHours !== undefined) {
+      try {
+        const deleted = await pruneOutbox(sql, outboxRetentionHours);
+        if (deleted > 0) log.info("outbox:pruned", { deleted, retentionHours: outboxRetentionHours });
+      } catch (e) {
+        log.warn("outbox:prune-failed", { error: coerceError(e), retryInMs: intervalMs });
+      }
     }
     if (!stopped) timer = setTimeout(run, intervalMs);
   };

@@ -4,13 +4,14 @@ import { drizzleOver } from "../db/connect.ts";
 import { translateDatabaseError } from "../db/errors.ts";
 import { saveOffset } from "../db/sql/offsets.ts";
 import { limitStatementTime, markDeadLettered, reopenDeadLettered, serializeHandler } from "../db/sql/inbox.ts";
-import { coerceError, DatabaseError, HandlerTimeoutError, PermanentError } from "../errors.ts";
+import { coerceError, DatabaseError, HandlerTimeoutError, PermanentError, PublishError } from "../errors.ts";
 import type { FailureSource } from "../failure/policy.ts";
 import type { FaultInjector } from "../faults/inject.ts";
 import type { BatchContext, HandlerContext } from "../handlers/contract.ts";
 import type { LoadedHandler } from "../handlers/validate.ts";
 import type { TopicPartitionOffset } from "../kafka/port.ts";
 import type { Logger } from "../log/logger.ts";
+import type { OutboxCall, OutboxWriter } from "../outbox/writer.ts";
 import { claimEvents } from "./claim.ts";
 import { APPLIED, type EventResult, TECHNICAL_DUPLICATE, type UnitEvent } from "./unit-event.ts";
 
@@ -48,7 +49,16 @@ export interface UnitOfWorkOptions {
   graceMs?: number;
   /** Run after every other transaction of this handler, not beside them (a contended handler). */
   serialized?: boolean;
+  /** Where `ctx.publish` writes; absent, publishing fails at the call. */
+  outbox?: OutboxWriter;
 }
+
+const noOutbox: OutboxCall = {
+  publish: (topic) => {
+    throw new PublishError(`publish to ${topic}: this worker has no outbox`);
+  },
+  settle: async () => 0,
+};
 
 class DryRunRollback extends Error {
   constructor(readonly results: EventResult[]) {
@@ -141,6 +151,7 @@ export async function applyUnit(events: UnitEvent[], position: TopicPartitionOff
         if (marking) await marking.catch(stage("ferry"));
       };
       step = "handler";
+      const outbox = options.outbox?.open(tx, handler, groupId) ?? noOutbox;
       let db: PostgresJsDatabase | undefined;
       const base: BatchContext = {
         sql: tx,
@@ -151,6 +162,7 @@ export async function applyUnit(events: UnitEvent[], position: TopicPartitionOff
         attempt: options.attempt,
         signal: options.signal,
         permanent: (message, opts) => new PermanentError(message, opts),
+        publish: (topic, value, opts) => outbox.publish(topic, value, opts, undefined),
       };
       if (handler.apply.kind === "batch") {
         if (runnable.length > 0) {
@@ -162,6 +174,7 @@ export async function applyUnit(events: UnitEvent[], position: TopicPartitionOff
                 ctx,
               ),
             );
+            await outbox.settle();
           } catch (error) {
             await oursFailed();
             // Which event failed is unknown unless there is only one: the policy narrows it down.
@@ -177,9 +190,11 @@ export async function applyUnit(events: UnitEvent[], position: TopicPartitionOff
           const ctx: HandlerContext = Object.assign(Object.create(base) as BatchContext, {
             event: event.meta,
             log: base.log.child({ eventId: event.meta.id }),
+            publish: (topic: string, value: unknown, opts?: Parameters<BatchContext["publish"]>[2]) => outbox.publish(topic, value, opts, event.meta),
           });
           try {
             await withTimeout(handler.timeoutMs, ctx, options.signal, (c) => handle(event.value, c));
+            await outbox.settle();
           } catch (error) {
             await oursFailed();
             throw new StageFailed("handler", index, error);
@@ -197,13 +212,17 @@ export async function applyUnit(events: UnitEvent[], position: TopicPartitionOff
       if (options.dryRun) throw new DryRunRollback(results);
       step = "commit";
       arm(options.graceMs ?? UNIT_GRACE_MS);
-      return results;
+      return { results, published: await outbox.settle() };
     });
     // The driver can leave a transaction unsettled when its connection dies (porsager/postgres#1186):
     // past the deadline the unit is given up as the environment's failure, so its partition retries
     // on a fresh transaction instead of waiting forever. The abandoned one can only roll back.
     transaction.catch(() => undefined);
-    const results = await Promise.race([transaction, expired]);
+    const { results, published } = await Promise.race([transaction, expired]);
+    if (published > 0) {
+      options.faults?.("outbox-committed");
+      options.outbox?.committed();
+    }
     return { ok: true, results };
   } catch (e) {
     if (e instanceof DryRunRollback) return { ok: true, results: e.results };

@@ -38,6 +38,15 @@ describe("withHandlers", () => {
     ]);
   });
 
+  test("grants write on the topics a handler publishes to, and creates no dead letter topic for them", () => {
+    const result = withHandlers(state(), [{ ...handler, topics: ["orders.placed"], publishes: [{ topic: "invoice-requested" }] }], service, settings);
+    if ("problems" in result) throw new Error(result.problems.join("\n"));
+    expect(result.state.topics.map((t) => t.name)).toEqual(["orders.placed", "orders.placed.dlt"]);
+    expect(result.state.acls.map((a) => `${a.principal} ${a.operation} ${a.resourceType} ${a.resourceName}`)).toContain(
+      "User:alice write topic invoice-requested",
+    );
+  });
+
   test("keeps a dead letter topic the file declares itself", () => {
     const declared = state();
     declared.topics.push({ name: "orders.placed.dlt", partitions: 1, replicationFactor: 3, configs: {}, origin: "t.yaml:7" });

@@ -7,6 +7,8 @@ export interface HandlerNeeds {
   name: string;
   file: string;
   topics: string[];
+  /** Topics its `ctx.publish` writes to (the outbox relay produces them under the service's principal). */
+  publishes?: ReadonlyArray<{ topic: string }>;
 }
 
 export interface RunSettings {
@@ -18,7 +20,8 @@ export interface RunSettings {
  * Adds what `ferry run` needs for these handlers under `service`'s principal, so a worker never
  * starts and then fails on a missing topic or ACL: each handler's dead letter topics, read on its
  * topics and its consumer group (`<group-prefix>.<handler>`), write on its dead letter topics
- * (which, since KIP-679, also lets its idempotent producer start). Returns the merged state, or
+ * (which, since KIP-679, also lets its idempotent producer start) and on the topics it publishes
+ * to (`publishes`: the outbox relay sends them). Returns the merged state, or
  * the problems.
  */
 export function withHandlers(
@@ -46,6 +49,7 @@ export function withHandlers(
       acls.push(allow("read", "topic", topic), allow("write", "topic", dlt));
       if (!topics.some((t) => t.name === dlt)) topics.push(deadLetterFor(topic, dlt, handler, topics));
     }
+    for (const { topic } of handler.publishes ?? []) acls.push(allow("write", "topic", topic));
   }
 
   const merged: DesiredState = { topics, acls: dedupeAcls(acls), scope: state.scope };

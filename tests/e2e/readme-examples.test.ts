@@ -73,3 +73,65 @@ test("why int[] was wrong: PostgreSQL refuses 9,007,199,254,740,990 as an int", 
   const [row] = await sql<{ v: string }[]>`select (${[9_007_199_254_740_990]}::bigint[])[1]::text as v`;
   expect(row!.v).toBe("9007199254740990");
 });
+
+/** The README's ```ts block that starts with this file's comment line. */
+function readmeBlock(file: string): string {
+  const readme = readFileSync(path.resolve(import.meta.dir, "../../README.md"), "utf8");
+  const block = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!).find((b) => b.startsWith(`// ${file}`));
+  if (!block) throw new Error(`README.md has no \`\`\`ts block for ${file}`);
+  return block;
+}
+
+test("the README's two-step example: each order yields one invoice through ctx.publish; a dead-lettered order none", async () => {
+  const id = randomUUID().slice(0, 8);
+  const orders = await suite.kafka().createTopic("readme-orders", 2);
+  const requests = await suite.kafka().createTopic("readme-invoice-requested", 2);
+  const table = `invoices_${id}`;
+  const rename = (code: string) =>
+    code
+      .replaceAll('"invoice-requested"', JSON.stringify(requests))
+      .replace('topic: "orders"', `topic: ${JSON.stringify(orders)}`)
+      .replace("insert into invoices", `insert into ${table}`);
+  const dir = writeHandlersDir(
+    { "request-invoice.ts": rename(readmeBlock("handlers/request-invoice.ts")), "record-invoice.ts": rename(readmeBlock("handlers/record-invoice.ts")) },
+    { [`0001_${table}.sql`]: `create table ${table} (id bigserial primary key, order_id text not null, amount_cents bigint not null);` },
+  );
+  const order = (orderId: string, totalCents: number, eventId = orderId) => ({
+    topic: orders,
+    key: orderId,
+    value: JSON.stringify({ orderId, customerId: "c-1", totalCents }),
+    headers: { "event-id": `${id}-${eventId}` },
+  });
+  await suite.kafka().send([
+    order("o-1", 1250),
+    order("o-2", 990),
+    order("o-1", 1250), // a redelivery: the same event id
+    order("o-2", 990, "o-2-again"), // the same order under a new event id: a functional duplicate
+    order("o-3", -5), // refused after nothing was published
+  ]);
+  const worker = startFerry(["run", "--handlers", dir, "--group-prefix", `readme-chain-${id}`]);
+  try {
+    const invoices = await waitFor(
+      "two invoices",
+      async () => {
+        const rows = await sql<{ order_id: string; amount_cents: string }[]>`select order_id, amount_cents::text from ${sql(table)} order by order_id`;
+        return rows.length >= 2 ? rows : undefined;
+      },
+      { timeoutMs: 90_000, intervalMs: 250 },
+    );
+    await waitFor("the order that failed, dead-lettered", () => worker.logs.some((l) => l.msg === "event:dead-lettering"), { timeoutMs: 30_000 });
+    await Bun.sleep(1_000); // a third invoice would have arrived by now
+    expect([...(await sql`select order_id, amount_cents::text from ${sql(table)} order by order_id`)]).toEqual([...invoices]);
+    expect([...invoices]).toEqual([
+      { order_id: "o-1", amount_cents: "1250" },
+      { order_id: "o-2", amount_cents: "990" },
+    ]);
+    const published = await sql<{ n: number }[]>`select count(*)::int as n from ferry_outbox where topic = ${requests} and sent_at is not null`;
+    expect(published[0]!.n).toBe(2);
+  } finally {
+    worker.proc.kill("SIGTERM");
+    await worker.exited;
+    await sql`delete from ferry_outbox where topic = ${requests}`;
+    await sql.unsafe(`drop table if exists ${table}`);
+  }
+});

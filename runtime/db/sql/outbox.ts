@@ -1,0 +1,83 @@
+import type { Sql, TransactionSql } from "postgres";
+import { run } from "./run.ts";
+
+/** The channel a committed publish notifies: relays of other replicas wake on it. */
+export const OUTBOX_CHANNEL = "ferry_outbox";
+// Any constant works; it only has to be the same for every Ferry process on this database.
+const RELAY_LOCK_KEY = 0x6665_726f; // "fero"
+
+export interface OutboxRow {
+  eventId: string;
+  handler: string;
+  sourceEventId: string;
+  topic: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: Record<string, string>;
+}
+
+/**
+ * An event `ctx.publish` wrote, in the handler's transaction. The same event id again (a replayed
+ * call) is kept once. Pipelined.
+ */
+export function insertOutboxRow(tx: TransactionSql, row: OutboxRow): Promise<unknown> {
+  return run(
+    tx`insert into ferry_outbox (event_id, handler, source_event_id, topic, key, value, headers)
+      values (${row.eventId}, ${row.handler}, ${row.sourceEventId}, ${row.topic}, ${row.key}, ${row.value}, ${tx.json(row.headers)})
+      on conflict (event_id) do nothing`.execute(),
+  );
+}
+
+/** Delivered when (and only if) the transaction commits: relays elsewhere wake. Pipelined. */
+export function notifyOutbox(tx: TransactionSql): Promise<unknown> {
+  return run(tx`select pg_notify(${OUTBOX_CHANNEL}, '')`.execute());
+}
+
+/**
+ * The relay's turn: at most one transaction of one replica sends at a time, so rows go out in id
+ * order across replicas. Held until the transaction ends; false when another relay holds it.
+ */
+export async function takeRelayTurn(tx: TransactionSql): Promise<boolean> {
+  const [row] = await run(tx<{ locked: boolean }[]>`select pg_try_advisory_xact_lock(${RELAY_LOCK_KEY}) as locked`);
+  return row?.locked === true;
+}
+
+export interface UnsentRow {
+  id: string;
+  event_id: string;
+  topic: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: Record<string, string>;
+  /** When its transaction wrote it, milliseconds since the epoch (database clock). */
+  created_ms: number;
+}
+
+/**
+ * The oldest unsent rows, in the order they must go out. Ordered by the bigint column, not by the
+ * text `id` it returns (ORDER BY would take the output column: "1000" sorts before "999").
+ */
+export function readUnsent(tx: TransactionSql, limit: number): Promise<UnsentRow[]> {
+  return run(tx<UnsentRow[]>`
+    select o.id::text as id, o.event_id, o.topic, o.key, o.value, o.headers, (extract(epoch from o.created_at) * 1000)::float8 as created_ms
+    from ferry_outbox o where o.sent_at is null order by o.id limit ${limit}`);
+}
+
+export function markSent(tx: TransactionSql, ids: string[]): Promise<unknown> {
+  return run(tx`update ferry_outbox set sent_at = now() where id = any(${ids}::bigint[])`);
+}
+
+/** Unsent rows and the age of the oldest, in milliseconds (0 when none). */
+export async function outboxBacklog(sql: Sql): Promise<{ rows: number; oldestMs: number }> {
+  const [row] = await run(sql<{ rows: number; oldest_ms: number | null }[]>`
+    select count(*)::int as rows, (extract(epoch from now() - min(created_at)) * 1000)::float8 as oldest_ms
+    from ferry_outbox where sent_at is null`);
+  return { rows: row?.rows ?? 0, oldestMs: Math.max(0, Math.round(row?.oldest_ms ?? 0)) };
+}
+
+/** Deletes at most `limit` rows sent longer ago than the retention; returns how many. */
+export async function pruneOutboxChunk(sql: Sql, retentionHours: number, limit: number): Promise<number> {
+  const deleted = await run(sql`delete from ferry_outbox where id in (
+    select id from ferry_outbox where sent_at < now() - make_interval(hours => ${retentionHours}) limit ${limit})`);
+  return deleted.count;
+}

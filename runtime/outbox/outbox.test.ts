@@ -1,0 +1,187 @@
+/**
+ * ctx.publish and the relay against the real PostgreSQL and Kafka: rows are written in the
+ * handler's transaction (a failed call leaves none), ids are derived, not drawn, and the relay
+ * sends them in order per key with the event id header, once the transaction committed.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { randomUUID } from "node:crypto";
+import { createEngineEvents, type EngineEventMap } from "../engine-events.ts";
+import { collectMigrations, migrate } from "../db/migrate.ts";
+import { PublishError } from "../errors.ts";
+import type { EventMeta, HandlerContext } from "../handlers/contract.ts";
+import { validateHandlerModule, type LoadedHandler } from "../handlers/validate.ts";
+import { applyUnit } from "../inbox/unit-of-work.ts";
+import { createLogger } from "../log/logger.ts";
+import { testSql } from "../../tests/support/db.ts";
+import { testKafka } from "../../tests/support/kafka.ts";
+import { header, readRecords } from "../../tests/support/scenario.ts";
+import { prepareEncoders } from "./encode.ts";
+import { outboxEventId } from "./event-id.ts";
+import { readUnsent } from "../db/sql/outbox.ts";
+import { createOutboxRelay } from "./relay.ts";
+import { createOutboxWriter } from "./writer.ts";
+
+const sql = testSql();
+const log = createLogger({ level: "error" });
+let kafka: Awaited<ReturnType<typeof testKafka>>;
+let target: string;
+const run = randomUUID().slice(0, 8);
+
+beforeAll(async () => {
+  await migrate(sql, await collectMigrations(undefined), log);
+  kafka = await testKafka();
+  target = await kafka.createTopic("outbox-target", 3, false);
+});
+afterAll(async () => {
+  await sql`delete from ferry_outbox where handler like ${`%-${run}`}`;
+  await kafka.close();
+  await sql.end();
+});
+
+function handlerOf(name: string, handle: (value: { n: number; fail?: boolean }, ctx: HandlerContext) => Promise<void>): LoadedHandler {
+  const result = validateHandlerModule(`${name}-${run}`, `/h/${name}.ts`, {
+    default: { topic: "orders", publishes: [{ topic: target }, { topic: `${target}-text`, format: "string" }], handle },
+  });
+  if ("problems" in result) throw new Error(result.problems.join("\n"));
+  return result.handler;
+}
+
+const meta = (id: string, n: number): EventMeta => ({ id, key: null, keyBytes: null, headers: {}, topic: "orders", partition: 0, offset: String(n), timestamp: 0 });
+
+async function apply(handler: LoadedHandler, events: Array<{ id: string; n: number; fail?: boolean }>, wake = () => {}) {
+  const encoders = new Map([[handler.name, await prepareEncoders(handler, undefined, "TopicName")]]);
+  const outbox = createOutboxWriter({ eventIdHeader: "event-id", encoders, wake });
+  return applyUnit(
+    events.map((e) => ({ meta: meta(e.id, e.n), value: { n: e.n, ...(e.fail ? { fail: true } : {}) } })),
+    null,
+    { sql, handler, groupId: `g.${handler.name}`, log, attempt: 1, signal: new AbortController().signal, outbox },
+  );
+}
+
+const rowsOf = (handler: LoadedHandler) =>
+  sql<Array<{ event_id: string; source_event_id: string; topic: string; key: string | null; value: Buffer }>>`
+    select event_id, source_event_id, topic, convert_from(key, 'utf8') as key, value from ferry_outbox where handler = ${handler.name} order by id`;
+
+describe("ctx.publish", () => {
+  test("writes the published events in the handler's transaction, with ids derived from (group, source event, position)", async () => {
+    const handler = handlerOf("invoicing", async (v, ctx) => {
+      await ctx.publish(target, { invoiceFor: v.n }, { key: `k${v.n % 2}` });
+      void ctx.publish(target, { reminderFor: v.n }, { key: `k${v.n % 2}`, headers: { kind: "reminder" } }); // not awaited: Ferry waits
+    });
+    let woken = 0;
+    const result = await apply(
+      handler,
+      [
+        { id: `a-${run}`, n: 1 },
+        { id: `b-${run}`, n: 2 },
+      ],
+      () => woken++,
+    );
+    expect(result.ok).toBe(true);
+    expect(woken).toBe(1);
+    const rows = await rowsOf(handler);
+    expect(rows.map((r) => [r.source_event_id, r.key, JSON.parse(r.value.toString())])).toEqual([
+      [`a-${run}`, "k1", { invoiceFor: 1 }],
+      [`a-${run}`, "k1", { reminderFor: 1 }],
+      [`b-${run}`, "k0", { invoiceFor: 2 }],
+      [`b-${run}`, "k0", { reminderFor: 2 }],
+    ]);
+    const groupId = `g.${handler.name}`;
+    expect(rows.map((r) => r.event_id)).toEqual([
+      outboxEventId({ groupId, sourceEventId: `a-${run}`, position: 0 }),
+      outboxEventId({ groupId, sourceEventId: `a-${run}`, position: 1 }),
+      outboxEventId({ groupId, sourceEventId: `b-${run}`, position: 0 }),
+      outboxEventId({ groupId, sourceEventId: `b-${run}`, position: 1 }),
+    ]);
+  });
+
+  test("a failed call publishes nothing: its rows roll back with its effects", async () => {
+    const handler = handlerOf("failing", async (v, ctx) => {
+      await ctx.publish(target, { n: v.n });
+      if (v.fail) throw new Error("the handler fails after publishing");
+    });
+    const result = await apply(handler, [{ id: `f-${run}`, n: 1, fail: true }]);
+    expect(result.ok).toBe(false);
+    expect((await rowsOf(handler)).length).toBe(0);
+  });
+
+  test("refuses a topic the handler did not declare, and a value its declared format cannot write, at the call", async () => {
+    const seen: unknown[] = [];
+    const handler = handlerOf("undeclared", async (v, ctx) => {
+      for (const attempt of [() => ctx.publish("somewhere-else", { n: v.n }), () => ctx.publish(`${target}-text`, { not: "a string" })]) {
+        try {
+          await attempt();
+        } catch (e) {
+          seen.push(e);
+        }
+      }
+    });
+    const result = await apply(handler, [{ id: `u-${run}`, n: 1 }]);
+    expect(result.ok).toBe(true);
+    expect(seen[0]).toBeInstanceOf(PublishError);
+    expect((seen[0] as PublishError).code).toBe("undeclared-topic");
+    expect((seen[0] as Error).message).toContain('which it does not declare: add { topic: "somewhere-else" } to its `publishes`');
+    expect((seen[1] as Error).message).toContain('declared format "string"');
+    expect((await rowsOf(handler)).length).toBe(0);
+  });
+});
+
+describe("the outbox relay", () => {
+  test("sends committed rows in order per key with their event ids, marks them sent, and reports the latency", async () => {
+    const handler = handlerOf("relayed", async (v, ctx) => {
+      for (let i = 0; i < 3; i++) await ctx.publish(target, { n: v.n, i }, { key: `key-${v.n % 4}` });
+    });
+    const events = createEngineEvents();
+    const sent: Array<EngineEventMap["outbox:sent"]> = [];
+    events.on("outbox:sent", (e) => sent.push(e));
+    const producer = await kafka.kafka.producer();
+    const relay = createOutboxRelay({ sql, producer, log, events, settings: { batchSize: 7, pollIntervalMs: 60_000 } });
+    await relay.start();
+    try {
+      // Eight units, each waking the relay at its commit (the poll is a minute: only the wake-ups can send).
+      for (let n = 0; n < 8; n++) expect((await apply(handler, [{ id: `r${n}-${run}`, n }], relay.wake)).ok).toBe(true);
+      const records = await readRecords(kafka, target, 24 + (await countSentBefore()), 30_000);
+      const ours = records.filter((r) => JSON.parse(r.value!.toString()).n !== undefined && header(r, "event-id") !== undefined);
+      const byId = new Map((await rowsOf(handler)).map((r) => [r.event_id, r]));
+      const mine = ours.filter((r) => byId.has(header(r, "event-id")!));
+      expect(mine.length).toBe(24);
+      // Per key, in the order published: (n, i) ascending.
+      const perKey = new Map<string, Array<[number, number]>>();
+      for (const r of mine) {
+        const v = JSON.parse(r.value!.toString());
+        perKey.set(r.key!.toString(), [...(perKey.get(r.key!.toString()) ?? []), [v.n, v.i]]);
+      }
+      for (const seq of perKey.values()) expect(seq).toEqual([...seq].sort((a, b) => a[0] - b[0] || a[1] - b[1]));
+      expect((await sql`select count(*)::int as n from ferry_outbox where handler = ${handler.name} and sent_at is null`)[0]!.n).toBe(0);
+      expect(await relay.backlog()).toMatchObject({ rows: 0, oldestMs: 0 });
+      expect(sent.reduce((n, e) => n + e.events, 0)).toBeGreaterThanOrEqual(24);
+    } finally {
+      await relay.stop();
+      await producer.stop();
+    }
+  });
+});
+
+test("the relay reads unsent rows in id order, across a power of ten (not in the text order of the ids)", async () => {
+  class Rollback extends Error {}
+  const ids = ["999999999999999998", "999999999999999999", "1000000000000000000"];
+  const read = await sql
+    .begin(async (tx) => {
+      for (const id of ids) {
+        await tx`insert into ferry_outbox (id, event_id, handler, source_event_id, topic, key, value, headers)
+          values (${id}, ${`order-${id}-${run}`}, ${`order-${run}`}, 's', 'never-sent', null, null, '{}')`;
+      }
+      throw new Rollback(JSON.stringify((await readUnsent(tx, 1_000_000)).map((r) => r.id)));
+    })
+    .catch((e: unknown) => {
+      if (!(e instanceof Rollback)) throw e;
+      return JSON.parse(e.message) as string[];
+    });
+  expect(read.slice(-3)).toEqual(ids);
+});
+
+/** Rows of the earlier tests sent to the same topic by this relay (they were committed unsent). */
+async function countSentBefore(): Promise<number> {
+  const [row] = await sql<{ n: number }[]>`select count(*)::int as n from ferry_outbox where topic = ${target} and handler not like ${"relayed-%"}`;
+  return row!.n;
+}

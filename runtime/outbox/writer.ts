@@ -1,0 +1,108 @@
+/**
+ * The handler side of the outbox: `ctx.publish` encodes the value with its topic's declared
+ * format, derives the event id and writes the row in the handler's transaction. The relay
+ * (relay.ts) sends what committed.
+ */
+import type { TransactionSql } from "postgres";
+import { insertOutboxRow, notifyOutbox } from "../db/sql/outbox.ts";
+import { PublishError } from "../errors.ts";
+import type { EventMeta, PublishOptions } from "../handlers/contract.ts";
+import type { LoadedHandler } from "../handlers/validate.ts";
+import type { Encode } from "./encode.ts";
+import { outboxEventId } from "./event-id.ts";
+
+export interface OutboxWriter {
+  /** The event id header name (FERRY_EVENT_ID_HEADER): downstream Ferry handlers deduplicate on it. */
+  readonly eventIdHeader: string;
+  /** Each declared topic's encoder for this handler (see encode.ts `prepareEncoders`). */
+  encoders(handler: string): Map<string, Encode> | undefined;
+  /** Publishes within one unit of work's transaction. */
+  open(tx: TransactionSql, handler: LoadedHandler, groupId: string): OutboxCall;
+  /** A transaction holding published rows committed: the relay sends them now. */
+  committed(): void;
+}
+
+export interface OutboxCall {
+  /** `event`: the event being handled (per-event handlers); `options.event` wins. */
+  publish(topic: string, value: unknown, options: PublishOptions | undefined, event: EventMeta | undefined): Promise<void>;
+  /**
+   * Waits for every row written so far (the inserts are pipelined): a failure is the handler's
+   * call's. Returns how many rows this unit wrote in all.
+   */
+  settle(): Promise<number>;
+}
+
+/** Kafka's default `message.max.bytes`: a bigger record could never be sent, so it is refused at the call. */
+export const MAX_RECORD_BYTES = 1_000_000;
+
+export function createOutboxWriter({
+  eventIdHeader,
+  encoders,
+  wake,
+}: {
+  eventIdHeader: string;
+  encoders: Map<string, Map<string, Encode>>;
+  wake(): void;
+}): OutboxWriter {
+  return {
+    eventIdHeader,
+    encoders: (handler) => encoders.get(handler),
+    committed: wake,
+    open(tx, handler, groupId) {
+      const declared = encoders.get(handler.name) ?? new Map<string, Encode>();
+      // Publishes so far per source event: the position is what makes a replayed call's ids equal.
+      const positions = new Map<string, number>();
+      let pending: Promise<unknown>[] = [];
+      let written = 0;
+      let notified = false;
+      return {
+        publish(topic, value, options, event) {
+          const source = options?.event ?? event;
+          if (!source) {
+            throw new PublishError(`publish to ${topic} from handleBatch: pass the item's event, ctx.publish(topic, value, { event: item.event })`, {
+              code: "publish-without-event",
+            });
+          }
+          const encode = declared.get(topic);
+          if (!encode) {
+            const known = [...declared.keys()];
+            throw new PublishError(
+              `handler ${handler.name} published to topic ${topic}, which it does not declare: add { topic: ${JSON.stringify(topic)} } to its \`publishes\`${known.length > 0 ? ` (declared: ${known.join(", ")})` : ""}`,
+              { code: "undeclared-topic" },
+            );
+          }
+          const position = positions.get(source.id) ?? 0;
+          positions.set(source.id, position + 1);
+          const bytes = encode(value);
+          const key = options?.key === undefined || options.key === null ? null : Buffer.from(options.key);
+          const eventId = outboxEventId({ groupId, sourceEventId: source.id, position });
+          const headers = { ...options?.headers, [eventIdHeader]: eventId };
+          const size = (bytes?.length ?? 0) + (key?.length ?? 0) + Object.entries(headers).reduce((n, [k, v]) => n + k.length + Buffer.byteLength(v), 0);
+          if (size > MAX_RECORD_BYTES) {
+            throw new PublishError(`publish to ${topic}: the record is ${size} bytes, over Kafka's ${MAX_RECORD_BYTES}-byte limit`, {
+              code: "record-too-large",
+            });
+          }
+          const inserted = insertOutboxRow(tx, { eventId, handler: handler.name, sourceEventId: source.id, topic, key, value: bytes, headers });
+          // Checked in settle(): a caller that does not await must not see an unhandled rejection.
+          inserted.catch(() => undefined);
+          pending.push(inserted);
+          written++;
+          if (!notified) {
+            notified = true;
+            const notify = notifyOutbox(tx);
+            notify.catch(() => undefined);
+            pending.push(notify);
+          }
+          return inserted.then(() => undefined);
+        },
+        async settle() {
+          const waiting = pending;
+          pending = [];
+          await Promise.all(waiting);
+          return written;
+        },
+      };
+    },
+  };
+}
