@@ -5,7 +5,7 @@ import { decide, type Failure, waitDelay } from "../failure/policy.ts";
 import type { FaultInjector } from "../faults/inject.ts";
 import type { LoadedHandler } from "../handlers/validate.ts";
 import type { EventResult } from "../inbox/unit-event.ts";
-import { partitionKey, type BatchProgress, type PartitionBatch, type ProducerPort, type TopicPartitionOffset } from "../kafka/port.ts";
+import { partitionKey, type BatchProgress, type KafkaRecord, type PartitionBatch, type ProducerPort, type TopicPartitionOffset } from "../kafka/port.ts";
 import type { Logger } from "../log/logger.ts";
 import type { AvroDecoding } from "../registry/handler-avro.ts";
 import { type FailureFields, failureFields, newPartitionState, type PartitionState } from "./partition-state.ts";
@@ -26,7 +26,7 @@ export interface BatchRunnerDeps {
   /** For format "avro": fetches the batch's writer schemas (async), then decodes (sync). */
   avro?: AvroDecoding;
   emit: EngineEvents["emit"];
-  onEvent?(result: EventResult | { kind: "dead-lettered"; reason: string }): void;
+  onEvent?: BatchDeps["onEvent"];
   /** The failure policy's memory per assigned partition (created on assignment, dropped on revocation). */
   partitions: Map<string, PartitionState>;
   /** Key-level concurrency: stores a partition's next offset in PostgreSQL, only forward. */
@@ -37,6 +37,8 @@ export interface BatchRunnerDeps {
   faults?: FaultInjector;
   contention?: BatchDeps["contention"];
   outbox?: BatchDeps["outbox"];
+  /** Contention backoffs: a real timer unless handed in (ferry/testing's fake clock). */
+  sleep?: BatchDeps["sleep"];
 }
 
 /**
@@ -59,7 +61,7 @@ export function createBatchRunner(deps: BatchRunnerDeps): (batch: PartitionBatch
     if (!state) deps.partitions.set(key, (state = newPartitionState(settings.batchSize)));
     state.waitingSince ??= Date.now();
     const tally: Tally = { ...emptyTally, records: batch.records.length };
-    const count = (result: EventResult | { kind: "dead-lettered"; reason: string }) => {
+    const count = (result: EventResult | { kind: "dead-lettered"; reason: string }, record: KafkaRecord) => {
       if (result.kind === "applied") tally.applied++;
       else if (result.kind === "technical-duplicate") tally.technicalDuplicates++;
       else if (result.kind === "functional-duplicate") tally.functionalDuplicates++;
@@ -73,7 +75,7 @@ export function createBatchRunner(deps: BatchRunnerDeps): (batch: PartitionBatch
               ? "functional-duplicate"
               : null;
       if (reason) emit("event:dead-lettered", { ...where, reason });
-      deps.onEvent?.(result);
+      deps.onEvent?.(result, record);
     };
     try {
       const outcome = await apply(batch, state, tally, count);
@@ -86,12 +88,7 @@ export function createBatchRunner(deps: BatchRunnerDeps): (batch: PartitionBatch
     }
   };
 
-  async function apply(
-    batch: PartitionBatch,
-    state: PartitionState,
-    tally: Tally,
-    count: (r: EventResult | { kind: "dead-lettered"; reason: string }) => void,
-  ) {
+  async function apply(batch: PartitionBatch, state: PartitionState, tally: Tally, count: NonNullable<BatchDeps["onEvent"]>) {
     // Records below PostgreSQL's offset were applied already (a crash between the two commits).
     // A batch is in offset order: they can only be its first ones (almost always none).
     const floor = state.applied;
@@ -138,6 +135,7 @@ export function createBatchRunner(deps: BatchRunnerDeps): (batch: PartitionBatch
       ...(deps.faults ? { faults: deps.faults } : {}),
       ...(deps.contention ? { contention: deps.contention } : {}),
       ...(deps.outbox ? { outbox: deps.outbox } : {}),
+      ...(deps.sleep ? { sleep: deps.sleep } : {}),
     };
     if (!handler.concurrency) return processPrepared(prepared, batchDeps, state);
     return processByKey(

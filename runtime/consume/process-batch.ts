@@ -45,7 +45,10 @@ export interface BatchDeps {
   signal: AbortSignal;
   /** Called after each commit to PostgreSQL with the partition's new next offset. */
   onCommitted(nextOffset: string): void;
-  onEvent?(result: EventResult | { kind: "dead-lettered"; reason: string }): void;
+  /** Each event's result once it is committed, with the record it came from. */
+  onEvent?(result: EventResult | { kind: "dead-lettered"; reason: string }, record: KafkaRecord): void;
+  /** Waits out a contention backoff; ferry/testing hands in a fake clock's. Default: a real timer. */
+  sleep?(ms: number, signal: AbortSignal): Promise<void>;
   /** Test-only fault injection (FERRY_FAULT_INJECT). */
   faults?: FaultInjector;
   random?: () => number;
@@ -90,8 +93,13 @@ interface Culprit {
   firstAttemptAt: Date;
 }
 
+const realSleep = async (ms: number, signal: AbortSignal) => {
+  await delay(ms, undefined, { signal });
+};
+
 export async function processPrepared(prepared: PreparedEvent[], deps: BatchDeps, state: PartitionState): Promise<BatchOutcome> {
   const random = deps.random ?? Math.random;
+  const sleep = deps.sleep ?? realSleep;
   let from = 0;
   // Exclusive end of the range being narrowed down; the whole batch when nothing failed.
   let end = prepared.length;
@@ -121,7 +129,7 @@ export async function processPrepared(prepared: PreparedEvent[], deps: BatchDeps
             state.contended++;
             deps.contention?.contended(culprit.failure);
             deps.log.info("event:contended", { ...eventFields(event), ...failureFields(culprit.failure, [sourceOf(event)]), retryInMs: decision.delayMs });
-            await delay(decision.delayMs, undefined, { signal: deps.signal });
+            await sleep(decision.delayMs, deps.signal);
             culprit = null;
             end = from + 1;
             continue;
@@ -197,7 +205,7 @@ export async function processPrepared(prepared: PreparedEvent[], deps: BatchDeps
           retryInMs: decision.delayMs,
           ...withoutTime(state.lastFailure),
         });
-        await delay(decision.delayMs, undefined, { signal: deps.signal });
+        await sleep(decision.delayMs, deps.signal);
         continue;
       case "isolate": {
         const pos = positions[applied.index]!;
@@ -276,8 +284,8 @@ async function applyRange(prepared: PreparedEvent[], from: number, to: number, a
   );
   if (!result.ok) return { ok: false, failure: { error: result.failure.error, source: result.failure.source }, positions, index: result.failure.index };
   deps.onCommitted(nextOf(last));
-  for (const r of result.results) deps.onEvent?.(r);
-  for (const p of slice) if (p.kind === "rejected") deps.onEvent?.({ kind: "dead-lettered", reason: p.reason });
+  if (deps.onEvent) for (let i = 0; i < result.results.length; i++) deps.onEvent(result.results[i]!, (prepared[positions[i]!] as EventItem).record);
+  for (const p of slice) if (p.kind === "rejected") deps.onEvent?.({ kind: "dead-lettered", reason: p.reason }, p.record);
   return { ok: true, events: events.length };
 }
 
@@ -351,7 +359,7 @@ async function deadLetterAlone(event: EventItem, reason: DeadLetterReason, culpr
     return { error: coerceError(translateDatabaseError(e)), source: "ferry" };
   }
   deps.onCommitted(nextOf(record));
-  deps.onEvent?.({ kind: "dead-lettered", reason });
+  deps.onEvent?.({ kind: "dead-lettered", reason }, record);
   return null;
 }
 

@@ -18,13 +18,31 @@ export interface EmbeddedPostgres {
   stop(): Promise<void>;
 }
 
-export async function startEmbeddedPostgres({ dataDir, port = 0 }: { dataDir: string; port?: number }): Promise<EmbeddedPostgres> {
-  await mkdir(dataDir, { recursive: true });
+/**
+ * `dataDir` omitted: the database lives in memory and is gone once stopped (ferry/testing's fresh
+ * database). `loadDataDir`: start from a dump (PGlite's dumpDataDir) instead of running initdb.
+ */
+export async function startEmbeddedPostgres({
+  dataDir,
+  port = 0,
+  loadDataDir,
+}: {
+  dataDir?: string;
+  port?: number;
+  loadDataDir?: Blob;
+} = {}): Promise<EmbeddedPostgres> {
+  if (dataDir !== undefined) await mkdir(dataDir, { recursive: true });
   const [pgliteWasmModule, initdbWasmModule] = await Promise.all([
     WebAssembly.compile(await Bun.file(pgliteWasm).arrayBuffer()),
     WebAssembly.compile(await Bun.file(initdbWasm).arrayBuffer()),
   ]);
-  const db = await PGlite.create({ dataDir, pgliteWasmModule, initdbWasmModule, fsBundle: Bun.file(pgliteData) });
+  const db = await PGlite.create({
+    ...(dataDir !== undefined ? { dataDir } : {}),
+    ...(loadDataDir ? { loadDataDir } : {}),
+    pgliteWasmModule,
+    initdbWasmModule,
+    fsBundle: Bun.file(pgliteData),
+  });
   try {
     const bridge = await servePglite(db, { port });
     return {

@@ -78,7 +78,8 @@ export async function prepareHandlerAvro(
   return result;
 }
 
-async function readerSchemaOf(handler: LoadedHandler): Promise<AvroType | undefined> {
+/** The handler's Avro reader schema (its `schema` option, a file relative to the handler or an object), if it has one. */
+export async function readerSchemaOf(handler: LoadedHandler): Promise<AvroType | undefined> {
   if (handler.schema === undefined) return undefined;
   try {
     if (typeof handler.schema !== "string") return parseSchema(handler.schema, handler.file);

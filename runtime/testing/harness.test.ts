@@ -1,0 +1,90 @@
+// ferry/testing on a handler like the engine tests' own: every outcome the engine settles, through
+// its code, on PGlite in this process and on the real PostgreSQL server of the test run.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import path from "node:path";
+import { effectsHandler, effectsTableMigration, writeHandlersDir } from "../../tests/support/handlers.ts";
+import { createHarness, type TestHarness } from "./harness.ts";
+
+const dir = writeHandlersDir(
+  { "effects.ts": effectsHandler({ topic: "payments", table: "effects", businessKey: true }) },
+  { "0001_effects.sql": effectsTableMigration("effects") },
+);
+const databases = [["pglite"], ...(process.env.FERRY_TEST_DATABASE_URL ? [[process.env.FERRY_TEST_DATABASE_URL]] : [])];
+
+describe.each(databases)("on %s", (database) => {
+  let h: TestHarness;
+  beforeAll(async () => {
+    h = await createHarness(path.join(dir, "effects.ts"), { database });
+  }, 120_000);
+  afterAll(() => h?.close());
+  const rows = async (key: string) => [...(await h.sql`select event_id, n, attempt from effects where biz_key = ${key} order by id`)];
+
+  test("applies a new event once, with the handler directory's migration applied", async () => {
+    const [r] = await h.send({ eventId: "new-1", key: "k", value: { n: 1, key: "new", seq: 1 } });
+    expect(r).toEqual({ eventId: "new-1", topic: "payments", partition: 0, offset: expect.any(String), outcome: "applied", attempts: 1 });
+    expect(await rows("new")).toEqual([{ event_id: "new-1", n: 1, attempt: 1 }]);
+  });
+
+  test("skips a redelivered event id as a technical duplicate: the handler does not run again", async () => {
+    const event = { eventId: "again-1", value: { n: 2, key: "again", seq: 1 } };
+    const outcomes = await h.send([event, event]);
+    expect(outcomes.map((o) => o.outcome)).toEqual(["applied", "technical-duplicate"]);
+    expect(await rows("again")).toHaveLength(1);
+  });
+
+  test("dead-letters a functional duplicate with the event id that holds its business key", async () => {
+    const [first, second] = await h.send([
+      { eventId: "biz-1", value: { n: 3, key: "biz", seq: 1 } },
+      { eventId: "biz-2", value: { n: 4, key: "biz", seq: 2 } },
+    ]);
+    expect(first?.outcome).toBe("applied");
+    expect(second).toMatchObject({ outcome: "dead-lettered", reason: "functional-duplicate" });
+    if (second?.outcome !== "dead-lettered") throw new Error("expected a dead letter");
+    expect(second.headers).toMatchObject({ "ferry-held-by-event-id": "biz-1", "ferry-business-key": "biz", "ferry-handler": "effects", "event-id": "biz-2" });
+    expect(await rows("biz")).toEqual([{ event_id: "biz-1", n: 3, attempt: 1 }]);
+  });
+
+  test("dead-letters a poison value and a missing event id without calling the handler", async () => {
+    const outcomes = await h.send([
+      { eventId: "poison-1", value: Buffer.from("{not json") },
+      { eventId: null, value: { n: 5, key: "no-id", seq: 1 } },
+    ]);
+    expect(outcomes.map((o) => (o.outcome === "dead-lettered" ? o.reason : o.outcome))).toEqual(["decode-failed", "missing-event-id"]);
+    expect(outcomes[0]).toMatchObject({ headers: { "ferry-error-code": "invalid-json" } });
+    expect(await rows("no-id")).toEqual([]);
+  });
+
+  test("dead-letters a permanent error at once, and an always-failing event after its attempts", async () => {
+    const outcomes = await h.send([
+      { eventId: "perm-1", value: { n: 6, key: "perm", seq: 1, fail: "permanent" } },
+      { eventId: "always-1", value: { n: 7, key: "always", seq: 1, fail: "always" } },
+      { eventId: "after-1", value: { n: 8, key: "after", seq: 1 } },
+    ]);
+    expect(outcomes[0]).toMatchObject({
+      outcome: "dead-lettered",
+      reason: "permanent",
+      attempts: 1,
+      headers: { "ferry-error-message": "event 6 can never apply" },
+    });
+    expect(outcomes[1]).toMatchObject({
+      outcome: "dead-lettered",
+      reason: "exhausted",
+      attempts: 3,
+      headers: { "ferry-error-class": "TypeError", "ferry-attempts": "3" },
+    });
+    // One bad event never holds up or undoes its neighbours.
+    expect(outcomes[2]).toMatchObject({ outcome: "applied" });
+    expect(await rows("perm")).toEqual([]);
+  });
+
+  test("retries a transient failure on the fake clock: applied on the third attempt, no real waiting", async () => {
+    const before = h.waits.length;
+    const started = performance.now();
+    const [r] = await h.send({ eventId: "transient-1", value: { n: 9, key: "transient", seq: 1, fail: "transient" } });
+    expect(r).toMatchObject({ outcome: "applied", attempts: 3 });
+    expect(h.waits.slice(before).map((w) => w.why)).toEqual(["retry", "retry"]);
+    expect(await rows("transient")).toEqual([{ event_id: "transient-1", n: 9, attempt: 3 }]);
+    // The backoffs (20 ms and more, doubling) were not slept: only the engine's own work took time.
+    expect(performance.now() - started).toBeLessThan(10_000);
+  });
+});
