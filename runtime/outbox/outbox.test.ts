@@ -46,7 +46,16 @@ function handlerOf(name: string, handle: (value: { n: number; fail?: boolean }, 
   return result.handler;
 }
 
-const meta = (id: string, n: number): EventMeta => ({ id, key: null, keyBytes: null, headers: {}, topic: "orders", partition: 0, offset: String(n), timestamp: 0 });
+const meta = (id: string, n: number): EventMeta => ({
+  id,
+  key: null,
+  keyBytes: null,
+  headers: {},
+  topic: "orders",
+  partition: 0,
+  offset: String(n),
+  timestamp: 0,
+});
 
 async function apply(handler: LoadedHandler, events: Array<{ id: string; n: number; fail?: boolean }>, wake = () => {}) {
   const encoders = new Map([[handler.name, await prepareEncoders(handler, undefined, "TopicName")]]);
