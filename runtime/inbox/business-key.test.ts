@@ -67,3 +67,13 @@ test("a key-derived business key of a record whose Kafka key is binary says why 
     "businessKey returned null for event e-2; it must return a non-empty string (or a finite number); the record's Kafka key is not valid UTF-8 text, so meta.key is null (meta.keyBytes has its bytes)",
   );
 });
+
+// Two JSON ids 9007199254740993 and 9007199254740992 both parse to ...992: used as a key they would merge.
+test("an integer business key beyond 2^53 is refused: it may not be the sender's value", () => {
+  const parsed = JSON.parse('{"id": 9007199254740993}').id as number;
+  expect(() => businessKeyOf(handlerReturning(parsed), { meta, value: {} })).toThrow(
+    "businessKey returned 9007199254740992 for event e-1: an integer beyond 2^53 has lost its precision and may not be the sender's value; send such ids as strings",
+  );
+  expect(businessKeyOf(handlerReturning(Number.MAX_SAFE_INTEGER), { meta, value: {} })).toBe("9007199254740991");
+  expect(businessKeyOf(handlerReturning(1.5), { meta, value: {} })).toBe("1.5");
+});

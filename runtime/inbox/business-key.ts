@@ -28,6 +28,14 @@ export function businessKeyOf(handler: LoadedHandler, event: UnitEvent): string 
     const error = coerceError(e);
     throw new BusinessKeyError("business-key-failed", `businessKey threw for event ${event.meta.id}: ${error.message}`, { cause: error });
   }
+  if (typeof key === "number" && Number.isInteger(key) && !Number.isSafeInteger(key)) {
+    // JSON.parse turned the sender's number into the nearest double: 9007199254740993 arrives as
+    // ...992, and two different ids would share one key.
+    throw new BusinessKeyError(
+      "business-key-failed",
+      `businessKey returned ${key} for event ${event.meta.id}: an integer beyond 2^53 has lost its precision and may not be the sender's value; send such ids as strings`,
+    );
+  }
   if (typeof key === "number" && Number.isFinite(key)) return String(key);
   if (typeof key === "bigint") return String(key);
   if (typeof key !== "string" || key.length === 0) {
