@@ -14,6 +14,7 @@ import { createLogger } from "../log/logger.ts";
 import { newPartitionState } from "./partition-state.ts";
 import type { PreparedEvent } from "./prepare.ts";
 import { type ByKeyDeps, processByKey } from "./process-by-key.ts";
+import { createSlots } from "./slots.ts";
 
 function prepared(keys: Array<string | null>): PreparedEvent[] {
   return keys.map((key, i) => {
@@ -98,6 +99,28 @@ describe("processByKey", () => {
     expect(w.stored.map(Number)).toEqual([...w.stored.map(Number)].sort((a, b) => a - b));
     expect(w.stored.at(-1)).toBe("140");
     expect(w.committed.at(-1)).toBe("140");
+  });
+
+  test("the worker's connection slots bound the events running at once, across partitions", async () => {
+    const slots = createSlots(3);
+    let running = 0;
+    let most = 0;
+    const step: Step = async () => {
+      most = Math.max(most, ++running);
+      await pause(3);
+      running--;
+      return null;
+    };
+    const a = world(step, { perPartition: 8 });
+    const b = world(step, { perPartition: 8 });
+    const keys = Array.from({ length: 12 }, (_, i) => `k${i}`);
+    const outcomes = await Promise.all([
+      processByKey(prepared(keys), { ...a.deps, slots }, newPartitionState(100)),
+      processByKey(prepared(keys), { ...b.deps, slots }, newPartitionState(100)),
+    ]);
+    expect(outcomes).toEqual([{ kind: "done" }, { kind: "done" }]);
+    expect(most).toBe(3);
+    expect(slots.free).toBe(3);
   });
 
   test("the stored offset waits for the first event while later ones finish", async () => {

@@ -19,11 +19,14 @@ import { type KeyOrder, keySchedule } from "./key-schedule.ts";
 import { failureFields, newPartitionState, type PartitionState } from "./partition-state.ts";
 import type { PreparedEvent } from "./prepare.ts";
 import { type BatchDeps, type BatchOutcome, processPrepared } from "./process-batch.ts";
+import type { Slots } from "./slots.ts";
 
 export interface ByKeyDeps extends BatchDeps {
   concurrency: { perPartition: number; order: KeyOrder };
   /** Aborted when the partition is being revoked or the consumer drains: start no more events. */
   stopping: AbortSignal;
+  /** The worker's database connections: an event attempt holds one while it runs (not while it waits out a backoff). */
+  slots?: Slots;
   /** Stores the partition's next offset (only forward): the completed prefix. */
   advanceOffset(next: string): Promise<unknown>;
   /** An event waits out a backoff before its next attempt (its key waits with it). */
@@ -36,6 +39,7 @@ export function processByKey(prepared: PreparedEvent[], deps: ByKeyDeps, state: 
   const schedule = keySchedule(keys, { order: deps.concurrency.order, limit: deps.concurrency.perPartition });
   const prefix = completedPrefix(prepared.map((p) => p.record.offset));
   const stopped = () => deps.signal.aborted || deps.stopping.aborted;
+  const stopSignal = AbortSignal.any([deps.signal, deps.stopping]);
   // The first event that cannot go on without the environment: the batch stops at the prefix.
   let halted: Extract<BatchOutcome, { kind: "wait" }> | undefined;
   let broken: unknown;
@@ -55,6 +59,7 @@ export function processByKey(prepared: PreparedEvent[], deps: ByKeyDeps, state: 
     };
     for (;;) {
       if (stopped() || halted) return false;
+      if (deps.slots && !(await deps.slots.acquire(stopSignal))) return false;
       let outcome: BatchOutcome;
       try {
         outcome = await processPrepared([prepared[index]!], eventDeps, own);
@@ -63,6 +68,7 @@ export function processByKey(prepared: PreparedEvent[], deps: ByKeyDeps, state: 
         if (stopped()) return false;
         throw e;
       } finally {
+        deps.slots?.release();
         if (own.lastFailure) state.lastFailure = own.lastFailure;
       }
       switch (outcome.kind) {
@@ -76,7 +82,7 @@ export function processByKey(prepared: PreparedEvent[], deps: ByKeyDeps, state: 
         case "retry-later":
           deps.onRetryScheduled?.({ offset: outcome.offset, attempt: (own.retry?.attempts ?? 0) + 1, delayMs: outcome.delayMs, failure: own.lastFailure });
           try {
-            await delay(outcome.delayMs, undefined, { signal: AbortSignal.any([deps.signal, deps.stopping]) });
+            await delay(outcome.delayMs, undefined, { signal: stopSignal });
           } catch {
             return false;
           }
