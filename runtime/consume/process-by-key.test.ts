@@ -170,6 +170,18 @@ describe("processByKey", () => {
     expect(w.log.filter((e) => e.at === "start").map((e) => e.id)).toEqual([0, 1, 2]);
   });
 
+  test("a prefix that cannot be stored stops the batch at the last one stored, so Kafka is never offered more", async () => {
+    const w = world(async () => null, { perPartition: 1 });
+    let writes = 0;
+    const down = asDatabaseError(Object.assign(new Error("connection refused"), { code: "08006" }))!;
+    w.deps.advanceOffset = async () => {
+      if (++writes > 1) throw down;
+    };
+    const outcome = await processByKey(prepared(["a", "b", "c", "d"]), w.deps, newPartitionState(100));
+    expect(outcome).toMatchObject({ kind: "wait", offset: w.committed[0] ?? "100", failure: { source: "ferry" } });
+    expect(w.committed.length).toBeLessThanOrEqual(1);
+  });
+
   test("a revocation starts nothing new, lets the running events finish and cuts at the prefix", async () => {
     let stopping!: AbortController;
     const w = world(async (id) => {

@@ -94,8 +94,9 @@ export function processByKey(prepared: PreparedEvent[], deps: ByKeyDeps, state: 
     const finish = async () => {
       await writer.settled();
       if (broken !== undefined) return reject(broken);
-      const offset = prefix.next();
-      if (prefix.done) return resolve({ kind: "done" });
+      // What PostgreSQL holds: Kafka is offered no more (settle), so it never passes PostgreSQL.
+      const offset = writer.failed ? (writer.written ?? prepared[0]!.record.offset) : prefix.next();
+      if (prefix.done && !writer.failed) return resolve({ kind: "done" });
       if (halted) return resolve({ ...halted, offset });
       resolve({ kind: "cut", offset });
     };
@@ -185,6 +186,14 @@ function prefixWriter(deps: ByKeyDeps, onFailed: (failure: Failure) => void) {
   };
   return {
     offer,
+    /** The last prefix written; undefined before the first write. */
+    get written() {
+      return written;
+    },
+    /** A write failed: nothing more is written for this batch. */
+    get failed() {
+      return failed;
+    },
     /** Writes what is left at once; resolves once every offer so far is written (or failed). */
     async settled() {
       settling = true;
