@@ -8,6 +8,7 @@ import { afterAll, expect, test } from "bun:test";
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
+import { adminClient } from "../support/admin.ts";
 import { startFerry } from "../support/ferry-process.ts";
 import { writeHandlersDir } from "../support/handlers.ts";
 import { useScenarios } from "../support/suite.ts";
@@ -94,6 +95,54 @@ ${readmeConcurrencyExample()
     const overtaken = rows.slice(0, position(first)).filter((r) => customerOf.get(r.order_id)!.i > customerOf.get(first)!.i);
     expect(overtaken.length).toBeGreaterThan(0);
     expect(worker.logs.filter((l) => l.msg === "event:dead-lettering")).toEqual([]);
+  } finally {
+    worker.proc.kill("SIGTERM");
+    await worker.exited;
+    await sql.unsafe(`drop table if exists ${table}`);
+  }
+});
+
+test("an operator's pause holds a key-concurrent partition at once, even while a key waits out a long backoff", async () => {
+  const id = randomUUID().slice(0, 8);
+  const topic = await suite.kafka().createTopic("keyed-pause", 1);
+  const table = `charges_${id}`;
+  const handler = `import { defineHandler } from "ferry";
+interface OrderPlaced { orderId: string; customerId: string }
+export default defineHandler<OrderPlaced>({
+  topic: ${JSON.stringify(topic)},
+  concurrency: { perPartition: 8 },
+  retry: { attempts: 3, backoffMs: 3000, maxBackoffMs: 3000 },
+  async handle(order, ctx) {
+    const charge = await fetch(${JSON.stringify(`http://127.0.0.1:${provider.port}/charge`)}, { method: "POST", body: JSON.stringify(order), signal: ctx.signal });
+    if (!charge.ok) throw new Error(\`the provider answered \${charge.status}\`);
+    await ctx.sql\`insert into ${table} (order_id) values (\${order.orderId})\`;
+  },
+});
+`;
+  const dir = writeHandlersDir({ "charge-paused.ts": handler }, { [`0001_${table}.sql`]: `create table ${table} (id bigserial, order_id text primary key);` });
+  // c0's first order is refused once: c0's next orders wait behind its 3 s backoff; c1's do not.
+  const orders = [`${id}-0-flaky`, `${id}-1`, `${id}-2`, `${id}-3`].map((orderId, i) => ({ orderId, customerId: i === 2 ? "c1" : "c0" }));
+  await suite.kafka().send(orders.map((o) => ({ topic, key: o.customerId, value: JSON.stringify(o), headers: { "event-id": o.orderId } })));
+  const worker = startFerry(["run", "--handlers", dir, "--group-prefix", `keyed-pause-${id}`]);
+  const charged = async () => (await sql<{ order_id: string }[]>`select order_id from ${sql(table)} order by id`).map((r) => r.order_id);
+  try {
+    const { port } = (await worker.waitForLog("http:listening")) as { port: number };
+    await waitFor("c1's order charged while c0 waits out its backoff", async () => (await charged()).includes(`${id}-2`), { timeoutMs: 90_000 });
+    const admin = adminClient(port);
+    expect((await admin.post("/api/handlers/charge-paused/pause", { topic, partitions: [0] })).status).toBe(200);
+    // Past the backoff: paused, c0's retry and the orders behind it do not run.
+    await Bun.sleep(4_000);
+    expect(await charged()).toEqual([`${id}-2`]);
+    expect((await admin.post("/api/handlers/charge-paused/resume", { topic, partitions: [0] })).status).toBe(200);
+    const all = await waitFor(
+      "every order charged after the resume",
+      async () => {
+        const rows = await charged();
+        return rows.length === orders.length ? rows : undefined;
+      },
+      { timeoutMs: 30_000 },
+    );
+    expect(all).toEqual([`${id}-2`, `${id}-0-flaky`, `${id}-1`, `${id}-3`]);
   } finally {
     worker.proc.kill("SIGTERM");
     await worker.exited;
