@@ -141,6 +141,7 @@ export function createBatchRunner(deps: BatchRunnerDeps): (batch: PartitionBatch
       ...(deps.contention ? { contention: deps.contention } : {}),
     };
     if (!handler.concurrency) return processPrepared(prepared, batchDeps, state);
+    let lastProgressAt = Date.now();
     return processByKey(
       prepared,
       {
@@ -149,6 +150,12 @@ export function createBatchRunner(deps: BatchRunnerDeps): (batch: PartitionBatch
         stopping: batch.stopping,
         ...(deps.slots ? { slots: deps.slots } : {}),
         advanceOffset: (offset) => deps.advanceOffset({ topic: batch.topic, partition: batch.partition, offset }),
+        onProgress: () => {
+          const now = Date.now();
+          if (now - lastProgressAt < 1_000) return;
+          lastProgressAt = now;
+          emit("batch:progressed", { handler: handler.name, topic: batch.topic, partition: batch.partition });
+        },
         onRetryScheduled: (retry) => {
           const last = retry.failure;
           emit("event:retry-scheduled", {

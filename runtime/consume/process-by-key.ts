@@ -29,6 +29,8 @@ export interface ByKeyDeps extends BatchDeps {
   slots?: Slots;
   /** Stores the partition's next offset (only forward): the completed prefix. */
   advanceOffset(next: string): Promise<unknown>;
+  /** The batch is moving: an event is done, or one starts waiting out a backoff (by design). */
+  onProgress?(): void;
   /** An event waits out a backoff before its next attempt (its key waits with it). */
   onRetryScheduled?(retry: { offset: string; attempt: number; delayMs: number; failure?: PartitionState["lastFailure"] }): void;
 }
@@ -81,6 +83,7 @@ export function processByKey(prepared: PreparedEvent[], deps: ByKeyDeps, state: 
           return false;
         case "retry-later":
           deps.onRetryScheduled?.({ offset: outcome.offset, attempt: (own.retry?.attempts ?? 0) + 1, delayMs: outcome.delayMs, failure: own.lastFailure });
+          deps.onProgress?.();
           try {
             await delay(outcome.delayMs, undefined, { signal: stopSignal });
           } catch {
@@ -107,7 +110,10 @@ export function processByKey(prepared: PreparedEvent[], deps: ByKeyDeps, state: 
         runOne(index).then(
           (completed) => {
             schedule.done(index);
-            if (completed && prefix.complete(index)) writer.offer(prefix.next());
+            if (completed) {
+              if (prefix.complete(index)) writer.offer(prefix.next());
+              deps.onProgress?.();
+            }
             pump();
           },
           (e: unknown) => {
