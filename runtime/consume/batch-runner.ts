@@ -192,7 +192,7 @@ export function createBatchRunner(deps: BatchRunnerDeps): (batch: PartitionBatch
       state.lastFailure = undefined;
       return;
     }
-    // Revoked or stopping: the lane is closed or draining and redelivers nothing.
+    // Revoked, paused or stopping: the lane goes on from here once it may run again (if ever).
     if (outcome.kind === "cut") return { stopAt: outcome.offset, resumeAfterMs: 0 };
     if (outcome.kind === "retry-later") {
       const last = state.lastFailure;

@@ -51,7 +51,7 @@ interface Lane {
   /** The next offset the fetcher should deliver; records below it are repeats and dropped. */
   nextOffset: number | undefined;
   inFlight: Promise<void> | undefined;
-  /** Aborts the batch under way's `stopping` signal (revocation, drain). */
+  /** Aborts the batch under way's `stopping` signal (revocation, pause, drain). */
   stopping: AbortController | undefined;
   /** How many of `records` the batch under way holds. */
   inFlightRecords: number;
