@@ -6,6 +6,10 @@
  * transactions) and with `concurrency: { perPartition: 32, order: "key" }`. Both are checked exact
  * when they drain the whole topic; a drain stops counting after `--seconds`.
  *
+ * Key-level concurrency pays one transaction per event, so the run also measures PostgreSQL's own
+ * ceiling for that on this machine: bare transactions (BEGIN, SET LOCAL, one insert, COMMIT) per
+ * second over as many connections as Ferry's pool, for 3 s.
+ *
  * Both run with FERRY_BATCH_SIZE=100 (`--batch-size`): a serial batch of the default 1,000 takes
  * 20 s at 20 ms per event, longer than the window, and its progress (the offset in PostgreSQL,
  * written per batch) would not show in it; the serial rate itself does not depend on it.
@@ -14,6 +18,7 @@
  */
 import { rmSync } from "node:fs";
 import { parseArgs } from "node:util";
+import postgres from "postgres";
 import { measureDrain, startFerry } from "./lib/ferry.ts";
 import { writeHandlerDir } from "./lib/handlers.ts";
 import { loadAverage } from "./lib/proc-stats.ts";
@@ -83,7 +88,33 @@ export default defineHandler<Order>({
 });
 `;
 
+/** Bare one-insert transactions per second over `connections` connections, for `ms`. */
+async function bareTransactionsPerSecond(databaseUrl: string, connections: number, ms: number): Promise<number> {
+  const sql = postgres(databaseUrl, { max: connections, onnotice: () => {}, connection: { application_name: "ferry-bench" } });
+  try {
+    await sql`create table bench_bare_tx (id bigserial primary key, v text not null)`;
+    let done = 0;
+    const until = performance.now() + ms;
+    await Promise.all(
+      Array.from({ length: connections }, async () => {
+        while (performance.now() < until) {
+          await sql.begin(async (tx) => {
+            await tx.unsafe("set local statement_timeout = 30000");
+            await tx`insert into bench_bare_tx (v) values (${String(done)})`;
+          });
+          done++;
+        }
+      }),
+    );
+    return done / (ms / 1000);
+  } finally {
+    await sql`drop table if exists bench_bare_tx`;
+    await sql.end();
+  }
+}
+
 try {
+  const bareTx = await bareTransactionsPerSecond(ctx.databaseUrl, Number(args.pool), 3_000);
   const topic = await ctx.kafka.createTopic("bench-slow", partitions);
   const options = { count: events, customers, payloadBytes: 256 };
   const shape = plan(options);
@@ -118,7 +149,7 @@ try {
       }
       rates.push(drain.eventsPerS);
       rows.push(
-        `| ${v.label} | ${Math.round(drain.eventsPerS)} | ${drain.records} of ${total}${drained ? " (exact)" : ""} | ${drain.seconds.toFixed(1)} | ${((drain.usage.processCores / drain.eventsPerS) * 1e6).toFixed(0)} | ${((drain.usage.postgresCores / drain.eventsPerS) * 1e6).toFixed(0)} | ${drain.usage.machineCores.toFixed(2)} | ${ferry.problems().length} |`,
+        `| ${v.label} | ${Math.round(drain.eventsPerS)} | ${drain.records} of ${total}${drained ? " (exact)" : ""} | ${drain.seconds.toFixed(1)} | ${((drain.usage.processCores / drain.eventsPerS) * 1e6).toFixed(0)} | ${((drain.usage.postgresCores / drain.eventsPerS) * 1e6).toFixed(0)} | ${drain.usage.machineCores.toFixed(2)} | ${[...new Set(ferry.problems().map((p) => String(p.msg)))].join(", ") || "none"} |`,
       );
     } finally {
       await ferry.stop();
@@ -130,11 +161,15 @@ try {
   console.log(
     `A handler awaiting a ${delayMs} ms HTTP call, then one insert; ${total} records (${events} orders of ~256 B, ${customers} customer keys), ${partitions} partitions, FERRY_DATABASE_POOL_SIZE=${args.pool}, FERRY_BATCH_SIZE=${args["batch-size"]}.\n`,
   );
-  console.log("| handler | events/s | handled | seconds | Ferry µs CPU/event | PostgreSQL µs CPU/event | machine busy (cores) | warnings |");
+  console.log("| handler | events/s | handled | seconds | Ferry µs CPU/event | PostgreSQL µs CPU/event | machine busy (cores) | warnings logged |");
   console.log("|---|--:|--:|--:|--:|--:|--:|--:|");
   for (const row of rows) console.log(row);
+  console.log(
+    `\nPostgreSQL alone, bare one-insert transactions over ${args.pool} connections: ${Math.round(bareTx)}/s (the ceiling of one transaction per event here).`,
+  );
   const figures = variants.map((v, i) => `${v.name.slice("slow_".length)}_events_per_s=${Math.round(rates[i]!)}`);
   if (rates.length === 2) figures.push(`speedup=${(rates[1]! / rates[0]!).toFixed(1)}`);
+  figures.push(`bare_tx_per_s=${Math.round(bareTx)}`);
   console.log(`\nSLOW ${figures.join(" ")} ${provenanceFields(facts, loadAfter)}`);
 } finally {
   server.stop(true);

@@ -19,6 +19,12 @@ export interface EngineEventMap {
     deadLettered: number;
     durationMs: number;
   };
+  /**
+   * A batch that runs events side by side (key-level concurrency) is moving: an event of it is
+   * done, or one waits out a backoff by design. Such a batch lasts as long as its longest key,
+   * so liveness looks at this, not at how long the batch has run. At most once a second.
+   */
+  "batch:progressed": { handler: string; topic: string; partition: number };
   /** The batch ended without finishing (stale, stopping, or a failure that is not the event's). */
   "batch:failed": { handler: string; topic: string; partition: number; durationMs: number };
   "event:dead-lettered": { handler: string; topic: string; partition: number; reason: string };

@@ -1,6 +1,7 @@
 import type { Sql } from "postgres";
 import type { FerryConfig } from "./config/load.ts";
 import { createHandlerWorker, groupIdFor, type HandlerWorker } from "./consume/handler-worker.ts";
+import { createSlots } from "./consume/slots.ts";
 import type { StalledPartition } from "./consume/stall-watch.ts";
 import { connectDatabase } from "./db/connect.ts";
 import { collectMigrations, migrate } from "./db/migrate.ts";
@@ -74,6 +75,8 @@ export async function startEngine(
   const avro = await prepareHandlerAvro(handlers, config.schemas, log, avroRegistry);
   throwIfStartAborted(signal);
   const sql: Sql = connectDatabase(config.database, { poolSize: config.database.poolSize });
+  // Events run side by side (a handler's `concurrency`) wait for a connection here, not in the driver.
+  const slots = createSlots(config.database.poolSize);
   let producer: ProducerPort | undefined;
   let admin: AdminPort | undefined;
   let state: EngineState = "starting";
@@ -109,6 +112,7 @@ export async function startEngine(
       log,
       events,
       outbox,
+      slots,
       ...(decoding ? { avro: decoding } : {}),
     });
   };

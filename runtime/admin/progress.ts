@@ -10,7 +10,7 @@ export interface ProgressReport {
 
 /**
  * Liveness from the engine's events: the consume loop is alive while no batch has been running
- * longer than `stallMs`. No batches at all is idle by design (nothing to read, or paused), not a stall.
+ * longer than `stallMs` without progress (a key-concurrent batch reports it as its events finish). No batches at all is idle by design (nothing to read, or paused), not a stall.
  */
 export function trackProgress(events: EngineEvents, stallMs: number, now: () => number = Date.now): { report(): ProgressReport } {
   const inFlight = new Map<string, number>();
@@ -21,6 +21,10 @@ export function trackProgress(events: EngineEvents, stallMs: number, now: () => 
     lastBatchAt = now();
   };
   events.on("batch:started", (p) => inFlight.set(key(p), now()));
+  // A key-concurrent batch is alive while its events keep finishing: its clock starts again.
+  events.on("batch:progressed", (p) => {
+    if (inFlight.has(key(p))) inFlight.set(key(p), now());
+  });
   events.on("batch:applied", finish);
   events.on("batch:failed", finish);
   // A consume loop that died delivers nothing more: not alive until the handler is started anew.

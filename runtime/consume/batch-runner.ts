@@ -12,6 +12,7 @@ import { type FailureFields, failureFields, newPartitionState, type PartitionSta
 import { prepareRecord } from "./prepare.ts";
 import { type BatchDeps, processPrepared, type BatchOutcome } from "./process-batch.ts";
 import { processByKey } from "./process-by-key.ts";
+import type { Slots } from "./slots.ts";
 
 type Tally = Omit<EngineEventMap["batch:applied"], "handler" | "topic" | "partition" | "durationMs">;
 const emptyTally: Tally = { records: 0, skipped: 0, applied: 0, technicalDuplicates: 0, functionalDuplicates: 0, deadLettered: 0 };
@@ -29,6 +30,8 @@ export interface BatchRunnerDeps {
   onEvent?: BatchDeps["onEvent"];
   /** The failure policy's memory per assigned partition (created on assignment, dropped on revocation). */
   partitions: Map<string, PartitionState>;
+  /** Key-level concurrency: the worker's database connections, shared by every handler and partition. */
+  slots?: Slots;
   /** Key-level concurrency: stores a partition's next offset in PostgreSQL, only forward. */
   advanceOffset(position: TopicPartitionOffset): Promise<unknown>;
   /** PostgreSQL holds this offset: hand it to Kafka (coalesced). */
@@ -138,13 +141,21 @@ export function createBatchRunner(deps: BatchRunnerDeps): (batch: PartitionBatch
       ...(deps.sleep ? { sleep: deps.sleep } : {}),
     };
     if (!handler.concurrency) return processPrepared(prepared, batchDeps, state);
+    let lastProgressAt = Date.now();
     return processByKey(
       prepared,
       {
         ...batchDeps,
         concurrency: handler.concurrency,
         stopping: batch.stopping,
+        ...(deps.slots ? { slots: deps.slots } : {}),
         advanceOffset: (offset) => deps.advanceOffset({ topic: batch.topic, partition: batch.partition, offset }),
+        onProgress: () => {
+          const now = Date.now();
+          if (now - lastProgressAt < 1_000) return;
+          lastProgressAt = now;
+          emit("batch:progressed", { handler: handler.name, topic: batch.topic, partition: batch.partition });
+        },
         onRetryScheduled: (retry) => {
           const last = retry.failure;
           emit("event:retry-scheduled", {
@@ -181,7 +192,7 @@ export function createBatchRunner(deps: BatchRunnerDeps): (batch: PartitionBatch
       state.lastFailure = undefined;
       return;
     }
-    // Revoked or stopping: the lane is closed or draining and redelivers nothing.
+    // Revoked, paused or stopping: the lane goes on from here once it may run again (if ever).
     if (outcome.kind === "cut") return { stopAt: outcome.offset, resumeAfterMs: 0 };
     if (outcome.kind === "retry-later") {
       const last = state.lastFailure;

@@ -18,6 +18,7 @@ import type { Failure } from "../failure/policy.ts";
 import { resumePositions } from "./positions.ts";
 import { findStalled, type StalledPartition } from "./stall-watch.ts";
 import { createLaneConsumer } from "./lane-consumer.ts";
+import type { Slots } from "./slots.ts";
 
 /** The part of Ferry's configuration a worker reads (the engine hands it the whole config). */
 export type WorkerSettings = Pick<
@@ -74,6 +75,8 @@ export function createHandlerWorker(deps: {
   onEvent?(handler: string, result: EventResult | { kind: "dead-lettered"; reason: string }): void;
   /** Where the handler's `ctx.publish` writes. */
   outbox?: OutboxWriter;
+  /** The process's database connections, shared by the handlers that run events side by side (`concurrency`). */
+  slots?: Slots;
 }): HandlerWorker {
   const { handler, settings, sql } = deps;
   const groupId = groupIdFor(settings.groupPrefix, handler.name);
@@ -180,6 +183,7 @@ export function createHandlerWorker(deps: {
     partitions,
     offerToKafka: (o) => kafkaCommits.offer(o),
     advanceOffset: (o) => advanceOffset(sql, groupId, o),
+    ...(deps.slots ? { slots: deps.slots } : {}),
     signal: abort.signal,
     ...(faults ? { faults } : {}),
     ...(deps.outbox ? { outbox: deps.outbox } : {}),

@@ -168,6 +168,25 @@ describe("partition lanes", () => {
     expect(fetching[1]).toEqual(["t:0", true]);
   });
 
+  test("pausing tells the batch under way to stop; it is delivered again from where it stopped once released", async () => {
+    const { lanes, delivered } = harness({
+      answer: async (batch) => {
+        if (delivered.length > 1) return;
+        await until("the pause", () => batch.stopping.aborted);
+        return { stopAt: "1", resumeAfterMs: 0 };
+      },
+    });
+    lanes.open({ topic: "t", partition: 0 });
+    lanes.push(records(0, 0, 3));
+    await until("in flight", () => delivered.length === 1);
+    lanes.setHeld({ topic: "t", partition: 0 }, true);
+    await Bun.sleep(20);
+    expect(delivered).toHaveLength(1);
+    lanes.setHeld({ topic: "t", partition: 0 }, false);
+    await until("redelivery", () => delivered.length === 2);
+    expect(offsets(delivered[1]!)).toEqual([1, 2]);
+  });
+
   test("a batch that throws is redelivered after the wait onBatchFailed chose", async () => {
     let calls = 0;
     const { lanes, delivered, failures } = harness({

@@ -22,7 +22,10 @@ export interface PartitionLanes {
   close(tps: TopicPartition[], waitMs: number): Promise<void>;
   /** Records from the fetcher, any partitions, each partition's in offset order. */
   push(records: KafkaRecord[]): void;
-  /** An operator's pause (true) or resume (false): a held lane starts no batch and fetches nothing. */
+  /**
+   * An operator's pause (true) or resume (false): a held lane starts no batch and fetches nothing,
+   * and the batch under way is told to stop (its `stopping` signal).
+   */
   setHeld(tp: TopicPartition, held: boolean): void;
   assigned(): TopicPartition[];
   /** Starts no more batches and waits for the ones in flight (a graceful stop). */
@@ -48,7 +51,7 @@ interface Lane {
   /** The next offset the fetcher should deliver; records below it are repeats and dropped. */
   nextOffset: number | undefined;
   inFlight: Promise<void> | undefined;
-  /** Aborts the batch under way's `stopping` signal (revocation, drain). */
+  /** Aborts the batch under way's `stopping` signal (revocation, pause, drain). */
   stopping: AbortController | undefined;
   /** How many of `records` the batch under way holds. */
   inFlightRecords: number;
@@ -213,6 +216,9 @@ export function createPartitionLanes(deps: LaneDeps): PartitionLanes {
       const lane = lanes.get(partitionKey(tp));
       if (!lane || lane.held === held) return;
       lane.held = held;
+      // A batch running events side by side stops starting them: the pause holds at once, not
+      // after the batch's last key is done (which a retry's backoff can make a long time).
+      if (held) lane.stopping?.abort();
       updateFetching(lane);
       kick(lane);
       pump();

@@ -79,7 +79,10 @@ export type BatchOutcome =
    * event's neighbours fail alike, so it is not dead-lettered (failure/systemic.ts).
    */
   | { kind: "wait"; offset: string; failure: Failure; fields: FailureFields; systemic?: boolean }
-  /** Stopped before the end (the partition is being revoked, the worker stops): the rest from `offset` is left to the next owner. */
+  /**
+   * Stopped before the end (the partition is being revoked or paused, the worker stops): the rest
+   * from `offset` is delivered again once the partition may run, or left to its next owner.
+   */
   | { kind: "cut"; offset: string };
 
 const nextOf = (record: KafkaRecord) => (BigInt(record.offset) + 1n).toString();

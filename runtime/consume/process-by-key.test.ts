@@ -14,6 +14,7 @@ import { createLogger } from "../log/logger.ts";
 import { newPartitionState } from "./partition-state.ts";
 import type { PreparedEvent } from "./prepare.ts";
 import { type ByKeyDeps, processByKey } from "./process-by-key.ts";
+import { createSlots } from "./slots.ts";
 
 function prepared(keys: Array<string | null>): PreparedEvent[] {
   return keys.map((key, i) => {
@@ -105,6 +106,28 @@ describe("processByKey", () => {
     expect(w.committed.at(-1)).toBe("140");
   });
 
+  test("the worker's connection slots bound the events running at once, across partitions", async () => {
+    const slots = createSlots(3);
+    let running = 0;
+    let most = 0;
+    const step: Step = async () => {
+      most = Math.max(most, ++running);
+      await pause(3);
+      running--;
+      return null;
+    };
+    const a = world(step, { perPartition: 8 });
+    const b = world(step, { perPartition: 8 });
+    const keys = Array.from({ length: 12 }, (_, i) => `k${i}`);
+    const outcomes = await Promise.all([
+      processByKey(prepared(keys), { ...a.deps, slots }, newPartitionState(100)),
+      processByKey(prepared(keys), { ...b.deps, slots }, newPartitionState(100)),
+    ]);
+    expect(outcomes).toEqual([{ kind: "done" }, { kind: "done" }]);
+    expect(most).toBe(3);
+    expect(slots.free).toBe(3);
+  });
+
   test("the stored offset waits for the first event while later ones finish", async () => {
     let release!: () => void;
     const slow = new Promise<void>((r) => (release = r));
@@ -150,6 +173,18 @@ describe("processByKey", () => {
     const outcome = await processByKey(prepared(["a", "b", "c", "d", "e"]), w.deps, newPartitionState(100));
     expect(outcome).toMatchObject({ kind: "wait", offset: "102" });
     expect(w.log.filter((e) => e.at === "start").map((e) => e.id)).toEqual([0, 1, 2]);
+  });
+
+  test("a prefix that cannot be stored stops the batch at the last one stored, so Kafka is never offered more", async () => {
+    const w = world(async () => null, { perPartition: 1 });
+    let writes = 0;
+    const down = asDatabaseError(Object.assign(new Error("connection refused"), { code: "08006" }))!;
+    w.deps.advanceOffset = async () => {
+      if (++writes > 1) throw down;
+    };
+    const outcome = await processByKey(prepared(["a", "b", "c", "d"]), w.deps, newPartitionState(100));
+    expect(outcome).toMatchObject({ kind: "wait", offset: w.committed[0] ?? "100", failure: { source: "ferry" } });
+    expect(w.committed.length).toBeLessThanOrEqual(1);
   });
 
   test("a revocation starts nothing new, lets the running events finish and cuts at the prefix", async () => {

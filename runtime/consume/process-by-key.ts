@@ -19,13 +19,18 @@ import { type KeyOrder, keySchedule } from "./key-schedule.ts";
 import { failureFields, newPartitionState, type PartitionState } from "./partition-state.ts";
 import type { PreparedEvent } from "./prepare.ts";
 import { type BatchDeps, type BatchOutcome, processPrepared } from "./process-batch.ts";
+import type { Slots } from "./slots.ts";
 
 export interface ByKeyDeps extends BatchDeps {
   concurrency: { perPartition: number; order: KeyOrder };
   /** Aborted when the partition is being revoked or the consumer drains: start no more events. */
   stopping: AbortSignal;
+  /** The worker's database connections: an event attempt holds one while it runs (not while it waits out a backoff). */
+  slots?: Slots;
   /** Stores the partition's next offset (only forward): the completed prefix. */
   advanceOffset(next: string): Promise<unknown>;
+  /** The batch is moving: an event is done, or one starts waiting out a backoff (by design). */
+  onProgress?(): void;
   /** An event waits out a backoff before its next attempt (its key waits with it). */
   onRetryScheduled?(retry: { offset: string; attempt: number; delayMs: number; failure?: PartitionState["lastFailure"] }): void;
 }
@@ -36,6 +41,7 @@ export function processByKey(prepared: PreparedEvent[], deps: ByKeyDeps, state: 
   const schedule = keySchedule(keys, { order: deps.concurrency.order, limit: deps.concurrency.perPartition });
   const prefix = completedPrefix(prepared.map((p) => p.record.offset));
   const stopped = () => deps.signal.aborted || deps.stopping.aborted;
+  const stopSignal = AbortSignal.any([deps.signal, deps.stopping]);
   // The first event that cannot go on without the environment: the batch stops at the prefix.
   let halted: Extract<BatchOutcome, { kind: "wait" }> | undefined;
   let broken: unknown;
@@ -55,6 +61,7 @@ export function processByKey(prepared: PreparedEvent[], deps: ByKeyDeps, state: 
     };
     for (;;) {
       if (stopped() || halted) return false;
+      if (deps.slots && !(await deps.slots.acquire(stopSignal))) return false;
       let outcome: BatchOutcome;
       try {
         outcome = await processPrepared([prepared[index]!], eventDeps, own);
@@ -63,6 +70,7 @@ export function processByKey(prepared: PreparedEvent[], deps: ByKeyDeps, state: 
         if (stopped()) return false;
         throw e;
       } finally {
+        deps.slots?.release();
         if (own.lastFailure) state.lastFailure = own.lastFailure;
       }
       switch (outcome.kind) {
@@ -75,8 +83,9 @@ export function processByKey(prepared: PreparedEvent[], deps: ByKeyDeps, state: 
           return false;
         case "retry-later":
           deps.onRetryScheduled?.({ offset: outcome.offset, attempt: (own.retry?.attempts ?? 0) + 1, delayMs: outcome.delayMs, failure: own.lastFailure });
+          deps.onProgress?.();
           try {
-            await delay(outcome.delayMs, undefined, { signal: AbortSignal.any([deps.signal, deps.stopping]) });
+            await delay(outcome.delayMs, undefined, { signal: stopSignal });
           } catch {
             return false;
           }
@@ -88,8 +97,9 @@ export function processByKey(prepared: PreparedEvent[], deps: ByKeyDeps, state: 
     const finish = async () => {
       await writer.settled();
       if (broken !== undefined) return reject(broken);
-      const offset = prefix.next();
-      if (prefix.done) return resolve({ kind: "done" });
+      // What PostgreSQL holds: Kafka is offered no more (settle), so it never passes PostgreSQL.
+      const offset = writer.failed ? (writer.written ?? prepared[0]!.record.offset) : prefix.next();
+      if (prefix.done && !writer.failed) return resolve({ kind: "done" });
       if (halted) return resolve({ ...halted, offset });
       resolve({ kind: "cut", offset });
     };
@@ -100,7 +110,10 @@ export function processByKey(prepared: PreparedEvent[], deps: ByKeyDeps, state: 
         runOne(index).then(
           (completed) => {
             schedule.done(index);
-            if (completed && prefix.complete(index)) writer.offer(prefix.next());
+            if (completed) {
+              if (prefix.complete(index)) writer.offer(prefix.next());
+              deps.onProgress?.();
+            }
             pump();
           },
           (e: unknown) => {
@@ -179,6 +192,14 @@ function prefixWriter(deps: ByKeyDeps, onFailed: (failure: Failure) => void) {
   };
   return {
     offer,
+    /** The last prefix written; undefined before the first write. */
+    get written() {
+      return written;
+    },
+    /** A write failed: nothing more is written for this batch. */
+    get failed() {
+      return failed;
+    },
     /** Writes what is left at once; resolves once every offer so far is written (or failed). */
     async settled() {
       settling = true;

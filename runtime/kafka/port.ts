@@ -50,8 +50,9 @@ export interface PartitionBatch {
   /** True once the partition was revoked or the batch otherwise went stale: stop, do not commit. */
   isStale(): boolean;
   /**
-   * Aborted as soon as the partition is being revoked or the consumer drains (a graceful stop):
-   * a batch that runs events side by side starts no more of them, and lets the ones running finish.
+   * Aborted as soon as the partition is being revoked, an operator pauses it or the consumer
+   * drains (a graceful stop): a batch that runs events side by side starts no more of them, and
+   * lets the ones running finish; the rest is delivered again (or to the next owner).
    */
   stopping: AbortSignal;
 }

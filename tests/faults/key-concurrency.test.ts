@@ -4,7 +4,9 @@
  * again and again at the points of the commit protocol and from outside, two workers sharing the
  * group. Every kill leaves events done past the stored prefix; they come again and the inbox must
  * skip them. The checker demands the exact effect set, and each key's events applied strictly
- * in sequence (a key's sequence numbers: the offsets its records were acknowledged at).
+ * in sequence (a key's sequence numbers: the offsets its records were acknowledged at). The same
+ * through a rebalance storm: workers joining, leaving with SIGTERM (a revocation lets the running
+ * events commit and stores the prefix) and now and then SIGKILLed.
  */
 import { afterAll, expect, test } from "bun:test";
 import { seededRandom } from "../support/events.ts";
@@ -33,19 +35,20 @@ const points: Array<[point: string, maxHit: number]> = [
 ];
 
 const kills = long ? 40 : 8;
+const rounds = long ? 40 : 10;
+
+/** The handler under test: 16 events per partition side by side, one key in offset order, finishing out of order on purpose. */
+const keyed = {
+  handlerOptions: 'concurrency: { perPartition: 16, order: "key" },',
+  // Later events of other keys finish before earlier ones.
+  handlerExtra: "await new Promise((resolve) => setTimeout(resolve, p.n % 4));",
+};
+/** Few keys (about 6 per partition): one key's events sit close enough to race if the order were not kept (with order "none" the SIGKILL test finds ~90 out of order). */
+const keys = 24;
 
 test(`key-level concurrency SIGKILLed ${kills} times: every event applied once, each key in order`, async () => {
   const random = seededRandom(seed);
-  const s = await faultScenario(
-    "keyed",
-    { kafka, sql },
-    {
-      partitions: 4,
-      handlerOptions: 'concurrency: { perPartition: 16, order: "key" },',
-      // Out of order on purpose: later events of other keys finish before earlier ones.
-      handlerExtra: "await new Promise((resolve) => setTimeout(resolve, p.n % 4));",
-    },
-  );
+  const s = await faultScenario("keyed", { kafka, sql }, { partitions: 4, ...keyed });
   const producer = await kafka.ackProducer();
   try {
     let events = 0;
@@ -55,9 +58,7 @@ test(`key-level concurrency SIGKILLed ${kills} times: every event applied once, 
         faultWorkload(s.topic, count, {
           seed: seed + chunks,
           prefix: `${s.topic}-c${chunks++}`,
-          // Few keys (about 6 per partition): one key's events sit close enough to race if the
-          // order were not kept (with order "none" this test finds ~90 of them out of order).
-          keys: 24,
+          keys,
           technicalRate: 0.05,
           functionalRate: 0.03,
           permanentRate: 0.02,
@@ -126,6 +127,74 @@ test(`key-level concurrency SIGKILLed ${kills} times: every event applied once, 
     expect(report.deadLetterWrong).toEqual([]);
     expect(report).toMatchObject({ ok: true, duplicates: 0, missing: 0, unexpected: 0, unacknowledged: 0 });
     expect(killed).toBeGreaterThanOrEqual(kills);
+  } finally {
+    await producer.close();
+    await s.cleanup();
+  }
+});
+
+test(`key-level concurrency through ${rounds} rounds of workers joining and leaving: every event applied once, each key in order`, async () => {
+  const random = seededRandom(seed);
+  const s = await faultScenario("keyed-storm", { kafka, sql }, { partitions: 8, ...keyed });
+  const producer = await kafka.ackProducer();
+  const alive: FerryProcess[] = [];
+  const counts = { joined: 0, leftGracefully: 0, killed: 0 };
+  try {
+    let chunk = 0;
+    const produce = (count: number) => producer.send(faultWorkload(s.topic, count, { seed: seed + chunk, prefix: `${s.topic}-c${chunk++}`, keys }));
+    await produce(2_000);
+    const join = () => {
+      alive.push(s.start());
+      counts.joined++;
+    };
+    join();
+    await alive[0]!.waitForLog("partitions:assigned", 90_000);
+    const started = Date.now();
+    for (let round = 0; round < rounds; round++) {
+      // Long enough for a cooperative rebalance to finish (two rounds), so partitions do move.
+      await Promise.all([produce(300), Bun.sleep(3_000 + random() * 1_500)]);
+      if (alive.length === 1 || (alive.length < 4 && random() < 0.5)) {
+        join();
+        continue;
+      }
+      const leaving = alive.splice(Math.floor(random() * alive.length), 1)[0]!;
+      // Mostly SIGTERM (a revocation that lets running events commit), every third a SIGKILL.
+      if ((counts.leftGracefully + counts.killed) % 3 !== 2) {
+        await leaving.waitForLog("engine:running", 90_000);
+        leaving.proc.kill("SIGTERM");
+        const code = await leaving.exited;
+        if (code !== 0) throw new Error(`a worker stopped by SIGTERM exited with ${code}:\n${leaving.output().slice(-3_000)}`);
+        counts.leftGracefully++;
+      } else {
+        leaving.proc.kill("SIGKILL");
+        await leaving.exited;
+        counts.killed++;
+      }
+    }
+    await waitFor("the group caught up", () => s.caughtUp(), { timeoutMs: 180_000, intervalMs: 250 });
+    const elapsedMs = Date.now() - started;
+    const report = await s.check(producer.produced);
+    const outOfOrder = keyOrderViolations(await s.appliedInOrder(producer.produced));
+    const revocations = s.workers.reduce((n, w) => n + w.logs.filter((l) => l.msg === "partitions:revoked").length, 0);
+    // Partitions handed to a worker that already had records waiting: the moves the storm is about.
+    const moves = s.workers.reduce(
+      (n, w) => n + w.logs.filter((l) => l.msg === "partitions:assigned" && Array.isArray(l.partitions) && l.partitions.length > 0).length,
+      0,
+    );
+    reportCounts("key-concurrency-storm", {
+      rounds,
+      ...counts,
+      revocations,
+      elapsedMs,
+      outOfOrder: outOfOrder.length,
+      produce: produceSummary(producer.produced),
+      ...report,
+    });
+    expect(outOfOrder.slice(0, 5)).toEqual([]);
+    expect(report.deadLetterWrong).toEqual([]);
+    expect(report).toMatchObject({ ok: true, duplicates: 0, missing: 0, unexpected: 0 });
+    expect(moves).toBeGreaterThan(2);
+    for (const w of alive) expect(w.proc.exitCode).toBeNull();
   } finally {
     await producer.close();
     await s.cleanup();
