@@ -76,6 +76,7 @@ export function createOutboxRelay(deps: {
   /** One round: returns how many rows it sent (0: nothing to send, or another replica's turn). */
   const round = () =>
     sql.begin(async (tx) => {
+      const roundStarted = Date.now();
       if (!(await takeRelayTurn(tx))) return 0;
       const rows = await readUnsent(tx, settings.batchSize);
       if (rows.length === 0) return 0;
@@ -89,6 +90,7 @@ export function createOutboxRelay(deps: {
         tx,
         rows.map((r) => r.id),
       );
+      log.debug("outbox:sent", { events: rows.length, sendMs: ackedAt - startedAt, roundMs: Date.now() - roundStarted });
       events.emit("outbox:sent", {
         events: rows.length,
         sendMs: ackedAt - startedAt,
