@@ -164,6 +164,8 @@ export const settingsSchema = v.object({
   FERRY_SCHEMA_GATE: oneOf("FERRY_SCHEMA_GATE", ["fail", "not-ready"] as const, "fail"),
   FERRY_SCHEMAS_DIR: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1)), "schemas"),
   FERRY_SCHEMAS_FORMAT: oneOf("FERRY_SCHEMAS_FORMAT", ["text", "json"] as const, "text"),
+  // `ferry schemas check|register --handlers <dir>`: the schemas its handlers publish with, too.
+  FERRY_SCHEMAS_HANDLERS_DIR: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1))),
   FERRY_SCHEMAS_OFFLINE: oneOf("FERRY_SCHEMAS_OFFLINE", ["true", "false"] as const, "false"),
   FERRY_SCHEMAS_DRY_RUN: oneOf("FERRY_SCHEMAS_DRY_RUN", ["true", "false"] as const, "false"),
   FERRY_SCHEMAS_CHECK_ONLY: oneOf("FERRY_SCHEMAS_CHECK_ONLY", ["true", "false"] as const, "false"),
