@@ -245,7 +245,7 @@ export async function startEngine(
       // partitions back without a rebalance (until then, up to the session timeout, they wait for it).
       const drained = await finishedWithin(pool.stopAll({ leaveGroup: false }), config.shutdownTimeoutMs);
       // After the handlers: what they committed last is sent before the producer closes (or by the next relay).
-      await relay?.stop();
+      await relay?.stop(config.shutdownTimeoutMs);
       await producer?.stop().catch(() => undefined);
       await admin?.stop().catch(() => undefined);
       await sql.end({ timeout: 5 });

@@ -19,6 +19,7 @@ import type { FaultInjector } from "../faults/inject.ts";
 import { asKafkaError } from "../kafka/errors.ts";
 import type { OutgoingRecord, ProducerPort } from "../kafka/port.ts";
 import type { Logger } from "../log/logger.ts";
+import { finishedWithin } from "../finished-within.ts";
 
 export interface RelaySettings {
   /** Rows per send (and per transaction). */
@@ -33,8 +34,12 @@ export interface OutboxRelay {
   wake(): void;
   /** Unsent rows and the age of the oldest (for metrics and readiness). */
   backlog(): Promise<{ rows: number; oldestMs: number }>;
-  /** Finishes the round in flight, then stops. */
-  stop(): Promise<void>;
+  /**
+   * Lets the round in flight finish, for at most `graceMs` (a send to a broker that is down waits
+   * out the producer's timeout): past it the round is left to roll back when the pool closes, and
+   * its rows go out with the next relay, with the same event ids.
+   */
+  stop(graceMs?: number): Promise<void>;
 }
 
 export function createOutboxRelay(deps: {
@@ -150,10 +155,11 @@ export function createOutboxRelay(deps: {
     },
     wake,
     backlog: () => outboxBacklog(sql),
-    async stop() {
+    async stop(graceMs = 10_000) {
       stopped = true;
       stopping.abort();
-      await loop;
+      if (loop && !(await finishedWithin(loop, graceMs)))
+        log.warn("outbox:stop-abandoned", { graceMs, why: "a send was still in flight; its rows are sent again by the next relay" });
       await unlisten?.().catch(() => undefined);
     },
   };
