@@ -34,6 +34,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await sql`delete from ferry_outbox where handler like ${`%-${run}`}`;
+  await kafka.admin.deleteTopics([target]).catch(() => undefined);
   await kafka.close();
   await sql.end();
 });
