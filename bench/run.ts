@@ -2,7 +2,8 @@
  * `bun run bench`: the default scenario, side by side in one run (see bench/README.md).
  *
  *   raw ceiling · Ferry no-op handler · Ferry `handle` (one insert per event) ·
- *   Ferry `handleBatch` and the peer (bench/peer/, plain Java) in alternation · naive consumer ·
+ *   Ferry `handleBatch` and the peer (bench/peer/, plain Java) in alternation · the chain (a
+ *   handleBatch publishing through the outbox → a second handleBatch) · naive consumer ·
  *   Ferry at a fixed rate
  *
  * The last line is `RESULT events_per_s=<n> vs_peer=<x> vs_raw=<y> … commit=… cmd=…`.
@@ -15,6 +16,7 @@ import { loadAverage } from "./lib/proc-stats.ts";
 import { provenance, provenanceFields, provenanceText } from "./lib/provenance.ts";
 import { buildPeer } from "./lib/peer.ts";
 import { cpuPerEvent, formatRounds, formatTable, median, type Round, type Row } from "./lib/report.ts";
+import { ferryChainDrain, ferryChainPaced } from "./lib/chain.ts";
 import { benchTopic, checkExact, ferryDrain, ferryPaced, naiveConsumer, peerDrain, rawCeiling } from "./lib/scenarios.ts";
 import { say, setUp } from "./lib/setup.ts";
 import { plan, workload } from "./lib/workload.ts";
@@ -28,6 +30,7 @@ const { values: args } = parseArgs({
     partitions: { type: "string", default: "8" },
     payload: { type: "string", default: "1024" },
     rate: { type: "string", default: "5000" },
+    "chain-rate": { type: "string", default: "1000" },
     "paced-seconds": { type: "string" },
     "naive-seconds": { type: "string" },
     "no-build": { type: "boolean", default: false },
@@ -61,7 +64,7 @@ const ctx = await setUp({
   build: !args["no-build"],
   binary: args.binary,
   format: args.format as "avro" | "json",
-  tables: ["effects_each", ...batchTables, "effects_naive", "effects_paced"],
+  tables: ["effects_each", ...batchTables, "effects_chain", "effects_chain_paced", "effects_naive", "effects_paced"],
 });
 const rows: Row[] = [];
 const alternation: Round[] = [];
@@ -107,6 +110,29 @@ try {
       }
     }
   }
+
+  // The chain: the same orders through two handlers and the outbox relay, end to end.
+  let chain: Awaited<ReturnType<typeof ferryChainDrain>> | undefined;
+  if (wanted("chain")) {
+    say("ferry chain: handleBatch → ctx.publish → relay → handleBatch");
+    chain = await ferryChainDrain(ctx, topic, partitions, shape.distinct, "effects_chain", defaults, maxSeconds);
+  }
+  if (chain) {
+    if (chain.drained && chain.effects !== shape.distinct) throw new Error(`the chain is not exact: ${chain.effects} effect rows, expected ${shape.distinct}`);
+    rows.push({ scenario: "ferry chain (handleBatch → ctx.publish → relay → handleBatch), orders end to end", ...chain, kind: "chain" });
+  }
+
+  const chainPaced = wanted("chain-paced")
+    ? await ferryChainPaced(ctx, partitions, Number(args["chain-rate"]), pacedSeconds, "effects_chain_paced", { payloadBytes }, defaults)
+    : undefined;
+  if (chainPaced)
+    rows.push({
+      scenario: `ferry chain at ${chainPaced.offeredPerS}/s offered`,
+      eventsPerS: chainPaced.achievedPerS,
+      records: chainPaced.records,
+      seconds: pacedSeconds,
+      usage: chainPaced.usage,
+    });
 
   const naive = wanted("naive") ? await naiveConsumer(ctx, topic, "effects_naive", naiveSeconds, defaults.concurrency) : undefined;
   if (naive) rows.push({ scenario: "naive (1 txn + 1 commit/event)", ...naive });
@@ -157,6 +183,17 @@ try {
       `Kafka's own share, read by a bare librdkafka consumer at the same time (produce timestamp → receipt): p50 ${paced.kafkaFloor.p50} ms, p99 ${paced.kafkaFloor.p99} ms, max ${paced.kafkaFloor.max} ms`,
     );
   }
+  if (chain) {
+    const single = batchPerS ?? noop?.eventsPerS;
+    console.log(
+      `\nchain: ${Math.round(chain.eventsPerS)} orders/s end to end (${single ? `${(chain.eventsPerS / single).toFixed(2)} of a single handleBatch's ${Math.round(single)} records/s` : "no single-handler run to compare"}); relay, publish → Kafka's acknowledgement, ${chain.relay.events} events: p50 ${chain.relay.p50.toFixed(1)} ms, p99 ${chain.relay.p99.toFixed(1)} ms, max ${chain.relay.max.toFixed(1)} ms (under a full drain, not a fixed rate)`,
+    );
+  }
+  if (chainPaced) {
+    console.log(
+      `chain at ${chainPaced.offeredPerS}/s offered (${Math.round(chainPaced.achievedPerS)}/s achieved), after a 2 s warm-up: order produced → invoice effect p50 ${chainPaced.endToEnd.p50.toFixed(1)} ms, p99 ${chainPaced.endToEnd.p99.toFixed(1)} ms; the relay, publish → Kafka's acknowledgement (its own acks=all produce included), ${chainPaced.relay.events} events: p50 ${chainPaced.relay.p50.toFixed(1)} ms, p99 ${chainPaced.relay.p99.toFixed(1)} ms`,
+    );
+  }
   console.log(
     `\nworkload: ${shape.records} records = ${events} orders + ${shape.technicalDuplicates} technical + ${shape.functionalDuplicates} functional duplicates, ~${payloadBytes} B ${ctx.format === "avro" ? "Avro (registry wire format)" : "JSON"}, ${partitions} partitions, RF 3, min.insync.replicas=2; batch size ${defaults.batchSize}, partition concurrency ${defaults.concurrency}`,
   );
@@ -171,6 +208,9 @@ try {
     `ferry_cpu_us=${fmt(ferryRounds.length > 0 ? cpu(ferryRounds) : undefined, 1)}`,
     `peer_cpu_us=${fmt(peerRounds.length > 0 ? cpu(peerRounds) : undefined, 1)}`,
     `p99_ms=${paced ? paced.latency.p99.toFixed(1) : "n/a"}`,
+    `chain_per_s=${fmt(chain?.eventsPerS, 0)}`,
+    `chain_vs_batch=${ratio(chain?.eventsPerS, batchPerS)}`,
+    `relay_p50_ms=${fmt(chainPaced?.relay.p50 ?? chain?.relay.p50, 1)}`,
     `rss_mb=${fmt(ferryRounds.length > 0 ? median(ferryRounds.map((d) => d.fromStart.usage.peakRssMb)) : undefined, 0)}`,
     `peer_rss_mb=${fmt(peerRounds.length > 0 ? median(peerRounds.map((d) => d.fromStart.usage.peakRssMb)) : undefined, 0)}`,
   ];

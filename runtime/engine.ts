@@ -143,6 +143,7 @@ export async function startEngine(
     admin = await port.admin();
     throwIfStartAborted(signal);
     const { missing } = await ensureDeadLetterTopics(admin, handlers, config, log);
+    await warnOfMissingPublishTopics(admin, handlers, log);
     producer = await port.producer();
     // Any replica relays any handler's rows: started even with no publishing handler here.
     relay = createOutboxRelay({
@@ -249,7 +250,8 @@ export async function startEngine(
       // partitions back without a rebalance (until then, up to the session timeout, they wait for it).
       const drained = await finishedWithin(pool.stopAll({ leaveGroup: false }), config.shutdownTimeoutMs);
       // After the handlers: what they committed last is sent before the producer closes (or by the next relay).
-      await relay?.stop();
+      // A round stuck on a send (a missing topic, a broker down) is abandoned after a few seconds: its rows are sent again later.
+      await relay?.stop(Math.min(config.shutdownTimeoutMs, 5_000));
       await producer?.stop().catch(() => undefined);
       await admin?.stop().catch(() => undefined);
       await sql.end({ timeout: 5 });
@@ -258,6 +260,26 @@ export async function startEngine(
       return { drained };
     },
   };
+}
+
+/**
+ * A topic a handler publishes to that does not exist: its events would wait in the outbox, and
+ * hold up every event after them, until it is created. Said at start, where it is cheap to fix.
+ */
+async function warnOfMissingPublishTopics(admin: AdminPort, handlers: readonly LoadedHandler[], log: Logger): Promise<void> {
+  const topics = [...new Set(handlers.flatMap((h) => h.publishes.map((p) => p.topic)))];
+  if (topics.length === 0) return;
+  const existing = await admin.partitionCounts(topics);
+  for (const h of handlers) {
+    const missing = h.publishes.map((p) => p.topic).filter((t) => !existing.has(t));
+    if (missing.length > 0) {
+      log.warn("outbox:topic-missing", {
+        handler: h.name,
+        topics: missing,
+        hint: "what it publishes there waits in the outbox, and holds up the events after it, until the topic exists: create it (ferry topology apply)",
+      });
+    }
+  }
 }
 
 /** One line an operator can act on: which partition, where, for how long, and the last error. */

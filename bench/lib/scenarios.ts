@@ -40,7 +40,7 @@ export async function benchTopic(ctx: BenchContext, prefix: string, partitions: 
 // BENCH_FERRY_ENV='{"FERRY_LOG_LEVEL":"debug"}' adds settings to every Ferry process (to look into a run).
 const extraFerryEnv = JSON.parse(process.env.BENCH_FERRY_ENV ?? "{}") as Record<string, string>;
 
-const ferryEnv = (ctx: BenchContext, settings: FerrySettings) => ({
+export const ferryEnv = (ctx: BenchContext, settings: FerrySettings) => ({
   ...settingsEnv(settings),
   ...(ctx.format === "avro" ? { FERRY_SCHEMA_REGISTRY_URL: ctx.registryUrl! } : {}),
   ...extraFerryEnv,

@@ -10,6 +10,8 @@ import { buildSchemas, codegenSchemas } from "../schemas/build.ts";
 import { bindSubjects, loadSchemaFiles, loadTopics } from "../schemas/catalog.ts";
 import { checkAgainstHistory, checkAgainstRegistry, type CheckResult } from "../schemas/check.ts";
 import { registerSchema } from "../schemas/register.ts";
+import { mergeBindings, publishedBindings } from "../schemas/published.ts";
+import { loadHandlers } from "../handlers/load.ts";
 import { renderCheck, renderGenerated, renderRegister } from "../schemas/render.ts";
 import { parseFlags, type FlagMap } from "./flags.ts";
 import { UsageError } from "./usage-error.ts";
@@ -20,8 +22,14 @@ const registry: FlagMap = { "registry-url": { env: "FERRY_SCHEMA_REGISTRY_URL" }
 const flagsBy: Record<string, FlagMap> = {
   build: { ...common, check: { env: "FERRY_SCHEMAS_CHECK_ONLY", value: "true" } },
   codegen: { ...common, check: { env: "FERRY_SCHEMAS_CHECK_ONLY", value: "true" } },
-  check: { ...common, ...registry, offline: { env: "FERRY_SCHEMAS_OFFLINE", value: "true" }, level: { env: "FERRY_SCHEMA_COMPATIBILITY" } },
-  register: { ...common, ...registry, "dry-run": { env: "FERRY_SCHEMAS_DRY_RUN", value: "true" } },
+  check: {
+    ...common,
+    ...registry,
+    handlers: { env: "FERRY_SCHEMAS_HANDLERS_DIR" },
+    offline: { env: "FERRY_SCHEMAS_OFFLINE", value: "true" },
+    level: { env: "FERRY_SCHEMA_COMPATIBILITY" },
+  },
+  register: { ...common, ...registry, handlers: { env: "FERRY_SCHEMAS_HANDLERS_DIR" }, "dry-run": { env: "FERRY_SCHEMAS_DRY_RUN", value: "true" } },
 };
 
 export async function schemasCommand(args: string[], env: Record<string, string | undefined>): Promise<number> {
@@ -65,7 +73,12 @@ export async function schemasCommand(args: string[], env: Record<string, string 
 
 async function catalog(config: SchemasConfig) {
   const files = await loadSchemaFiles(config.dir);
-  return { files, ...bindSubjects(files, await loadTopics(config.dir), config.strategy) };
+  const { bindings, unbound } = bindSubjects(files, await loadTopics(config.dir), config.strategy);
+  if (!config.handlersDir) return { files, bindings, unbound };
+  // What handlers publish with is registered and checked like what topics.json binds.
+  const published = await publishedBindings(await loadHandlers(config.handlersDir), config.strategy);
+  const covered = new Set(published.map((b) => b.schema.path));
+  return { files, bindings: mergeBindings(bindings, published), unbound: unbound.filter((f) => !covered.has(f.path)) };
 }
 
 async function check(config: SchemasConfig): Promise<{ results: CheckResult[]; unbound: Awaited<ReturnType<typeof catalog>>["unbound"] }> {

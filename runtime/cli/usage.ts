@@ -159,8 +159,8 @@ Examples:
 
 export const schemasUsage = `Usage: ferry schemas build    [--dir <schemas>] [--check] [--json]
        ferry schemas codegen  [--dir <schemas>] [--check] [--json]
-       ferry schemas check    [--dir <schemas>] [--registry-url <url> | --offline [--level <level>]] [--json]
-       ferry schemas register [--dir <schemas>] --registry-url <url> [--dry-run] [--json]
+       ferry schemas check    [--dir <schemas>] [--handlers <dir>] [--registry-url <url> | --offline [--level <level>]] [--json]
+       ferry schemas register [--dir <schemas>] [--handlers <dir>] --registry-url <url> [--dry-run] [--json]
 
 The Avro schema pipeline over a schemas directory (default ./schemas):
   build     every *.avdl (Avro IDL) → one <record-name>.avsc per event record (a record no other
@@ -181,6 +181,8 @@ Options (each also settable by the environment variable shown):
   --dir <path>                FERRY_SCHEMAS_DIR                 default "schemas"
   --registry-url <url>        FERRY_SCHEMA_REGISTRY_URL         Confluent-compatible registry
   --subject-strategy <name>   FERRY_SCHEMA_SUBJECT_STRATEGY     TopicName|RecordName|TopicRecordName
+  --handlers <dir>            FERRY_SCHEMAS_HANDLERS_DIR        also the Avro schemas its handlers publish
+                                                                with (\`publishes\`), under <topic>'s subject
   --offline                   FERRY_SCHEMAS_OFFLINE=true        check against history/, no registry
   --level <level>             FERRY_SCHEMA_COMPATIBILITY        level of an offline check
   --dry-run                   FERRY_SCHEMAS_DRY_RUN=true        register nothing

@@ -16,6 +16,8 @@ export interface SchemasConfig {
   dryRun: boolean;
   checkOnly: boolean;
   level: CompatibilityLevel;
+  /** `--handlers`: also the schemas these handlers publish with (`publishes`). */
+  handlersDir?: string;
 }
 
 export function loadSchemasConfig(source: Record<string, string | undefined>): SchemasConfig {
@@ -28,6 +30,7 @@ export function loadSchemasConfig(source: Record<string, string | undefined>): S
       "FERRY_SCHEMAS_DRY_RUN",
       "FERRY_SCHEMAS_CHECK_ONLY",
       "FERRY_SCHEMA_COMPATIBILITY",
+      "FERRY_SCHEMAS_HANDLERS_DIR",
     ]).entries,
   );
   const s = parseSettings(schema, source);
@@ -41,6 +44,7 @@ export function loadSchemasConfig(source: Record<string, string | undefined>): S
     dryRun: s.FERRY_SCHEMAS_DRY_RUN === "true",
     checkOnly: s.FERRY_SCHEMAS_CHECK_ONLY === "true",
     level: s.FERRY_SCHEMA_COMPATIBILITY,
+    ...(s.FERRY_SCHEMAS_HANDLERS_DIR ? { handlersDir: s.FERRY_SCHEMAS_HANDLERS_DIR } : {}),
   };
 }
 

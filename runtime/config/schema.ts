@@ -106,7 +106,7 @@ export const settingsSchema = v.object({
   FERRY_INBOX_PRUNE_INTERVAL_MS: int("FERRY_INBOX_PRUNE_INTERVAL_MS", 600_000, 1_000, 86_400_000),
   // The outbox (ctx.publish): rows per relay send, the idle relay's poll, how long sent rows are
   // kept, and the age of the oldest unsent row past which /readyz says so.
-  FERRY_OUTBOX_BATCH_SIZE: int("FERRY_OUTBOX_BATCH_SIZE", 500, 1, 10_000),
+  FERRY_OUTBOX_BATCH_SIZE: int("FERRY_OUTBOX_BATCH_SIZE", 1_000, 1, 10_000),
   FERRY_OUTBOX_POLL_MS: int("FERRY_OUTBOX_POLL_MS", 1_000, 10, 60_000),
   FERRY_OUTBOX_RETENTION_HOURS: int("FERRY_OUTBOX_RETENTION_HOURS", 24, 1, 87_600),
   FERRY_OUTBOX_READY_AGE_MS: int("FERRY_OUTBOX_READY_AGE_MS", 60_000, 100, 86_400_000),
@@ -164,6 +164,8 @@ export const settingsSchema = v.object({
   FERRY_SCHEMA_GATE: oneOf("FERRY_SCHEMA_GATE", ["fail", "not-ready"] as const, "fail"),
   FERRY_SCHEMAS_DIR: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1)), "schemas"),
   FERRY_SCHEMAS_FORMAT: oneOf("FERRY_SCHEMAS_FORMAT", ["text", "json"] as const, "text"),
+  // `ferry schemas check|register --handlers <dir>`: the schemas its handlers publish with, too.
+  FERRY_SCHEMAS_HANDLERS_DIR: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1))),
   FERRY_SCHEMAS_OFFLINE: oneOf("FERRY_SCHEMAS_OFFLINE", ["true", "false"] as const, "false"),
   FERRY_SCHEMAS_DRY_RUN: oneOf("FERRY_SCHEMAS_DRY_RUN", ["true", "false"] as const, "false"),
   FERRY_SCHEMAS_CHECK_ONLY: oneOf("FERRY_SCHEMAS_CHECK_ONLY", ["true", "false"] as const, "false"),

@@ -83,7 +83,8 @@ export interface BatchContext {
    * call, so a retried or replayed call publishes the same ids (a downstream inbox drops copies).
    * `topic` must be declared in the handler's `publishes`; the value is encoded in the format
    * declared there. In `handleBatch`, pass the item's event: `{ event: item.event }`.
-   * Awaiting it is optional: Ferry waits for every publish before it commits.
+   * Awaiting it is optional: the events are written together when the call returns (one
+   * statement), before Ferry commits.
    */
   publish(topic: string, value: unknown, options?: PublishOptions): Promise<void>;
 }

@@ -3,5 +3,15 @@
  * (see virtual-module.ts), so handler directories need no node_modules.
  */
 export { defineHandler } from "./contract.ts";
-export type { BatchContext, BatchItem, EventMeta, HandlerContext, HandlerDefinition, RetryPolicy, ValueFormat } from "./contract.ts";
-export { PermanentError } from "../errors.ts";
+export type {
+  BatchContext,
+  BatchItem,
+  EventMeta,
+  HandlerContext,
+  HandlerDefinition,
+  PublishDeclaration,
+  PublishOptions,
+  RetryPolicy,
+  ValueFormat,
+} from "./contract.ts";
+export { PermanentError, PublishError } from "../errors.ts";

@@ -194,13 +194,20 @@ export async function applyUnit(events: UnitEvent[], position: TopicPartitionOff
           });
           try {
             await withTimeout(handler.timeoutMs, ctx, options.signal, (c) => handle(event.value, c));
-            await outbox.settle();
           } catch (error) {
             await oursFailed();
             throw new StageFailed("handler", index, error);
           }
           options.faults?.("handler");
           results[index] = APPLIED;
+        }
+        try {
+          // What the calls published, in one statement: a refusal (a value PostgreSQL cannot store)
+          // is a handler's; which one is found by narrowing the unit down, as for handleBatch.
+          await outbox.settle();
+        } catch (error) {
+          await oursFailed();
+          throw new StageFailed("handler", runnable.length === 1 ? runnable[0]! : -1, error);
         }
       }
       step = "marking";

@@ -8,7 +8,7 @@ import { randomUUID } from "node:crypto";
 import { createEngineEvents, type EngineEventMap } from "../engine-events.ts";
 import { collectMigrations, migrate } from "../db/migrate.ts";
 import { PublishError } from "../errors.ts";
-import type { EventMeta, HandlerContext } from "../handlers/contract.ts";
+import type { BatchContext, EventMeta, HandlerContext } from "../handlers/contract.ts";
 import { validateHandlerModule, type LoadedHandler } from "../handlers/validate.ts";
 import { applyUnit } from "../inbox/unit-of-work.ts";
 import { createLogger } from "../log/logger.ts";
@@ -34,6 +34,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await sql`delete from ferry_outbox where handler like ${`%-${run}`}`;
+  await kafka.admin.deleteTopics([target]).catch(() => undefined);
   await kafka.close();
   await sql.end();
 });
@@ -102,6 +103,51 @@ describe("ctx.publish", () => {
       outboxEventId({ groupId, sourceEventId: `b-${run}`, position: 0 }),
       outboxEventId({ groupId, sourceEventId: `b-${run}`, position: 1 }),
     ]);
+  });
+
+  test("handling the same event again after its inbox row is gone (pruned, a restored database) publishes the same ids: nothing new", async () => {
+    const handler = handlerOf("replayed", async (v, ctx) => {
+      await ctx.publish(target, { invoiceFor: v.n }, { key: `k${v.n}` });
+      await ctx.publish(target, { reminderFor: v.n }, { key: `k${v.n}` });
+    });
+    expect((await apply(handler, [{ id: `p-${run}`, n: 7 }])).ok).toBe(true);
+    const first = (await rowsOf(handler)).map((r) => r.event_id);
+    await sql`delete from ferry_inbox where handler = ${handler.name}`;
+    const again = await apply(handler, [{ id: `p-${run}`, n: 7 }]);
+    expect(again.ok && again.results[0]!.kind).toBe("applied");
+    expect((await rowsOf(handler)).map((r) => r.event_id)).toEqual(first);
+    expect(first).toHaveLength(2);
+  });
+
+  test("handleBatch publishes per item, each id derived from the item's event; without it the call is refused", async () => {
+    const batchHandler = (name: string, withEvent: boolean) => {
+      const result = validateHandlerModule(`${name}-${run}`, `/h/${name}.ts`, {
+        default: {
+          topic: "orders",
+          publishes: [{ topic: target }],
+          async handleBatch(items: Array<{ value: { n: number }; event: EventMeta }>, ctx: BatchContext) {
+            for (const i of items) await ctx.publish(target, { n: i.value.n }, withEvent ? { event: i.event } : {});
+          },
+        },
+      });
+      if ("problems" in result) throw new Error(result.problems.join("\n"));
+      return result.handler;
+    };
+    const good = batchHandler("batched", true);
+    expect(
+      (
+        await apply(good, [
+          { id: `x-${run}`, n: 1 },
+          { id: `y-${run}`, n: 2 },
+        ])
+      ).ok,
+    ).toBe(true);
+    expect((await rowsOf(good)).map((r) => r.event_id)).toEqual([
+      outboxEventId({ groupId: `g.${good.name}`, sourceEventId: `x-${run}`, position: 0 }),
+      outboxEventId({ groupId: `g.${good.name}`, sourceEventId: `y-${run}`, position: 0 }),
+    ]);
+    const refused = await apply(batchHandler("batched-bare", false), [{ id: `z-${run}`, n: 3 }]);
+    expect(!refused.ok && refused.failure.error.message).toContain("pass the item's event, ctx.publish(topic, value, { event: item.event })");
   });
 
   test("a failed call publishes nothing: its rows roll back with its effects", async () => {

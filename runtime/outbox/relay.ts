@@ -19,6 +19,7 @@ import type { FaultInjector } from "../faults/inject.ts";
 import { asKafkaError } from "../kafka/errors.ts";
 import type { OutgoingRecord, ProducerPort } from "../kafka/port.ts";
 import type { Logger } from "../log/logger.ts";
+import { finishedWithin } from "../finished-within.ts";
 
 export interface RelaySettings {
   /** Rows per send (and per transaction). */
@@ -33,8 +34,12 @@ export interface OutboxRelay {
   wake(): void;
   /** Unsent rows and the age of the oldest (for metrics and readiness). */
   backlog(): Promise<{ rows: number; oldestMs: number }>;
-  /** Finishes the round in flight, then stops. */
-  stop(): Promise<void>;
+  /**
+   * Lets the round in flight finish, for at most `graceMs` (a send to a broker that is down waits
+   * out the producer's timeout): past it the round is left to roll back when the pool closes, and
+   * its rows go out with the next relay, with the same event ids.
+   */
+  stop(graceMs?: number): Promise<void>;
 }
 
 export function createOutboxRelay(deps: {
@@ -76,6 +81,7 @@ export function createOutboxRelay(deps: {
   /** One round: returns how many rows it sent (0: nothing to send, or another replica's turn). */
   const round = () =>
     sql.begin(async (tx) => {
+      const roundStarted = Date.now();
       if (!(await takeRelayTurn(tx))) return 0;
       const rows = await readUnsent(tx, settings.batchSize);
       if (rows.length === 0) return 0;
@@ -89,6 +95,7 @@ export function createOutboxRelay(deps: {
         tx,
         rows.map((r) => r.id),
       );
+      log.debug("outbox:sent", { events: rows.length, sendMs: ackedAt - startedAt, roundMs: Date.now() - roundStarted });
       events.emit("outbox:sent", {
         events: rows.length,
         sendMs: ackedAt - startedAt,
@@ -148,10 +155,11 @@ export function createOutboxRelay(deps: {
     },
     wake,
     backlog: () => outboxBacklog(sql),
-    async stop() {
+    async stop(graceMs = 10_000) {
       stopped = true;
       stopping.abort();
-      await loop;
+      if (loop && !(await finishedWithin(loop, graceMs)))
+        log.warn("outbox:stop-abandoned", { graceMs, why: "a send was still in flight; its rows are sent again by the next relay" });
       await unlisten?.().catch(() => undefined);
     },
   };

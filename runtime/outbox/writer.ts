@@ -4,7 +4,7 @@
  * (relay.ts) sends what committed.
  */
 import type { TransactionSql } from "postgres";
-import { insertOutboxRow, notifyOutbox } from "../db/sql/outbox.ts";
+import { insertOutboxRows, notifyOutbox, type OutboxRow } from "../db/sql/outbox.ts";
 import { PublishError } from "../errors.ts";
 import type { EventMeta, PublishOptions } from "../handlers/contract.ts";
 import type { LoadedHandler } from "../handlers/validate.ts";
@@ -26,8 +26,8 @@ export interface OutboxCall {
   /** `event`: the event being handled (per-event handlers); `options.event` wins. */
   publish(topic: string, value: unknown, options: PublishOptions | undefined, event: EventMeta | undefined): Promise<void>;
   /**
-   * Waits for every row written so far (the inserts are pipelined): a failure is the handler's
-   * call's. Returns how many rows this unit wrote in all.
+   * Writes the rows published since the last settle, in one statement, and waits for it: a
+   * failure is the handler's call's. Returns how many rows this unit wrote in all.
    */
   settle(): Promise<number>;
 }
@@ -52,7 +52,8 @@ export function createOutboxWriter({
       const declared = encoders.get(handler.name) ?? new Map<string, Encode>();
       // Publishes so far per source event: the position is what makes a replayed call's ids equal.
       const positions = new Map<string, number>();
-      let pending: Promise<unknown>[] = [];
+      // Published, not yet written: one set-based insert per handler call, not a statement per event.
+      let pending: OutboxRow[] = [];
       let written = 0;
       let notified = false;
       return {
@@ -83,23 +84,22 @@ export function createOutboxWriter({
               code: "record-too-large",
             });
           }
-          const inserted = insertOutboxRow(tx, { eventId, handler: handler.name, sourceEventId: source.id, topic, key, value: bytes, headers });
-          // Checked in settle(): a caller that does not await must not see an unhandled rejection.
-          inserted.catch(() => undefined);
-          pending.push(inserted);
-          written++;
-          if (!notified) {
-            notified = true;
-            const notify = notifyOutbox(tx);
-            notify.catch(() => undefined);
-            pending.push(notify);
-          }
-          return inserted.then(() => undefined);
+          pending.push({ eventId, handler: handler.name, sourceEventId: source.id, topic, key, value: bytes, headers });
+          return Promise.resolve();
         },
         async settle() {
-          const waiting = pending;
+          if (pending.length === 0) return written;
+          const rows = pending;
           pending = [];
-          await Promise.all(waiting);
+          const statements = [insertOutboxRows(tx, rows)];
+          // Delivered at commit only: relays of other replicas wake then.
+          if (!notified) statements.push(notifyOutbox(tx));
+          notified = true;
+          // Both answered (pipelined) before a failure is raised: the driver must not be left with one in flight.
+          const settled = await Promise.allSettled(statements);
+          const failed = settled.find((s) => s.status === "rejected");
+          if (failed) throw (failed as PromiseRejectedResult).reason;
+          written += rows.length;
           return written;
         },
       };

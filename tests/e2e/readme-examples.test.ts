@@ -96,10 +96,11 @@ test("the README's two-step example: each order yields one invoice through ctx.p
     { "request-invoice.ts": rename(readmeBlock("handlers/request-invoice.ts")), "record-invoice.ts": rename(readmeBlock("handlers/record-invoice.ts")) },
     { [`0001_${table}.sql`]: `create table ${table} (id bigserial primary key, order_id text not null, amount_cents bigint not null);` },
   );
-  const order = (orderId: string, totalCents: number, eventId = orderId) => ({
+  // Business keys are kept forever per handler: order ids of this run only.
+  const order = (name: string, totalCents: number, eventId = name) => ({
     topic: orders,
-    key: orderId,
-    value: JSON.stringify({ orderId, customerId: "c-1", totalCents }),
+    key: `${id}-${name}`,
+    value: JSON.stringify({ orderId: `${id}-${name}`, customerId: "c-1", totalCents }),
     headers: { "event-id": `${id}-${eventId}` },
   });
   await suite.kafka().send([
@@ -123,8 +124,8 @@ test("the README's two-step example: each order yields one invoice through ctx.p
     await Bun.sleep(1_000); // a third invoice would have arrived by now
     expect([...(await sql`select order_id, amount_cents::text from ${sql(table)} order by order_id`)]).toEqual([...invoices]);
     expect([...invoices]).toEqual([
-      { order_id: "o-1", amount_cents: "1250" },
-      { order_id: "o-2", amount_cents: "990" },
+      { order_id: `${id}-o-1`, amount_cents: "1250" },
+      { order_id: `${id}-o-2`, amount_cents: "990" },
     ]);
     const published = await sql<{ n: number }[]>`select count(*)::int as n from ferry_outbox where topic = ${requests} and sent_at is not null`;
     expect(published[0]!.n).toBe(2);
@@ -133,5 +134,45 @@ test("the README's two-step example: each order yields one invoice through ctx.p
     await worker.exited;
     await sql`delete from ferry_outbox where topic = ${requests}`;
     await sql.unsafe(`drop table if exists ${table}`);
+  }
+});
+
+test("a handler publishing to a topic that does not exist: said at start, its events wait in the outbox, /readyz names the backlog", async () => {
+  const id = randomUUID().slice(0, 8);
+  const orders = await suite.kafka().createTopic("outbox-missing-orders", 1);
+  const missing = `outbox-missing-${id}`;
+  const dir = writeHandlersDir({
+    "request-invoice.ts": `import { defineHandler } from "ferry";
+export default defineHandler<{ orderId: string }>({
+  topic: ${JSON.stringify(orders)},
+  publishes: [{ topic: ${JSON.stringify(missing)} }],
+  async handle(order, ctx) {
+    await ctx.publish(${JSON.stringify(missing)}, { orderId: order.orderId }, { key: order.orderId });
+  },
+});
+`,
+  });
+  await suite.kafka().send([{ topic: orders, key: "o-1", value: JSON.stringify({ orderId: "o-1" }), headers: { "event-id": `${id}-o-1` } }]);
+  const worker = startFerry(["run", "--handlers", dir, "--group-prefix", `outbox-missing-${id}`], { FERRY_OUTBOX_READY_AGE_MS: "1000" });
+  try {
+    expect(await worker.waitForLog("outbox:topic-missing")).toMatchObject({ handler: "request-invoice", topics: [missing] });
+    const listening = await worker.waitForLog("http:listening");
+    const url = `http://127.0.0.1:${listening.port}`;
+    const reasons = await waitFor(
+      "/readyz to name the outbox",
+      async () => {
+        const body = (await (await fetch(`${url}/readyz`)).json()) as { reasons: string[] };
+        return body.reasons.find((r) => r.startsWith("the outbox has 1 unsent event(s)"));
+      },
+      { timeoutMs: 60_000, intervalMs: 500 },
+    );
+    expect(reasons).toContain("over FERRY_OUTBOX_READY_AGE_MS=1000");
+    const [row] = await sql<{ n: number }[]>`select count(*)::int as n from ferry_outbox where topic = ${missing} and sent_at is null`;
+    expect(row!.n).toBe(1);
+  } finally {
+    // Not a test of stopping: a graceful stop waits out the send stuck on the missing topic (~20 s).
+    worker.proc.kill("SIGKILL");
+    await worker.exited;
+    await sql`delete from ferry_outbox where topic = ${missing}`;
   }
 });

@@ -17,13 +17,20 @@ export interface OutboxRow {
 }
 
 /**
- * An event `ctx.publish` wrote, in the handler's transaction. The same event id again (a replayed
- * call) is kept once. Pipelined.
+ * Events `ctx.publish` wrote, in the handler's transaction, in one statement, in the order given
+ * (their ids, the relay's send order, follow it). The same event id again (a replayed call) is
+ * kept once. Keys and values travel as base64 text: one array type per column, nulls included.
  */
-export function insertOutboxRow(tx: TransactionSql, row: OutboxRow): Promise<unknown> {
+export function insertOutboxRows(tx: TransactionSql, rows: readonly OutboxRow[]): Promise<unknown> {
+  const b64 = (b: Buffer | null) => (b === null ? null : b.toString("base64"));
   return run(
-    tx`insert into ferry_outbox (event_id, handler, source_event_id, topic, key, value, headers)
-      values (${row.eventId}, ${row.handler}, ${row.sourceEventId}, ${row.topic}, ${row.key}, ${row.value}, ${tx.json(row.headers)})
+    // clock_timestamp(): when the handler published, not when its transaction began.
+    tx`insert into ferry_outbox (event_id, handler, source_event_id, topic, key, value, headers, created_at)
+      select e, h, s, t, decode(k, 'base64'), decode(v, 'base64'), hd::jsonb, clock_timestamp()
+      from unnest(${rows.map((r) => r.eventId)}::text[], ${rows.map((r) => r.handler)}::text[], ${rows.map((r) => r.sourceEventId)}::text[],
+                  ${rows.map((r) => r.topic)}::text[], ${rows.map((r) => b64(r.key))}::text[], ${rows.map((r) => b64(r.value))}::text[],
+                  ${rows.map((r) => JSON.stringify(r.headers))}::text[]) with ordinality as u(e, h, s, t, k, v, hd, n)
+      order by n
       on conflict (event_id) do nothing`.execute(),
   );
 }
@@ -64,7 +71,8 @@ export function readUnsent(tx: TransactionSql, limit: number): Promise<UnsentRow
 }
 
 export function markSent(tx: TransactionSql, ids: string[]): Promise<unknown> {
-  return run(tx`update ferry_outbox set sent_at = now() where id = any(${ids}::bigint[])`);
+  // clock_timestamp(): after Kafka acknowledged them, not when the relay's transaction began.
+  return run(tx`update ferry_outbox set sent_at = clock_timestamp() where id = any(${ids}::bigint[])`);
 }
 
 /** Unsent rows and the age of the oldest, in milliseconds (0 when none). */
