@@ -6,10 +6,19 @@
  */
 import { PGlite } from "@electric-sql/pglite";
 import { mkdir } from "node:fs/promises";
+import path from "node:path";
 import pgliteData from "../../node_modules/@electric-sql/pglite/dist/pglite.data" with { type: "file" };
 import pgliteWasm from "../../node_modules/@electric-sql/pglite/dist/pglite.wasm" with { type: "file" };
 import initdbWasm from "../../node_modules/@electric-sql/pglite/dist/initdb.wasm" with { type: "file" };
 import { servePglite } from "./pglite-bridge.ts";
+
+/**
+ * PGlite's files, by the names ferry/testing's bundle expects beside it (`ferry test` writes them
+ * there). A file import is absolute from source and in the binary, relative in a plain bundle:
+ * there it is relative to the bundle, not to the working directory.
+ */
+export const pgliteFiles = { "pglite.data": pgliteData, "pglite.wasm": pgliteWasm, "initdb.wasm": initdbWasm };
+const located = (file: string) => (path.isAbsolute(file) ? file : path.join(import.meta.dir, file));
 
 export interface EmbeddedPostgres {
   /** A postgres:// URL any client can use while the dev process runs. */
@@ -33,15 +42,15 @@ export async function startEmbeddedPostgres({
 } = {}): Promise<EmbeddedPostgres> {
   if (dataDir !== undefined) await mkdir(dataDir, { recursive: true });
   const [pgliteWasmModule, initdbWasmModule] = await Promise.all([
-    WebAssembly.compile(await Bun.file(pgliteWasm).arrayBuffer()),
-    WebAssembly.compile(await Bun.file(initdbWasm).arrayBuffer()),
+    WebAssembly.compile(await Bun.file(located(pgliteWasm)).arrayBuffer()),
+    WebAssembly.compile(await Bun.file(located(initdbWasm)).arrayBuffer()),
   ]);
   const db = await PGlite.create({
     ...(dataDir !== undefined ? { dataDir } : {}),
     ...(loadDataDir ? { loadDataDir } : {}),
     pgliteWasmModule,
     initdbWasmModule,
-    fsBundle: Bun.file(pgliteData),
+    fsBundle: Bun.file(located(pgliteData)),
   });
   try {
     const bridge = await servePglite(db, { port });
