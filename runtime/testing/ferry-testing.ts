@@ -4,3 +4,5 @@
  */
 export { createHarness } from "./harness.ts";
 export type { EventOutcome, HarnessOptions, TestEvent, TestHarness } from "./harness.ts";
+/** postgres.js on a database URL (ferry dev's, for instance): the driver the harness runs on, no node_modules needed. */
+export { connectDatabase as connect } from "../db/connect.ts";

@@ -7,3 +7,7 @@ import { registerFerryTestingModule } from "../handlers/virtual-module.ts";
 import * as testing from "./ferry-testing.ts";
 
 registerFerryTestingModule(testing);
+
+// `ferry test` runs the binary as Bun (BUN_BE_BUN=1). A test that starts `ferry dev` or `ferry run`
+// must get Ferry, not Bun: the switch is for this process only.
+delete process.env.BUN_BE_BUN;
