@@ -128,9 +128,15 @@ function assemble(
   let letters = new Map<string, Record<string, string>>();
   let retries = new Map<string, number>();
   const at = (topic: string, partition: number, offset: string) => `${topic}:${partition}:${offset}`;
+  // Why the last batch stopped: an event's retry, or the partition waiting out the environment.
+  let stoppedBy: "retry" | "waiting" = "retry";
   events.on("event:retry-scheduled", (e) => {
     const k = at(e.topic, e.partition, e.offset);
     retries.set(k, (retries.get(k) ?? 0) + 1);
+    stoppedBy = "retry";
+  });
+  events.on("partition:waiting", () => {
+    stoppedBy = "waiting";
   });
 
   const producer = {
@@ -180,7 +186,9 @@ function assemble(
   async function deliver(records: KafkaRecord[]) {
     let queue = records;
     let waited = 0;
-    while (queue.length > 0) {
+    for (let deliveries = 0; queue.length > 0; deliveries++) {
+      // Attempts and waits are bounded: past this the engine itself would be looping.
+      if (deliveries > 10_000) throw new Error(`ferry/testing: ${partitionKey(queue[0]!)} was delivered ${deliveries} times without settling`);
       const batch = queue.slice(0, config.batchSize);
       const last = batch[batch.length - 1]!;
       const progress = await runBatch({
@@ -194,7 +202,7 @@ function assemble(
         queue = queue.slice(batch.length);
         continue;
       }
-      const why = partitions.get(partitionKey(last))?.retry?.offset === progress.stopAt ? "retry" : "waiting";
+      const why = stoppedBy;
       waits.push({ ms: progress.resumeAfterMs, offset: progress.stopAt, why });
       queue = queue.slice(queue.findIndex((r) => r.offset === progress.stopAt));
       if (why === "waiting" && ++waited >= maxWaits) {
