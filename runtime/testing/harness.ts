@@ -20,7 +20,7 @@ import { instrumentHandler } from "../handlers/instrument.ts";
 import { loadHandlerFile } from "../handlers/load.ts";
 import type { LoadedHandler } from "../handlers/validate.ts";
 import { type KafkaRecord, type OutgoingRecord, partitionKey } from "../kafka/port.ts";
-import { createLogger } from "../log/logger.ts";
+import { createLogger, type Logger } from "../log/logger.ts";
 import { readerSchemaOf } from "../registry/handler-avro.ts";
 import { createTestDatabase, type TestDatabase } from "./test-database.ts";
 import { localAvroDecoding, type TestEvent, toRecord } from "./test-records.ts";
@@ -102,18 +102,22 @@ export async function createHarness(handlerFile: string, options: HarnessOptions
     await db.close();
     throw e;
   }
-  return assemble(loaded, reader, db, config, log, logs, options.maxWaits ?? 3);
+  return assemble({ loaded, reader, db, config, log, logs, maxWaits: options.maxWaits ?? 3 });
 }
 
-function assemble(
-  loaded: LoadedHandler,
-  reader: AvroType | undefined,
-  db: TestDatabase,
-  config: TestingConfig,
-  log: ReturnType<typeof createLogger>,
-  logs: Array<Record<string, unknown>>,
-  maxWaits: number,
-): TestHarness {
+interface HarnessDeps {
+  loaded: LoadedHandler;
+  /** The handler's Avro reader schema: what test values are encoded with. */
+  reader: AvroType | undefined;
+  db: TestDatabase;
+  config: TestingConfig;
+  log: Logger;
+  logs: Array<Record<string, unknown>>;
+  maxWaits: number;
+}
+
+/** The harness over its loaded handler and migrated database: the engine's batch runner and a lane's redelivery loop. */
+function assemble({ loaded, reader, db, config, log, logs, maxWaits }: HarnessDeps): TestHarness {
   const events = createEngineEvents();
   const groupId = groupIdFor(config.groupPrefix, loaded.name);
   const handler = instrumentHandler(loaded, events, groupId);
