@@ -27,6 +27,21 @@ export interface EmbeddedPostgres {
   stop(): Promise<void>;
 }
 
+const modules = new Map<string, Promise<WebAssembly.Module>>();
+
+/** Compiled once per process: ferry/testing starts a PGlite per test file, all in one `bun test`. */
+const compiled = (file: string) => {
+  let module = modules.get(file);
+  if (!module)
+    modules.set(
+      file,
+      (module = Bun.file(located(file))
+        .arrayBuffer()
+        .then((bytes) => WebAssembly.compile(bytes))),
+    );
+  return module;
+};
+
 /**
  * `dataDir` omitted: the database lives in memory and is gone once stopped (ferry/testing's fresh
  * database). `loadDataDir`: start from a dump (PGlite's dumpDataDir) instead of running initdb.
@@ -41,15 +56,12 @@ export async function startEmbeddedPostgres({
   loadDataDir?: Blob;
 } = {}): Promise<EmbeddedPostgres> {
   if (dataDir !== undefined) await mkdir(dataDir, { recursive: true });
-  const [pgliteWasmModule, initdbWasmModule] = await Promise.all([
-    WebAssembly.compile(await Bun.file(located(pgliteWasm)).arrayBuffer()),
-    WebAssembly.compile(await Bun.file(located(initdbWasm)).arrayBuffer()),
-  ]);
   const db = await PGlite.create({
     ...(dataDir !== undefined ? { dataDir } : {}),
     ...(loadDataDir ? { loadDataDir } : {}),
-    pgliteWasmModule,
-    initdbWasmModule,
+    pgliteWasmModule: await compiled(pgliteWasm),
+    // Only initdb needs it: a database loaded from a dump has been through initdb.
+    ...(loadDataDir ? {} : { initdbWasmModule: await compiled(initdbWasm) }),
     fsBundle: Bun.file(located(pgliteData)),
   });
   try {
