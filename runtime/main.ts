@@ -26,6 +26,7 @@ const commands: Record<string, () => Promise<Command>> = {
   topology: async () => (await import("./cli/topology-command.ts")).topologyCommand,
   schemas: async () => (await import("./cli/schemas-command.ts")).schemasCommand,
   produce: async () => (await import("./cli/produce-command.ts")).produceCommand,
+  test: async () => (await import("./cli/test-command.ts")).testCommand,
 };
 
 /** The commands that run a worker: a signal during their start-up aborts it (exit 0). */

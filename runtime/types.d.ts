@@ -12,3 +12,7 @@ declare module "*.data" {
   const path: string;
   export default path;
 }
+declare module "*.bundle" {
+  const path: string;
+  export default path;
+}

@@ -15,6 +15,20 @@ const git = Bun.spawnSync(["git", "rev-parse", "--short=12", "HEAD"], { cwd: roo
 const dirty = Bun.spawnSync(["git", "status", "--porcelain", "--untracked-files=no"], { cwd: root, stdout: "pipe", stderr: "ignore" });
 const commit = git.success ? `${git.stdout.toString().trim()}${dirty.success && dirty.stdout.toString().trim() ? "-dirty" : ""}` : "unknown";
 
+// ferry/testing first: `ferry test` hands this one file to `bun test` as its preload, and the
+// binary carries it (runtime/testing/embedded-bundle.ts). PGlite's files are the binary's own.
+const testing = await Bun.build({
+  entrypoints: [path.join(root, "runtime/testing/preload.ts")],
+  target: "bun",
+  outdir: path.join(root, "dist/testing"),
+  naming: { entry: "[name].bundle", asset: "[name].[ext]" },
+  minify: { syntax: true, whitespace: true },
+});
+if (!testing.success) {
+  for (const message of testing.logs) console.error(message);
+  process.exit(1);
+}
+
 const result = await Bun.build({
   entrypoints: [path.join(root, "runtime/main.ts")],
   define: { FERRY_BUILD_COMMIT: JSON.stringify(commit) },

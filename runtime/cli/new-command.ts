@@ -45,7 +45,8 @@ ${result.updated.map((f) => `  updated  ${rel(f)}  (${n.topic} → ${n.eventFile
 Next:
   1. Edit the event's fields in ${rel(result.created[0]!)}, then: ferry schemas build && ferry schemas codegen
   2. Edit the handler and its migration to match.
-  3. A running ferry dev picks the handler up at once; or start one: ferry dev
-  4. Test it on the real engine: bun test ${rel(result.created.at(-1)!)}`);
+  3. Test its cases in milliseconds: ferry test ${rel(result.created.at(-2)!)}
+  4. A running ferry dev picks the handler up at once (or start one: ferry dev);
+     the wiring end to end: ferry test ${rel(result.created.at(-1)!)}`);
   return 0;
 }

@@ -7,6 +7,7 @@ Usage: ferry <command> [options]
 Getting started:
   dev        Run the real engine on embedded Kafka, PostgreSQL and schema registry: nothing to install
   new        Scaffold a handler with its schema, migration and test (ferry new handler <name>)
+  test       bun test with ferry/testing: a handler's events through the real engine, in milliseconds
 
 Commands:
   run        Run the worker: consume the topics of every handler in a directory
@@ -83,6 +84,28 @@ not drained within FERRY_SHUTDOWN_TIMEOUT_MS · 2 bad command line, configuratio
 Example:
   FERRY_KAFKA_BROKERS=127.0.0.1:9092 FERRY_DATABASE_URL=postgres://postgres@127.0.0.1/app \\
     ferry run --handlers ./handlers`;
+
+export const testUsage = `Usage: ferry test [bun test arguments]
+
+Runs \`bun test\` (the Bun inside this binary) with the module \`ferry/testing\` served to test
+files, as \`ferry\` is served to handlers: no node_modules needed. A test loads a handler and sends
+it events; they run through the engine's own code (event ids, decoding, inbox, business keys, the
+failure policy, dead letters) on a fresh database with Ferry's and the handler directory's
+migrations, and each comes back applied, technical-duplicate, dead-lettered (with reason and
+headers) or waiting. Retries wait on a fake clock.
+
+  import { createHarness } from "ferry/testing";
+  const h = await createHarness(\`\${import.meta.dir}/invoice-totals.ts\`);
+  const [outcome] = await h.send({ eventId: "e-1", value: { id: "t-1", amountCents: 100, occurredAt: 0 } });
+
+Settings: FERRY_TEST_DATABASE_URL (a PostgreSQL server to create each fresh database on; default:
+PGlite in memory, in the test process), FERRY_TEST_CACHE_DIR (default $TMPDIR/ferry-testing: the
+bundled harness and PGlite's prepared database), and ferry run's FERRY_EVENT_ID_HEADER,
+FERRY_MISSING_EVENT_ID, FERRY_DEAD_LETTER_SUFFIX, FERRY_BATCH_SIZE, FERRY_GROUP_PREFIX.
+
+Examples:
+  ferry test handlers/
+  ferry test handlers/invoice-totals.test.ts --timeout 20000`;
 
 export const migrateUsage = `Usage: ferry migrate [--handlers <dir>] [--database-url <url>]
 

@@ -37,6 +37,8 @@ function world(script: Script, { attempts = 2, batchSize = 100 } = {}) {
   const committed: string[] = [];
   const letters: OutgoingRecord[] = [];
   const marked: unknown[][] = [];
+  const sleeps: number[] = [];
+  const results: string[] = [];
   const fakeTx = (_strings: TemplateStringsArray, ...values: unknown[]) => {
     marked.push(values);
     return { execute: () => Promise.resolve([]) };
@@ -57,6 +59,10 @@ function world(script: Script, { attempts = 2, batchSize = 100 } = {}) {
     log: createLogger({ level: "error", sink: () => {} }),
     signal: new AbortController().signal,
     onCommitted: (next) => committed.push(next),
+    onEvent: (result, record) => results.push(`${record.offset}:${result.kind === "dead-lettered" ? result.reason : result.kind}`),
+    sleep: async (ms) => {
+      sleeps.push(ms);
+    },
     random: () => 0,
     applyUnit: async (events: UnitEvent[], _position, options): Promise<UnitResult> => {
       const ids = events.map((e) => e.value as number);
@@ -67,7 +73,7 @@ function world(script: Script, { attempts = 2, batchSize = 100 } = {}) {
     },
   };
   const reasons = () => letters.map((l) => `${l.headers?.["ferry-event-id"]}:${l.headers?.["ferry-reason"]}`);
-  return { deps, transactions, committed, letters, reasons };
+  return { deps, transactions, committed, letters, reasons, sleeps, results };
 }
 
 const applied = (w: ReturnType<typeof world>) => w.transactions.filter((t) => t.ok && !t.dryRun).flatMap((t) => t.ids);
@@ -81,6 +87,9 @@ describe("narrowing", () => {
     expect(w.reasons()).toEqual(["e5:unstorable-business-key"]);
     expect(w.letters[0]!.headers?.["ferry-error-code"]).toBe("22021");
     expect(w.committed.at(-1)).toBe("110");
+    // Each result names its record: the dead letter is offset 105's.
+    expect(w.results.filter((r) => !r.endsWith(":applied"))).toEqual(["105:unstorable-business-key"]);
+    expect(w.results).toHaveLength(10);
     // Bisection, not one transaction per event: a handful of transactions for ten events.
     expect(w.transactions.length).toBeLessThanOrEqual(8);
   });
@@ -121,6 +130,8 @@ describe("contention", () => {
     expect(await processPrepared(prepared(2), w.deps, state)).toEqual({ kind: "done" });
     expect(applied(w)).toEqual([0, 1]);
     expect(w.letters).toEqual([]);
+    // Its three backoffs went through the injected sleep (ferry/testing's fake clock), not a timer.
+    expect(w.sleeps).toHaveLength(3);
   });
 });
 

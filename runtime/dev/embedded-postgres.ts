@@ -6,10 +6,19 @@
  */
 import { PGlite } from "@electric-sql/pglite";
 import { mkdir } from "node:fs/promises";
+import path from "node:path";
 import pgliteData from "../../node_modules/@electric-sql/pglite/dist/pglite.data" with { type: "file" };
 import pgliteWasm from "../../node_modules/@electric-sql/pglite/dist/pglite.wasm" with { type: "file" };
 import initdbWasm from "../../node_modules/@electric-sql/pglite/dist/initdb.wasm" with { type: "file" };
 import { servePglite } from "./pglite-bridge.ts";
+
+/**
+ * PGlite's files, by the names ferry/testing's bundle expects beside it (`ferry test` writes them
+ * there). A file import is absolute from source and in the binary, relative in a plain bundle:
+ * there it is relative to the bundle, not to the working directory.
+ */
+export const pgliteFiles = { "pglite.data": pgliteData, "pglite.wasm": pgliteWasm, "initdb.wasm": initdbWasm };
+const located = (file: string) => (path.isAbsolute(file) ? file : path.join(import.meta.dir, file));
 
 export interface EmbeddedPostgres {
   /** A postgres:// URL any client can use while the dev process runs. */
@@ -17,6 +26,21 @@ export interface EmbeddedPostgres {
   db: PGlite;
   stop(): Promise<void>;
 }
+
+const modules = new Map<string, Promise<WebAssembly.Module>>();
+
+/** Compiled once per process: ferry/testing starts a PGlite per test file, all in one `bun test`. */
+const compiled = (file: string) => {
+  let module = modules.get(file);
+  if (!module)
+    modules.set(
+      file,
+      (module = Bun.file(located(file))
+        .arrayBuffer()
+        .then((bytes) => WebAssembly.compile(bytes))),
+    );
+  return module;
+};
 
 /**
  * `dataDir` omitted: the database lives in memory and is gone once stopped (ferry/testing's fresh
@@ -32,16 +56,13 @@ export async function startEmbeddedPostgres({
   loadDataDir?: Blob;
 } = {}): Promise<EmbeddedPostgres> {
   if (dataDir !== undefined) await mkdir(dataDir, { recursive: true });
-  const [pgliteWasmModule, initdbWasmModule] = await Promise.all([
-    WebAssembly.compile(await Bun.file(pgliteWasm).arrayBuffer()),
-    WebAssembly.compile(await Bun.file(initdbWasm).arrayBuffer()),
-  ]);
   const db = await PGlite.create({
     ...(dataDir !== undefined ? { dataDir } : {}),
     ...(loadDataDir ? { loadDataDir } : {}),
-    pgliteWasmModule,
-    initdbWasmModule,
-    fsBundle: Bun.file(pgliteData),
+    pgliteWasmModule: await compiled(pgliteWasm),
+    // Only initdb needs it: a database loaded from a dump has been through initdb.
+    ...(loadDataDir ? {} : { initdbWasmModule: await compiled(initdbWasm) }),
+    fsBundle: Bun.file(located(pgliteData)),
   });
   try {
     const bridge = await servePglite(db, { port });

@@ -25,3 +25,21 @@ export function registerFerryModule(): void {
     },
   });
 }
+
+let testingRegistered = false;
+
+/**
+ * Serves `ferry/testing` (and the modules above) to test files: `ferry test` preloads this into
+ * `bun test`. Kept apart from `ferry`: a worker never loads the harness.
+ */
+export function registerFerryTestingModule(testing: Record<string, unknown>): void {
+  registerFerryModule();
+  if (testingRegistered) return;
+  testingRegistered = true;
+  plugin({
+    name: "ferry-testing-module",
+    setup(build) {
+      build.module("ferry/testing", () => ({ exports: { ...testing }, loader: "object" }));
+    },
+  });
+}

@@ -1,7 +1,8 @@
 /**
  * `ferry new handler <name>`: writes a handler the way the README recommends — an Avro event in
  * IDL with its generated schema and types, bound to its topic in topics.json, a handler with a
- * business key, its migration and a test on `ferry dev` — and refuses to overwrite anything.
+ * business key, its migration, its cases on ferry/testing and one test of the wiring on `ferry dev` —
+ * and refuses to overwrite anything.
  */
 import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
@@ -9,7 +10,7 @@ import path from "node:path";
 import { UsageError } from "../cli/usage-error.ts";
 import { buildSchemas, codegenSchemas, kebab } from "../schemas/build.ts";
 import { topicsFile } from "../schemas/catalog.ts";
-import { eventIdl, handlerModule, handlerTest, migrationSql, type HandlerNames } from "./templates.ts";
+import { eventIdl, handlerDevTest, handlerModule, handlerTest, migrationSql, type HandlerNames } from "./templates.ts";
 
 export interface NewHandlerOptions {
   name: string;
@@ -59,6 +60,7 @@ export async function scaffoldHandler(options: NewHandlerOptions): Promise<Scaff
     idl: path.join(schemasDir, `${n.eventFile}.avdl`),
     handler: path.join(handlersDir, `${n.handler}.ts`),
     test: path.join(handlersDir, `${n.handler}.test.ts`),
+    devTest: path.join(handlersDir, `${n.handler}.dev.test.ts`),
     migration: path.join(handlersDir, "migrations", `${await nextMigrationNumber(handlersDir)}_${n.table}.sql`),
   };
   const taken = [...Object.values(files), path.join(schemasDir, `${n.eventFile}.avsc`)].filter((f) => existsSync(f));
@@ -76,13 +78,18 @@ export async function scaffoldHandler(options: NewHandlerOptions): Promise<Scaff
   await writeFile(files.idl, eventIdl(n));
   await writeFile(files.handler, handlerModule(n));
   await writeFile(files.test, handlerTest(n));
+  await writeFile(files.devTest, handlerDevTest(n));
   await writeFile(files.migration, migrationSql(n));
   await writeFile(path.join(schemasDir, topicsFile), `${JSON.stringify({ ...topics, [n.topic]: `${n.eventFile}.avsc` }, null, 2)}\n`);
   // The same as `ferry schemas build && ferry schemas codegen`: the .avsc and .ts beside the IDL.
   const generated = [...(await buildSchemas(schemasDir)), ...(await codegenSchemas(schemasDir))]
     .filter((g) => g.status === "written")
     .map((g) => path.join(schemasDir, g.output));
-  return { created: [files.idl, ...generated, files.handler, files.migration, files.test], updated: [path.join(schemasDir, topicsFile)], names: n };
+  return {
+    created: [files.idl, ...generated, files.handler, files.migration, files.test, files.devTest],
+    updated: [path.join(schemasDir, topicsFile)],
+    names: n,
+  };
 }
 
 async function readTopics(schemasDir: string): Promise<Record<string, string | string[]>> {

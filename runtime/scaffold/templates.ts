@@ -78,12 +78,76 @@ create table if not exists ${n.table} (
 `;
 }
 
-/** A test of the handler on the real engine: ferry dev, events through ferry produce, the table read back. */
+/**
+ * The handler's cases on the engine's own code in milliseconds (ferry/testing): a new event, a
+ * redelivery, a functional duplicate, a poison value and a permanent error.
+ */
 export function handlerTest(n: HandlerNames): string {
-  return `// Runs ${n.handler} on the real engine (ferry dev: embedded Kafka, PostgreSQL and registry):
-//   bun test handlers/${n.handler}.test.ts        (FERRY_BIN=<path> picks the ferry binary)
+  return `// ${n.handler}'s cases, each event through what \`ferry run\` does (event id, Avro decoding, inbox,
+// business key, failure policy, dead letters) on a fresh database with the migrations of this
+// directory: PGlite in memory, or one created on FERRY_TEST_DATABASE_URL. No Kafka; retries wait
+// on a fake clock.
+//   ferry test handlers/${n.handler}.test.ts
 import { afterAll, expect, test } from "bun:test";
-import postgres from "postgres";
+import { createHarness } from "ferry/testing";
+import type { ${n.event} } from "${n.schemasFromHandlers}/${n.eventFile}.ts";
+
+const ferry = await createHarness(\`\${import.meta.dir}/${n.handler}.ts\`);
+afterAll(() => ferry.close());
+
+const issued = (id: string, amountCents = 1250): ${n.event} => ({ id, amountCents, occurredAt: 1760000000000 });
+const row = async (id: string) => [...(await ferry.sql\`select amount_cents::text as cents, event_id from ${n.table} where id = \${id}\`)];
+
+test("applies a new event: one row", async () => {
+  // The largest long Ferry decodes: the table's bigint holds it (an int would not).
+  const [outcome] = await ferry.send({ eventId: "new-1", key: "a-1", value: issued("a-1", 9007199254740990) });
+  expect(outcome).toMatchObject({ outcome: "applied", attempts: 1 });
+  expect(await row("a-1")).toEqual([{ cents: "9007199254740990", event_id: "new-1" }]);
+});
+
+test("skips a redelivery: the same event id is a technical duplicate, the handler does not run again", async () => {
+  const outcomes = await ferry.send([
+    { eventId: "again-1", value: issued("b-1") },
+    { eventId: "again-1", value: issued("b-1") },
+  ]);
+  expect(outcomes.map((o) => o.outcome)).toEqual(["applied", "technical-duplicate"]);
+  expect(await row("b-1")).toHaveLength(1);
+});
+
+test("dead-letters a functional duplicate: the same id under a new event id", async () => {
+  const [, duplicate] = await ferry.send([
+    { eventId: "first-1", value: issued("c-1", 100) },
+    { eventId: "second-1", value: issued("c-1", 200) },
+  ]);
+  expect(duplicate).toMatchObject({
+    outcome: "dead-lettered",
+    reason: "functional-duplicate",
+    headers: { "ferry-held-by-event-id": "first-1", "ferry-business-key": "c-1" },
+  });
+  expect(await row("c-1")).toEqual([{ cents: "100", event_id: "first-1" }]);
+});
+
+test("dead-letters a poison value without calling the handler", async () => {
+  const [outcome] = await ferry.send({ eventId: "poison-1", value: Buffer.from("not avro at all") });
+  expect(outcome).toMatchObject({ outcome: "dead-lettered", reason: "decode-failed", headers: { "ferry-error-code": "bad-magic-byte" } });
+});
+
+test("dead-letters a negative amount at once: a permanent error is not retried", async () => {
+  const [outcome] = await ferry.send({ eventId: "negative-1", value: issued("d-1", -5) });
+  expect(outcome).toMatchObject({ outcome: "dead-lettered", reason: "permanent", attempts: 1 });
+  expect(outcome?.outcome === "dead-lettered" && outcome.headers["ferry-error-message"]).toContain("negative amount");
+  expect(await row("d-1")).toEqual([]);
+});
+`;
+}
+
+/** The wiring end to end: ferry dev (embedded Kafka, registry, PGlite), events through ferry produce, the table read back. */
+export function handlerDevTest(n: HandlerNames): string {
+  return `// Runs ${n.handler} end to end on ferry dev (embedded Kafka, PostgreSQL and registry): the wiring
+// of topic, schema, registry and handler. Takes seconds; the cases are in ${n.handler}.test.ts.
+//   ferry test handlers/${n.handler}.dev.test.ts        (FERRY_BIN=<path> picks the ferry binary)
+import { afterAll, expect, test } from "bun:test";
+import { connect } from "ferry/testing";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -92,7 +156,10 @@ const ferry = process.env.FERRY_BIN ?? Bun.which("ferry") ?? path.resolve(import
 const handlersDir = import.meta.dir;
 const schemasDir = path.resolve(handlersDir, "${n.schemasFromHandlers}");
 const dataDir = mkdtempSync(path.join(tmpdir(), "${n.handler}-test-"));
+// process.env as it is now: \`ferry test\` runs the binary as Bun and takes that switch out of it (a spawn's default is the environment at start).
+const env = { ...process.env };
 const dev = Bun.spawn([ferry, "dev", "--handlers", handlersDir, "--schemas", schemasDir, "--data-dir", dataDir, "--http-port", "0", "--json"], {
+  env,
   stdout: "pipe",
   stderr: "inherit",
 });
@@ -134,7 +201,7 @@ test("applies an event once: a redelivery is skipped, the same id with a new eve
   const produce = Bun.spawnSync(
     [ferry, "produce", "--topic", "${n.topic}", "--schema", path.join(schemasDir, "${n.eventFile}.avsc"), "--envelope",
       "--brokers", ready.brokers.join(","), "--registry-url", ready.registryUrl],
-    { stdin: new Blob([input]) },
+    { env, stdin: new Blob([input]) },
   );
   expect(produce.exitCode).toBe(0);
 
@@ -142,7 +209,7 @@ test("applies an event once: a redelivery is skipped, the same id with a new eve
     lines.find((l) => l.event === "dev:tally" && l.handler === "${n.handler}" && l.totals.applied + l.totals.technicalDuplicates + l.totals.functionalDuplicates === 3),
   );
   expect(done.totals).toMatchObject({ applied: 1, technicalDuplicates: 1, functionalDuplicates: 1 });
-  const sql = postgres(ready.databaseUrl, { max: 1, onnotice: () => {} });
+  const sql = connect(ready.databaseUrl);
   try {
     expect(await sql\`select id, amount_cents::text as cents, event_id from ${n.table}\`).toEqual([{ id: "t-1", cents: "9007199254740990", event_id: "e-1" }]);
   } finally {

@@ -6,7 +6,11 @@ import { effectsHandler, effectsTableMigration, writeHandlersDir } from "../../t
 import { createHarness, type TestHarness } from "./harness.ts";
 
 const dir = writeHandlersDir(
-  { "effects.ts": effectsHandler({ topic: "payments", table: "effects", businessKey: true }) },
+  {
+    "effects.ts": effectsHandler({ topic: "payments", table: "effects", businessKey: true }),
+    // Deployed before its migration: every event fails alike, none by its own doing.
+    "undeployed.ts": effectsHandler({ topic: "refunds", table: "no_such_table", retry: "{ attempts: 2, backoffMs: 1000 }" }),
+  },
   { "0001_effects.sql": effectsTableMigration("effects") },
 );
 const databases = [["pglite"], ...(process.env.FERRY_TEST_DATABASE_URL ? [[process.env.FERRY_TEST_DATABASE_URL]] : [])];
@@ -88,3 +92,17 @@ describe.each(databases)("on %s", (database) => {
     expect(performance.now() - started).toBeLessThan(10_000);
   });
 });
+
+test("reports a failure every event shares as waiting, never dead-lettered: ferry run would wait at that offset", async () => {
+  const h = await createHarness(path.join(dir, "undeployed.ts"), { maxWaits: 2 });
+  try {
+    const outcomes = await h.send([1, 2, 3].map((n) => ({ eventId: `undeployed-${n}`, value: { n, key: `u-${n}`, seq: n } })));
+    expect(outcomes.map((o) => o.outcome)).toEqual(["waiting", "waiting", "waiting"]);
+    expect(outcomes[0]).toMatchObject({ failure: { source: "handler", errorClass: "DatabaseError", errorCode: "42P01" } });
+    expect(h.deadLetters).toEqual([]);
+    // Its attempts' backoffs and the partition's waits went by on the fake clock.
+    expect(h.waits.map((w) => w.why)).toEqual(["retry", "waiting", "waiting"]);
+  } finally {
+    await h.close();
+  }
+}, 120_000);

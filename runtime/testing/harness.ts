@@ -21,7 +21,7 @@ import { instrumentHandler } from "../handlers/instrument.ts";
 import { loadHandlerFile } from "../handlers/load.ts";
 import type { LoadedHandler } from "../handlers/validate.ts";
 import { type KafkaRecord, type OutgoingRecord, partitionKey } from "../kafka/port.ts";
-import { createLogger } from "../log/logger.ts";
+import { createLogger, type Logger } from "../log/logger.ts";
 import { readerSchemaOf } from "../registry/handler-avro.ts";
 import { createTestDatabase, type TestDatabase } from "./test-database.ts";
 import { localAvroDecoding, type TestEvent, toRecord } from "./test-records.ts";
@@ -103,18 +103,22 @@ export async function createHarness(handlerFile: string, options: HarnessOptions
     await db.close();
     throw e;
   }
-  return assemble(loaded, reader, db, config, log, logs, options.maxWaits ?? 3);
+  return assemble({ loaded, reader, db, config, log, logs, maxWaits: options.maxWaits ?? 3 });
 }
 
-function assemble(
-  loaded: LoadedHandler,
-  reader: AvroType | undefined,
-  db: TestDatabase,
-  config: TestingConfig,
-  log: ReturnType<typeof createLogger>,
-  logs: Array<Record<string, unknown>>,
-  maxWaits: number,
-): TestHarness {
+interface HarnessDeps {
+  loaded: LoadedHandler;
+  /** The handler's Avro reader schema: what test values are encoded with. */
+  reader: AvroType | undefined;
+  db: TestDatabase;
+  config: TestingConfig;
+  log: Logger;
+  logs: Array<Record<string, unknown>>;
+  maxWaits: number;
+}
+
+/** The harness over its loaded handler and migrated database: the engine's batch runner and a lane's redelivery loop. */
+function assemble({ loaded, reader, db, config, log, logs, maxWaits }: HarnessDeps): TestHarness {
   const events = createEngineEvents();
   const groupId = groupIdFor(config.groupPrefix, loaded.name);
   const handler = instrumentHandler(loaded, events, groupId);
@@ -129,9 +133,15 @@ function assemble(
   let letters = new Map<string, Record<string, string>>();
   let retries = new Map<string, number>();
   const at = (topic: string, partition: number, offset: string) => `${topic}:${partition}:${offset}`;
+  // Why the last batch stopped: an event's retry, or the partition waiting out the environment.
+  let stoppedBy: "retry" | "waiting" = "retry";
   events.on("event:retry-scheduled", (e) => {
     const k = at(e.topic, e.partition, e.offset);
     retries.set(k, (retries.get(k) ?? 0) + 1);
+    stoppedBy = "retry";
+  });
+  events.on("partition:waiting", () => {
+    stoppedBy = "waiting";
   });
 
   const producer = {
@@ -182,7 +192,9 @@ function assemble(
   async function deliver(records: KafkaRecord[]) {
     let queue = records;
     let waited = 0;
-    while (queue.length > 0) {
+    for (let deliveries = 0; queue.length > 0; deliveries++) {
+      // Attempts and waits are bounded: past this the engine itself would be looping.
+      if (deliveries > 10_000) throw new Error(`ferry/testing: ${partitionKey(queue[0]!)} was delivered ${deliveries} times without settling`);
       const batch = queue.slice(0, config.batchSize);
       const last = batch[batch.length - 1]!;
       const progress = await runBatch({
@@ -197,7 +209,7 @@ function assemble(
         queue = queue.slice(batch.length);
         continue;
       }
-      const why = partitions.get(partitionKey(last))?.retry?.offset === progress.stopAt ? "retry" : "waiting";
+      const why = stoppedBy;
       waits.push({ ms: progress.resumeAfterMs, offset: progress.stopAt, why });
       queue = queue.slice(queue.findIndex((r) => r.offset === progress.stopAt));
       if (why === "waiting" && ++waited >= maxWaits) {

@@ -1,8 +1,8 @@
-// `ferry new handler` through the compiled binary, in a project laid out like this repository:
-// the files it writes, a running `ferry dev` picking the handler and its schema up without a
-// restart, and the scaffolded test passing as generated.
+// `ferry new handler` through the compiled binary, in a project laid out like this repository and
+// without node_modules: the files it writes, a running `ferry dev` picking the handler and its
+// schema up without a restart, and both scaffolded tests passing under `ferry test` as generated.
 import { afterEach, expect, test } from "bun:test";
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { ferryBinary } from "../support/ferry-process.ts";
@@ -19,7 +19,6 @@ afterEach(() => {
 function newProject(): string {
   const dir = mkdtempSync(path.join(tmpdir(), "ferry-new-"));
   for (const part of ["handlers", "schemas"]) cpSync(path.join(root, part), path.join(dir, part), { recursive: true });
-  symlinkSync(path.join(root, "node_modules"), path.join(dir, "node_modules")); // the scaffolded test imports postgres
   return dir;
 }
 
@@ -37,6 +36,7 @@ test("scaffolds next to the example, a running ferry dev picks it up, and its ow
   expect(created.code).toBe(0);
   const files = JSON.parse(created.stdout) as { created: string[]; updated: string[] };
   expect(files.created.map((f) => path.relative(project!, path.resolve(project!, f))).sort()).toEqual([
+    "handlers/invoice-totals.dev.test.ts",
     "handlers/invoice-totals.test.ts",
     "handlers/invoice-totals.ts",
     "handlers/migrations/0003_invoice_totals.sql",
@@ -54,10 +54,16 @@ test("scaffolds next to the example, a running ferry dev picks it up, and its ow
   await dev.waitFor("the handler added", (l) => l.event === "dev:handler-added" && l.handler === "invoice-totals", 30_000);
   expect(await dev.stop()).toBe(0);
 
-  // The scaffolded test, as generated, on the real engine.
-  const test = run(["bun", "test", "handlers/invoice-totals.test.ts"], project, { FERRY_BIN: ferryBinary });
-  expect(`${test.stdout}${test.stderr}`).toContain("1 pass");
-  expect(test.code).toBe(0);
+  // The scaffolded cases, as generated, on ferry/testing (PGlite: no database given).
+  const started = performance.now();
+  const cases = run([ferryBinary, "test", "handlers/invoice-totals.test.ts"], project);
+  console.log(`ferry test handlers/invoice-totals.test.ts: ${Math.round(performance.now() - started)} ms`);
+  expect(`${cases.stdout}${cases.stderr}`).toContain("5 pass");
+  expect(cases.code).toBe(0);
+  // The wiring, as generated, on ferry dev.
+  const wiring = run([ferryBinary, "test", "handlers/invoice-totals.dev.test.ts"], project, { FERRY_BIN: ferryBinary });
+  expect(`${wiring.stdout}${wiring.stderr}`).toContain("1 pass");
+  expect(wiring.code).toBe(0);
 }, 300_000);
 
 test("refuses to overwrite, and says what to do", () => {
