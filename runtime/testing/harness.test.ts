@@ -10,6 +10,19 @@ const dir = writeHandlersDir(
     "effects.ts": effectsHandler({ topic: "payments", table: "effects", businessKey: true }),
     // Deployed before its migration: every event fails alike, none by its own doing.
     "undeployed.ts": effectsHandler({ topic: "refunds", table: "no_such_table", retry: "{ attempts: 2, backoffMs: 1000 }" }),
+    // Publishes a receipt per order, then fails for the ones marked: their receipts must not exist.
+    "receipts.ts": `import { defineHandler } from "ferry";
+export default defineHandler<{ orderId: string; cents: number; fail?: boolean }>({
+  topic: "orders",
+  publishes: [{ topic: "receipts" }, { topic: "audit", format: "string" }],
+  retry: { attempts: 1 },
+  async handle(order, ctx) {
+    await ctx.publish("receipts", { orderId: order.orderId, cents: order.cents }, { key: order.orderId });
+    await ctx.publish("audit", \`receipt for \${order.orderId}\`);
+    if (order.fail) throw ctx.permanent(\`order \${order.orderId} is refused\`);
+  },
+});
+`,
   },
   { "0001_effects.sql": effectsTableMigration("effects") },
 );
@@ -102,6 +115,31 @@ test("reports a failure every event shares as waiting, never dead-lettered: ferr
     expect(h.deadLetters).toEqual([]);
     // Its attempts' backoffs and the partition's waits went by on the fake clock.
     expect(h.waits.map((w) => w.why)).toEqual(["retry", "waiting", "waiting"]);
+  } finally {
+    await h.close();
+  }
+}, 120_000);
+
+test("ctx.publish: the events a handler published, decoded, with the ids ferry run derives; a failed call publishes nothing", async () => {
+  const h = await createHarness(path.join(dir, "receipts.ts"), { database: "pglite" });
+  try {
+    const outcomes = await h.send([
+      { eventId: "order-1", value: { orderId: "o-1", cents: 250 } },
+      { eventId: "order-2", value: { orderId: "o-2", cents: 10, fail: true } },
+      { eventId: "order-1", value: { orderId: "o-1", cents: 250 } },
+    ]);
+    expect(outcomes.map((o) => (o.outcome === "dead-lettered" ? o.reason : o.outcome))).toEqual(["applied", "permanent", "technical-duplicate"]);
+    const published = await h.published();
+    expect(published.map((p) => ({ topic: p.topic, key: p.key, value: p.value, source: p.sourceEventId }))).toEqual([
+      { topic: "receipts", key: "o-1", value: { orderId: "o-1", cents: 250 }, source: "order-1" },
+      { topic: "audit", key: null, value: "receipt for o-1", source: "order-1" },
+    ]);
+    // Version 5 UUIDs, distinct per publish, carried in the event-id header downstream handlers deduplicate on.
+    expect(new Set(published.map((p) => p.eventId)).size).toBe(2);
+    for (const p of published) {
+      expect(p.eventId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      expect(p.headers["event-id"]).toBe(p.eventId);
+    }
   } finally {
     await h.close();
   }

@@ -25,8 +25,10 @@ import { createLogger, type Logger } from "../log/logger.ts";
 import { readerSchemaOf } from "../registry/handler-avro.ts";
 import { createTestDatabase, type TestDatabase } from "./test-database.ts";
 import { localAvroDecoding, type TestEvent, toRecord } from "./test-records.ts";
+import { createTestOutbox, type PublishedEvent, type TestOutbox } from "./test-outbox.ts";
 
 export type { TestEvent } from "./test-records.ts";
+export type { PublishedEvent } from "./test-outbox.ts";
 
 interface Where {
   eventId: string | null;
@@ -72,6 +74,8 @@ export interface TestHarness {
   send(events: TestEvent | TestEvent[]): Promise<EventOutcome[]>;
   /** Every dead letter so far, as `ferry run` would have produced it. */
   readonly deadLetters: OutgoingRecord[];
+  /** Every event the handler published with `ctx.publish` (committed calls only: a failed call publishes nothing), in order. */
+  published(): Promise<PublishedEvent[]>;
   /** The fake clock: every backoff waited out (retries, contention, outages), in order. */
   readonly waits: Array<{ ms: number; offset?: string; why: "retry" | "contention" | "waiting" }>;
   /** The engine's log lines (JSON), for a failing test to print. */
@@ -103,7 +107,8 @@ export async function createHarness(handlerFile: string, options: HarnessOptions
     await db.close();
     throw e;
   }
-  return assemble({ loaded, reader, db, config, log, logs, maxWaits: options.maxWaits ?? 3 });
+  const outbox = await createTestOutbox(loaded, config.eventIdHeader);
+  return assemble({ loaded, reader, db, config, log, logs, outbox, maxWaits: options.maxWaits ?? 3 });
 }
 
 interface HarnessDeps {
@@ -114,11 +119,12 @@ interface HarnessDeps {
   config: TestingConfig;
   log: Logger;
   logs: Array<Record<string, unknown>>;
+  outbox: TestOutbox;
   maxWaits: number;
 }
 
 /** The harness over its loaded handler and migrated database: the engine's batch runner and a lane's redelivery loop. */
-function assemble({ loaded, reader, db, config, log, logs, maxWaits }: HarnessDeps): TestHarness {
+function assemble({ loaded, reader, db, config, log, logs, outbox, maxWaits }: HarnessDeps): TestHarness {
   const events = createEngineEvents();
   const groupId = groupIdFor(config.groupPrefix, loaded.name);
   const handler = instrumentHandler(loaded, events, groupId);
@@ -170,6 +176,7 @@ function assemble({ loaded, reader, db, config, log, logs, maxWaits }: HarnessDe
     // Kafka's commit: PostgreSQL already holds the offset, which is what the harness reads.
     offerToKafka: async () => {},
     advanceOffset: (position) => advanceOffset(db.sql, groupId, position),
+    outbox: outbox.writer,
     signal: abort.signal,
     sleep: async (ms) => {
       waits.push({ ms, why: "contention" });
@@ -226,6 +233,7 @@ function assemble({ loaded, reader, db, config, log, logs, maxWaits }: HarnessDe
     sql: db.sql,
     database: db.kind,
     deadLetters,
+    published: () => outbox.published(db.sql),
     waits,
     logs,
     async send(given) {

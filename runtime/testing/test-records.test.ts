@@ -12,6 +12,7 @@ const handler = (format: LoadedHandler["format"]): LoadedHandler => ({
   format,
   retry: { attempts: 1, backoffMs: 0, maxBackoffMs: 0 },
   timeoutMs: 1000,
+  publishes: [],
   apply: { kind: "each", handle: () => {} },
 });
 const reader = parseSchema(
