@@ -221,7 +221,12 @@ export async function startEngine(
     async readiness() {
       const reasons: string[] = [];
       if (state !== "running") reasons.push(`the engine is ${state}`);
-      reasons.push(...(await dependencies.check()));
+      // Side by side: each is bounded by the check timeout, and /readyz by about one of them.
+      const [dependencyReasons, backlog] = await Promise.all([
+        dependencies.check(),
+        within(started.backlog(), config.health.checkTimeoutMs).catch(() => undefined),
+      ]);
+      reasons.push(...dependencyReasons);
       const missing = new Set(missingTopics.missing());
       for (const w of pool.list()) {
         if (w.joined) continue;
@@ -234,7 +239,6 @@ export async function startEngine(
       }
       for (const w of pool.list()) for (const p of w.stalled()) reasons.push(describeStall(w.handler.name, p));
       for (const [name, problems] of avro.held) reasons.push(`handler ${name} is held back by the schema gate: ${problems.join("; ")}`);
-      const backlog = await within(started.backlog(), config.health.checkTimeoutMs).catch(() => undefined);
       const outboxReason = outboxReadinessReason(backlog, config.outbox.readyAgeMs);
       if (outboxReason) reasons.push(outboxReason);
       return { ok: reasons.length === 0, reasons, state, handlers: pool.list().map((w) => w.handler.name) };
