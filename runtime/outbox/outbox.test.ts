@@ -17,7 +17,7 @@ import { testKafka } from "../../tests/support/kafka.ts";
 import { header, readRecords } from "../../tests/support/scenario.ts";
 import { prepareEncoders } from "./encode.ts";
 import { outboxEventId } from "./event-id.ts";
-import { readUnsent } from "../db/sql/outbox.ts";
+import { RELAY_LOCK_KEY, readUnsent } from "../db/sql/outbox.ts";
 import { createOutboxRelay } from "./relay.ts";
 import { createOutboxWriter } from "./writer.ts";
 
@@ -215,6 +215,50 @@ describe("the outbox relay", () => {
       await producer.stop();
     }
   });
+});
+
+test("a relay whose turn another replica holds waits between asks, however often it is woken", async () => {
+  // Every commit anywhere NOTIFYs every relay: woken 200 times a second, a relay asking for the
+  // turn again at each wake-up ran hundreds of transactions a second against the replica sending.
+  const begins = { n: 0 };
+  const counting = new Proxy(sql, {
+    get(target, prop, receiver) {
+      if (prop === "begin") {
+        return (...args: unknown[]) => {
+          begins.n++;
+          return (target.begin as (...a: unknown[]) => unknown)(...args);
+        };
+      }
+      return Reflect.get(target, prop, receiver);
+    },
+  }) as typeof sql;
+  const producer = await kafka.kafka.producer();
+  const relay = createOutboxRelay({ sql: counting, producer, log, events: createEngineEvents(), settings: { batchSize: 100, pollIntervalMs: 60_000 } });
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let holding!: () => void;
+  const held = new Promise<void>((resolve) => (holding = resolve));
+  const holder = sql.begin(async (tx) => {
+    await tx`select pg_advisory_xact_lock(${RELAY_LOCK_KEY})`;
+    holding();
+    await released;
+  });
+  try {
+    await held;
+    await relay.start();
+    const before = begins.n;
+    for (let i = 0; i < 200; i++) {
+      relay.wake();
+      await Bun.sleep(5);
+    }
+    // About one ask per 100 ms over the ~1 s of wake-ups; a busy loop made hundreds.
+    expect(begins.n - before).toBeLessThan(30);
+  } finally {
+    release();
+    await holder;
+    await relay.stop();
+    await producer.stop();
+  }
 });
 
 test("the relay reads unsent rows in id order, across a power of ten (not in the text order of the ids)", async () => {

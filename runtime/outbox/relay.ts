@@ -21,6 +21,9 @@ import type { OutgoingRecord, ProducerPort } from "../kafka/port.ts";
 import type { Logger } from "../log/logger.ts";
 import { finishedWithin } from "../finished-within.ts";
 
+/** How long a relay waits when another replica holds the turn before it asks again. */
+const TURN_TAKEN_BACKOFF_MS = 100;
+
 export interface RelaySettings {
   /** Rows per send (and per transaction). */
   batchSize: number;
@@ -78,11 +81,11 @@ export function createOutboxRelay(deps: {
       stopping.signal.addEventListener("abort", done, { once: true });
     });
 
-  /** One round: returns how many rows it sent (0: nothing to send, or another replica's turn). */
+  /** One round: returns how many rows it sent (0: nothing to send), or null when it is another replica's turn. */
   const round = () =>
     sql.begin(async (tx) => {
       const roundStarted = Date.now();
-      if (!(await takeRelayTurn(tx))) return 0;
+      if (!(await takeRelayTurn(tx))) return null;
       const rows = await readUnsent(tx, settings.batchSize);
       if (rows.length === 0) return 0;
       const startedAt = Date.now();
@@ -109,7 +112,7 @@ export function createOutboxRelay(deps: {
     let outages = 0;
     while (!stopped) {
       pending = false;
-      let sent: number;
+      let sent: number | null;
       try {
         sent = await round();
         outages = 0;
@@ -135,6 +138,12 @@ export function createOutboxRelay(deps: {
         });
         events.emit("outbox:waiting", { retryInMs, errorClass: error.name, error: error.message });
         await sleep(retryInMs, undefined, { signal: stopping.signal }).catch(() => undefined);
+        continue;
+      }
+      if (sent === null) {
+        // Another replica is sending: it picks up these rows too. Trying again at once, on every
+        // wake-up (each commit anywhere notifies every relay), was a busy loop of transactions.
+        await sleep(TURN_TAKEN_BACKOFF_MS, undefined, { signal: stopping.signal }).catch(() => undefined);
         continue;
       }
       if (sent === settings.batchSize || pending) continue;

@@ -4,7 +4,7 @@ import { run } from "./run.ts";
 /** The channel a committed publish notifies: relays of other replicas wake on it. */
 export const OUTBOX_CHANNEL = "ferry_outbox";
 // Any constant works; it only has to be the same for every Ferry process on this database.
-const RELAY_LOCK_KEY = 0x6665_726f; // "fero"
+export const RELAY_LOCK_KEY = 0x6665_726f; // "fero"
 
 export interface OutboxRow {
   eventId: string;
