@@ -154,10 +154,16 @@ test(`a chain of two handlers, each worker SIGKILLed ${kills} times: one invoice
           killed = { ...killed, [side]: killed[side] + 1 };
           running[side] = life(side);
         }
-        const [unsent] = await sql<
-          { n: number }[]
-        >`select count(*)::int as n from ferry_outbox where handler = 'request-invoice' and topic = ${invoices} and sent_at is null`;
-        const done = unsent!.n === 0 && (await caughtUp(`${prefix}.request-invoice`, orders)) && (await caughtUp(`${prefix}.record-invoice`, invoices));
+        // In causal order: every order applied (its outbox rows committed with it), then every row
+        // sent, then every sent record applied. Read the other way round, an order applied between
+        // the outbox read and the offsets read left its invoice unsent and the check early.
+        const unsent = async () =>
+          (
+            await sql<
+              { n: number }[]
+            >`select count(*)::int as n from ferry_outbox where handler = 'request-invoice' and topic = ${invoices} and sent_at is null`
+          )[0]!.n;
+        const done = (await caughtUp(`${prefix}.request-invoice`, orders)) && (await unsent()) === 0 && (await caughtUp(`${prefix}.record-invoice`, invoices));
         if (!done) return false;
         if (killed.upstream >= kills && killed.downstream >= kills) return true;
         await produce(300);
