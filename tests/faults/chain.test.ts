@@ -71,7 +71,7 @@ const downstreamPoints: Array<[string, number]> = [
   ["db-committed", 10],
 ];
 
-const kills = long ? 24 : 8;
+const kills = long ? 24 : 6;
 
 test(`a chain of two handlers, each worker SIGKILLed ${kills} times: one invoice per order, one event id per emitted event`, async () => {
   const random = seededRandom(seed);

@@ -138,7 +138,7 @@ test("the worker's connections killed again and again (pg_terminate_backend): ex
     let terminated = 0;
     const result = await underFaults(s, {
       worker,
-      rounds: long ? 60 : 10,
+      rounds: long ? 60 : 6,
       pauseMs: [50, 400],
       async fault() {
         // The pool may be between connections: try until one of the worker's is there to kill.

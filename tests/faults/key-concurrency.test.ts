@@ -28,8 +28,8 @@ afterAll(async () => {
   await sql.end();
 });
 
-const kills = long ? 40 : 8;
-const rounds = long ? 40 : 10;
+const kills = long ? 40 : 5;
+const rounds = long ? 40 : 7;
 
 /** The handler under test: 16 events per partition side by side, one key in offset order, finishing out of order on purpose. */
 const keyed = {

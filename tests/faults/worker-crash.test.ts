@@ -22,7 +22,7 @@ afterAll(async () => {
   await sql.end();
 });
 
-const kills = long ? 60 : 10;
+const kills = long ? 60 : 6;
 
 test(`SIGKILLed ${kills} times at random points of the commit protocol, the effects are exact`, async () => {
   const random = seededRandom(seed);
