@@ -19,7 +19,7 @@ import { runKillLoop } from "./support/kill-loop.ts";
 import { long, reportCounts, seed } from "./support/report.ts";
 import { faultScenario } from "./support/scenario.ts";
 import { minimumMoves, partitionMoves, runStorm } from "./support/storm.ts";
-import { faultWorkload } from "./support/workload.ts";
+import { workloadChunks } from "./support/workload.ts";
 
 const kafka = faultKafka(testServices().brokers);
 const sql = testSql();
@@ -45,21 +45,8 @@ test(`key-level concurrency SIGKILLed ${kills} times: every event applied once, 
   const s = await faultScenario("keyed", { kafka, sql }, { partitions: 4, ...keyed });
   const producer = await kafka.ackProducer();
   try {
-    let events = 0;
-    let chunks = 0;
-    const produce = async (count: number) => {
-      await producer.send(
-        faultWorkload(s.topic, count, {
-          seed: seed + chunks,
-          prefix: `${s.topic}-c${chunks++}`,
-          keys,
-          technicalRate: 0.05,
-          functionalRate: 0.03,
-          permanentRate: 0.02,
-        }),
-      );
-      events += count;
-    };
+    const workload = workloadChunks(s.topic, seed, { keys, technicalRate: 0.05, functionalRate: 0.03, permanentRate: 0.02 });
+    const produce = (count: number) => producer.send(workload.next(count));
     await produce(long ? 12_000 : 3_000);
 
     const { killed, killedFromOutside, elapsedMs } = await runKillLoop(s, {
@@ -72,7 +59,7 @@ test(`key-level concurrency SIGKILLed ${kills} times: every event applied once, 
     const report = await s.check(producer.produced);
     const outOfOrder = keyOrderViolations(await s.appliedInOrder(producer.produced));
     reportCounts("key-concurrency", {
-      events,
+      events: workload.events,
       records: producer.produced.length,
       kills: killed,
       fired: s.faultsFired(),
@@ -98,8 +85,8 @@ test(`key-level concurrency through ${rounds} rounds of workers joining and leav
   const s = await faultScenario("keyed-storm", { kafka, sql }, { partitions: 8, ...keyed });
   const producer = await kafka.ackProducer();
   try {
-    let chunk = 0;
-    const produce = (count: number) => producer.send(faultWorkload(s.topic, count, { seed: seed + chunk, prefix: `${s.topic}-c${chunk++}`, keys }));
+    const workload = workloadChunks(s.topic, seed, { keys });
+    const produce = (count: number) => producer.send(workload.next(count));
     // SIGTERM: a revocation that lets running events commit and stores the prefix.
     const { alive, ...storm } = await runStorm(s, { random, rounds, produce });
     await waitFor("the group caught up", () => s.caughtUp(), { timeoutMs: 180_000, intervalMs: 250 });

@@ -13,7 +13,7 @@ import { faultKafka, produceSummary } from "./support/kafka.ts";
 import { long, reportCounts, seed } from "./support/report.ts";
 import { faultScenario } from "./support/scenario.ts";
 import { minimumMoves, partitionMoves, runStorm } from "./support/storm.ts";
-import { faultWorkload } from "./support/workload.ts";
+import { workloadChunks } from "./support/workload.ts";
 
 const kafka = faultKafka(testServices().brokers);
 const sql = testSql();
@@ -29,8 +29,8 @@ test(`${rounds} rounds of workers joining and leaving under a steady stream: par
   const s = await faultScenario("storm", { kafka, sql }, { partitions: 8 });
   const producer = await kafka.ackProducer();
   try {
-    let chunk = 0;
-    const produce = (count: number) => producer.send(faultWorkload(s.topic, count, { seed: seed + chunk, prefix: `${s.topic}-c${chunk++}` }));
+    const workload = workloadChunks(s.topic, seed);
+    const produce = (count: number) => producer.send(workload.next(count));
     const { alive, ...storm } = await runStorm(s, { random, rounds, produce });
     await waitFor("the group caught up", () => s.caughtUp(), { timeoutMs: 180_000, intervalMs: 250 });
     const report = await s.check(producer.produced);
@@ -51,8 +51,8 @@ test("a worker frozen (SIGSTOP) past its session timeout while another takes its
   const s = await faultScenario("zombie", { kafka, sql }, { partitions: 4 });
   const producer = await kafka.ackProducer();
   try {
-    let chunk = 0;
-    const produce = (count: number) => producer.send(faultWorkload(s.topic, count, { seed: seed + chunk, prefix: `${s.topic}-c${chunk++}` }));
+    const workload = workloadChunks(s.topic, seed);
+    const produce = (count: number) => producer.send(workload.next(count));
     const frozen = s.start();
     await frozen.waitForLog("partitions:assigned", 90_000);
     const other = s.start();

@@ -13,7 +13,7 @@ import { faultKafka, produceSummary } from "./support/kafka.ts";
 import { runKillLoop } from "./support/kill-loop.ts";
 import { long, reportCounts, seed } from "./support/report.ts";
 import { faultScenario } from "./support/scenario.ts";
-import { faultWorkload } from "./support/workload.ts";
+import { workloadChunks } from "./support/workload.ts";
 
 const kafka = faultKafka(testServices().brokers);
 const sql = testSql();
@@ -30,20 +30,8 @@ test(`SIGKILLed ${kills} times at random points of the commit protocol, the effe
   const producer = await kafka.ackProducer();
   try {
     // More events whenever the workers catch up before the last kill: the faults need work to hit.
-    let events = 0;
-    let chunks = 0;
-    const produce = async (count: number) => {
-      await producer.send(
-        faultWorkload(s.topic, count, {
-          seed: seed + chunks,
-          prefix: `${s.topic}-c${chunks++}`,
-          technicalRate: 0.05,
-          functionalRate: 0.03,
-          permanentRate: 0.02,
-        }),
-      );
-      events += count;
-    };
+    const workload = workloadChunks(s.topic, seed, { technicalRate: 0.05, functionalRate: 0.03, permanentRate: 0.02 });
+    const produce = (count: number) => producer.send(workload.next(count));
     await produce(long ? 20_000 : 4_000);
 
     const { killed, killedFromOutside, elapsedMs } = await runKillLoop(s, {
@@ -55,7 +43,7 @@ test(`SIGKILLed ${kills} times at random points of the commit protocol, the effe
     });
     const report = await s.check(producer.produced);
     reportCounts("worker-crash", {
-      events,
+      events: workload.events,
       records: producer.produced.length,
       kills: killed,
       fired: s.faultsFired(),

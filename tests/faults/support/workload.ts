@@ -59,3 +59,22 @@ export function faultWorkload(topic: string, count: number, options: WorkloadOpt
   }
   return records;
 }
+
+/**
+ * The same workload in chunks produced over a run (more whenever the workers catch up): each chunk
+ * seeded and prefixed of its own, so event ids never repeat across chunks and a seed replays the run.
+ */
+export function workloadChunks(topic: string, seed: number, options: Omit<WorkloadOptions, "seed" | "prefix"> = {}) {
+  let chunk = 0;
+  let events = 0;
+  return {
+    next(count: number): FaultRecord[] {
+      events += count;
+      return faultWorkload(topic, count, { ...options, seed: seed + chunk, prefix: `${topic}-c${chunk++}` });
+    },
+    /** Events (not records: duplicates come on top) in the chunks so far. */
+    get events() {
+      return events;
+    },
+  };
+}
