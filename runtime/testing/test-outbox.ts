@@ -4,6 +4,7 @@
  * decoded. No relay: a test asserts what the handler published, not Kafka.
  */
 import type { Sql } from "postgres";
+import { publishedBy } from "../db/sql/outbox.ts";
 import type { LoadedHandler } from "../handlers/validate.ts";
 import { prepareEncoders, writerSchemaOf } from "../outbox/encode.ts";
 import { createOutboxWriter, type OutboxWriter } from "../outbox/writer.ts";
@@ -46,9 +47,7 @@ export async function createTestOutbox(handler: LoadedHandler, eventIdHeader: st
   return {
     writer,
     async published(sql) {
-      const rows = await sql<
-        { event_id: string; source_event_id: string; topic: string; key: Buffer | null; value: Buffer | null; headers: Record<string, string> }[]
-      >`select event_id, source_event_id, topic, key, value, headers from ferry_outbox where handler = ${handler.name} order by id`;
+      const rows = await publishedBy(sql, handler.name);
       return rows.map((r) => ({
         eventId: r.event_id,
         sourceEventId: r.source_event_id,

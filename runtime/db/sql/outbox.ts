@@ -89,3 +89,17 @@ export async function pruneOutboxChunk(sql: Sql, retentionHours: number, limit: 
     select id from ferry_outbox where sent_at < now() - make_interval(hours => ${retentionHours}) limit ${limit})`);
   return deleted.count;
 }
+
+export interface PublishedRow {
+  event_id: string;
+  source_event_id: string;
+  topic: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: Record<string, string>;
+}
+
+/** Every row one handler published, sent or not, in publish (id) order: what ferry/testing shows a test. */
+export function publishedBy(sql: Sql, handler: string): Promise<PublishedRow[]> {
+  return run(sql<PublishedRow[]>`select event_id, source_event_id, topic, key, value, headers from ferry_outbox where handler = ${handler} order by id`);
+}
