@@ -1,17 +1,22 @@
 /**
  * The outbox relay: sends the events handlers published, once their transactions committed, with
  * the idempotent acks=all producer, then marks them sent. One relay sends at a time across
- * replicas (a transaction-scoped advisory lock), in id order, so events of one (topic, key) keep
- * the order they were written in. It wakes when a unit of work in this process commits a publish
- * (and on PostgreSQL NOTIFY from other replicas), and polls as a fallback.
+ * replicas (a session advisory lock on the relay's own connection), in id order, so events of one
+ * (topic, key) keep the order they were written in. It wakes when a unit of work in this process
+ * commits a publish (and on PostgreSQL NOTIFY from other replicas), and polls as a fallback.
+ *
+ * Sends are pipelined: the next rows are read and handed to the producer while earlier sends wait
+ * for Kafka's acknowledgement (up to `SENDS_IN_FLIGHT`). The producer keeps the order of its
+ * produce calls per partition (idempotence), so the order holds; a failed send stops the pipeline,
+ * and its rows go out again, after later ones that had succeeded (the documented exception).
  *
  * Crash anywhere: a row committed and not sent is sent by the next relay; a row sent and not yet
  * marked is sent again, with the same event id (a technical duplicate downstream, never a new event).
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Sql } from "postgres";
+import type { ReservedSql, Sql } from "postgres";
 import { translateDatabaseError } from "../db/errors.ts";
-import { markSent, OUTBOX_CHANNEL, outboxBacklog, readUnsent, takeRelayTurn, type UnsentRow } from "../db/sql/outbox.ts";
+import { giveUpRelayTurn, markSent, OUTBOX_CHANNEL, outboxBacklog, readUnsent, takeRelayTurn, type UnsentRow } from "../db/sql/outbox.ts";
 import type { EngineEvents } from "../engine-events.ts";
 import { coerceError, KafkaError, RecordTooLargeError } from "../errors.ts";
 import { decide, type Failure, waitDelay } from "../failure/policy.ts";
@@ -23,6 +28,8 @@ import { finishedWithin } from "../finished-within.ts";
 
 /** How long a relay waits when another replica holds the turn before it asks again. */
 const TURN_TAKEN_BACKOFF_MS = 100;
+/** Sends awaiting Kafka's acknowledgement at once: reading and marking overlap the acks=all round trip. */
+const SENDS_IN_FLIGHT = 4;
 
 export interface RelaySettings {
   /** Rows per send (and per transaction). */
@@ -61,6 +68,13 @@ export function createOutboxRelay(deps: {
   let loop: Promise<void> | undefined;
   let unlisten: (() => Promise<void>) | undefined;
   const stopping = new AbortController();
+  /** The connection holding the relay's turn, while this relay has it. */
+  let turn: ReservedSql | undefined;
+  /** Sends awaiting their acknowledgement and mark, oldest first, and the rows they carry. */
+  const inFlight: Array<Promise<void>> = [];
+  const sending = new Set<string>();
+  /** The first failure of a send or its mark since the pipeline last drained. */
+  let sendFailure: unknown;
 
   const wake = () => {
     pending = true;
@@ -81,32 +95,75 @@ export function createOutboxRelay(deps: {
       stopping.signal.addEventListener("abort", done, { once: true });
     });
 
-  /** One round: returns how many rows it sent (0: nothing to send), or null when it is another replica's turn. */
-  const round = () =>
-    sql.begin(async (tx) => {
-      const roundStarted = Date.now();
-      if (!(await takeRelayTurn(tx))) return null;
-      const rows = await readUnsent(tx, settings.batchSize);
-      if (rows.length === 0) return 0;
-      const startedAt = Date.now();
-      await producer.send(rows.map(toRecord)).catch((e: unknown) => {
+  const takeTurn = async (): Promise<ReservedSql | undefined> => {
+    if (turn) return turn;
+    const conn = await sql.reserve();
+    try {
+      if (await takeRelayTurn(conn)) return (turn = conn);
+    } catch (e) {
+      conn.release();
+      throw e;
+    }
+    conn.release();
+    return undefined;
+  };
+
+  /** Gives the turn up with nothing in flight, so the next relay (here or elsewhere) starts after the last send. */
+  const giveUpTurn = async () => {
+    const conn = turn;
+    turn = undefined;
+    if (!conn) return;
+    // A connection that cannot unlock is broken: it holds no lock once it is gone.
+    await giveUpRelayTurn(conn).catch((e: unknown) => log.debug("outbox:unlock-failed", { error: coerceError(e) }));
+    conn.release();
+  };
+
+  const drain = () => Promise.allSettled(inFlight);
+
+  const send = (conn: ReservedSql, rows: UnsentRow[]) => {
+    const ids = rows.map((r) => r.id);
+    for (const id of ids) sending.add(id);
+    const startedAt = Date.now();
+    const sent = producer
+      .send(rows.map(toRecord))
+      .catch((e: unknown) => {
         throw asKafkaError(e, `relaying ${rows.length} outbox event(s)`);
+      })
+      .then(async () => {
+        const ackedAt = Date.now();
+        faults?.("outbox-sent");
+        // On the turn's connection: the pool's may all be busy with handlers' units of work.
+        await markSent(conn, ids);
+        log.debug("outbox:sent", { events: rows.length, sendMs: ackedAt - startedAt, markMs: Date.now() - ackedAt });
+        events.emit("outbox:sent", {
+          events: rows.length,
+          sendMs: ackedAt - startedAt,
+          // From the row's transaction to Kafka's acknowledgement, database and local clocks alike.
+          latenciesMs: rows.map((r) => Math.max(0, ackedAt - r.created_ms)),
+        });
+      })
+      .catch((e: unknown) => {
+        sendFailure ??= e;
+      })
+      .finally(() => {
+        for (const id of ids) sending.delete(id);
+        inFlight.splice(inFlight.indexOf(sent), 1);
+        // The last send settled while the loop idles: it looks once more, and gives the turn up if nothing is left.
+        if (inFlight.length === 0) nudge?.();
       });
-      const ackedAt = Date.now();
-      faults?.("outbox-sent");
-      await markSent(
-        tx,
-        rows.map((r) => r.id),
-      );
-      log.debug("outbox:sent", { events: rows.length, sendMs: ackedAt - startedAt, roundMs: Date.now() - roundStarted });
-      events.emit("outbox:sent", {
-        events: rows.length,
-        sendMs: ackedAt - startedAt,
-        // From the row's transaction to Kafka's acknowledgement, database and local clocks alike.
-        latenciesMs: rows.map((r) => Math.max(0, ackedAt - r.created_ms)),
-      });
-      return rows.length;
-    });
+    inFlight.push(sent);
+  };
+
+  /** One read: how many rows it handed to the producer (0: nothing new to send), or null when it is another replica's turn. */
+  const round = async (): Promise<number | null> => {
+    const conn = await takeTurn();
+    if (!conn) return null;
+    const rows = await readUnsent(conn, settings.batchSize, [...sending]);
+    if (rows.length > 0) send(conn, rows);
+    while (inFlight.length >= SENDS_IN_FLIGHT) await Promise.race(inFlight);
+    if (sendFailure !== undefined) throw sendFailure;
+    return rows.length;
+  };
 
   const run = async () => {
     let outages = 0;
@@ -117,6 +174,11 @@ export function createOutboxRelay(deps: {
         sent = await round();
         outages = 0;
       } catch (e) {
+        // Nothing more goes out until every send of this pipeline settled: the rows of a failed one
+        // are read again, and no later read may overtake them further.
+        await drain();
+        sendFailure = undefined;
+        await giveUpTurn();
         if (stopped) return;
         // The one failure policy judges it: nothing here is an event's fault, so it says wait.
         const failure: Failure = { error: coerceError(translateDatabaseError(e)), source: "relay" };
@@ -147,6 +209,8 @@ export function createOutboxRelay(deps: {
         continue;
       }
       if (sent === settings.batchSize || pending) continue;
+      // Idle with nothing in flight: the turn goes back, so a deployment that never publishes holds no connection.
+      if (inFlight.length === 0) await giveUpTurn();
       await idle(settings.pollIntervalMs);
     }
   };
@@ -167,7 +231,12 @@ export function createOutboxRelay(deps: {
     async stop(graceMs = 10_000) {
       stopped = true;
       stopping.abort();
-      if (loop && !(await finishedWithin(loop, graceMs)))
+      const settled = (async () => {
+        await loop;
+        await drain();
+        await giveUpTurn();
+      })();
+      if (!(await finishedWithin(settled, graceMs)))
         log.warn("outbox:stop-abandoned", { graceMs, why: "a send was still in flight; its rows are sent again by the next relay" });
       await unlisten?.().catch(() => undefined);
     },

@@ -41,12 +41,17 @@ export function notifyOutbox(tx: TransactionSql): Promise<unknown> {
 }
 
 /**
- * The relay's turn: at most one transaction of one replica sends at a time, so rows go out in id
- * order across replicas. Held until the transaction ends; false when another relay holds it.
+ * The relay's turn: at most one replica sends at a time, so rows go out in id order across
+ * replicas. A session lock, held on the relay's own connection across its pipelined sends until
+ * it gives the turn up (or its connection ends); false when another relay holds it.
  */
-export async function takeRelayTurn(tx: TransactionSql): Promise<boolean> {
-  const [row] = await run(tx<{ locked: boolean }[]>`select pg_try_advisory_xact_lock(${RELAY_LOCK_KEY}) as locked`);
+export async function takeRelayTurn(conn: Sql): Promise<boolean> {
+  const [row] = await run(conn<{ locked: boolean }[]>`select pg_try_advisory_lock(${RELAY_LOCK_KEY}) as locked`);
   return row?.locked === true;
+}
+
+export function giveUpRelayTurn(conn: Sql): Promise<unknown> {
+  return run(conn`select pg_advisory_unlock(${RELAY_LOCK_KEY})`);
 }
 
 export interface UnsentRow {
@@ -61,18 +66,19 @@ export interface UnsentRow {
 }
 
 /**
- * The oldest unsent rows, in the order they must go out. Ordered by the bigint column, not by the
- * text `id` it returns (ORDER BY would take the output column: "1000" sorts before "999").
+ * The oldest unsent rows, in the order they must go out, but those in `excluding` (being sent
+ * already). Ordered by the bigint column, not by the text `id` it returns (ORDER BY would take the
+ * output column: "1000" sorts before "999").
  */
-export function readUnsent(tx: TransactionSql, limit: number): Promise<UnsentRow[]> {
-  return run(tx<UnsentRow[]>`
+export function readUnsent(conn: Sql | TransactionSql, limit: number, excluding: readonly string[] = []): Promise<UnsentRow[]> {
+  return run(conn<UnsentRow[]>`
     select o.id::text as id, o.event_id, o.topic, o.key, o.value, o.headers, (extract(epoch from o.created_at) * 1000)::float8 as created_ms
-    from ferry_outbox o where o.sent_at is null order by o.id limit ${limit}`);
+    from ferry_outbox o where o.sent_at is null and o.id <> all(${excluding as string[]}::bigint[]) order by o.id limit ${limit}`);
 }
 
-export function markSent(tx: TransactionSql, ids: string[]): Promise<unknown> {
+export function markSent(sql: Sql, ids: string[]): Promise<unknown> {
   // clock_timestamp(): after Kafka acknowledged them, not when the relay's transaction began.
-  return run(tx`update ferry_outbox set sent_at = clock_timestamp() where id = any(${ids}::bigint[])`);
+  return run(sql`update ferry_outbox set sent_at = clock_timestamp() where id = any(${ids}::bigint[])`);
 }
 
 /** Unsent rows and the age of the oldest, in milliseconds (0 when none). */
