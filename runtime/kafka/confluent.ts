@@ -5,6 +5,7 @@
  */
 import { KafkaJS, librdkafkaVersion as linkedVersion } from "@confluentinc/kafka-javascript";
 import type { KafkaJS as KafkaJSTypes } from "@confluentinc/kafka-javascript";
+import { installKafkaBufferSlab } from "./buffer-slab.ts";
 import { asKafkaError } from "./errors.ts";
 import type { Logger } from "../log/logger.ts";
 import { createRdKafkaClient, defaultMembership, type GroupMembership } from "./rdkafka-consumer.ts";
@@ -42,6 +43,7 @@ export function librdkafkaSettings(connection: KafkaConnection): Record<string, 
 /** `membership`: the consumer groups' session, heartbeat, poll interval and static membership (Ferry's defaults unless given). */
 export function createConfluentKafka(connection: KafkaConnection, log: Logger, membership: GroupMembership = defaultMembership): KafkaPort {
   const common = librdkafkaSettings(connection);
+  installKafkaBufferSlab();
   const kafkaLog = log.child({ component: "kafka" });
   const kafka = new KafkaJS.Kafka({
     ...common,

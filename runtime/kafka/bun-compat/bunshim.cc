@@ -138,18 +138,25 @@ bool IsView(Isolate* iso, Local<Value> v) {
          r->IsTrue();
 }
 
-// A fresh, unpooled Node Buffer holding a copy of data[0..len).
+// A Node Buffer holding a copy of data[0..len). When the runtime installed
+// globalThis.__ferryKafkaBuffer (runtime/kafka/buffer-slab.ts), the Buffer comes
+// from it: a view into a shared slab for small sizes, one allocation per slab
+// instead of per key, value and header (the garbage collector's largest cost
+// at saturation). Without it: a fresh, unpooled Buffer.
 MaybeLocal<Object> CopyToNewBuffer(Isolate* iso, const char* data, size_t len) {
   EscapableHandleScope scope(iso);
   Local<Context> ctx = iso->GetCurrentContext();
-  // allocUnsafeSlow, not allocUnsafe: a pooled slice would keep an 8 KiB slab
-  // alive per retained message and its .buffer would not be its own, unlike
-  // the buffers node::Buffer::New/Copy make.
   Local<Value> size = Number::New(iso, static_cast<double>(len));
   Local<Value> out;
-  if (!CallBuiltin(ctx, "Buffer", "allocUnsafeSlow", 1, &size).ToLocal(&out) ||
-      !out->IsUint8Array())
-    return {};
+  if (!CallBuiltin(ctx, "__ferryKafkaBuffer", nullptr, 1, &size).ToLocal(&out) ||
+      !out->IsUint8Array() || out.As<ArrayBufferView>()->ByteLength() != len) {
+    // allocUnsafeSlow, not allocUnsafe: a pooled slice would keep an 8 KiB slab
+    // alive per retained message and its .buffer would not be its own, unlike
+    // the buffers node::Buffer::New/Copy make.
+    if (!CallBuiltin(ctx, "Buffer", "allocUnsafeSlow", 1, &size).ToLocal(&out) ||
+        !out->IsUint8Array())
+      return {};
+  }
   if (len) {
     Local<ArrayBufferView> view = out.As<ArrayBufferView>();
     char* dst = static_cast<char*>(view->Buffer()->GetBackingStore()->Data()) + view->ByteOffset();

@@ -5,6 +5,7 @@ import { describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
+import { createSlabAllocator, KAFKA_BUFFER_GLOBAL } from "../buffer-slab.ts";
 
 interface Probe {
   int32Value(v: unknown): number;
@@ -196,12 +197,41 @@ describe("node::Buffer::{HasInstance, Data, Length}", () => {
 });
 
 describe("node::Buffer::New (takes ownership of malloc'd memory)", () => {
-  test("returns a real, unpooled Buffer with the bytes", () => {
-    const out = probe.bufferRoundTrip(Buffer.from([0, 255, 10]));
-    expect(Buffer.isBuffer(out)).toBe(true);
-    expect([...out]).toEqual([0, 255, 10]);
-    expect(out.byteOffset).toBe(0);
-    expect(out.buffer.byteLength).toBe(3);
+  test("returns a real, unpooled Buffer with the bytes (no slab installed)", () => {
+    const g = globalThis as Record<string, unknown>;
+    const installed = g[KAFKA_BUFFER_GLOBAL];
+    delete g[KAFKA_BUFFER_GLOBAL];
+    try {
+      const out = probe.bufferRoundTrip(Buffer.from([0, 255, 10]));
+      expect(Buffer.isBuffer(out)).toBe(true);
+      expect([...out]).toEqual([0, 255, 10]);
+      expect(out.byteOffset).toBe(0);
+      expect(out.buffer.byteLength).toBe(3);
+    } finally {
+      if (installed) g[KAFKA_BUFFER_GLOBAL] = installed;
+    }
+  });
+
+  test("with the runtime's slab installed, small copies are views into one slab, large ones their own", () => {
+    const g = globalThis as Record<string, unknown>;
+    const installed = g[KAFKA_BUFFER_GLOBAL];
+    g[KAFKA_BUFFER_GLOBAL] = createSlabAllocator(4096, 1024);
+    try {
+      const a = probe.bufferRoundTrip(Buffer.from([1, 2, 3]));
+      const b = probe.bufferRoundTrip(Buffer.from([4, 5]));
+      expect(Buffer.isBuffer(a)).toBe(true);
+      expect([...a, ...b]).toEqual([1, 2, 3, 4, 5]);
+      expect(a.buffer).toBe(b.buffer);
+      expect(b.byteOffset).toBe(a.byteOffset + 8);
+      const large = probe.bufferRoundTrip(Buffer.alloc(2048, 9));
+      expect(large.buffer.byteLength).toBe(2048);
+      // A broken allocator (wrong length) is not trusted: the copy gets its own buffer.
+      g[KAFKA_BUFFER_GLOBAL] = () => Buffer.alloc(1);
+      expect([...probe.bufferRoundTrip(Buffer.from([7, 8]))]).toEqual([7, 8]);
+    } finally {
+      if (installed) g[KAFKA_BUFFER_GLOBAL] = installed;
+      else delete g[KAFKA_BUFFER_GLOBAL];
+    }
   });
 
   test("handles length 0", () => {
