@@ -191,7 +191,7 @@ try {
   }
   if (chainPaced) {
     console.log(
-      `chain at ${chainPaced.offeredPerS}/s offered (${Math.round(chainPaced.achievedPerS)}/s achieved), after a 2 s warm-up: order produced → invoice effect p50 ${chainPaced.endToEnd.p50.toFixed(1)} ms, p99 ${chainPaced.endToEnd.p99.toFixed(1)} ms; the relay, publish → Kafka's acknowledgement (its own acks=all produce included), ${chainPaced.relay.events} events: p50 ${chainPaced.relay.p50.toFixed(1)} ms, p99 ${chainPaced.relay.p99.toFixed(1)} ms`,
+      `chain at ${chainPaced.offeredPerS}/s offered (${Math.round(chainPaced.achievedPerS)}/s achieved), after a 2 s warm-up: order produced → invoice effect p50 ${chainPaced.endToEnd.p50.toFixed(1)} ms, p99 ${chainPaced.endToEnd.p99.toFixed(1)} ms; the relay, publish → Kafka's acknowledgement (its own acks=all produce included), ${chainPaced.relay.events} events: p50 ${chainPaced.relay.p50.toFixed(1)} ms, p99 ${chainPaced.relay.p99.toFixed(1)} ms; Kafka's own produce (the paced producer, send → acknowledged) p50 ${chainPaced.kafkaProduce.p50.toFixed(1)} ms, p99 ${chainPaced.kafkaProduce.p99.toFixed(1)} ms: the relay adds ${(chainPaced.relay.p50 - chainPaced.kafkaProduce.p50).toFixed(1)} ms at p50`,
     );
   }
   console.log(
@@ -211,6 +211,7 @@ try {
     `chain_per_s=${fmt(chain?.eventsPerS, 0)}`,
     `chain_vs_batch=${ratio(chain?.eventsPerS, batchPerS)}`,
     `relay_p50_ms=${fmt(chainPaced?.relay.p50 ?? chain?.relay.p50, 1)}`,
+    `relay_over_kafka_p50_ms=${fmt(chainPaced ? chainPaced.relay.p50 - chainPaced.kafkaProduce.p50 : undefined, 1)}`,
     `rss_mb=${fmt(ferryRounds.length > 0 ? median(ferryRounds.map((d) => d.fromStart.usage.peakRssMb)) : undefined, 0)}`,
     `peer_rss_mb=${fmt(peerRounds.length > 0 ? median(peerRounds.map((d) => d.fromStart.usage.peakRssMb)) : undefined, 0)}`,
   ];

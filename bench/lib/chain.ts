@@ -130,6 +130,8 @@ export interface ChainPacedResult {
   endToEnd: Latency;
   /** The relay alone: publish → Kafka's acknowledgement. */
   relay: ChainResult["relay"];
+  /** Kafka's own produce latency at the same time: the paced producer's send → acknowledgement, after the warm-up. */
+  kafkaProduce: { p50: number; p99: number };
   /** The worker (both steps and the relay), PostgreSQL and the machine while producing at the offered rate. */
   usage: Drain["usage"];
 }
@@ -154,7 +156,7 @@ export async function ferryChainPaced(
     const warmUpUntil = new Date(Date.now() + 2_000);
     const records = workload(topic, topic, { ...workloadOptions, serialize, count: Math.ceil(ratePerS * seconds * 1.2) });
     const startPerf = performance.now();
-    const produced = await ctx.kafka.producePaced(records, ratePerS, seconds);
+    const produced = await ctx.kafka.producePaced(records, ratePerS, seconds, 2_000);
     const endPerf = performance.now();
     await waitForQuiet(ctx.sql, table, chain.intermediate, () => chain.ferry.checkAlive());
     return {
@@ -163,6 +165,7 @@ export async function ferryChainPaced(
       records: produced.records,
       endToEnd: await readLatency(ctx.sql, table, warmUpUntil),
       relay: await chain.relayLatency(warmUpUntil),
+      kafkaProduce: { p50: percentile(produced.ackMs, 0.5), p99: percentile(produced.ackMs, 0.99) },
       usage: chain.ferry.sampler.usage(startPerf + 2_000, endPerf),
     };
   } finally {
@@ -192,4 +195,10 @@ async function count(sql: postgres.Sql, table: string, backends: Set<number>): P
   const [row] = await sql<{ n: number; pid: number }[]>`select count(*)::int as n, pg_backend_pid() as pid from ${sql(table)}`;
   backends.add(row!.pid);
   return row!.n;
+}
+
+function percentile(values: number[], q: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }

@@ -19,7 +19,16 @@ export interface BenchKafka {
   /** Produces everything as fast as acks=all allows; returns records/s. */
   preload(records: Iterable<OutgoingRecord>): Promise<{ records: number; perSecond: number }>;
   /** Produces at `ratePerS` for `seconds`, each record timestamped when it is handed to the client. */
-  producePaced(records: Iterator<OutgoingRecord>, ratePerS: number, seconds: number): Promise<{ records: number; achievedPerS: number }>;
+  /**
+   * Produces at `ratePerS` for `seconds`. `ackMs`: per record produced after `warmUpMs`, send →
+   * Kafka's acknowledgement (acks=all, idempotent, linger 5 ms): Kafka's own produce latency.
+   */
+  producePaced(
+    records: Iterator<OutgoingRecord>,
+    ratePerS: number,
+    seconds: number,
+    warmUpMs?: number,
+  ): Promise<{ records: number; achievedPerS: number; ackMs: number[] }>;
   /** Deletes every topic created here. */
   cleanup(): Promise<void>;
 }
@@ -97,9 +106,10 @@ export async function benchKafka(brokers: string): Promise<BenchKafka> {
       await Promise.all(inFlight);
       return { records: n, perSecond: n / ((performance.now() - started) / 1000) };
     },
-    async producePaced(records, ratePerS, seconds) {
+    async producePaced(records, ratePerS, seconds, warmUpMs = 0) {
       const p = await getProducer();
       const inFlight = new Set<Promise<unknown>>();
+      const ackMs: number[] = [];
       const started = performance.now();
       let sent = 0;
       let exhausted = false;
@@ -117,7 +127,13 @@ export async function benchKafka(brokers: string): Promise<BenchKafka> {
           batch.push(next.value);
         }
         if (batch.length > 0) {
-          const promise = send(p, batch);
+          const sentAt = performance.now();
+          const measured = sentAt - started >= warmUpMs;
+          const promise = send(p, batch).then(() => {
+            if (!measured) return;
+            const ms = performance.now() - sentAt;
+            for (let i = 0; i < batch.length; i++) ackMs.push(ms);
+          });
           inFlight.add(promise);
           void promise.finally(() => inFlight.delete(promise));
           sent += batch.length;
@@ -126,7 +142,7 @@ export async function benchKafka(brokers: string): Promise<BenchKafka> {
       }
       const elapsed = (performance.now() - started) / 1000;
       await Promise.all(inFlight);
-      return { records: sent, achievedPerS: sent / elapsed };
+      return { records: sent, achievedPerS: sent / elapsed, ackMs };
     },
     async cleanup() {
       await producer?.disconnect().catch(() => undefined);
