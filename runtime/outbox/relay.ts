@@ -28,6 +28,8 @@ import { finishedWithin } from "../finished-within.ts";
 
 /** How long a relay waits when another replica holds the turn before it asks again. */
 const TURN_TAKEN_BACKOFF_MS = 100;
+/** How long an idle relay keeps the turn (and its connection) for the next commit. */
+const TURN_LINGER_MS = 1_000;
 /** Sends awaiting Kafka's acknowledgement at once: reading and marking overlap the acks=all round trip. */
 const SENDS_IN_FLIGHT = 4;
 
@@ -70,6 +72,8 @@ export function createOutboxRelay(deps: {
   const stopping = new AbortController();
   /** The connection holding the relay's turn, while this relay has it. */
   let turn: ReservedSql | undefined;
+  /** How long an idle relay keeps the turn (and its connection) for the next commit. */
+  const TURN_LINGER_MS = 1_000;
   /** Sends awaiting their acknowledgement and mark, oldest first, and the rows they carry. */
   const inFlight: Array<Promise<void>> = [];
   const sending = new Set<string>();
@@ -134,7 +138,13 @@ export function createOutboxRelay(deps: {
         faults?.("outbox-sent");
         // On the turn's connection: the pool's may all be busy with handlers' units of work.
         await markSent(conn, ids);
-        log.debug("outbox:sent", { events: rows.length, sendMs: ackedAt - startedAt, markMs: Date.now() - ackedAt });
+        log.debug("outbox:sent", {
+          events: rows.length,
+          // Publish (database clock) → handed to the producer: the commit and the relay's read.
+          queuedMs: Math.max(0, startedAt - rows[0]!.created_ms),
+          sendMs: ackedAt - startedAt,
+          markMs: Date.now() - ackedAt,
+        });
         events.emit("outbox:sent", {
           events: rows.length,
           sendMs: ackedAt - startedAt,
@@ -209,8 +219,14 @@ export function createOutboxRelay(deps: {
         continue;
       }
       if (sent === settings.batchSize || pending) continue;
-      // Idle with nothing in flight: the turn goes back, so a deployment that never publishes holds no connection.
-      if (inFlight.length === 0) await giveUpTurn();
+      if (inFlight.length === 0 && turn) {
+        // Kept a moment: under a trickle of commits, asking for the turn again at each one was two
+        // more round trips before every send. Then it goes back, so a deployment that never
+        // publishes holds no connection.
+        await idle(TURN_LINGER_MS);
+        if (pending || stopped) continue;
+        await giveUpTurn();
+      }
       await idle(settings.pollIntervalMs);
     }
   };
