@@ -72,8 +72,6 @@ export function createOutboxRelay(deps: {
   const stopping = new AbortController();
   /** The connection holding the relay's turn, while this relay has it. */
   let turn: ReservedSql | undefined;
-  /** How long an idle relay keeps the turn (and its connection) for the next commit. */
-  const TURN_LINGER_MS = 1_000;
   /** Sends awaiting their acknowledgement and mark, oldest first, and the rows they carry. */
   const inFlight: Array<Promise<void>> = [];
   const sending = new Set<string>();
