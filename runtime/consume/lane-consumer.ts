@@ -49,7 +49,11 @@ export function createLaneConsumer(kafka: KafkaPort, options: ConsumerOptions, l
   const lanes = createPartitionLanes({
     maxBatchSize: options.maxBatchSize,
     concurrency: options.partitionConcurrency,
-    capacity: 2 * options.maxBatchSize,
+    // One batch's worth: librdkafka already prefetches the next (queued.max.messages.kbytes). Two
+    // batches' worth held 16,000 records at saturation and was slower for it (more for the
+    // collector to walk): compare.ts, 3 rounds of 50,000 records, 7,144 -> 9,632 events/s,
+    // 61.9 -> 58.9 us CPU per event, peak RSS 234 -> 216 MB.
+    capacity: options.maxBatchSize,
     deliver: (batch) => eachBatch(batch),
     setFetching(tp, fetching) {
       if (state !== "running") return;
