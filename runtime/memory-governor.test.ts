@@ -34,28 +34,40 @@ describe("memory governor", () => {
     expect(checkAt(0)).toBe(1);
     state.rss = 150;
     expect(checkAt(100)).toBe(1);
-    expect(checkAt(200)).toBe(2);
+    state.rss = 60;
+    expect(checkAt(200)).toBe(1);
+    state.rss = 150;
+    expect(checkAt(250)).toBe(2);
+    expect(checkAt(449)).toBe(2);
     expect(state.overTarget).toEqual([]);
   });
 
-  test("when collections keep finding it over the target, says so once and backs off, doubling", () => {
+  test("when a collection cannot get under the target, says so once and waits until memory grew a quarter over what it left", () => {
     const { state, checkAt } = fakeProcess(150, 120);
-    for (let i = 0; i < 8; i++) expect(checkAt(i * 200)).toBe(i + 1);
+    expect(checkAt(0)).toBe(1);
+    // Judged at the first reading after the gap: 120 left, so the next collection waits for 150.
+    expect(checkAt(200)).toBe(1);
     expect(state.overTarget).toEqual([120]);
-    // 8th collection at 1400: quiet for 400 ms, then 800 ms.
-    expect(checkAt(1799)).toBe(8);
-    expect(checkAt(1800)).toBe(9);
-    expect(checkAt(2599)).toBe(9);
-    expect(checkAt(2600)).toBe(10);
+    state.rss = 149;
+    expect(checkAt(400)).toBe(1);
+    // This one leaves 130: the bar moves to 162.5.
+    state.live = 130;
+    state.rss = 151;
+    expect(checkAt(450)).toBe(2);
+    expect(checkAt(650)).toBe(2);
+    state.rss = 160;
+    expect(checkAt(700)).toBe(2);
+    state.rss = 163;
+    expect(checkAt(750)).toBe(3);
     expect(state.overTarget).toEqual([120]);
-    // Back under the target: the next episode starts afresh.
+    // Back under the target: the next episode starts afresh, and may say so again.
     state.rss = 50;
-    expect(checkAt(5000)).toBe(10);
-    state.rss = 150;
-    expect(checkAt(5001)).toBe(11);
-    state.live = 50;
-    expect(checkAt(5201)).toBe(12);
-    expect(state.overTarget).toEqual([120]);
+    expect(checkAt(950)).toBe(3);
+    state.rss = 101;
+    state.live = 110;
+    expect(checkAt(1000)).toBe(4);
+    expect(checkAt(1200)).toBe(4);
+    expect(state.overTarget).toEqual([120, 110]);
   });
 
   test("start and stop manage one unref'd timer", () => {

@@ -3,8 +3,8 @@
  * record (buffers, decoded values, statement parameters) that is garbage a moment later, and the
  * JavaScript engine collects lazily: peaks of 300-600 MB were measured for a live set of ~50 MB
  * (bench/README.md). Above the target a full collection runs; when one does not bring the process
- * back under it (the live set itself is larger), the governor backs off instead of collecting in
- * a loop, and says so once.
+ * back under it (the live set itself is larger), the next waits until memory grew by a quarter over
+ * what that collection left, instead of collecting in a loop, and the governor says so once.
  */
 export interface MemoryGovernorDeps {
   targetBytes: number;
@@ -27,9 +27,13 @@ export interface MemoryGovernor {
   stop(): void;
 }
 
-/** Collections in a row that found resident memory still above the target before backing off. */
-const FUTILE_COLLECTIONS = 8;
-const MAX_BACKOFF_MS = 30_000;
+/**
+ * When a collection cannot bring resident memory under the target (the live set and the runtime
+ * are larger), the next one waits until memory grew this much over what the last one left.
+ * Backing off in time instead (up to 30 s between collections) let a saturated worker grow from
+ * ~180 MB after a collection to 350 MB before the next.
+ */
+const HEADROOM = 1.25;
 
 export function createMemoryGovernor({
   targetBytes,
@@ -44,26 +48,33 @@ export function createMemoryGovernor({
   let timer: ReturnType<typeof setInterval> | undefined;
   let quietUntil = 0;
   // Freed memory leaves the process a little later (the allocator returns it in the background),
-  // so a collection is judged by the next readings, not by the one right after it.
-  let streak = 0;
-  let backoffMs = 0;
+  // so a collection is judged by the first reading after minGapMs, not by the one right after it.
+  let judging = false;
+  let ceiling = targetBytes;
+  let warned = false;
 
   const check = () => {
     if (now() < quietUntil) return;
     const resident = rss();
-    if (resident <= targetBytes) {
-      streak = 0;
-      backoffMs = 0;
-      return;
+    if (judging) {
+      judging = false;
+      if (resident > targetBytes) {
+        ceiling = Math.max(targetBytes, resident * HEADROOM);
+        if (!warned) onOverTarget?.(resident);
+        warned = true;
+      } else {
+        ceiling = targetBytes;
+        warned = false;
+      }
+    } else if (resident <= targetBytes) {
+      ceiling = targetBytes;
+      warned = false;
     }
+    if (resident <= ceiling) return;
     collect();
     onCollected?.(resident);
-    streak++;
-    if (streak >= FUTILE_COLLECTIONS) {
-      if (backoffMs === 0) onOverTarget?.(resident);
-      backoffMs = Math.min(MAX_BACKOFF_MS, Math.max(minGapMs * 2, backoffMs * 2));
-    }
-    quietUntil = now() + Math.max(minGapMs, backoffMs);
+    judging = true;
+    quietUntil = now() + minGapMs;
   };
 
   return {
