@@ -110,10 +110,10 @@ describe("decide with retry topics", () => {
     ["the first attempt fails: to stage 1, due after the first delay", failure, 1, { kind: "retry-topic", stage: 1, delayMs: 1_000 }],
     ["stage 1's attempt fails: to stage 2", failure, 2, { kind: "retry-topic", stage: 2, delayMs: 2_000 }],
     [
-      "the last stage's attempt fails: dead-lettered, unless every event fails alike",
+      "the last stage's attempt fails: dead-lettered, without probes (its neighbours are failed events by selection)",
       failure,
       3,
-      { kind: "dead-letter", reason: "retry-topics-exhausted", unlessSystemic: true },
+      { kind: "dead-letter", reason: "retry-topics-exhausted" },
     ],
     [
       "a handler timeout is a failed attempt: to the retry topic",

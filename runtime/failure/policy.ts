@@ -162,9 +162,13 @@ export function decide(failure: Failure, scope: FailureScope, retry: RetryPlan, 
   if (scope.events > 1) return scope.culpritKnown ? { kind: "isolate" } : { kind: "bisect" };
   if (verdict.final) return { kind: "dead-letter", reason: verdict.reason };
   if (retry.mode === "topics") {
-    // Attempt n failed: stage n holds attempt n + 1. Past the last stage, probe like any exhausted event.
+    // Attempt n failed: stage n holds attempt n + 1. No probes (failure/systemic.ts) in this mode:
+    // a last stage's neighbours are failed events by selection, so they would fail "alike" and
+    // stall it; and probing at the source would stall it on a few failing events in a row, the
+    // very thing this mode exists to avoid. A failure every event shares (a deploy problem) is
+    // dead-lettered after the last delay here, for replay; the environment's still waits.
     const delayMs = retry.delaysMs[scope.attempt - 1];
-    if (delayMs === undefined) return { kind: "dead-letter", reason: "retry-topics-exhausted", unlessSystemic: true };
+    if (delayMs === undefined) return { kind: "dead-letter", reason: "retry-topics-exhausted" };
     return { kind: "retry-topic", stage: scope.attempt, delayMs };
   }
   if (scope.attempt >= retry.attempts) return { kind: "dead-letter", reason: "exhausted", unlessSystemic: true };
