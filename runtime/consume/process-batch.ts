@@ -5,8 +5,9 @@
  * Happy path: one transaction for as many events as the partition's transaction size allows
  * (the whole batch unless it has met contention). On failure the policy narrows the transaction
  * down to one event (isolating a known culprit, bisecting otherwise), then retries it after a
- * backoff (the partition waits paused; other partitions go on) or dead-letters it and goes on with
- * the rest. One bad event never undoes its neighbours, and the happy path pays for no savepoints.
+ * backoff (the partition waits paused; other partitions go on), sends it to its retry topic or
+ * dead-letters it (move-past.ts) and goes on with the rest. One bad event never undoes its
+ * neighbours, and the happy path pays for no savepoints.
  */
 import { setTimeout as delay } from "node:timers/promises";
 import type { Sql } from "postgres";
