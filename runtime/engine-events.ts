@@ -35,6 +35,8 @@ export interface EngineEventMap {
     offset: string;
     attempt: number;
     delayMs: number;
+    /** Retry topics: where the event waits (the partition moved on); absent when it waits in place. */
+    retryTopic?: string;
     errorClass?: string;
     errorCode?: string;
     error?: string;

@@ -6,6 +6,7 @@ import type { StalledPartition } from "./consume/stall-watch.ts";
 import { connectDatabase } from "./db/connect.ts";
 import { collectMigrations, migrate } from "./db/migrate.ts";
 import { ensureDeadLetterTopics } from "./dlt/ensure-topics.ts";
+import { retryTopicsOf } from "./retry/topics.ts";
 import { MISSING_TOPIC_CHECK_MS, watchMissingTopics } from "./consume/missing-topics.ts";
 import { loadHandlers } from "./handlers/load.ts";
 import { schedulePruning } from "./inbox/prune.ts";
@@ -95,9 +96,11 @@ export async function startEngine(
     log,
     async onAppeared(topic, waitedMs) {
       const consumers = pool.list().filter((w) => w.handler.topics.includes(topic));
-      const { missing } = await ensureDeadLetterTopics(admin!, [{ name: "", topics: [topic] }], config, log);
+      // Its dead letter topic, and the retry topics of the handlers that retry through topics.
+      const needs = [{ name: "", topics: [topic], retry: {} }, ...consumers.map((w) => ({ ...w.handler, topics: [topic] }))];
+      const { missing } = await ensureDeadLetterTopics(admin!, needs, config, log);
       if (missing.length > 0) throw new Error(`topic ${topic} is gone again`);
-      await Promise.all(consumers.map((w) => w.refreshTopics([topic])));
+      await Promise.all(consumers.map((w) => w.refreshTopics([topic, ...retryTopicsOf({ ...w.handler, topics: [topic] }).map((t) => t.topic)])));
       log.info("topic:appeared", { topic, waitedMs, handlers: consumers.map((w) => w.handler.name) });
     },
   });

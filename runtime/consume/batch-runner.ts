@@ -4,10 +4,13 @@ import { coerceError } from "../errors.ts";
 import { decide, type Failure, waitDelay } from "../failure/policy.ts";
 import type { FaultInjector } from "../faults/inject.ts";
 import type { LoadedHandler } from "../handlers/validate.ts";
-import type { EventResult } from "../inbox/unit-event.ts";
 import { partitionKey, type BatchProgress, type KafkaRecord, type PartitionBatch, type ProducerPort, type TopicPartitionOffset } from "../kafka/port.ts";
 import type { Logger } from "../log/logger.ts";
 import type { AvroDecoding } from "../registry/handler-avro.ts";
+import { duePrefix } from "../retry/due.ts";
+import { prepareRetryRecord } from "../retry/prepare-retry.ts";
+import { retryTopicsOf } from "../retry/topics.ts";
+import type { SettledResult } from "./move-past.ts";
 import { type FailureFields, failureFields, newPartitionState, type PartitionState } from "./partition-state.ts";
 import { prepareRecord } from "./prepare.ts";
 import { type BatchDeps, processPrepared, type BatchOutcome } from "./process-batch.ts";
@@ -54,7 +57,24 @@ export function createBatchRunner(deps: BatchRunnerDeps): (batch: PartitionBatch
   const { handler, settings, log, emit } = deps;
   const lastOffsetPlusOne = (batch: PartitionBatch) => (BigInt(batch.records[batch.records.length - 1]!.offset) + 1n).toString();
 
-  return async (batch) => {
+  // Retry topics this handler consumes besides its own: their records run only when due.
+  const retrySources = new Map(retryTopicsOf(handler).map((t) => [t.topic, t.source]));
+
+  return async (whole) => {
+    const retrySource = retrySources.get(whole.topic);
+    // A retry partition runs its due head only, and waits (paused, holding nothing else) for the rest.
+    const due = retrySource === undefined ? { due: whole.records.length, waitMs: 0 } : duePrefix(whole.records, Date.now());
+    if (due.due === 0) {
+      log.debug("retry:not-due", { partition: partitionKey(whole), offset: whole.records[0]?.offset, dueInMs: due.waitMs });
+      return { stopAt: whole.records[0]!.offset, resumeAfterMs: due.waitMs };
+    }
+    const batch = due.due === whole.records.length ? whole : { ...whole, records: whole.records.slice(0, due.due) };
+    const progress = await runDue(batch, retrySource);
+    if (progress || due.due === whole.records.length) return progress;
+    return { stopAt: whole.records[due.due]!.offset, resumeAfterMs: due.waitMs };
+  };
+
+  async function runDue(batch: PartitionBatch, retrySource: string | undefined): Promise<BatchProgress> {
     const key = partitionKey(batch);
     const where = { handler: handler.name, topic: batch.topic, partition: batch.partition };
     const startedAt = performance.now();
@@ -64,7 +84,12 @@ export function createBatchRunner(deps: BatchRunnerDeps): (batch: PartitionBatch
     if (!state) deps.partitions.set(key, (state = newPartitionState(settings.batchSize)));
     state.waitingSince ??= Date.now();
     const tally: Tally = { ...emptyTally, records: batch.records.length };
-    const count = (result: EventResult | { kind: "dead-lettered"; reason: string }, record: KafkaRecord) => {
+    const count = (result: SettledResult, record: KafkaRecord) => {
+      if (result.kind === "sent-to-retry") {
+        emit("event:retry-scheduled", { ...where, offset: record.offset, attempt: result.attempt, delayMs: result.delayMs, retryTopic: result.topic });
+        deps.onEvent?.(result, record);
+        return;
+      }
       if (result.kind === "applied") tally.applied++;
       else if (result.kind === "technical-duplicate") tally.technicalDuplicates++;
       else if (result.kind === "functional-duplicate") tally.functionalDuplicates++;
@@ -81,7 +106,7 @@ export function createBatchRunner(deps: BatchRunnerDeps): (batch: PartitionBatch
       deps.onEvent?.(result, record);
     };
     try {
-      const outcome = await apply(batch, state, tally, count);
+      const outcome = await apply(batch, state, tally, count, retrySource);
       log.debug("batch:applied", { partition: key, ...tally, ...(outcome.kind === "done" ? {} : { stoppedAt: outcome.offset, outcome: outcome.kind }) });
       emit("batch:applied", { ...where, ...tally, durationMs: performance.now() - startedAt });
       return await settle(batch, state, outcome);
@@ -89,9 +114,9 @@ export function createBatchRunner(deps: BatchRunnerDeps): (batch: PartitionBatch
       emit("batch:failed", { ...where, durationMs: performance.now() - startedAt });
       throw e;
     }
-  };
+  }
 
-  async function apply(batch: PartitionBatch, state: PartitionState, tally: Tally, count: NonNullable<BatchDeps["onEvent"]>) {
+  async function apply(batch: PartitionBatch, state: PartitionState, tally: Tally, count: NonNullable<BatchDeps["onEvent"]>, retrySource: string | undefined) {
     // Records below PostgreSQL's offset were applied already (a crash between the two commits).
     // A batch is in offset order: they can only be its first ones (almost always none).
     const floor = state.applied;
@@ -111,14 +136,13 @@ export function createBatchRunner(deps: BatchRunnerDeps): (batch: PartitionBatch
       if (decision.kind !== "wait") throw new Error(`the failure policy answered ${decision.kind} for a registry failure`);
       return { kind: "wait", offset: records[0]!.offset, failure, fields: state.lastFailure } as const;
     }
-    const prepared = records.map((r) =>
-      prepareRecord(r, {
-        eventIdHeader: settings.eventIdHeader,
-        missingEventId: settings.missingEventId,
-        format: handler.format,
-        ...(deps.avro ? { avro: deps.avro.decode } : {}),
-      }),
-    );
+    const options = {
+      eventIdHeader: settings.eventIdHeader,
+      missingEventId: settings.missingEventId,
+      format: handler.format,
+      ...(deps.avro ? { avro: deps.avro.decode } : {}),
+    };
+    const prepared = records.map((r) => (retrySource === undefined ? prepareRecord(r, options) : prepareRetryRecord(r, retrySource, options)));
     const batchDeps: BatchDeps = {
       sql: deps.sql,
       handler,

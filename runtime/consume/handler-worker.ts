@@ -4,13 +4,14 @@ import type { EngineEvents } from "../engine-events.ts";
 import { coerceError } from "../errors.ts";
 import { createFaultInjector } from "../faults/inject.ts";
 import type { LoadedHandler } from "../handlers/validate.ts";
-import type { EventResult } from "../inbox/unit-event.ts";
 import { type KafkaPort, partitionKey, type ProducerPort, type TopicPartition, type TopicPartitionOffset } from "../kafka/port.ts";
 import type { Logger } from "../log/logger.ts";
 import type { OutboxWriter } from "../outbox/writer.ts";
 import type { AvroDecoding } from "../registry/handler-avro.ts";
 import { advanceOffset } from "../db/sql/offsets.ts";
+import { retryTopicsOf } from "../retry/topics.ts";
 import { createBatchRunner } from "./batch-runner.ts";
+import type { SettledResult } from "./move-past.ts";
 import { createKafkaCommits } from "./kafka-commits.ts";
 import { failureFields, newPartitionState, type PartitionState } from "./partition-state.ts";
 import { afterContention, calm, isSerialized } from "../failure/contention.ts";
@@ -72,7 +73,7 @@ export function createHandlerWorker(deps: {
   /** For format "avro": fetches the batch's writer schemas (async), then decodes (sync). */
   avro?: AvroDecoding;
   events?: EngineEvents;
-  onEvent?(handler: string, result: EventResult | { kind: "dead-lettered"; reason: string }): void;
+  onEvent?(handler: string, result: SettledResult): void;
   /** Where the handler's `ctx.publish` writes. */
   outbox?: OutboxWriter;
   /** The process's database connections, shared by the handlers that run events side by side (`concurrency`). */
@@ -85,6 +86,8 @@ export function createHandlerWorker(deps: {
   const faults = settings.faultInject ? createFaultInjector(settings.faultInject) : undefined;
   if (settings.faultInject) log.warn("faults:armed", { points: settings.faultInject });
   const abort = new AbortController();
+  // Retry topics (`retry: { mode: "topics" }`): consumed in the handler's own group, beside its topics.
+  const topics = [...handler.topics, ...retryTopicsOf(handler).map((t) => t.topic)];
   // The failure policy's memory and PostgreSQL's offset, per assigned partition.
   const partitions = new Map<string, PartitionState>();
   const emit: EngineEvents["emit"] = (name, payload) => deps.events?.emit(name, payload);
@@ -118,7 +121,7 @@ export function createHandlerWorker(deps: {
     deps.kafka,
     {
       groupId,
-      topics: handler.topics,
+      topics,
       maxBatchSize: settings.batchSize,
       partitionConcurrency: settings.partitionConcurrency,
       onAssign,
@@ -223,9 +226,10 @@ export function createHandlerWorker(deps: {
     },
   });
 
+  // A whole handler's pause holds its retry topics too: none of its events runs.
   const targets = (target: PauseTarget = {}) =>
     target.topic === undefined
-      ? handler.topics.map((topic) => ({ topic }))
+      ? topics.map((topic) => ({ topic }))
       : [{ topic: target.topic, ...(target.partitions ? { partitions: target.partitions } : {}) }];
 
   return {
@@ -235,7 +239,7 @@ export function createHandlerWorker(deps: {
       return joined;
     },
     get paused() {
-      return handler.topics.every((t) => pausedTopics.has(t));
+      return topics.every((t) => pausedTopics.has(t));
     },
     pause(target) {
       consumer.pause(targets(target));

@@ -192,7 +192,12 @@ export function createLaneConsumer(kafka: KafkaPort, options: ConsumerOptions, l
     committed: (partitions, timeoutMs) => consumer.committed(partitions, timeoutMs),
 
     async refreshTopics(topics) {
-      if (state === "running") await consumer.refreshMetadata(topics, 5_000);
+      if (state !== "running") return;
+      await consumer.refreshMetadata(topics, 5_000);
+      // The same subscription again: librdkafka re-reads it and the group rebalances onto topics
+      // that exist now (a metadata read alone left retry topics created after the first
+      // assignment unassigned).
+      consumer.subscribe(options.topics);
     },
 
     async stop({ leaveGroup = true } = {}) {

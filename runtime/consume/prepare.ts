@@ -3,13 +3,28 @@ import type { AvroDecode } from "../avro/decoder.ts";
 import { DecodeError } from "../errors.ts";
 import type { EventMeta, ValueFormat } from "../handlers/contract.ts";
 import type { KafkaRecord } from "../kafka/port.ts";
+import type { RetryEnvelope } from "../retry/envelope.ts";
 
-/** A record ready for the unit of work, or the reason it must be dead-lettered without running the handler. */
+/**
+ * A record ready for the unit of work, or the reason it must be dead-lettered without running the
+ * handler. `record` is the Kafka record as read (its offset is what commits); `retry`, for a record
+ * read from a retry topic, says which attempt it is and where the event came from.
+ */
 export type PreparedEvent =
-  | { kind: "event"; record: KafkaRecord; meta: EventMeta; value: unknown }
-  | { kind: "rejected"; record: KafkaRecord; eventId: string | null; reason: RejectReason; code: string; message: string };
+  | { kind: "event"; record: KafkaRecord; meta: EventMeta; value: unknown; retry?: RetryEnvelope }
+  | {
+      kind: "rejected";
+      record: KafkaRecord;
+      eventId: string | null;
+      reason: RejectReason;
+      code: string;
+      message: string;
+      retry?: RetryEnvelope;
+      /** The source topic whose dead letter topic it goes to, when not the record's own (a retry record Ferry did not write). */
+      deadLetterFor?: string;
+    };
 
-export type RejectReason = "missing-event-id" | "malformed-event-id" | "decode-failed";
+export type RejectReason = "missing-event-id" | "malformed-event-id" | "decode-failed" | "malformed-retry-record";
 
 /** Event ids: 1-200 printable ASCII characters without spaces (UUIDs, ULIDs, "order-42:v3", ...). */
 const wellFormedEventId = /^[\x21-\x7e]{1,200}$/;

@@ -5,33 +5,37 @@
  * Happy path: one transaction for as many events as the partition's transaction size allows
  * (the whole batch unless it has met contention). On failure the policy narrows the transaction
  * down to one event (isolating a known culprit, bisecting otherwise), then retries it after a
- * backoff (the partition waits paused; other partitions go on) or dead-letters it and goes on with
- * the rest. One bad event never undoes its neighbours, and the happy path pays for no savepoints.
+ * backoff (the partition waits paused; other partitions go on), sends it to its retry topic or
+ * dead-letters it (move-past.ts) and goes on with the rest. One bad event never undoes its
+ * neighbours, and the happy path pays for no savepoints.
  */
 import { setTimeout as delay } from "node:timers/promises";
 import type { Sql } from "postgres";
-import { insertDeadLettered } from "../db/sql/inbox.ts";
-import { saveOffset } from "../db/sql/offsets.ts";
-import { translateDatabaseError } from "../db/errors.ts";
-import { buildDeadLetter, type DeadLetterDetails, type DeadLetterReason } from "../dlt/dead-letter.ts";
 import { publishDeadLetters } from "../dlt/publish.ts";
-import { coerceError } from "../errors.ts";
 import { decide, type Failure } from "../failure/policy.ts";
 import { finalVerdict, type Probe, verdictOf } from "../failure/systemic.ts";
 import { afterCommit, afterContention } from "../failure/transaction-size.ts";
 import type { FaultInjector } from "../faults/inject.ts";
 import type { LoadedHandler } from "../handlers/validate.ts";
 import { applyUnit } from "../inbox/unit-of-work.ts";
-import type { EventResult, UnitEvent } from "../inbox/unit-event.ts";
+import type { UnitEvent } from "../inbox/unit-event.ts";
 import type { KafkaRecord, OutgoingRecord, ProducerPort } from "../kafka/port.ts";
 import type { Logger } from "../log/logger.ts";
 import type { OutboxWriter } from "../outbox/writer.ts";
-import { traceFieldsOf } from "../trace/traceparent.ts";
+import {
+  type Culprit as Decided,
+  deadLetterAlone,
+  type EventItem,
+  eventFields,
+  letter,
+  nextOf,
+  retryThroughTopic,
+  type SettledResult,
+  sourceOf,
+  sourceRecordOf,
+} from "./move-past.ts";
 import { type FailureFields, failureFields, type PartitionState } from "./partition-state.ts";
-import type { RedactionSource } from "../log/redact.ts";
 import type { PreparedEvent } from "./prepare.ts";
-
-type EventItem = Extract<PreparedEvent, { kind: "event" }>;
 
 export interface BatchDeps {
   sql: Sql;
@@ -46,7 +50,7 @@ export interface BatchDeps {
   /** Called after each commit to PostgreSQL with the partition's new next offset. */
   onCommitted(nextOffset: string): void;
   /** Each event's result once it is committed, with the record it came from. */
-  onEvent?(result: EventResult | { kind: "dead-lettered"; reason: string }, record: KafkaRecord): void;
+  onEvent?(result: SettledResult, record: KafkaRecord): void;
   /** Waits out a contention backoff; ferry/testing hands in a fake clock's. Default: a real timer. */
   sleep?(ms: number, signal: AbortSignal): Promise<void>;
   /** Test-only fault injection (FERRY_FAULT_INJECT). */
@@ -85,15 +89,9 @@ export type BatchOutcome =
    */
   | { kind: "cut"; offset: string };
 
-const nextOf = (record: KafkaRecord) => (BigInt(record.offset) + 1n).toString();
-
 /** An event the policy has narrowed a failure down to, waiting for its decision. */
-interface Culprit {
+interface Culprit extends Decided {
   pos: number;
-  failure: Failure;
-  /** The attempt that just failed, 1-based. */
-  attempt: number;
-  firstAttemptAt: Date;
 }
 
 const realSleep = async (ms: number, signal: AbortSignal) => {
@@ -111,8 +109,13 @@ export async function processPrepared(prepared: PreparedEvent[], deps: BatchDeps
   // An event waiting out its backoff since an earlier batch goes first, alone, as its next attempt.
   const retrying = state.retry;
   if (retrying && offsetAt(0) === retrying.offset) end = 1;
-  const attemptAt = (pos: number) => (retrying && offsetAt(pos) === retrying.offset ? retrying.attempts + 1 : 1);
-  const firstAttemptAt = (pos: number) => (retrying && offsetAt(pos) === retrying.offset ? retrying.firstAttemptAt : new Date());
+  // A record from a retry topic is the attempt its envelope says, first tried when it says.
+  const attemptAt = (pos: number) => (retrying && offsetAt(pos) === retrying.offset ? retrying.attempts + 1 : (prepared[pos]!.retry?.attempt ?? 1));
+  const firstAttemptAt = (pos: number) => {
+    if (retrying && offsetAt(pos) === retrying.offset) return retrying.firstAttemptAt;
+    const envelope = prepared[pos]!.retry;
+    return envelope ? new Date(envelope.firstAttemptAt) : new Date();
+  };
 
   while (from < prepared.length) {
     if (culprit && culprit.pos === from) {
@@ -142,10 +145,21 @@ export async function processPrepared(prepared: PreparedEvent[], deps: BatchDeps
             ...eventFields(event),
             ...failureFields(culprit.failure, [sourceOf(event)]),
             attempt: culprit.attempt + 1,
-            attempts: deps.handler.retry.attempts,
+            ...("attempts" in deps.handler.retry ? { attempts: deps.handler.retry.attempts } : {}),
             retryInMs: decision.delayMs,
           });
           return { kind: "retry-later", offset: event.record.offset, delayMs: decision.delayMs };
+        case "retry-topic": {
+          const failed = await retryThroughTopic(event, decision, culprit, deps);
+          if (failed) {
+            state.lastFailure = { at: Date.now(), offset: event.record.offset, ...failureFields(failed, [sourceOf(event)]) };
+            return { kind: "wait", offset: event.record.offset, failure: failed, fields: state.lastFailure };
+          }
+          culprit = null;
+          from += 1;
+          end = prepared.length;
+          continue;
+        }
         case "dead-letter": {
           if (decision.unlessSystemic && (await probeFollowing(prepared, from, culprit.failure, deps)) === "systemic") {
             state.lastFailure = { at: Date.now(), offset: event.record.offset, ...failureFields(culprit.failure, [sourceOf(event)]) };
@@ -260,8 +274,16 @@ async function applyRange(prepared: PreparedEvent[], from: number, to: number, a
           if (p.kind === "rejected") {
             letters.push(
               letter(
-                p.record,
-                { reason: p.reason, eventId: p.eventId, errorClass: "DecodeError", errorCode: p.code, errorMessage: p.message, failedAt: now },
+                sourceRecordOf(p),
+                {
+                  reason: p.reason,
+                  eventId: p.eventId,
+                  errorClass: "DecodeError",
+                  errorCode: p.code,
+                  errorMessage: p.message,
+                  failedAt: now,
+                  ...(p.deadLetterFor ? { deadLetterFor: p.deadLetterFor } : {}),
+                },
                 deps,
               ),
             );
@@ -269,7 +291,7 @@ async function applyRange(prepared: PreparedEvent[], from: number, to: number, a
         }
         results.forEach((r, i) => {
           const meta = events[i]!.meta;
-          const record = (prepared[positions[i]!] as EventItem).record;
+          const record = sourceRecordOf(prepared[positions[i]!]!);
           if (r.kind === "functional-duplicate") {
             letters.push(
               letter(record, { reason: "functional-duplicate", eventId: meta.id, heldBy: r.heldBy, businessKey: r.businessKey, failedAt: now }, deps),
@@ -325,59 +347,6 @@ async function probeFollowing(prepared: PreparedEvent[], pos: number, failure: F
   });
   return verdict === "systemic" ? "systemic" : "event";
 }
-
-/**
- * Dead-letters an event the policy narrowed a failure down to, then records it and moves the
- * partition past it. Returns the failure when producing or recording failed (the environment's:
- * the letter may go out again, the event is never skipped without one).
- */
-async function deadLetterAlone(event: EventItem, reason: DeadLetterReason, culprit: Culprit, deps: BatchDeps): Promise<Failure | null> {
-  const { error } = culprit.failure;
-  deps.log.warn("event:dead-lettering", { ...eventFields(event), reason, attempts: culprit.attempt, ...failureFields(culprit.failure, [sourceOf(event)]) });
-  const details: Omit<DeadLetterDetails, "handler"> = {
-    reason,
-    eventId: event.meta.id,
-    errorClass: error.name,
-    errorMessage: error.message,
-    attempts: culprit.attempt,
-    firstAttemptAt: culprit.firstAttemptAt,
-    failedAt: new Date(),
-  };
-  const code = (error as { code?: unknown }).code;
-  if (typeof code === "string") details.errorCode = code;
-  try {
-    await publishDeadLetters([letter(event.record, details, deps)], deps);
-  } catch (e) {
-    return { error: coerceError(e), source: "dead-letter" };
-  }
-  const { meta, record } = event;
-  try {
-    await deps.sql.begin(async (tx) => {
-      await Promise.all([
-        insertDeadLettered(tx, deps.handler.name, meta),
-        deps.offsetsByCaller ? undefined : saveOffset(tx, deps.groupId, { topic: record.topic, partition: record.partition, offset: nextOf(record) }),
-      ]);
-    });
-  } catch (e) {
-    return { error: coerceError(translateDatabaseError(e)), source: "ferry" };
-  }
-  deps.onCommitted(nextOf(record));
-  deps.onEvent?.({ kind: "dead-lettered", reason }, record);
-  return null;
-}
-
-function letter(record: KafkaRecord, details: Omit<DeadLetterDetails, "handler">, deps: BatchDeps): OutgoingRecord {
-  return buildDeadLetter(record, { ...details, handler: deps.handler.name }, deps.deadLetterSuffix);
-}
-
-const eventFields = (event: EventItem) => ({
-  eventId: event.meta.id,
-  partition: `${event.record.topic}:${event.record.partition}`,
-  offset: event.record.offset,
-  ...traceFieldsOf(event.meta.headers),
-});
-
-const sourceOf = (event: EventItem): RedactionSource => ({ value: event.value, key: event.meta.key, headers: event.meta.headers });
 
 /** A partition's last failure as log fields: its offset and what failed, not when. */
 const withoutTime = (last: PartitionState["lastFailure"]) => {

@@ -203,4 +203,32 @@ describe("processByKey", () => {
     expect(w.log.some((e) => e.id >= 4)).toBe(false);
     expect(w.stored.at(-1)).toBe("104");
   });
+
+  test("retry topics: a failed event goes to its retry topic and its key moves on at once; the prefix covers it", async () => {
+    const sent: Array<{ topic: string; partition?: number; headers?: Record<string, Buffer | string> }> = [];
+    const w = world(async (id, attempt) => (id === 0 && attempt === 1 ? { error: new Error("provider down"), source: "handler" } : null));
+    w.deps.handler = { name: "h", retry: { mode: "topics", delaysMs: [60_000] } } as LoadedHandler;
+    w.deps.producer = {
+      send: async (records) => {
+        sent.push(...records);
+        return [];
+      },
+      stop: async () => {},
+    };
+    const started = Date.now();
+    expect(await processByKey(prepared(["k0", "k0", "k1"]), w.deps, newPartitionState(100))).toEqual({ kind: "done" });
+    // No backoff waited in place: the retry is due in a minute, its key's next event ran at once.
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(w.log.filter((e) => e.at === "end").map((e) => [e.id, e.ok])).toEqual(
+      expect.arrayContaining([
+        [0, false],
+        [1, true],
+        [2, true],
+      ]),
+    );
+    expect(w.log.filter((e) => e.id === 0 && e.at === "start")).toHaveLength(1);
+    expect(sent.map((r) => [r.topic, r.partition, String(r.headers?.["ferry-retry-attempt"])])).toEqual([["t.h.retry.1", 0, "2"]]);
+    expect(Number(sent[0]!.headers!["ferry-retry-due-at"])).toBeGreaterThanOrEqual(started + 60_000);
+    expect(w.stored.at(-1)).toBe("103");
+  });
 });

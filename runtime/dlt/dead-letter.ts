@@ -4,6 +4,10 @@ import type { KafkaRecord, OutgoingRecord } from "../kafka/port.ts";
 export type DeadLetterReason =
   | "functional-duplicate"
   | "exhausted"
+  /** Every delay of `retry: { mode: "topics" }` passed and the last attempt failed too. */
+  | "retry-topics-exhausted"
+  /** A record in a retry topic without Ferry's `ferry-retry-*` headers (not written by Ferry). */
+  | "malformed-retry-record"
   | "permanent"
   | "decode-failed"
   | "missing-event-id"
@@ -26,6 +30,10 @@ export interface DeadLetterDetails {
   attempts?: number;
   firstAttemptAt?: Date;
   failedAt: Date;
+  /** Retry topics: every failed attempt (the `ferry-retry-history` JSON). */
+  history?: string;
+  /** The source topic whose dead letter topic it goes to, when not the record's own. */
+  deadLetterFor?: string;
 }
 
 export const deadLetterTopic = (topic: string, suffix: string) => `${topic}${suffix}`;
@@ -55,7 +63,8 @@ export function buildDeadLetter(record: KafkaRecord, details: DeadLetterDetails,
   set("attempts", details.attempts);
   set("first-attempt-at", details.firstAttemptAt?.toISOString());
   set("failed-at", details.failedAt.toISOString());
-  return { topic: deadLetterTopic(record.topic, suffix), key: record.key, value: record.value, headers };
+  set("retry-history", details.history);
+  return { topic: deadLetterTopic(details.deadLetterFor ?? record.topic, suffix), key: record.key, value: record.value, headers };
 }
 
 /**

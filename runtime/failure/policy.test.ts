@@ -102,6 +102,60 @@ describe("decide: what happens next", () => {
   });
 });
 
+describe("decide with retry topics", () => {
+  const topics = { mode: "topics" as const, delaysMs: [1_000, 2_000] };
+  const failure = { error: new Error("flaky"), source: "handler" as const };
+
+  test.each<[string, Parameters<typeof decide>[0], number, ReturnType<typeof decide>]>([
+    ["the first attempt fails: to stage 1, due after the first delay", failure, 1, { kind: "retry-topic", stage: 1, delayMs: 1_000 }],
+    ["stage 1's attempt fails: to stage 2", failure, 2, { kind: "retry-topic", stage: 2, delayMs: 2_000 }],
+    [
+      "the last stage's attempt fails: dead-lettered, without probes (its neighbours are failed events by selection)",
+      failure,
+      3,
+      { kind: "dead-letter", reason: "retry-topics-exhausted" },
+    ],
+    [
+      "a handler timeout is a failed attempt: to the retry topic",
+      { error: new HandlerTimeoutError("slow"), source: "handler" },
+      1,
+      { kind: "retry-topic", stage: 1, delayMs: 1_000 },
+    ],
+    [
+      "ctx.permanent dead-letters at once, never to a retry topic",
+      { error: new PermanentError("no"), source: "handler" },
+      1,
+      { kind: "dead-letter", reason: "permanent" },
+    ],
+    [
+      "a decode error dead-letters at once",
+      { error: new DecodeError("invalid-json", "bad"), source: "handler" },
+      2,
+      { kind: "dead-letter", reason: "decode-failed" },
+    ],
+    [
+      "a business key PostgreSQL cannot store dead-letters at once",
+      { error: pg("22021"), source: "claim" },
+      1,
+      { kind: "dead-letter", reason: "unstorable-business-key" },
+    ],
+    ["the database down waits in place: nothing sent", { error: pg("08006"), source: "handler" }, 1, { kind: "wait" }],
+    [
+      "the broker refusing the retry record waits in place",
+      { error: new KafkaError("down", { code: "ERR__TRANSPORT", retriable: true }), source: "retry-topic" },
+      1,
+      { kind: "wait" },
+    ],
+    ["contention retries in place, spending nothing", { error: pg("40P01"), source: "handler" }, 1, { kind: "retry", delayMs: 10, spendsAttempt: false }],
+  ])("%s", (_label, f, attempt, decision) => {
+    expect(decide(f, { ...one, attempt }, topics, half)).toEqual(decision);
+  });
+
+  test("several events are still narrowed down to one before any goes to a retry topic", () => {
+    expect(decide(failure, { ...one, events: 8, culpritKnown: false }, topics, half)).toEqual({ kind: "bisect" });
+  });
+});
+
 describe("delays", () => {
   test("backoff doubles with equal jitter up to its bound", () => {
     expect([1, 2, 3, 4, 5].map((a) => backoffDelay(a, { backoffMs: 100, maxBackoffMs: 500 }, () => 1))).toEqual([100, 200, 400, 500, 500]);

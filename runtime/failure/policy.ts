@@ -12,7 +12,8 @@
  * 2. Is the culprit known? A failure of a transaction holding several events is narrowed down to
  *    one event first: isolated when the handler said which event failed, bisected otherwise. A
  *    failure with no event to blame (the whole batch fails alike) waits like the environment's.
- * 3. For one event: retry after a backoff, or dead-letter with a reason.
+ * 3. For one event: retry after a backoff (in place, the partition waiting) or through a retry
+ *    topic (`retry: { mode: "topics" }`: the partition moves on), or dead-letter with a reason.
  */
 import {
   BusinessKeyError,
@@ -26,7 +27,7 @@ import {
   RecordTooLargeError,
 } from "../errors.ts";
 import type { DeadLetterReason } from "../dlt/dead-letter.ts";
-import type { RetryPolicy } from "../handlers/contract.ts";
+import type { RetryPlan } from "../handlers/retry-option.ts";
 
 /** Where a failure came from. */
 export type FailureSource =
@@ -38,6 +39,8 @@ export type FailureSource =
   | "ferry"
   /** Producing dead letters before the transaction commits. */
   | "dead-letter"
+  /** Producing an event to its retry topic before the offset past it commits. */
+  | "retry-topic"
   /** Reading writer schemas from the registry before decoding. */
   | "registry"
   /**
@@ -125,6 +128,11 @@ export type Decision =
   /** One event: try it again after `delayMs`; `spendsAttempt` false for contention. */
   | { kind: "retry"; delayMs: number; spendsAttempt: boolean }
   /**
+   * One event, retry topics: send it to the retry topic of `stage` (1-based), due `delayMs` from
+   * now, and move its partition on. Acknowledged by Kafka before the offset past it commits.
+   */
+  | { kind: "retry-topic"; stage: number; delayMs: number }
+  /**
    * Dead-letter one event. `unlessSystemic`: its attempts are spent on a failure that may be
    * every event's: probe the events after it first (failure/systemic.ts), and wait if they fail alike.
    */
@@ -141,7 +149,7 @@ export interface FailureScope {
   contended: number;
 }
 
-export function decide(failure: Failure, scope: FailureScope, retry: RetryPolicy, random: () => number = Math.random): Decision {
+export function decide(failure: Failure, scope: FailureScope, retry: RetryPlan, random: () => number = Math.random): Decision {
   const verdict = judge(failure);
   if (verdict.fault === "environment") return { kind: "wait" };
   if (verdict.fault === "contention") {
@@ -153,6 +161,16 @@ export function decide(failure: Failure, scope: FailureScope, retry: RetryPolicy
   if (scope.events === 0) return { kind: "wait" };
   if (scope.events > 1) return scope.culpritKnown ? { kind: "isolate" } : { kind: "bisect" };
   if (verdict.final) return { kind: "dead-letter", reason: verdict.reason };
+  if (retry.mode === "topics") {
+    // Attempt n failed: stage n holds attempt n + 1. No probes (failure/systemic.ts) in this mode:
+    // a last stage's neighbours are failed events by selection, so they would fail "alike" and
+    // stall it; and probing at the source would stall it on a few failing events in a row, the
+    // very thing this mode exists to avoid. A failure every event shares (a deploy problem) is
+    // dead-lettered after the last delay here, for replay; the environment's still waits.
+    const delayMs = retry.delaysMs[scope.attempt - 1];
+    if (delayMs === undefined) return { kind: "dead-letter", reason: "retry-topics-exhausted" };
+    return { kind: "retry-topic", stage: scope.attempt, delayMs };
+  }
   if (scope.attempt >= retry.attempts) return { kind: "dead-letter", reason: "exhausted", unlessSystemic: true };
   return { kind: "retry", delayMs: backoffDelay(scope.attempt, retry, random), spendsAttempt: true };
 }

@@ -13,6 +13,10 @@ export const faultPoints = [
   "dead-letter-sending",
   /** A dead letter was acknowledged; the transaction that moves past its event has not committed. */
   "dead-letter-acked",
+  /** An event's retry-topic produce was issued, its acknowledgement not yet received. */
+  "retry-sending",
+  /** An event's retry record was acknowledged; the offset past the event has not committed. */
+  "retry-acked",
   /** PostgreSQL committed a batch; its Kafka offset is not committed yet. */
   "db-committed",
   /** A transaction holding published events (the outbox) committed; the relay has not sent them. */

@@ -13,7 +13,11 @@ import type { Logger } from "../log/logger.ts";
  */
 export type ValueFormat = "json" | "string" | "bytes" | "avro";
 
-/** Metadata of the Kafka record an event came from. */
+/**
+ * Metadata of the Kafka record an event came from. A retry from a retry topic is the same event:
+ * its source topic, partition, offset and timestamp, with `ferry-retry-*` headers added
+ * (`ferry-retry-attempt`, `ferry-retry-due-at`, the last error).
+ */
 export interface EventMeta {
   /** The technical event id, from the event-id header (see FERRY_EVENT_ID_HEADER). */
   id: string;
@@ -50,13 +54,37 @@ export interface ConcurrencyOptions {
   order?: "key" | "none";
 }
 
+/**
+ * Retrying in place (the default): the failing event is tried again after a backoff while its
+ * partition waits (other partitions go on), then dead-lettered as `exhausted`.
+ */
 export interface RetryPolicy {
+  mode?: "in-place";
   /** Total attempts, the first included. 1 = never retry. Default 5. */
   attempts: number;
   /** Delay before the second attempt; doubles each time, with jitter. Default 200 ms. */
   backoffMs: number;
   /** Upper bound of a single delay. Default 30 s. */
   maxBackoffMs: number;
+}
+
+/**
+ * Non-blocking retries: an event that fails by its own fault goes to a retry topic with a due time
+ * and its partition moves on at once. Ferry consumes the retry topics (`<topic>.<handler>.retry.<n>`,
+ * one per delay) and runs each event again when due, then dead-letters it as
+ * `retry-topics-exhausted` after the last delay. The event keeps its id all the way, so a retry
+ * that succeeds is applied once. The price is order: a retried event is applied after later events
+ * of its partition (and key). Failures that are not the event's (database or broker down) still
+ * wait in place; permanent ones (`ctx.permanent`, decode, business key) dead-letter at once.
+ */
+export interface RetryTopicsPolicy {
+  mode: "topics";
+  /**
+   * The wait before each retry, one retry topic per entry: e.g. `["5s", "1m", "10m"]` makes four
+   * attempts in all. Strings with a unit (`ms`, `s`, `m`, `h`) or milliseconds; 1 to 10 delays,
+   * each at most 24h (a retry waits in its topic and must be read before retention drops it).
+   */
+  delays: readonly (string | number)[];
 }
 
 /** What a batch handler receives besides its events. */
@@ -69,7 +97,7 @@ export interface BatchContext {
   /** Drizzle over the same transaction. */
   db: PostgresJsDatabase;
   log: Logger;
-  /** 1 for the first attempt, 2 for the first retry, ... */
+  /** 1 for the first attempt, 2 for the first retry, ... (with retry topics: the attempt the retry topic delivers). */
   attempt: number;
   /** Aborted when the worker is shutting down or the partition is being revoked. */
   signal: AbortSignal;
@@ -141,7 +169,12 @@ export interface HandlerDefinition<T = unknown> {
    * values are decoded with each writer's own schema.
    */
   schema?: string | Record<string, unknown>;
-  retry?: Partial<RetryPolicy>;
+  /**
+   * What happens when `handle` fails by the event's fault: retried in place (default, e.g.
+   * `{ attempts: 5, backoffMs: 200 }`, the partition waits) or through retry topics
+   * (`{ mode: "topics", delays: ["5s", "1m", "10m"] }`, the partition moves on). Then dead-lettered.
+   */
+  retry?: Partial<RetryPolicy> | RetryTopicsPolicy;
   /**
    * Key-level concurrency inside each partition, e.g. `{ perPartition: 32, order: "key" }`.
    * Omitted: a partition's events are applied in offset order, in batches (one transaction for

@@ -49,6 +49,11 @@ describe("loading handlers", () => {
     ["a bad topic name", `export default { topic: "has space", handle() {} };`, ["`topic` names are 1-249 characters of letters, digits, '.', '_' and '-'"]],
     ["a bad retry policy", `export default { topic: "t", retry: { attempts: 0 }, handle() {} };`, ["`retry.attempts` must be at least 1"]],
     [
+      "a retry delay without a unit, and a missing topic",
+      `export default { retry: { mode: "topics", delays: ["5s", "10"] }, handle() {} };`,
+      ["`topic` is missing", '`retry.delays[1]`: "10" is not a delay: write a number and a unit, e.g. "500ms", "5s", "1m", "10m" or "1h"'],
+    ],
+    [
       "a non-function business key",
       `export default { topic: "t", businessKey: "id", handle() {} };`,
       ["`businessKey` must be a function (value, event) => string"],

@@ -1,6 +1,8 @@
 import * as v from "valibot";
 import type { KeyOrder } from "../consume/key-schedule.ts";
-import type { HandlerDefinition, PublishDeclaration, RetryPolicy, ValueFormat } from "./contract.ts";
+import { retryTopicsOf, topicNameProblem } from "../retry/topics.ts";
+import type { HandlerDefinition, PublishDeclaration, ValueFormat } from "./contract.ts";
+import { parseRetryOption, type RetryPlan } from "./retry-option.ts";
 
 /** A handler ready for the engine: its definition with every option filled in. */
 export interface LoadedHandler {
@@ -11,7 +13,8 @@ export interface LoadedHandler {
   format: ValueFormat;
   /** The Avro reader schema as given: a path relative to the handler file, or the schema object. Loaded by load.ts. */
   schema?: string | Record<string, unknown>;
-  retry: RetryPolicy;
+  /** In place (attempts, backoff) or through retry topics (`mode: "topics"`). */
+  retry: RetryPlan;
   timeoutMs: number;
   /** Key-level concurrency inside a partition; absent: offset order, in batches. */
   concurrency?: { perPartition: number; order: KeyOrder };
@@ -21,8 +24,6 @@ export interface LoadedHandler {
   /** Per event (`handle`) or set-based for a whole batch (`handleBatch`). */
   apply: { kind: "each"; handle: NonNullable<HandlerDefinition["handle"]> } | { kind: "batch"; handleBatch: NonNullable<HandlerDefinition["handleBatch"]> };
 }
-
-export const defaultRetry: RetryPolicy = { attempts: 5, backoffMs: 200, maxBackoffMs: 30_000 };
 
 const topicName = v.pipe(
   v.string("a topic name must be a string"),
@@ -39,16 +40,8 @@ const definitionSchema = v.object({
   schema: v.optional(
     v.union([v.pipe(v.string(), v.minLength(1)), v.record(v.string(), v.unknown())], "`schema` must be a path to an .avsc file or an Avro schema object"),
   ),
-  retry: v.optional(
-    v.object(
-      {
-        attempts: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1, "`retry.attempts` must be at least 1"), v.maxValue(100))),
-        backoffMs: v.optional(v.pipe(v.number(), v.minValue(0, "`retry.backoffMs` must not be negative"))),
-        maxBackoffMs: v.optional(v.pipe(v.number(), v.minValue(0, "`retry.maxBackoffMs` must not be negative"))),
-      },
-      "`retry` must be an object { attempts, backoffMs, maxBackoffMs }",
-    ),
-  ),
+  // Checked by retry-option.ts: its two shapes each say what they expect.
+  retry: v.optional(v.unknown()),
   concurrency: v.optional(
     v.object(
       {
@@ -99,13 +92,17 @@ export function validateHandlerModule(name: string, file: string, moduleExports:
     return { problems: [`the default export must be a handler object from defineHandler(...), got ${typeof candidate}`] };
   }
   const parsed = v.safeParse(definitionSchema, candidate);
-  if (!parsed.success) {
+  const retry = parseRetryOption((candidate as { retry?: unknown }).retry);
+  if (!parsed.success || "problems" in retry) {
     return {
-      problems: parsed.issues.map((issue) => {
-        const path = issue.path?.map((p) => String(p.key)).join(".");
-        if (issue.input === undefined && path) return `\`${path}\` is missing`;
-        return issue.message;
-      }),
+      problems: [
+        ...(parsed.issues ?? []).map((issue) => {
+          const path = issue.path?.map((p) => String(p.key)).join(".");
+          if (issue.input === undefined && path) return `\`${path}\` is missing`;
+          return issue.message;
+        }),
+        ...("problems" in retry ? retry.problems : []),
+      ],
     };
   }
   const def = candidate as HandlerDefinition;
@@ -136,13 +133,18 @@ export function validateHandlerModule(name: string, file: string, moduleExports:
   ]);
   if (publishProblems.length > 0) return { problems: publishProblems };
   const topics = typeof parsed.output.topic === "string" ? [parsed.output.topic] : [...new Set(parsed.output.topic)];
+  const retryTopicProblems = retryTopicsOf({ name, topics, retry: retry.retry }).flatMap((t) => {
+    const problem = topicNameProblem(t.topic);
+    return problem ? [`retry topic ${problem}: the handler's file name (${name}) is part of it; rename the file`] : [];
+  });
+  if (retryTopicProblems.length > 0) return { problems: retryTopicProblems.slice(0, 1) };
   const handler: LoadedHandler = {
     name,
     file,
     topics,
     format: parsed.output.format ?? "json",
     ...(parsed.output.schema !== undefined ? { schema: parsed.output.schema } : {}),
-    retry: { ...defaultRetry, ...stripUndefined(parsed.output.retry ?? {}) },
+    retry: retry.retry,
     timeoutMs: parsed.output.timeoutMs ?? 30_000,
     ...(parsed.output.concurrency
       ? { concurrency: { perPartition: parsed.output.concurrency.perPartition, order: parsed.output.concurrency.order ?? "key" } }
@@ -152,8 +154,4 @@ export function validateHandlerModule(name: string, file: string, moduleExports:
     ...(def.businessKey ? { businessKey: def.businessKey.bind(def) } : {}),
   };
   return { handler };
-}
-
-function stripUndefined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, val]) => val !== undefined)) as Partial<T>;
 }

@@ -10,6 +10,8 @@ const dir = writeHandlersDir(
     "effects.ts": effectsHandler({ topic: "payments", table: "effects", businessKey: true }),
     // Deployed before its migration: every event fails alike, none by its own doing.
     "undeployed.ts": effectsHandler({ topic: "refunds", table: "no_such_table", retry: "{ attempts: 2, backoffMs: 1000 }" }),
+    // Retries through retry topics: a failed attempt moves on, the event waits in its retry topic.
+    "retrying.ts": effectsHandler({ topic: "shipments", table: "effects", retry: '{ mode: "topics", delays: ["1s", "2s"] }' }),
     // Publishes a receipt per order, then fails for the ones marked: their receipts must not exist.
     "receipts.ts": `import { defineHandler } from "ferry";
 export default defineHandler<{ orderId: string; cents: number; fail?: boolean }>({
@@ -105,6 +107,36 @@ describe.each(databases)("on %s", (database) => {
     expect(performance.now() - started).toBeLessThan(10_000);
   });
 });
+
+test("retry topics: a failed attempt goes to the retry topic with its envelope and the partition moves on; permanent ones dead-letter at once", async () => {
+  const h = await createHarness(path.join(dir, "retrying.ts"), { database: "pglite" });
+  try {
+    const before = Date.now();
+    const outcomes = await h.send([
+      { eventId: "ship-1", key: "k", value: { n: 1, key: "s1", seq: 1, fail: "transient" } },
+      { eventId: "ship-2", key: "k", value: { n: 2, key: "s2", seq: 2 } },
+      { eventId: "ship-3", key: "k", value: { n: 3, key: "s3", seq: 3, fail: "permanent" } },
+    ]);
+    expect(outcomes.map((o) => (o.outcome === "dead-lettered" ? o.reason : o.outcome))).toEqual(["sent-to-retry", "applied", "permanent"]);
+    expect(outcomes[0]).toMatchObject({ retryTopic: "shipments.retrying.retry.1", attempt: 2, delayMs: 1_000 });
+    // No waiting in place: the partition went on at once.
+    expect(h.waits).toEqual([]);
+    expect(h.retried).toHaveLength(1);
+    const headers = Object.fromEntries(Object.entries(h.retried[0]!.headers ?? {}).map(([k, v]) => [k, v.toString()]));
+    expect(headers).toMatchObject({
+      "event-id": "ship-1",
+      "ferry-retry-attempt": "2",
+      "ferry-retry-source-topic": "shipments",
+      "ferry-retry-source-offset": outcomes[0]!.offset,
+      "ferry-retry-error-class": "Error",
+      "ferry-retry-error-message": "event 1 fails on attempt 1",
+    });
+    expect(Number(headers["ferry-retry-due-at"])).toBeGreaterThanOrEqual(before + 1_000);
+    expect(h.deadLetters.map((l) => l.headers?.["ferry-reason"]?.toString())).toEqual(["permanent"]);
+  } finally {
+    await h.close();
+  }
+}, 120_000);
 
 test("reports a failure every event shares as waiting, never dead-lettered: ferry run would wait at that offset", async () => {
   const h = await createHarness(path.join(dir, "undeployed.ts"), { maxWaits: 2 });

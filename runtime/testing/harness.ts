@@ -51,6 +51,12 @@ export type EventOutcome = Where &
      * `maxWaits` tries; this event and the partition's later ones in the same `send` stay unapplied.
      */
     | { outcome: "waiting"; failure: FailureFields }
+    /**
+     * `retry: { mode: "topics" }`: the attempt failed and the event went to `retryTopic`, where
+     * `ferry run` runs it again as attempt `attempt` after `delayMs`. The harness does not consume
+     * retry topics: the record is in `retried`.
+     */
+    | { outcome: "sent-to-retry"; retryTopic: string; attempt: number; delayMs: number }
   );
 
 export interface HarnessOptions {
@@ -74,6 +80,8 @@ export interface TestHarness {
   send(events: TestEvent | TestEvent[]): Promise<EventOutcome[]>;
   /** Every dead letter so far, as `ferry run` would have produced it. */
   readonly deadLetters: OutgoingRecord[];
+  /** Every record sent to a retry topic so far (`retry: { mode: "topics" }`), as `ferry run` would have produced it. */
+  readonly retried: OutgoingRecord[];
   /** Every event the handler published with `ctx.publish` (committed calls only: a failed call publishes nothing), in order. */
   published(): Promise<PublishedEvent[]>;
   /** The fake clock: every backoff waited out (retries, contention, outages), in order. */
@@ -130,6 +138,7 @@ function assemble({ loaded, reader, db, config, log, logs, outbox, maxWaits }: H
   const handler = instrumentHandler(loaded, events, groupId);
   const abort = new AbortController();
   const deadLetters: OutgoingRecord[] = [];
+  const retried: OutgoingRecord[] = [];
   const waits: TestHarness["waits"] = [];
   const partitions = new Map<string, PartitionState>();
   const nextOffset = new Map<string, bigint>();
@@ -154,6 +163,10 @@ function assemble({ loaded, reader, db, config, log, logs, outbox, maxWaits }: H
     // The dead-letter port: acknowledged at once, as Kafka would with acks=all.
     async send(records: OutgoingRecord[]) {
       for (const r of records) {
+        if (r.headers?.["ferry-retry-attempt"] !== undefined) {
+          retried.push(r);
+          continue;
+        }
         deadLetters.push(r);
         const headers = Object.fromEntries(Object.entries(r.headers ?? {}).map(([k, v]) => [k, v.toString()]));
         letters.set(at(headers["ferry-source-topic"]!, Number(headers["ferry-source-partition"]), headers["ferry-source-offset"]!), headers);
@@ -186,6 +199,8 @@ function assemble({ loaded, reader, db, config, log, logs, outbox, maxWaits }: H
       const k = at(record.topic, record.partition, record.offset);
       const attempts = (retries.get(k) ?? 0) + 1;
       if (result.kind === "applied") settled.set(k, { ...where, outcome: "applied", attempts });
+      else if (result.kind === "sent-to-retry")
+        settled.set(k, { ...where, outcome: "sent-to-retry", retryTopic: result.topic, attempt: result.attempt, delayMs: result.delayMs });
       else if (result.kind === "technical-duplicate") settled.set(k, { ...where, outcome: "technical-duplicate" });
       else {
         const headers = letters.get(k) ?? {};
@@ -233,6 +248,7 @@ function assemble({ loaded, reader, db, config, log, logs, outbox, maxWaits }: H
     sql: db.sql,
     database: db.kind,
     deadLetters,
+    retried,
     published: () => outbox.published(db.sql),
     waits,
     logs,

@@ -60,4 +60,29 @@ describe("withHandlers", () => {
       expect.stringContaining("/h/order-totals.ts (dead letter topic of payments, handler order-totals): topic payments.dlt is outside this topology's scope"),
     ]);
   });
+
+  test("with retry topics: one per source topic and delay, following the source's partitions, read and write granted", () => {
+    const retrying = { ...handler, topics: ["orders.placed"], retry: { mode: "topics" as const, delaysMs: [5_000, 60_000] } };
+    const result = withHandlers(state(), [retrying], service, settings);
+    if ("problems" in result) throw new Error(result.problems.join("\n"));
+    expect(result.state.topics.slice(1).map(({ name, partitions, configs, origin }) => ({ name, partitions, configs, origin }))).toEqual([
+      { name: "orders.placed.dlt", partitions: 12, configs: { "min.insync.replicas": "2" }, origin: expect.stringContaining("dead letter topic") },
+      {
+        name: "orders.placed.order-totals.retry.1",
+        partitions: 12,
+        configs: { "min.insync.replicas": "2" },
+        origin: "/h/order-totals.ts (retry topic 1 of orders.placed, handler order-totals)",
+      },
+      { name: "orders.placed.order-totals.retry.2", partitions: 12, configs: { "min.insync.replicas": "2" }, origin: expect.stringContaining("retry topic 2") },
+    ]);
+    expect(result.state.acls.map((a) => `${a.principal} ${a.operation} ${a.resourceType} ${a.resourceName}`)).toEqual([
+      "User:alice read group ferry.order-totals",
+      "User:alice read topic orders.placed",
+      "User:alice write topic orders.placed.dlt",
+      "User:alice read topic orders.placed.order-totals.retry.1",
+      "User:alice write topic orders.placed.order-totals.retry.1",
+      "User:alice read topic orders.placed.order-totals.retry.2",
+      "User:alice write topic orders.placed.order-totals.retry.2",
+    ]);
+  });
 });

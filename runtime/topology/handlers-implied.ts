@@ -1,5 +1,6 @@
 import { groupIdFor } from "../consume/handler-worker.ts";
 import { deadLetterTopic } from "../dlt/dead-letter.ts";
+import { type RetryTopicsNeeds, retryTopicsOf } from "../retry/topics.ts";
 import { builtInDefaults, dedupeAcls, outsideScope, type DeclaredService } from "./desired.ts";
 import type { AclBinding, DesiredState, DesiredTopic } from "./model.ts";
 
@@ -9,6 +10,8 @@ export interface HandlerNeeds {
   topics: string[];
   /** Topics its `ctx.publish` writes to (the outbox relay produces them under the service's principal). */
   publishes?: ReadonlyArray<{ topic: string }>;
+  /** `mode: "topics"`: its retry topics are created and granted too. */
+  retry?: RetryTopicsNeeds["retry"];
 }
 
 export interface RunSettings {
@@ -21,8 +24,9 @@ export interface RunSettings {
  * starts and then fails on a missing topic or ACL: each handler's dead letter topics, read on its
  * topics and its consumer group (`<group-prefix>.<handler>`), write on its dead letter topics
  * (which, since KIP-679, also lets its idempotent producer start) and on the topics it publishes
- * to (`publishes`: the outbox relay sends them). Returns the merged state, or
- * the problems.
+ * to (`publishes`: the outbox relay sends them), read and write on its retry topics
+ * (`retry: { mode: "topics" }`: it produces its failed events there and consumes them). Returns
+ * the merged state, or the problems.
  */
 export function withHandlers(
   state: DesiredState,
@@ -47,7 +51,14 @@ export function withHandlers(
     for (const topic of handler.topics) {
       const dlt = deadLetterTopic(topic, settings.deadLetterSuffix);
       acls.push(allow("read", "topic", topic), allow("write", "topic", dlt));
-      if (!topics.some((t) => t.name === dlt)) topics.push(deadLetterFor(topic, dlt, handler, topics));
+      if (!topics.some((t) => t.name === dlt))
+        topics.push(companionOf(topic, dlt, topics, `${handler.file} (dead letter topic of ${topic}, handler ${handler.name})`));
+    }
+    for (const retry of retryTopicsOf({ name: handler.name, topics: handler.topics, retry: handler.retry ?? {} })) {
+      acls.push(allow("read", "topic", retry.topic), allow("write", "topic", retry.topic));
+      if (!topics.some((t) => t.name === retry.topic)) {
+        topics.push(companionOf(retry.source, retry.topic, topics, `${handler.file} (retry topic ${retry.stage} of ${retry.source}, handler ${handler.name})`));
+      }
     }
     for (const { topic } of handler.publishes ?? []) acls.push(allow("write", "topic", topic));
   }
@@ -58,16 +69,17 @@ export function withHandlers(
 }
 
 /**
- * A dead letter topic follows its source's partitions and replication factor, but never its
- * cleanup policy: compaction would drop all but the last dead letter of a key.
+ * A dead letter or retry topic follows its source's partitions and replication factor (a retry
+ * goes to its event's partition number), but never its cleanup policy: compaction would drop all
+ * but the last record of a key.
  */
-function deadLetterFor(source: string, name: string, handler: HandlerNeeds, declared: DesiredTopic[]): DesiredTopic {
-  const origin = declared.find((t) => t.name === source);
+function companionOf(source: string, name: string, declared: DesiredTopic[], origin: string): DesiredTopic {
+  const of = declared.find((t) => t.name === source);
   return {
     name,
-    partitions: origin?.partitions ?? builtInDefaults.partitions,
-    replicationFactor: origin?.replicationFactor ?? builtInDefaults.replicationFactor,
+    partitions: of?.partitions ?? builtInDefaults.partitions,
+    replicationFactor: of?.replicationFactor ?? builtInDefaults.replicationFactor,
     configs: { ...builtInDefaults.configs },
-    origin: `${handler.file} (dead letter topic of ${source}, handler ${handler.name})`,
+    origin,
   };
 }

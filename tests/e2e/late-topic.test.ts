@@ -49,3 +49,37 @@ test("a handler whose topic is created later consumes it within seconds, with a 
   expect(await worker.exited).toBe(0);
   await suite.kafka().admin.deleteTopics([topic, `${topic}.dlt`]);
 });
+
+test("a retry-topics handler whose topic is created later gets its retry topics made then, and retries through them", async () => {
+  const id = randomUUID().slice(0, 8);
+  const topic = `late-retry-${id}`;
+  const table = `effects_late_retry_${id}`;
+  const retryTopics = [`${topic}.late.retry.1`, `${topic}.late.retry.2`];
+  const dir = writeHandlersDir(
+    { "late.ts": effectsHandler({ topic, table, retry: '{ mode: "topics", delays: ["1s", "1s"] }' }) },
+    { [`0001_${table}.sql`]: effectsTableMigration(table) },
+  );
+  const worker = suite.track({
+    p: startFerry(["run", "--handlers", dir, "--group-prefix", `late-retry-${id}`]),
+    cleanup() {
+      if (this.p.proc.exitCode === null) this.p.proc.kill("SIGKILL");
+    },
+  }).p;
+  await worker.waitForLog("topic:missing");
+  await suite.kafka().admin.createTopics([{ topic, partitions: 2, replicationFactor: 3, configs: { "min.insync.replicas": "2" } }]);
+  // "transient" fails attempts 1 and 2: it goes through both retry topics and applies on the third.
+  await suite.kafka().send([
+    { topic, key: "k", value: JSON.stringify({ n: 1, key: "b1", seq: 1, fail: "transient" }), headers: { "event-id": `${topic}-1` } },
+    { topic, key: "k", value: JSON.stringify({ n: 2, key: "b2", seq: 2 }), headers: { "event-id": `${topic}-2` } },
+  ]);
+  const rows = () => sql<{ n: number; attempt: number }[]>`select n, attempt from ${sql(table)} order by id`;
+  await waitFor("both events applied", async () => (await rows()).length === 2, { timeoutMs: 60_000 });
+  expect((await rows()).map((r) => [r.n, r.attempt])).toEqual([
+    [2, 1],
+    [1, 3],
+  ]);
+  expect(worker.logs.filter((l) => l.msg === "topic:retry-created").map((l) => [l.topic, l.partitions])).toEqual(retryTopics.map((t) => [t, 2]));
+  worker.proc.kill("SIGTERM");
+  expect(await worker.exited).toBe(0);
+  await suite.kafka().admin.deleteTopics([topic, `${topic}.dlt`, ...retryTopics]);
+});

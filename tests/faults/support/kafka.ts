@@ -188,6 +188,12 @@ export function faultKafka(brokers: string) {
       return new Map((result?.partitions ?? []).map((p) => [p.partition, BigInt(Math.max(0, Number(p.offset)))]));
     },
 
+    /** Deletes topics a test created (or had its workers create). */
+    async deleteTopics(topics: string[]): Promise<void> {
+      await connected;
+      await admin.deleteTopics({ topics });
+    },
+
     async close() {
       await connected.catch(() => undefined);
       await admin.disconnect();

@@ -78,3 +78,53 @@ export function workloadChunks(topic: string, seed: number, options: Omit<Worklo
     },
   };
 }
+
+export interface RetryWorkloadOptions {
+  /** Shares of events whose first 1, 2 or 3 attempts fail (with two delays, 3 is every attempt: dead-lettered as retry-topics-exhausted). */
+  failRates: readonly [once: number, twice: number, always: number];
+  permanentRate: number;
+  /** Share of eventually-successful events sent again later (the same record: a technical duplicate). */
+  technicalRate: number;
+  keys?: number;
+}
+
+/**
+ * Events for the effects handler with retry topics: each says how many of its attempts fail
+ * (`failUntil`, steered by `ctx.attempt`), so the checker knows its fate from the payload alone:
+ * applied once on attempt failUntil + 1, or dead-lettered. No functional duplicates: which of two
+ * events with one business key wins is the order in which they finally apply, and a retry changes
+ * that order by design. Dead-lettered events are never repeated (a repeat is skipped as seen).
+ */
+export function retryWorkload(topic: string, count: number, seed: number, prefix: string, options: RetryWorkloadOptions): FaultRecord[] {
+  const { failRates, permanentRate, technicalRate, keys = 32 } = options;
+  const random = seededRandom(seed);
+  const later = new Map<number, FaultRecord[]>();
+  const records: FaultRecord[] = [];
+  for (let i = 0; i < count + 201; i++) {
+    records.push(...(later.get(i) ?? []));
+    if (i >= count) continue;
+    const eventId = `${prefix}-${i}`;
+    const businessKey = `${prefix}-biz-${i}`;
+    const roll = random();
+    const failUntil = roll < failRates[0] ? 1 : roll < failRates[0] + failRates[1] ? 2 : roll < failRates[0] + failRates[1] + failRates[2] ? 3 : 0;
+    const permanent = failUntil === 0 && random() < permanentRate;
+    const record: FaultRecord = {
+      topic,
+      key: `k${i % keys}`,
+      value: JSON.stringify({ n: i, key: businessKey, seq: i, failUntil, ...(permanent ? { fail: "permanent" } : {}) }),
+      headers: { "event-id": eventId },
+      eventId,
+      intent: permanent
+        ? { kind: "dead-letter", reason: "permanent" }
+        : failUntil >= 3
+          ? { kind: "dead-letter", reason: "retry-topics-exhausted", messagePrefix: `event ${i} fails on attempt 3` }
+          : { kind: "apply", businessKey },
+    };
+    records.push(record);
+    if (record.intent.kind === "apply" && random() < technicalRate) {
+      const at = i + 1 + Math.floor(random() * 200);
+      later.set(at, [...(later.get(at) ?? []), record]);
+    }
+  }
+  return records;
+}

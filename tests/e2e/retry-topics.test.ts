@@ -1,0 +1,146 @@
+/**
+ * Non-blocking retries (issue 18), through the compiled binary on the real cluster: a handler with
+ * `retry: { mode: "topics", delays: ["1s", "2s"] }`. An event that fails twice is applied once, on
+ * its third attempt, never before its due time, and the events after it in its partition are
+ * applied before its first retry is even due; one that always fails is dead-lettered as
+ * retry-topics-exhausted with every attempt; a permanent one is dead-lettered at once.
+ */
+import { afterAll, expect, test } from "bun:test";
+import { type FerryProcess, startFerry } from "../support/ferry-process.ts";
+import { writeHandlersDir } from "../support/handlers.ts";
+import { header, readRecords } from "../support/scenario.ts";
+import { useScenarios } from "../support/suite.ts";
+import { waitFor } from "../support/wait.ts";
+
+const { sql, kafka, track } = useScenarios();
+const created: string[] = [];
+afterAll(async () => {
+  // Only this file's topics: the retry topics the worker created, the source and its dead letter topic.
+  if (created.length > 0)
+    await kafka()
+      .admin.deleteTopics(created)
+      .catch(() => undefined);
+});
+
+/**
+ * Records each application with its attempt and, for a retry, its due time and the attempts
+ * before it (the ferry-retry-* headers). `failUntil`: the attempts that throw.
+ */
+const retryingHandler = (topic: string, table: string) => `import { defineHandler } from "ferry";
+
+export default defineHandler<{ n: number; failUntil?: number; permanent?: boolean }>({
+  topic: ${JSON.stringify(topic)},
+  retry: { mode: "topics", delays: ["1s", "2s"] },
+  async handle(p, ctx) {
+    if (p.permanent) throw ctx.permanent(\`event \${p.n} can never apply\`);
+    if (ctx.attempt <= (p.failUntil ?? 0)) throw new RangeError(\`event \${p.n} fails on attempt \${ctx.attempt}\`);
+    const due = ctx.event.headers["ferry-retry-due-at"];
+    await ctx.sql\`insert into ${table} (event_id, n, attempt, due_at, history, topic, event_offset, applied_at_ms)
+      values (\${ctx.event.id}, \${p.n}, \${ctx.attempt}, \${due === undefined ? null : Number(due)},
+        \${ctx.event.headers["ferry-retry-history"] ?? null}, \${ctx.event.topic}, \${ctx.event.offset},
+        (extract(epoch from clock_timestamp()) * 1000)::bigint)\`;
+  },
+});
+`;
+
+interface Row {
+  event_id: string;
+  n: number;
+  attempt: number;
+  due_at: string | null;
+  history: string | null;
+  topic: string;
+  event_offset: string;
+  applied_at_ms: string;
+}
+interface Attempt {
+  attempt: number;
+  dueAt?: number;
+  failedAt: number;
+  errorClass: string;
+  error: string;
+}
+
+test("retry topics: a twice-failing event is applied once when due without blocking its partition; the always-failing one is dead-lettered with every attempt", async () => {
+  const topic = await kafka().createTopic("retry-topics", 1);
+  const handlerName = "retrying";
+  const retryTopics = [1, 2].map((stage) => `${topic}.${handlerName}.retry.${stage}`);
+  created.push(topic, `${topic}.dlt`, ...retryTopics);
+  const table = `retry_topics_${topic.slice(-8)}`;
+  const dir = writeHandlersDir(
+    { [`${handlerName}.ts`]: retryingHandler(topic, table) },
+    {
+      [`0001_${table}.sql`]: `create table ${table} (id bigserial primary key, event_id text not null, n int not null, attempt int not null,
+        due_at bigint, history text, topic text not null, event_offset text not null, applied_at_ms bigint not null);`,
+    },
+  );
+  const event = (n: number, value: Record<string, unknown>) => ({
+    topic,
+    key: "one-key",
+    value: JSON.stringify({ n, ...value }),
+    headers: { "event-id": `${topic}-${n}` },
+  });
+  await kafka().send([event(0, { failUntil: 2 }), ...[1, 2, 3, 4, 5].map((n) => event(n, {})), event(6, { failUntil: 99 }), event(7, { permanent: true })]);
+  const worker: FerryProcess = startFerry(["run", "--handlers", dir, "--group-prefix", `retry-topics-${topic.slice(-8)}`]);
+  track({ cleanup: () => worker.proc.exitCode === null && worker.proc.kill("SIGKILL") });
+
+  const rows = () => sql<Row[]>`select * from ${sql(table)} order by id`;
+  await waitFor("the six events that succeed sooner or later", async () => (await rows()).length === 6, { timeoutMs: 60_000 });
+  const letters = await readRecords(kafka(), `${topic}.dlt`, 2);
+  const applied = await rows();
+
+  // Applied once each; the retried one on its third attempt, as the same event (id, topic, offset).
+  expect(applied.map((r) => [r.n, r.attempt])).toEqual([
+    [1, 1],
+    [2, 1],
+    [3, 1],
+    [4, 1],
+    [5, 1],
+    [0, 3],
+  ]);
+  const retried = applied.find((r) => r.n === 0)!;
+  expect(retried).toMatchObject({ event_id: `${topic}-0`, topic, event_offset: "0" });
+  // Due times respected: never run before it was due; each earlier attempt too.
+  expect(Number(retried.applied_at_ms)).toBeGreaterThanOrEqual(Number(retried.due_at));
+  const before = JSON.parse(retried.history!) as Attempt[];
+  expect(before.map((a) => [a.attempt, a.errorClass, a.error])).toEqual([
+    [1, "RangeError", "event 0 fails on attempt 1"],
+    [2, "RangeError", "event 0 fails on attempt 2"],
+  ]);
+  expect(before[1]!.failedAt).toBeGreaterThanOrEqual(before[1]!.dueAt!);
+  expect(before[1]!.dueAt! - before[0]!.failedAt).toBeGreaterThanOrEqual(1_000);
+  expect(Number(retried.due_at) - before[1]!.failedAt).toBeGreaterThanOrEqual(2_000);
+  // Not blocked: the later events of its partition (one key, even) were applied before its first retry was due.
+  for (const r of applied.filter((r) => r.n !== 0)) expect(Number(r.applied_at_ms)).toBeLessThan(before[1]!.dueAt!);
+
+  // The permanent one at once, the always-failing one after its last delay, both to the source's dead letter topic.
+  expect(letters.map((l) => [header(l, "ferry-event-id"), header(l, "ferry-reason"), header(l, "ferry-attempts")])).toEqual([
+    [`${topic}-7`, "permanent", "1"],
+    [`${topic}-6`, "retry-topics-exhausted", "3"],
+  ]);
+  const exhausted = letters[1]!;
+  expect([header(exhausted, "ferry-source-topic"), header(exhausted, "ferry-source-offset"), header(exhausted, "ferry-error-class")]).toEqual([
+    topic,
+    "6",
+    "RangeError",
+  ]);
+  // The original record: its own headers, no retry envelope left on it.
+  expect(Object.keys(exhausted.headers).filter((h) => h.startsWith("ferry-retry-"))).toEqual(["ferry-retry-history"]);
+  expect(JSON.parse(exhausted.value!.toString())).toEqual({ n: 6, failUntil: 99 });
+  const attempts = JSON.parse(header(exhausted, "ferry-retry-history")!) as Attempt[];
+  expect(attempts.map((a) => a.attempt)).toEqual([1, 2, 3]);
+  for (const a of attempts.slice(1)) expect(a.failedAt).toBeGreaterThanOrEqual(a.dueAt!);
+
+  // Nothing waited in place, and the retry topics were created by the worker, like the dead letter topic.
+  expect(worker.logs.filter((l) => l.msg === "partition:waiting")).toEqual([]);
+  expect(worker.logs.filter((l) => l.msg === "topic:retry-created").map((l) => l.topic)).toEqual(retryTopics);
+  expect(worker.logs.filter((l) => l.msg === "event:retry-scheduled").map((l) => [l.eventId, l.attempt, l.retryTopic])).toEqual([
+    [`${topic}-0`, 2, retryTopics[0]],
+    [`${topic}-6`, 2, retryTopics[0]],
+    [`${topic}-0`, 3, retryTopics[1]],
+    [`${topic}-6`, 3, retryTopics[1]],
+  ]);
+  worker.proc.kill("SIGTERM");
+  expect(await worker.exited).toBe(0);
+  await sql.unsafe(`drop table ${table}`);
+}, 120_000);
