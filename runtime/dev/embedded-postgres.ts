@@ -45,15 +45,18 @@ const compiled = (file: string) => {
 /**
  * `dataDir` omitted: the database lives in memory and is gone once stopped (ferry/testing's fresh
  * database). `loadDataDir`: start from a dump (PGlite's dumpDataDir) instead of running initdb.
+ * `initdbArgs`: added to initdb's when it runs.
  */
 export async function startEmbeddedPostgres({
   dataDir,
   port = 0,
   loadDataDir,
+  initdbArgs,
 }: {
   dataDir?: string;
   port?: number;
   loadDataDir?: Blob;
+  initdbArgs?: string[];
 } = {}): Promise<EmbeddedPostgres> {
   if (dataDir !== undefined) await mkdir(dataDir, { recursive: true });
   const db = await PGlite.create({
@@ -62,6 +65,7 @@ export async function startEmbeddedPostgres({
     pgliteWasmModule: await compiled(pgliteWasm),
     // Only initdb needs it: a database loaded from a dump has been through initdb.
     ...(loadDataDir ? {} : { initdbWasmModule: await compiled(initdbWasm) }),
+    ...(initdbArgs ? { initDbStartParams: initdbArgs } : {}),
     fsBundle: Bun.file(located(pgliteData)),
   });
   try {
