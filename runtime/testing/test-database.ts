@@ -17,6 +17,7 @@ import { connectDatabase } from "../db/connect.ts";
 import { type EmbeddedPostgres, startEmbeddedPostgres } from "../dev/embedded-postgres.ts";
 import { coerceError } from "../errors.ts";
 import { dumpSnapshot, snapshotInitdbArgs, snapshotPath } from "./pglite-snapshot.ts";
+import { readSnapshotTar } from "./snapshot-tar.ts";
 
 export interface TestDatabase {
   sql: Sql;
@@ -51,7 +52,8 @@ async function createPglite({ prepare, prepareKey, cacheDir }: TestDatabaseOptio
  */
 async function startFromSnapshot(snapshot: string): Promise<EmbeddedPostgres | undefined> {
   try {
-    return await startEmbeddedPostgres({ loadDataDir: Bun.file(snapshot) });
+    const dataDirEntries = readSnapshotTar(new Uint8Array(await Bun.file(snapshot).arrayBuffer()));
+    return await startEmbeddedPostgres({ dataDirEntries });
   } catch (e) {
     console.error(`ferry/testing: the cached PGlite snapshot ${snapshot} cannot be started (${coerceError(e).message}); removing it and making it again`);
     await rm(snapshot, { force: true });
