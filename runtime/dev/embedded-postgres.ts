@@ -47,7 +47,8 @@ const compiled = (file: string) => {
  * `dataDir` omitted: the database lives in memory and is gone once stopped (ferry/testing's fresh
  * database). `loadDataDir`: start from a dump (PGlite's dumpDataDir) instead of running initdb;
  * `dataDirEntries`: the same, its files already read (in memory only; ferry/testing's snapshot).
- * `initdbArgs`: added to initdb's when it runs.
+ * `initdbArgs`: added to initdb's when it runs. `settings`: server settings (`-c name=value`) on
+ * top of PGlite's own.
  */
 export async function startEmbeddedPostgres({
   dataDir,
@@ -55,12 +56,14 @@ export async function startEmbeddedPostgres({
   loadDataDir,
   dataDirEntries,
   initdbArgs,
+  settings = {},
 }: {
   dataDir?: string;
   port?: number;
   loadDataDir?: Blob;
   dataDirEntries?: DataDirEntry[];
   initdbArgs?: string[];
+  settings?: Record<string, string>;
 } = {}): Promise<EmbeddedPostgres> {
   if (dataDir !== undefined) await mkdir(dataDir, { recursive: true });
   const db = await PGlite.create({
@@ -71,6 +74,7 @@ export async function startEmbeddedPostgres({
     // Only initdb needs it: a database loaded from a dump has been through initdb.
     ...(loadDataDir || dataDirEntries ? {} : { initdbWasmModule: await compiled(initdbWasm) }),
     ...(initdbArgs ? { initDbStartParams: initdbArgs } : {}),
+    startParams: [...PGlite.defaultStartParams, ...Object.entries(settings).flatMap(([name, value]) => ["-c", `${name}=${value}`])],
     fsBundle: Bun.file(located(pgliteData)),
   });
   try {

@@ -16,7 +16,7 @@ import type { Sql } from "postgres";
 import { connectDatabase } from "../db/connect.ts";
 import { type EmbeddedPostgres, startEmbeddedPostgres } from "../dev/embedded-postgres.ts";
 import { coerceError } from "../errors.ts";
-import { dumpSnapshot, snapshotInitdbArgs, snapshotPath } from "./pglite-snapshot.ts";
+import { dumpSnapshot, harnessSettings, snapshotInitdbArgs, snapshotPath } from "./pglite-snapshot.ts";
 import { readSnapshotTar } from "./snapshot-tar.ts";
 
 export interface TestDatabase {
@@ -53,7 +53,7 @@ async function createPglite({ prepare, prepareKey, cacheDir }: TestDatabaseOptio
 async function startFromSnapshot(snapshot: string): Promise<EmbeddedPostgres | undefined> {
   try {
     const dataDirEntries = readSnapshotTar(new Uint8Array(await Bun.file(snapshot).arrayBuffer()));
-    return await startEmbeddedPostgres({ dataDirEntries });
+    return await startEmbeddedPostgres({ dataDirEntries, settings: harnessSettings });
   } catch (e) {
     console.error(`ferry/testing: the cached PGlite snapshot ${snapshot} cannot be started (${coerceError(e).message}); removing it and making it again`);
     await rm(snapshot, { force: true });
@@ -63,7 +63,7 @@ async function startFromSnapshot(snapshot: string): Promise<EmbeddedPostgres | u
 
 /** The first harness with these migrations: initdb, `prepare`, then the snapshot later ones start from. */
 async function makeSnapshot(snapshot: string, prepare: TestDatabaseOptions["prepare"]): Promise<TestDatabase> {
-  const embedded = await startEmbeddedPostgres({ initdbArgs: snapshotInitdbArgs });
+  const embedded = await startEmbeddedPostgres({ initdbArgs: snapshotInitdbArgs, settings: harnessSettings });
   return connect(embedded, prepare, async () => {
     await mkdir(path.dirname(snapshot), { recursive: true });
     // Written aside and renamed: a harness of another test file never reads half a snapshot.
