@@ -18,7 +18,7 @@ async function tablesOf() {
     const rows = await db.sql<{ datname: string }[]>`select datname from pg_database order by datname`;
     const prepared = await db.sql`select to_regclass('prepared') is not null as exists`;
     // PostgreSQL zeroes its buffer pool at start: PGlite's default 128 MB doubled a harness start.
-    expect(await db.sql`show shared_buffers`).toEqual([{ shared_buffers: "8MB" }]);
+    expect([...(await db.sql`show shared_buffers`)]).toEqual([{ shared_buffers: "8MB" }]);
     return { databases: rows.map((r) => r.datname), prepared: prepared[0]!.exists as boolean };
   } finally {
     await db.close();
