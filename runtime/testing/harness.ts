@@ -89,17 +89,26 @@ export async function createHarness(handlerFile: string, options: HarnessOptions
   const file = path.resolve(handlerFile);
   const logs: Array<Record<string, unknown>> = [];
   const log = createLogger({ level: "debug", sink: (line) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
-  const loaded = await loadHandlerFile(file);
-  const reader = loaded.format === "avro" ? await readerSchemaOf(loaded) : undefined;
   const serverUrl = options.database === "pglite" ? undefined : (options.database ?? config.databaseUrl);
   const migrations = await collectMigrations(options.handlersDir ?? path.dirname(file));
   const ferryOnly = migrations.filter((m) => m.scope === "ferry");
-  const db = await createTestDatabase({
-    ...(serverUrl ? { serverUrl } : {}),
-    prepare: async (sql) => void (await migrate(sql, ferryOnly, log)),
-    prepareKey: createHash("sha256").update(JSON.stringify(ferryOnly)).digest("hex").slice(0, 16),
-    cacheDir: config.cacheDir,
-  });
+  // The database starts while the handler loads: PGlite compiles its WebAssembly off the main thread.
+  const [handler, database] = await Promise.allSettled([
+    loadHandler(file),
+    createTestDatabase({
+      ...(serverUrl ? { serverUrl } : {}),
+      prepare: async (sql) => void (await migrate(sql, ferryOnly, log)),
+      prepareKey: createHash("sha256").update(JSON.stringify(ferryOnly)).digest("hex").slice(0, 16),
+      cacheDir: config.cacheDir,
+    }),
+  ]);
+  if (handler.status === "rejected") {
+    if (database.status === "fulfilled") await database.value.close();
+    throw handler.reason;
+  }
+  if (database.status === "rejected") throw database.reason;
+  const { loaded, reader } = handler.value;
+  const db = database.value;
   try {
     // The handler directory's own, on the fresh database: a handler's tests prove its migrations too.
     await migrate(db.sql, migrations, log);
@@ -109,6 +118,12 @@ export async function createHarness(handlerFile: string, options: HarnessOptions
   }
   const outbox = await createTestOutbox(loaded, config.eventIdHeader);
   return assemble({ loaded, reader, db, config, log, logs, outbox, maxWaits: options.maxWaits ?? 3 });
+}
+
+/** The handler module, and its Avro reader schema when it reads Avro: what test values are encoded with. */
+async function loadHandler(file: string): Promise<{ loaded: LoadedHandler; reader: AvroType | undefined }> {
+  const loaded = await loadHandlerFile(file);
+  return { loaded, reader: loaded.format === "avro" ? await readerSchemaOf(loaded) : undefined };
 }
 
 interface HarnessDeps {

@@ -14,7 +14,7 @@ import { randomBytes } from "node:crypto";
 import path from "node:path";
 import type { Sql } from "postgres";
 import { connectDatabase } from "../db/connect.ts";
-import { type EmbeddedPostgres, startEmbeddedPostgres } from "../dev/embedded-postgres.ts";
+import { compilePglite, type EmbeddedPostgres, startEmbeddedPostgres } from "../dev/embedded-postgres.ts";
 import { coerceError } from "../errors.ts";
 import { dumpSnapshot, harnessSettings, snapshotInitdbArgs, snapshotPath } from "./pglite-snapshot.ts";
 import { readSnapshotTar } from "./snapshot-tar.ts";
@@ -41,6 +41,8 @@ export async function createTestDatabase(options: TestDatabaseOptions): Promise<
 }
 
 async function createPglite({ prepare, prepareKey, cacheDir }: TestDatabaseOptions): Promise<TestDatabase> {
+  // Reading the snapshot overlaps the compile.
+  compilePglite();
   const snapshot = snapshotPath(cacheDir, prepareKey);
   const embedded = existsSync(snapshot) ? await startFromSnapshot(snapshot) : undefined;
   return embedded ? connect(embedded, prepare) : makeSnapshot(snapshot, prepare);
