@@ -6,7 +6,6 @@
  * records come from the test, and dead letters are kept instead of produced. Backoffs run on a
  * fake clock: a test with five retries takes no longer than one without.
  */
-import { createHash } from "node:crypto";
 import path from "node:path";
 import type { Sql } from "postgres";
 import type { AvroType } from "../avro/parse-schema.ts";
@@ -23,6 +22,7 @@ import type { LoadedHandler } from "../handlers/validate.ts";
 import { type KafkaRecord, type OutgoingRecord, partitionKey } from "../kafka/port.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
 import { readerSchemaOf } from "../registry/handler-avro.ts";
+import { migrationsKey } from "./pglite-snapshot.ts";
 import { createTestDatabase, type TestDatabase } from "./test-database.ts";
 import { localAvroDecoding, type TestEvent, toRecord } from "./test-records.ts";
 import { createTestOutbox, type PublishedEvent, type TestOutbox } from "./test-outbox.ts";
@@ -98,7 +98,7 @@ export async function createHarness(handlerFile: string, options: HarnessOptions
     createTestDatabase({
       ...(serverUrl ? { serverUrl } : {}),
       prepare: async (sql) => void (await migrate(sql, ferryOnly, log)),
-      prepareKey: createHash("sha256").update(JSON.stringify(ferryOnly)).digest("hex").slice(0, 16),
+      prepareKey: migrationsKey(ferryOnly),
       cacheDir: config.cacheDir,
     }),
   ]);

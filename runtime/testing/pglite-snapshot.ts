@@ -5,7 +5,9 @@
  * in full), no template databases, a checkpoint before the dump. 40 MB became ~15 MB.
  */
 import type { PGlite } from "@electric-sql/pglite";
+import { createHash } from "node:crypto";
 import path from "node:path";
+import type { Migration } from "../db/migrate.ts";
 import pglitePackage from "../../node_modules/@electric-sql/pglite/package.json" with { type: "json" };
 import { snapshotStatements } from "../db/sql/test-snapshot.ts";
 
@@ -21,6 +23,11 @@ export const snapshotInitdbArgs = ["--wal-segsize=1"];
  * files that are in memory already; a test's data fits in 8 MB, and more only costs copies.
  */
 export const harnessSettings = { shared_buffers: "8MB" };
+
+/** Identifies Ferry's migrations (the harness's `prepare`): a snapshot is reused only under the same key. */
+export function migrationsKey(ferryMigrations: Migration[]): string {
+  return createHash("sha256").update(JSON.stringify(ferryMigrations)).digest("hex").slice(0, 16);
+}
 
 /** Where the snapshot for this PGlite version and these migrations (`prepareKey`) lives. */
 export function snapshotPath(cacheDir: string, prepareKey: string): string {
