@@ -2,7 +2,7 @@
  * `bun bench/testing.ts`: how fast `ferry test` runs a scaffolded handler's cases (issue 16).
  *
  *   cold      `dist/ferry test handlers/<h>.test.ts` in a new project, wall time per run: the first
- *             with an empty cache (bundle extracted, PGlite initdb and its dump), then with it
+ *             with an empty cache (bundle and the binary's PGlite snapshot extracted), then with it
  *   postgres  the same with FERRY_TEST_DATABASE_URL (a fresh database on the run's server)
  *   send      one `send` of five events (new, redelivery, functional duplicate, poison, permanent)
  *             after the first, on PGlite and on PostgreSQL: milliseconds each

@@ -16,3 +16,7 @@ declare module "*.bundle" {
   const path: string;
   export default path;
 }
+declare module "*.gz" {
+  const path: string;
+  export default path;
+}

@@ -2,6 +2,7 @@
 // native Kafka addon embedded. Run by `bun run build`.
 import path from "node:path";
 import { existsSync } from "node:fs";
+import { writeBuildSnapshot } from "../runtime/testing/build-snapshot.ts";
 
 const root = path.resolve(import.meta.dir, "..");
 const addon = path.join(root, "node_modules/@confluentinc/kafka-javascript/build/Release/confluent-kafka-javascript.node");
@@ -29,9 +30,13 @@ if (!testing.success) {
   process.exit(1);
 }
 
+// The PGlite snapshot of Ferry's migrations, carried by the binary: even the first `ferry test` on a
+// machine starts from it. Kept in dist/testing/snapshots: a rebuild with the same migrations reuses it.
+const snapshotKey = await writeBuildSnapshot(path.join(root, "dist/testing/snapshots"), path.join(root, "dist/testing/pglite-snapshot.tar.gz"));
+
 const result = await Bun.build({
   entrypoints: [path.join(root, "runtime/main.ts")],
-  define: { FERRY_BUILD_COMMIT: JSON.stringify(commit) },
+  define: { FERRY_BUILD_COMMIT: JSON.stringify(commit), FERRY_TEST_SNAPSHOT_KEY: JSON.stringify(snapshotKey) },
   compile: { outfile: path.join(root, "dist/ferry") },
   minify: { syntax: true, whitespace: true },
   sourcemap: "linked",

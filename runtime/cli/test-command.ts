@@ -20,12 +20,33 @@ export async function testCommand(args: string[], env: Record<string, string | u
     return 0;
   }
   const config = loadTestingConfig(env);
+  if (compiled) await placeSnapshot(config.cacheDir);
   const preload = compiled ? await extractBundle(path.join(config.cacheDir, `bundle-${buildCommit}`)) : path.join(import.meta.dir, "../testing/preload.ts");
   const child = Bun.spawn([process.execPath, "test", "--preload", preload, ...args], {
     env: { ...env, BUN_BE_BUN: "1" },
     stdio: ["inherit", "inherit", "inherit"],
   });
   return await child.exited;
+}
+
+/**
+ * Writes the snapshot made at build time where a harness looks for it, unless it is there: the
+ * first harness on a machine then starts from it instead of running initdb.
+ */
+async function placeSnapshot(cacheDir: string): Promise<void> {
+  const { testSnapshot } = await import("../testing/embedded-bundle.ts");
+  const { snapshotPath } = await import("../testing/pglite-snapshot.ts");
+  const target = snapshotPath(cacheDir, testSnapshot.key);
+  if (existsSync(target)) return;
+  await mkdir(cacheDir, { recursive: true });
+  await placeAtomically(target, Bun.gunzipSync(await Bun.file(testSnapshot.file).bytes()));
+}
+
+/** Written aside and renamed: a `ferry test` starting beside this one never reads half of a file. */
+async function placeAtomically(target: string, content: Blob | Uint8Array): Promise<void> {
+  const partial = path.join(path.dirname(target), `.${path.basename(target)}.${randomBytes(4).toString("hex")}`);
+  await Bun.write(partial, content);
+  await rename(partial, target);
 }
 
 /** Writes the bundle and PGlite's files into `dir` unless a run of this build did; returns the bundle's path. */
@@ -36,12 +57,7 @@ async function extractBundle(dir: string): Promise<string> {
   const { testingBundle } = await import("../testing/embedded-bundle.ts");
   const { pgliteFiles } = await import("../dev/embedded-postgres.ts");
   await mkdir(dir, { recursive: true });
-  // Each file written aside and renamed: a `ferry test` starting beside this one never reads half of one.
-  const place = async (from: string, name: string) => {
-    const partial = path.join(dir, `.${name}.${randomBytes(4).toString("hex")}`);
-    await Bun.write(partial, Bun.file(from));
-    await rename(partial, path.join(dir, name));
-  };
+  const place = (from: string, name: string) => placeAtomically(path.join(dir, name), Bun.file(from));
   for (const [name, file] of Object.entries(pgliteFiles)) await place(file, name);
   await place(testingBundle, "ferry-testing.js");
   return target;

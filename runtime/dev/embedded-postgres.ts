@@ -11,6 +11,7 @@ import pgliteData from "../../node_modules/@electric-sql/pglite/dist/pglite.data
 import pgliteWasm from "../../node_modules/@electric-sql/pglite/dist/pglite.wasm" with { type: "file" };
 import initdbWasm from "../../node_modules/@electric-sql/pglite/dist/initdb.wasm" with { type: "file" };
 import { servePglite } from "./pglite-bridge.ts";
+import { type DataDirEntry, PrefilledMemoryFS } from "./prefilled-memory-fs.ts";
 
 /**
  * PGlite's files, by the names ferry/testing's bundle expects beside it (`ferry test` writes them
@@ -43,25 +44,45 @@ const compiled = (file: string) => {
 };
 
 /**
+ * Starts compiling PGlite's WebAssembly, off the main thread (0.2-0.7 s on a loaded machine), for a
+ * caller with other work to do before it starts the database: that work then overlaps the compile.
+ */
+export function compilePglite(): void {
+  void compiled(pgliteWasm).catch(() => {});
+}
+
+/**
  * `dataDir` omitted: the database lives in memory and is gone once stopped (ferry/testing's fresh
- * database). `loadDataDir`: start from a dump (PGlite's dumpDataDir) instead of running initdb.
+ * database). `loadDataDir`: start from a dump (PGlite's dumpDataDir) instead of running initdb;
+ * `dataDirEntries`: the same, its files already read (in memory only; ferry/testing's snapshot).
+ * `initdbArgs`: added to initdb's when it runs. `settings`: server settings (`-c name=value`) on
+ * top of PGlite's own.
  */
 export async function startEmbeddedPostgres({
   dataDir,
   port = 0,
   loadDataDir,
+  dataDirEntries,
+  initdbArgs,
+  settings = {},
 }: {
   dataDir?: string;
   port?: number;
   loadDataDir?: Blob;
+  dataDirEntries?: DataDirEntry[];
+  initdbArgs?: string[];
+  settings?: Record<string, string>;
 } = {}): Promise<EmbeddedPostgres> {
   if (dataDir !== undefined) await mkdir(dataDir, { recursive: true });
   const db = await PGlite.create({
     ...(dataDir !== undefined ? { dataDir } : {}),
     ...(loadDataDir ? { loadDataDir } : {}),
+    ...(dataDirEntries ? { fs: new PrefilledMemoryFS(dataDirEntries) } : {}),
     pgliteWasmModule: await compiled(pgliteWasm),
     // Only initdb needs it: a database loaded from a dump has been through initdb.
-    ...(loadDataDir ? {} : { initdbWasmModule: await compiled(initdbWasm) }),
+    ...(loadDataDir || dataDirEntries ? {} : { initdbWasmModule: await compiled(initdbWasm) }),
+    ...(initdbArgs ? { initDbStartParams: initdbArgs } : {}),
+    startParams: [...PGlite.defaultStartParams, ...Object.entries(settings).flatMap(([name, value]) => ["-c", `${name}=${value}`])],
     fsBundle: Bun.file(located(pgliteData)),
   });
   try {

@@ -6,7 +6,6 @@
  * records come from the test, and dead letters are kept instead of produced. Backoffs run on a
  * fake clock: a test with five retries takes no longer than one without.
  */
-import { createHash } from "node:crypto";
 import path from "node:path";
 import type { Sql } from "postgres";
 import type { AvroType } from "../avro/parse-schema.ts";
@@ -23,6 +22,7 @@ import type { LoadedHandler } from "../handlers/validate.ts";
 import { type KafkaRecord, type OutgoingRecord, partitionKey } from "../kafka/port.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
 import { readerSchemaOf } from "../registry/handler-avro.ts";
+import { migrationsKey } from "./pglite-snapshot.ts";
 import { createTestDatabase, type TestDatabase } from "./test-database.ts";
 import { localAvroDecoding, type TestEvent, toRecord } from "./test-records.ts";
 import { createTestOutbox, type PublishedEvent, type TestOutbox } from "./test-outbox.ts";
@@ -97,17 +97,26 @@ export async function createHarness(handlerFile: string, options: HarnessOptions
   const file = path.resolve(handlerFile);
   const logs: Array<Record<string, unknown>> = [];
   const log = createLogger({ level: "debug", sink: (line) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
-  const loaded = await loadHandlerFile(file);
-  const reader = loaded.format === "avro" ? await readerSchemaOf(loaded) : undefined;
   const serverUrl = options.database === "pglite" ? undefined : (options.database ?? config.databaseUrl);
   const migrations = await collectMigrations(options.handlersDir ?? path.dirname(file));
   const ferryOnly = migrations.filter((m) => m.scope === "ferry");
-  const db = await createTestDatabase({
-    ...(serverUrl ? { serverUrl } : {}),
-    prepare: async (sql) => void (await migrate(sql, ferryOnly, log)),
-    prepareKey: createHash("sha256").update(JSON.stringify(ferryOnly)).digest("hex").slice(0, 16),
-    cacheDir: config.cacheDir,
-  });
+  // The database starts while the handler loads: PGlite compiles its WebAssembly off the main thread.
+  const [handler, database] = await Promise.allSettled([
+    loadHandler(file),
+    createTestDatabase({
+      ...(serverUrl ? { serverUrl } : {}),
+      prepare: async (sql) => void (await migrate(sql, ferryOnly, log)),
+      prepareKey: migrationsKey(ferryOnly),
+      cacheDir: config.cacheDir,
+    }),
+  ]);
+  if (handler.status === "rejected") {
+    if (database.status === "fulfilled") await database.value.close();
+    throw handler.reason;
+  }
+  if (database.status === "rejected") throw database.reason;
+  const { loaded, reader } = handler.value;
+  const db = database.value;
   try {
     // The handler directory's own, on the fresh database: a handler's tests prove its migrations too.
     await migrate(db.sql, migrations, log);
@@ -117,6 +126,12 @@ export async function createHarness(handlerFile: string, options: HarnessOptions
   }
   const outbox = await createTestOutbox(loaded, config.eventIdHeader);
   return assemble({ loaded, reader, db, config, log, logs, outbox, maxWaits: options.maxWaits ?? 3 });
+}
+
+/** The handler module, and its Avro reader schema when it reads Avro: what test values are encoded with. */
+async function loadHandler(file: string): Promise<{ loaded: LoadedHandler; reader: AvroType | undefined }> {
+  const loaded = await loadHandlerFile(file);
+  return { loaded, reader: loaded.format === "avro" ? await readerSchemaOf(loaded) : undefined };
 }
 
 interface HarnessDeps {

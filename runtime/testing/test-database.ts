@@ -5,16 +5,19 @@
  *
  * PGlite's initdb costs seconds: the first harness dumps its database once `prepare` (Ferry's own
  * migrations) has run, into the cache directory under a key of PGlite's version and `prepareKey`;
- * later ones, in any process, start from that dump.
+ * later ones, in any process, start from that snapshot (pglite-snapshot.ts). One that cannot be
+ * started is made again, never a test's failure.
  */
 import { existsSync } from "node:fs";
-import { mkdir, rename } from "node:fs/promises";
+import { mkdir, rename, rm } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import path from "node:path";
 import type { Sql } from "postgres";
 import { connectDatabase } from "../db/connect.ts";
-import { startEmbeddedPostgres } from "../dev/embedded-postgres.ts";
-import pglitePackage from "../../node_modules/@electric-sql/pglite/package.json" with { type: "json" };
+import { compilePglite, type EmbeddedPostgres, startEmbeddedPostgres } from "../dev/embedded-postgres.ts";
+import { coerceError } from "../errors.ts";
+import { dumpSnapshot, harnessSettings, snapshotInitdbArgs, snapshotPath } from "./pglite-snapshot.ts";
+import { readSnapshotTar } from "./snapshot-tar.ts";
 
 export interface TestDatabase {
   sql: Sql;
@@ -38,9 +41,42 @@ export async function createTestDatabase(options: TestDatabaseOptions): Promise<
 }
 
 async function createPglite({ prepare, prepareKey, cacheDir }: TestDatabaseOptions): Promise<TestDatabase> {
-  const dump = path.join(cacheDir, `pglite-${pglitePackage.version}-${prepareKey}.tar`);
-  const cached = existsSync(dump);
-  const embedded = await startEmbeddedPostgres(cached ? { loadDataDir: Bun.file(dump) } : {});
+  // Reading the snapshot overlaps the compile.
+  compilePglite();
+  const snapshot = snapshotPath(cacheDir, prepareKey);
+  const embedded = existsSync(snapshot) ? await startFromSnapshot(snapshot) : undefined;
+  return embedded ? connect(embedded, prepare) : makeSnapshot(snapshot, prepare);
+}
+
+/**
+ * PGlite started from the cached snapshot; undefined when it cannot be (a truncated or damaged
+ * file): the snapshot is then removed, with a line saying so, and made again by the caller.
+ */
+async function startFromSnapshot(snapshot: string): Promise<EmbeddedPostgres | undefined> {
+  try {
+    const dataDirEntries = readSnapshotTar(new Uint8Array(await Bun.file(snapshot).arrayBuffer()));
+    return await startEmbeddedPostgres({ dataDirEntries, settings: harnessSettings });
+  } catch (e) {
+    console.error(`ferry/testing: the cached PGlite snapshot ${snapshot} cannot be started (${coerceError(e).message}); removing it and making it again`);
+    await rm(snapshot, { force: true });
+    return undefined;
+  }
+}
+
+/** The first harness with these migrations: initdb, `prepare`, then the snapshot later ones start from. */
+async function makeSnapshot(snapshot: string, prepare: TestDatabaseOptions["prepare"]): Promise<TestDatabase> {
+  const embedded = await startEmbeddedPostgres({ initdbArgs: snapshotInitdbArgs, settings: harnessSettings });
+  return connect(embedded, prepare, async () => {
+    await mkdir(path.dirname(snapshot), { recursive: true });
+    // Written aside and renamed: a harness of another test file never reads half a snapshot.
+    const partial = `${snapshot}.${randomBytes(4).toString("hex")}.partial`;
+    await Bun.write(partial, await dumpSnapshot(embedded.db));
+    await rename(partial, snapshot);
+  });
+}
+
+/** postgres.js on the embedded database, once `prepare` (and `afterPrepare`) ran; stopped if either fails. */
+async function connect(embedded: EmbeddedPostgres, prepare: TestDatabaseOptions["prepare"], afterPrepare?: () => Promise<void>): Promise<TestDatabase> {
   // PGlite is one session: more connections would only queue behind each other.
   const sql = connectDatabase(embedded.url, { poolSize: 2 });
   const close = async () => {
@@ -49,13 +85,7 @@ async function createPglite({ prepare, prepareKey, cacheDir }: TestDatabaseOptio
   };
   try {
     await prepare(sql);
-    if (!cached) {
-      await mkdir(cacheDir, { recursive: true });
-      // Written aside and renamed: a harness of another test file never reads half a dump.
-      const partial = `${dump}.${randomBytes(4).toString("hex")}.partial`;
-      await Bun.write(partial, await embedded.db.dumpDataDir("none"));
-      await rename(partial, dump);
-    }
+    await afterPrepare?.();
   } catch (e) {
     await close();
     throw e;

@@ -2,7 +2,7 @@
 // without node_modules: the files it writes, a running `ferry dev` picking the handler and its
 // schema up without a restart, and both scaffolded tests passing under `ferry test` as generated.
 import { afterEach, expect, test } from "bun:test";
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { ferryBinary } from "../support/ferry-process.ts";
@@ -54,12 +54,20 @@ test("scaffolds next to the example, a running ferry dev picks it up, and its ow
   await dev.waitFor("the handler added", (l) => l.event === "dev:handler-added" && l.handler === "invoice-totals", 30_000);
   expect(await dev.stop()).toBe(0);
 
-  // The scaffolded cases, as generated, on ferry/testing (PGlite: no database given).
+  // The scaffolded cases, as generated, on ferry/testing (PGlite: no database given), with an empty
+  // cache: the harness starts from the snapshot the binary carries, byte for byte, not from an initdb of its own.
+  const cache = path.join(project, ".ferry-test-cache");
   const started = performance.now();
-  const cases = run([ferryBinary, "test", "handlers/invoice-totals.test.ts"], project);
+  const cases = run([ferryBinary, "test", "handlers/invoice-totals.test.ts"], project, { FERRY_TEST_CACHE_DIR: cache });
   console.log(`ferry test handlers/invoice-totals.test.ts: ${Math.round(performance.now() - started)} ms`);
   expect(`${cases.stdout}${cases.stderr}`).toContain("5 pass");
   expect(cases.code).toBe(0);
+  const snapshots = readdirSync(cache).filter((f) => f.endsWith(".tar"));
+  expect(snapshots).toHaveLength(1);
+  if (!process.env.FERRY_TEST_BINARY) {
+    const carried = Bun.gunzipSync(readFileSync(path.join(root, "dist/testing/pglite-snapshot.tar.gz")));
+    expect(Buffer.compare(readFileSync(path.join(cache, snapshots[0]!)), carried)).toBe(0);
+  }
   // The wiring, as generated, on ferry dev.
   const wiring = run([ferryBinary, "test", "handlers/invoice-totals.dev.test.ts"], project, { FERRY_BIN: ferryBinary });
   expect(`${wiring.stdout}${wiring.stderr}`).toContain("1 pass");
