@@ -6,6 +6,7 @@
 import { describe, expect, test } from "bun:test";
 import type { Sql } from "postgres";
 import { asDatabaseError } from "../db/errors.ts";
+import { KafkaError, RecordTooLargeError } from "../errors.ts";
 import type { LoadedHandler } from "../handlers/validate.ts";
 import type { UnitResult } from "../inbox/unit-of-work.ts";
 import type { UnitEvent } from "../inbox/unit-event.ts";
@@ -32,7 +33,15 @@ function prepared(count: number): PreparedEvent[] {
 /** The failure `fail` returns for a transaction of these events (and whether it is a probe), or null to commit it. */
 type Script = (ids: number[], dryRun: boolean) => { error: Error; source: "handler" | "claim" | "ferry"; index?: number } | null;
 
-function world(script: Script, { attempts = 2, batchSize = 100 } = {}) {
+function world(
+  script: Script,
+  {
+    attempts = 2,
+    batchSize = 100,
+    retry = { attempts, backoffMs: 10, maxBackoffMs: 100 } as LoadedHandler["retry"],
+    refuse = (_record: OutgoingRecord): Error | null => null,
+  } = {},
+) {
   const transactions: Array<{ ids: number[]; ok: boolean; dryRun: boolean }> = [];
   const committed: string[] = [];
   const letters: OutgoingRecord[] = [];
@@ -45,10 +54,14 @@ function world(script: Script, { attempts = 2, batchSize = 100 } = {}) {
   };
   const deps: BatchDeps = {
     sql: { begin: async (fn: (tx: unknown) => Promise<unknown>) => fn(fakeTx) } as unknown as Sql,
-    handler: { name: "h", retry: { attempts, backoffMs: 10, maxBackoffMs: 100 } } as LoadedHandler,
+    handler: { name: "h", retry } as LoadedHandler,
     groupId: "g",
     producer: {
       send: async (records) => {
+        for (const record of records) {
+          const refused = refuse(record);
+          if (refused) throw refused;
+        }
         letters.push(...records);
         return [];
       },
@@ -167,5 +180,39 @@ describe("waiting", () => {
     const w = world((ids) => (ids.includes(1) ? { error: new TypeError("bad"), source: "handler", index: ids.indexOf(1) } : null), { attempts: 1 });
     expect(await processPrepared(prepared(2), w.deps, newPartitionState(100))).toEqual({ kind: "done" });
     expect(w.reasons()).toEqual(["e1:exhausted"]);
+  });
+});
+
+describe("retry topics", () => {
+  const topics = { mode: "topics", delaysMs: [1_000, 2_000] } as LoadedHandler["retry"];
+  const failsOn = (n: number) => (ids: number[]) =>
+    ids.includes(n) ? { error: new TypeError(`event ${n}`), source: "handler" as const, index: ids.indexOf(n) } : null;
+
+  test("a failed event goes to its retry topic and the partition moves on", async () => {
+    const w = world(failsOn(1), { retry: topics });
+    expect(await processPrepared(prepared(3), w.deps, newPartitionState(100))).toEqual({ kind: "done" });
+    expect(w.letters.map((l) => l.topic)).toEqual(["t.h.retry.1"]);
+    expect(applied(w)).toEqual([0, 2]);
+    expect(w.results).toContain("101:sent-to-retry");
+  });
+
+  test("a retry record Kafka refuses as too large is dead-lettered with that reason: the partition does not wait for ever", async () => {
+    const tooLarge = (r: OutgoingRecord) => (r.topic.includes(".retry.") ? new RecordTooLargeError("Broker: Message size too large") : null);
+    const w = world(failsOn(1), { retry: topics, refuse: tooLarge });
+    expect(await processPrepared(prepared(3), w.deps, newPartitionState(100))).toEqual({ kind: "done" });
+    expect(w.reasons()).toEqual(["e1:retry-record-too-large"]);
+    expect(w.letters[0]!.topic).toBe("t.dlt");
+    expect(applied(w)).toEqual([0, 2]);
+    expect(w.committed.at(-1)).toBe("103");
+  });
+
+  test("a broker that cannot take the retry record now makes the partition wait at the event: nothing skipped", async () => {
+    const down = (r: OutgoingRecord) =>
+      r.topic.includes(".retry.") ? new KafkaError("Local: Broker transport failure", { code: "ERR__TRANSPORT", retriable: true }) : null;
+    const w = world(failsOn(1), { retry: topics, refuse: down });
+    const state = newPartitionState(100);
+    expect(await processPrepared(prepared(3), w.deps, state)).toMatchObject({ kind: "wait", offset: "101" });
+    expect(w.letters).toEqual([]);
+    expect(state.lastFailure).toMatchObject({ source: "retry-topic", errorCode: "ERR__TRANSPORT" });
   });
 });

@@ -152,8 +152,9 @@ export async function processPrepared(prepared: PreparedEvent[], deps: BatchDeps
         case "retry-topic": {
           const failed = await retryThroughTopic(event, decision, culprit, deps);
           if (failed) {
-            state.lastFailure = { at: Date.now(), offset: event.record.offset, ...failureFields(failed, [sourceOf(event)]) };
-            return { kind: "wait", offset: event.record.offset, failure: failed, fields: state.lastFailure };
+            // The policy judges the send's failure as well: the broker's waits, a record Kafka can never take is dead-lettered.
+            culprit = { ...(culprit as Culprit), failure: failed };
+            continue;
           }
           culprit = null;
           from += 1;

@@ -6,6 +6,8 @@ export type DeadLetterReason =
   | "exhausted"
   /** Every delay of `retry: { mode: "topics" }` passed and the last attempt failed too. */
   | "retry-topics-exhausted"
+  /** Kafka refused the event's retry record as too large (its value with the attempts' headers): no retry can carry it. */
+  | "retry-record-too-large"
   /** A record in a retry topic without Ferry's `ferry-retry-*` headers (not written by Ferry). */
   | "malformed-retry-record"
   | "permanent"

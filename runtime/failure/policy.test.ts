@@ -146,6 +146,12 @@ describe("decide with retry topics", () => {
       1,
       { kind: "wait" },
     ],
+    [
+      "a retry record Kafka refuses as too large is dead-lettered: no retry can carry it, and waiting would hold the partition for ever",
+      { error: new RecordTooLargeError("too large"), source: "retry-topic" },
+      2,
+      { kind: "dead-letter", reason: "retry-record-too-large" },
+    ],
     ["contention retries in place, spending nothing", { error: pg("40P01"), source: "handler" }, 1, { kind: "retry", delayMs: 10, spendsAttempt: false }],
   ])("%s", (_label, f, attempt, decision) => {
     expect(decide(f, { ...one, attempt }, topics, half)).toEqual(decision);

@@ -109,6 +109,10 @@ export function judge({ error, source }: Failure): Verdict {
   if (error instanceof BusinessKeyError) return eventFinal(error.reason);
   if (error instanceof PermanentError) return eventFinal("permanent");
   if (error instanceof HandlerTimeoutError) return eventRetriable;
+  // Its retry record (the value and the attempts' headers) is larger than Kafka takes: no retry
+  // can carry this event, and waiting would hold its partition for ever. Its dead letter can
+  // (a letter too large goes without the value).
+  if (error instanceof RecordTooLargeError && source === "retry-topic") return eventFinal("retry-record-too-large");
   // A dead letter that cannot be produced can never be skipped: the event would be lost.
   if (error instanceof KafkaError || error instanceof RecordTooLargeError || error instanceof InfrastructureError) return environment;
   // Anything else the handler threw is its failed attempt; anything else Ferry threw is a bug of
