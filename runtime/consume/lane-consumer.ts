@@ -19,6 +19,13 @@ import { createPartitionLanes } from "./partition-lanes.ts";
 
 /** How long a revocation waits for a batch in flight before leaving it stale. */
 const REVOKE_WAIT_MS = 10_000;
+/**
+ * A partition behind its high watermark whose lane wants records and got none for this long is
+ * starving: said, and fetching asked for again. Seen once in a fault test after a rebalance
+ * (a kept partition, lag 351, nothing fetched for 150 s, no warning anywhere).
+ */
+const STARVED_AFTER_MS = 20_000;
+const STARVATION_CHECK_MS = 5_000;
 
 /** A group member for `options.groupId` over `kafka`'s client, delivering batches per partition. */
 export function createLaneConsumer(kafka: KafkaPort, options: ConsumerOptions, log: Logger = kafka.log ?? createLogger({ level: "warn" })): ConsumerPort {
@@ -146,6 +153,33 @@ export function createLaneConsumer(kafka: KafkaPort, options: ConsumerOptions, l
     }
   };
 
+  let starvationTimer: ReturnType<typeof setInterval> | undefined;
+  const checkStarving = () => {
+    if (state !== "running") return;
+    for (const starving of lanes.starving(Date.now(), STARVED_AFTER_MS)) {
+      const tp = { topic: starving.topic, partition: starving.partition };
+      // The client has fetched up to the end: what the lane lacks were transaction markers or
+      // aborted records, which are never delivered.
+      const position = consumer.fetchPosition(tp);
+      if (position !== "-1" && BigInt(position) >= BigInt(starving.highWatermark)) continue;
+      log.warn("partition:starved", {
+        group: options.groupId,
+        partition: partitionKey(tp),
+        nextOffset: starving.nextOffset,
+        highWatermark: starving.highWatermark,
+        fetchPosition: position,
+        idleMs: starving.idleMs,
+        action: "asking the client to fetch it again",
+      });
+      try {
+        consumer.resume([tp]);
+        pausedInClient.delete(partitionKey(tp));
+      } catch (e) {
+        log.warn("consumer:pause-resume-failed", { partition: partitionKey(tp), fetching: true, error: coerceError(e) });
+      }
+    }
+  };
+
   const heldTargets = (targets: Array<{ topic: string; partitions?: number[] }>) =>
     lanes.assigned().filter((tp) => targets.some((t) => t.topic === tp.topic && (!t.partitions || t.partitions.includes(tp.partition))));
 
@@ -161,6 +195,8 @@ export function createLaneConsumer(kafka: KafkaPort, options: ConsumerOptions, l
         await consumer.disconnect();
         throw e;
       }
+      starvationTimer = setInterval(checkStarving, STARVATION_CHECK_MS);
+      starvationTimer.unref?.();
       fetchLoop = runFetchLoop().catch((e: unknown) => {
         log.error("consumer:run-failed", { group: options.groupId, error: coerceError(e) });
         options.onFailure?.(coerceError(e));
@@ -205,6 +241,7 @@ export function createLaneConsumer(kafka: KafkaPort, options: ConsumerOptions, l
     async stop({ leaveGroup = true } = {}) {
       if (state !== "running") return;
       state = "stopping";
+      clearInterval(starvationTimer);
       await fetchLoop;
       await lanes.drain();
       await rebalances;

@@ -247,4 +247,29 @@ describe("partition lanes", () => {
     await Bun.sleep(10);
     expect(delivered).toHaveLength(1);
   });
+
+  test("a lane that wants records, is behind its high watermark and gets none for a while is starving, reported once per period", async () => {
+    let hw = "10";
+    const { lanes, delivered } = harness({ highWatermark: () => hw });
+    lanes.open({ topic: "t", partition: 0 });
+    lanes.open({ topic: "t", partition: 1 });
+    lanes.push(records(0, 0, 3));
+    lanes.push(records(1, 0, 10));
+    await until("both drained", () => delivered.flatMap(offsets).length === 13);
+    const now = Date.now();
+    // Partition 0 took offsets 0-2 of 10: behind. Partition 1 is caught up: idle, not starving.
+    expect(lanes.starving(now + 1_000, 5_000)).toEqual([]);
+    expect(lanes.starving(now + 6_000, 5_000)).toMatchObject([{ topic: "t", partition: 0, nextOffset: "3", highWatermark: "10" }]);
+    expect(lanes.starving(now + 7_000, 5_000)).toEqual([]);
+    expect(lanes.starving(now + 12_000, 5_000)).toHaveLength(1);
+    // A record arriving ends it; an operator's hold is no starvation either.
+    lanes.push(records(0, 3, 1));
+    await until("the next record", () => delivered.flatMap(offsets).length === 14);
+    expect(lanes.starving(Date.now() + 1_000, 5_000)).toEqual([]);
+    lanes.setHeld({ topic: "t", partition: 0 }, true);
+    expect(lanes.starving(Date.now() + 60_000, 5_000)).toEqual([]);
+    hw = "-1";
+    lanes.setHeld({ topic: "t", partition: 0 }, false);
+    expect(lanes.starving(Date.now() + 60_000, 5_000)).toEqual([]);
+  });
 });

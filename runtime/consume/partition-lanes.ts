@@ -30,6 +30,18 @@ export interface PartitionLanes {
   assigned(): TopicPartition[];
   /** Starts no more batches and waits for the ones in flight (a graceful stop). */
   drain(): Promise<void>;
+  /**
+   * Lanes that want records, have none and are behind their partition's high watermark, yet got
+   * nothing for `idleMs`: the client is not fetching what the lane asked for. Each is reported
+   * again only after another `idleMs` without records.
+   */
+  starving(now: number, idleMs: number): StarvingPartition[];
+}
+
+export interface StarvingPartition extends TopicPartition {
+  nextOffset: string;
+  highWatermark: string;
+  idleMs: number;
 }
 
 export interface LaneDeps {
@@ -62,6 +74,8 @@ interface Lane {
   fetching: boolean;
   queued: boolean;
   failures: number;
+  /** When a record last arrived (or the lane opened, or it was last reported starving). */
+  lastRecordAt: number;
 }
 
 export function createPartitionLanes(deps: LaneDeps): PartitionLanes {
@@ -169,6 +183,7 @@ export function createPartitionLanes(deps: LaneDeps): PartitionLanes {
         fetching: true,
         queued: false,
         failures: 0,
+        lastRecordAt: Date.now(),
       };
       lanes.set(partitionKey(tp), lane);
       updateFetching(lane);
@@ -205,7 +220,9 @@ export function createPartitionLanes(deps: LaneDeps): PartitionLanes {
         lane.records.push(record);
         touched.add(lane);
       }
+      const now = Date.now();
       for (const l of touched) {
+        l.lastRecordAt = now;
         updateFetching(l);
         kick(l);
       }
@@ -225,6 +242,19 @@ export function createPartitionLanes(deps: LaneDeps): PartitionLanes {
     },
 
     assigned: () => [...lanes.values()].map((l) => l.tp),
+
+    starving(now, idleMs) {
+      const found: StarvingPartition[] = [];
+      for (const lane of lanes.values()) {
+        if (lane.closed || lane.held || !lane.fetching || lane.records.length > 0 || lane.inFlight || lane.waiting) continue;
+        if (lane.nextOffset === undefined || now - lane.lastRecordAt <= idleMs) continue;
+        const highWatermark = deps.highWatermark(lane.tp);
+        if (!/^\d+$/.test(highWatermark) || BigInt(highWatermark) <= BigInt(lane.nextOffset)) continue;
+        found.push({ ...lane.tp, nextOffset: String(lane.nextOffset), highWatermark, idleMs: now - lane.lastRecordAt });
+        lane.lastRecordAt = now;
+      }
+      return found;
+    },
 
     async drain() {
       draining = true;

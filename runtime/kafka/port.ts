@@ -141,6 +141,8 @@ export interface ConsumerClient {
   committed(partitions: TopicPartition[], timeoutMs: number): Promise<TopicPartitionOffset[]>;
   /** The partition's end as last seen, "-1" when unknown. */
   highWatermark(tp: TopicPartition): string;
+  /** The next offset the client will fetch (past transaction markers it skipped), "-1" when unknown. */
+  fetchPosition(tp: TopicPartition): string;
   /** Reads these topics' metadata now, into the client's cache (its group joins a topic that appeared). */
   refreshMetadata(topics: string[], timeoutMs: number): Promise<void>;
   unsubscribe(): void;

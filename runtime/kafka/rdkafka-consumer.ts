@@ -34,6 +34,7 @@ interface RdKafkaConsumer {
     cb: (err: LibrdKafkaError | null, result: Array<TopicPartition & { offset?: number }>) => void,
   ): void;
   getWatermarkOffsets(topic: string, partition: number): { highOffset: number };
+  position(partitions: TopicPartition[]): Array<TopicPartition & { offset?: number }>;
   getMetadata(options: { topic: string; allTopics: false; timeout: number }, cb: (err: LibrdKafkaError | null) => void): void;
   on(event: "event.error", listener: (e: LibrdKafkaError) => void): void;
 }
@@ -145,6 +146,14 @@ export function createRdKafkaClient(
           );
         }),
       ),
+    fetchPosition(tp) {
+      try {
+        const [position] = consumer.position([{ topic: tp.topic, partition: tp.partition }]);
+        return typeof position?.offset === "number" && position.offset >= 0 ? String(position.offset) : "-1";
+      } catch {
+        return "-1";
+      }
+    },
     highWatermark(tp) {
       try {
         return String(consumer.getWatermarkOffsets(tp.topic, tp.partition).highOffset);
