@@ -26,7 +26,7 @@ afterAll(async () => {
   await sql.end();
 });
 
-const kills = long ? 40 : 6;
+const kills = long ? 40 : 4;
 const delays = ["1s", "2s"];
 const stages = delays.length;
 
