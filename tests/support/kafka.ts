@@ -20,6 +20,7 @@ export async function testKafka(): Promise<{
   );
   const admin = await kafka.admin();
   const producer = await kafka.producer();
+  const created: string[] = [];
   return {
     kafka,
     admin,
@@ -28,6 +29,7 @@ export async function testKafka(): Promise<{
       const topic = `${prefix}-${randomUUID().slice(0, 8)}`;
       const spec = (name: string) => ({ topic: name, partitions, replicationFactor: 3, configs: { "min.insync.replicas": "2" } });
       await admin.createTopics(withDeadLetter ? [spec(topic), spec(`${topic}.dlt`)] : [spec(topic)]);
+      created.push(topic);
       return topic;
     },
     async send(records) {
@@ -35,9 +37,27 @@ export async function testKafka(): Promise<{
     },
     async close() {
       await producer.stop();
+      await deleteTestTopics(admin, created);
       await admin.stop();
     },
   };
+}
+
+/**
+ * Deletes the topics a test file created and those Ferry made beside them (`<topic>.dlt`, retry
+ * topics `<topic>.<handler>.retry.<n>`). Left behind, every run's partitions stay on the shared
+ * brokers, whose idle CPU grew past a core after a day (1,233 partitions), slowing every later test
+ * and benchmark. Best effort: a cleanup that fails never fails the test.
+ */
+export async function deleteTestTopics(admin: Pick<AdminPort, "listTopics" | "deleteTopics">, created: readonly string[]): Promise<void> {
+  if (created.length === 0) return;
+  try {
+    const existing = await admin.listTopics();
+    const doomed = existing.filter((t) => created.some((c) => t === c || t.startsWith(`${c}.`)));
+    if (doomed.length > 0) await admin.deleteTopics(doomed);
+  } catch {
+    // The cluster may be down on purpose (a fault test); the next clean start wipes it anyway.
+  }
 }
 
 /**

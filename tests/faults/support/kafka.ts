@@ -4,6 +4,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { KafkaJS } from "@confluentinc/kafka-javascript";
+import { deleteTestTopics } from "../../support/kafka.ts";
 import type { DeadLetterSeen, Intent, Produced } from "./checker.ts";
 
 type HeaderValue = string | Buffer;
@@ -53,6 +54,7 @@ export function faultKafka(brokers: string) {
   } as never);
   const admin = kafka.admin();
   const connected = admin.connect();
+  const created: string[] = [];
 
   return {
     brokers,
@@ -115,6 +117,7 @@ export function faultKafka(brokers: string) {
       const topic = `${prefix}-${randomUUID().slice(0, 8)}`;
       const configEntries = Object.entries({ "min.insync.replicas": "2", ...configs }).map(([name, value]) => ({ name, value }));
       await admin.createTopics({ topics: [topic, `${topic}.dlt`].map((t) => ({ topic: t, numPartitions: partitions, replicationFactor: 3, configEntries })) });
+      created.push(topic);
       return topic;
     },
 
@@ -196,6 +199,7 @@ export function faultKafka(brokers: string) {
 
     async close() {
       await connected.catch(() => undefined);
+      await deleteTestTopics({ listTopics: () => admin.listTopics(), deleteTopics: (topics) => admin.deleteTopics({ topics }) }, created);
       await admin.disconnect();
     },
   };
