@@ -56,20 +56,16 @@ export function createMemoryGovernor({
   const check = () => {
     if (now() < quietUntil) return;
     const resident = rss();
-    if (judging) {
-      judging = false;
-      if (resident > targetBytes) {
-        ceiling = Math.max(targetBytes, resident * HEADROOM);
-        if (!warned) onOverTarget?.(resident);
-        warned = true;
-      } else {
-        ceiling = targetBytes;
-        warned = false;
-      }
-    } else if (resident <= targetBytes) {
+    if (resident <= targetBytes) {
       ceiling = targetBytes;
       warned = false;
+    } else if (judging) {
+      // What the last collection left is over the target: the next waits for a quarter more.
+      ceiling = resident * HEADROOM;
+      if (!warned) onOverTarget?.(resident);
+      warned = true;
     }
+    judging = false;
     if (resident <= ceiling) return;
     collect();
     onCollected?.(resident);

@@ -34,7 +34,7 @@ const TURN_LINGER_MS = 1_000;
 const SENDS_IN_FLIGHT = 4;
 
 export interface RelaySettings {
-  /** Rows per send (and per transaction). */
+  /** Rows per read and per send; up to `SENDS_IN_FLIGHT` sends are under way at once. */
   batchSize: number;
   /** How often an idle relay looks anyway: a missed wake-up (another replica's commit without NOTIFY) waits at most this long. */
   pollIntervalMs: number;
