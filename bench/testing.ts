@@ -15,7 +15,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { loadAverage } from "./lib/proc-stats.ts";
 import { provenance, provenanceText } from "./lib/provenance.ts";
-import { median } from "./lib/report.ts";
+import { median, percentile } from "./lib/report.ts";
 
 const { values: args } = parseArgs({ options: { runs: { type: "string", default: "3" }, sends: { type: "string", default: "20" } } });
 const runs = Number(args.runs);
@@ -72,7 +72,7 @@ test("sends", async () => {
   const postgres = serverUrl ? sendTimes({ FERRY_TEST_DATABASE_URL: serverUrl }) : [];
 
   const ms = (x: number) => `${Math.round(x)} ms`;
-  const p90 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.9)] ?? Number.NaN;
+  const p90 = (xs: number[]) => percentile(xs, 0.9);
   console.log(`| measure | PGlite (default) | PostgreSQL (FERRY_TEST_DATABASE_URL) |
 | --- | --- | --- |
 | \`ferry test ${file}\` (5 cases), first run, empty cache | ${ms(cold[0]!)} | |

@@ -9,6 +9,7 @@ import path from "node:path";
 import type postgres from "postgres";
 import { type Drain, type Latency, measureProgress, readLatency, startFerry } from "./ferry.ts";
 import { handlerSource, writeHandlerDir } from "./handlers.ts";
+import { percentile } from "./report.ts";
 import { type BenchContext, benchTopic, type FerrySettings, ferryEnv } from "./scenarios.ts";
 import { workload, type WorkloadOptions } from "./workload.ts";
 
@@ -195,10 +196,4 @@ async function count(sql: postgres.Sql, table: string, backends: Set<number>): P
   const [row] = await sql<{ n: number; pid: number }[]>`select count(*)::int as n, pg_backend_pid() as pid from ${sql(table)}`;
   backends.add(row!.pid);
   return row!.n;
-}
-
-function percentile(values: number[], q: number): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }

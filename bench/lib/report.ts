@@ -34,6 +34,13 @@ export function median(xs: number[]): number {
   return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
+/** The `q` quantile (0-1) by the nearest rank below; NaN of nothing. */
+export function percentile(xs: readonly number[], q: number): number {
+  if (xs.length === 0) return Number.NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
+}
+
 /** One drain of the Ferry vs peer alternation, with the load average when it ended. */
 export interface Round {
   round: number;
