@@ -23,9 +23,11 @@ export function parseDelay(delay: unknown): { ms: number } | { problem: string }
   } else {
     return { problem: `a delay must be a string like "5s" or a number of milliseconds, got ${delay === null ? "null" : typeof delay}` };
   }
-  if (!Number.isFinite(ms) || ms < 1) return { problem: `${JSON.stringify(delay)} is not a delay: it must be at least 1 ms` };
+  // As written: JSON would show NaN and Infinity as null.
+  const shown = typeof delay === "number" ? String(delay) : JSON.stringify(delay);
+  if (!Number.isFinite(ms) || ms < 1) return { problem: `${shown} is not a delay: it must be at least 1 ms` };
   if (ms > MAX_RETRY_DELAY_MS) {
-    return { problem: `${JSON.stringify(delay)} is longer than 24h: a retry waits in its topic and must be read before the topic's retention drops it` };
+    return { problem: `${shown} is longer than 24h: a retry waits in its topic and must be read before the topic's retention drops it` };
   }
   return { ms: Math.round(ms) };
 }
