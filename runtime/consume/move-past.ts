@@ -10,7 +10,8 @@ import { insertDeadLettered } from "../db/sql/inbox.ts";
 import { saveOffset } from "../db/sql/offsets.ts";
 import { buildDeadLetter, type DeadLetterDetails, type DeadLetterReason } from "../dlt/dead-letter.ts";
 import { publishDeadLetters } from "../dlt/publish.ts";
-import { coerceError } from "../errors.ts";
+import { coerceError, DatabaseError } from "../errors.ts";
+import { finishedWithin } from "../finished-within.ts";
 import type { Failure } from "../failure/policy.ts";
 import type { FaultInjector } from "../faults/inject.ts";
 import type { LoadedHandler } from "../handlers/validate.ts";
@@ -46,6 +47,8 @@ export interface MovePastDeps {
   faults?: FaultInjector;
   /** Key-level concurrency: the caller stores the completed prefix, no offset is written here. */
   offsetsByCaller?: boolean;
+  /** How long moving past an event may take in PostgreSQL before it is abandoned (tests shorten it). */
+  commitDeadlineMs?: number;
 }
 
 /** The failed attempt the policy narrowed down to this event. */
@@ -135,16 +138,36 @@ export async function retryThroughTopic(
   return null;
 }
 
+/**
+ * How long the transaction that moves a partition past one event may take. Under a storm of killed
+ * connections postgres.js can leave a transaction that never settles (see unit-of-work.ts's
+ * deadline); unbounded, one left its partition stopped for good in the fault suite.
+ */
+const COMMIT_PAST_DEADLINE_MS = 30_000;
+
 /** The offset past `record` (unless the caller stores it), with `also` in the same transaction. */
 async function commitPast(record: KafkaRecord, deps: MovePastDeps, also?: (tx: TransactionSql) => Promise<unknown>): Promise<Failure | null> {
   if (also || !deps.offsetsByCaller) {
+    const deadlineMs = deps.commitDeadlineMs ?? COMMIT_PAST_DEADLINE_MS;
     try {
-      await deps.sql.begin(async (tx) => {
+      const committing = deps.sql.begin(async (tx) => {
         await Promise.all([
           also?.(tx),
           deps.offsetsByCaller ? undefined : saveOffset(tx, deps.groupId, { topic: record.topic, partition: record.partition, offset: nextOf(record) }),
         ]);
       });
+      // Abandoned past its deadline: a late rejection must not go unhandled.
+      committing.catch(() => undefined);
+      if (!(await finishedWithin(committing, deadlineMs))) {
+        // The environment's, like the unit of work's deadline: the policy waits and the event is
+        // moved past again (its record sent again: a repeat the inbox or the reader tolerates).
+        const error = new DatabaseError(
+          `PostgreSQL did not settle the transaction moving past offset ${record.offset} within ${deadlineMs} ms; it is abandoned and tried again`,
+          "connection",
+          { code: "UNIT_DEADLINE", retriable: true },
+        );
+        return { error, source: "ferry" };
+      }
     } catch (e) {
       return { error: coerceError(translateDatabaseError(e)), source: "ferry" };
     }

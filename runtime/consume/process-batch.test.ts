@@ -6,7 +6,7 @@
 import { describe, expect, test } from "bun:test";
 import type { Sql } from "postgres";
 import { asDatabaseError } from "../db/errors.ts";
-import { KafkaError, RecordTooLargeError } from "../errors.ts";
+import { KafkaError, PermanentError, RecordTooLargeError } from "../errors.ts";
 import type { LoadedHandler } from "../handlers/validate.ts";
 import type { UnitResult } from "../inbox/unit-of-work.ts";
 import type { UnitEvent } from "../inbox/unit-event.ts";
@@ -180,6 +180,24 @@ describe("waiting", () => {
     const w = world((ids) => (ids.includes(1) ? { error: new TypeError("bad"), source: "handler", index: ids.indexOf(1) } : null), { attempts: 1 });
     expect(await processPrepared(prepared(2), w.deps, newPartitionState(100))).toEqual({ kind: "done" });
     expect(w.reasons()).toEqual(["e1:exhausted"]);
+  });
+});
+
+describe("moving past an event", () => {
+  test("a transaction PostgreSQL never settles is abandoned at its deadline: the partition waits and tries again, never stops", async () => {
+    const w = world((ids) => (ids.includes(1) ? { error: new PermanentError("never"), source: "handler", index: ids.indexOf(1) } : null));
+    let hang = true;
+    const begin = w.deps.sql.begin;
+    w.deps.sql = { begin: (fn: never) => (hang ? new Promise(() => {}) : begin(fn)) } as unknown as Sql;
+    w.deps.commitDeadlineMs = 20;
+    const state = newPartitionState(100);
+    const outcome = await processPrepared(prepared(3), w.deps, state);
+    expect(outcome).toMatchObject({ kind: "wait", offset: "101" });
+    expect(state.lastFailure).toMatchObject({ source: "ferry", errorCode: "UNIT_DEADLINE" });
+    hang = false;
+    expect(await processPrepared(prepared(3).slice(1), w.deps, state)).toEqual({ kind: "done" });
+    expect(w.committed.at(-1)).toBe("103");
+    expect(w.results.filter((r) => r.startsWith("101:"))).toEqual(["101:permanent"]);
   });
 });
 

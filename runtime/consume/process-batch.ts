@@ -69,6 +69,8 @@ export interface BatchDeps {
   probeAlso?: readonly PreparedEvent[];
   /** Where `ctx.publish` writes (the outbox). */
   outbox?: OutboxWriter;
+  /** How long moving past a dead-lettered or retried event may take in PostgreSQL (move-past.ts). */
+  commitDeadlineMs?: number;
 }
 
 /**
