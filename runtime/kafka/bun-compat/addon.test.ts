@@ -94,7 +94,14 @@ describe("KafkaJS admin", () => {
     expect(await admin.createTopics({ topics: [{ topic, numPartitions: 3 }], timeout: 30_000 })).toBe(false);
     expect(await admin.listTopics()).toContain(topic);
 
-    const [meta] = await admin.fetchTopicMetadata({ topics: [topic] });
+    // The broker asked may not know the new topic yet (KRaft metadata propagates): one that says
+    // "unknown topic" right after the create is asked again, the assertions below unchanged.
+    const [meta] = await waitFor(`metadata of ${topic}`, () =>
+      admin.fetchTopicMetadata({ topics: [topic] }).catch((e: { type?: string }) => {
+        if (e.type === "ERR_UNKNOWN_TOPIC_OR_PART") return undefined;
+        throw e;
+      }),
+    );
     expect(meta.name).toBe(topic);
     expect(meta.partitions).toHaveLength(3);
     for (const p of meta.partitions) {
