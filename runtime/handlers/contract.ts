@@ -119,7 +119,7 @@ export interface BatchContext {
 
 export interface PublishOptions {
   /** The record key: records of one (topic, key) are sent in the order they were published. */
-  key?: string | Buffer | null;
+  key?: string | Uint8Array | null;
   /** Extra headers (Ferry sets the event id header itself). */
   headers?: Record<string, string>;
   /**

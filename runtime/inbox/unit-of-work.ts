@@ -58,6 +58,7 @@ const noOutbox: OutboxCall = {
     throw new PublishError(`publish to ${topic}: this worker has no outbox`);
   },
   settle: async () => 0,
+  close: () => {},
 };
 
 class DryRunRollback extends Error {
@@ -120,6 +121,8 @@ export async function applyUnit(events: UnitEvent[], position: TopicPartitionOff
   };
   // Ferry's statements and the handler may each run up to the handler's time limit.
   arm(2 * handler.timeoutMs + (options.graceMs ?? UNIT_GRACE_MS));
+  // Closed once the transaction ended: a stray publish after it is refused, never dropped unseen.
+  let opened: OutboxCall | undefined;
   try {
     const transaction = sql.begin(async (tx) => {
       step = "ferry statements";
@@ -151,7 +154,7 @@ export async function applyUnit(events: UnitEvent[], position: TopicPartitionOff
         if (marking) await marking.catch(stage("ferry"));
       };
       step = "handler";
-      const outbox = options.outbox?.open(tx, handler, groupId) ?? noOutbox;
+      const outbox = (opened = options.outbox?.open(tx, handler, groupId) ?? noOutbox);
       let db: PostgresJsDatabase | undefined;
       const base: BatchContext = {
         sql: tx,
@@ -238,6 +241,7 @@ export async function applyUnit(events: UnitEvent[], position: TopicPartitionOff
     return { ok: false, failure: { source: failed.source, index: failed.index, error: coerceError(translateDatabaseError(failed.error)) } };
   } finally {
     clearTimeout(deadline);
+    opened?.close();
   }
 }
 

@@ -26,6 +26,26 @@ describe("plain formats", () => {
     ["json", undefined, "cannot be written as JSON"],
     ["string", 42, 'declared format "string", got number'],
     ["bytes", "text", 'declared format "bytes", give a Buffer'],
+    ["json", { amount: 10n }, "cannot be written as JSON: "],
+    [
+      "json",
+      (() => {
+        const o: Record<string, unknown> = {};
+        o.self = o;
+        return o;
+      })(),
+      "cannot be written as JSON: ",
+    ],
+    [
+      "json",
+      {
+        toJSON() {
+          throw new Error("no");
+        },
+      },
+      "cannot be written as JSON: no",
+    ],
+    ["string", "a\uD800b", "lone UTF-16 surrogate"],
   ] as const)("%s refuses %p at the call", (format, value, message) => {
     expect(() => plainEncoder(format, "t")(value)).toThrow(PublishError);
     expect(() => plainEncoder(format, "t")(value)).toThrow(message);

@@ -20,12 +20,20 @@ export function plainEncoder(format: "json" | "string" | "bytes", topic: string)
     if (value === null) return null;
     switch (format) {
       case "json": {
-        const text = value === undefined ? undefined : JSON.stringify(value);
+        let text: string | undefined;
+        try {
+          text = value === undefined ? undefined : JSON.stringify(value);
+        } catch (e) {
+          // A BigInt, a cycle, a throwing toJSON: the same value fails the same way on every retry.
+          throw new PublishError(`publish to ${topic}: the value cannot be written as JSON: ${(e as Error).message}`, { cause: e });
+        }
         if (text === undefined) throw new PublishError(`publish to ${topic}: the value cannot be written as JSON (got ${typeof value})`);
         return Buffer.from(text);
       }
       case "string":
         if (typeof value !== "string") throw new PublishError(`publish to ${topic}: the topic is declared format "string", got ${typeof value}`);
+        // UTF-8 cannot carry a lone surrogate: Buffer.from would write U+FFFD and change the value unseen.
+        if (!value.isWellFormed()) throw new PublishError(`publish to ${topic}: the string value has a lone UTF-16 surrogate, which UTF-8 cannot carry`);
         return Buffer.from(value);
       case "bytes":
         if (!(value instanceof Uint8Array)) throw new PublishError(`publish to ${topic}: the topic is declared format "bytes", give a Buffer or Uint8Array`);

@@ -30,6 +30,8 @@ export interface OutboxCall {
    * failure is the handler's call's. Returns how many rows this unit wrote in all.
    */
   settle(): Promise<number>;
+  /** The transaction ended (committed or rolled back): a publish now is refused, not silently dropped. */
+  close(): void;
 }
 
 /** Kafka's default `message.max.bytes`: a bigger record could never be sent, so it is refused at the call. */
@@ -56,8 +58,18 @@ export function createOutboxWriter({
       let pending: OutboxRow[] = [];
       let written = 0;
       let notified = false;
+      let closed = false;
       return {
+        close() {
+          closed = true;
+        },
         publish(topic, value, options, event) {
+          if (closed) {
+            throw new PublishError(
+              `publish to ${topic} after the handler's call returned and its transaction ended: the event would be lost; await every publish inside handle/handleBatch`,
+              { code: "publish-after-return" },
+            );
+          }
           const source = options?.event ?? event;
           if (!source) {
             throw new PublishError(`publish to ${topic} from handleBatch: pass the item's event, ctx.publish(topic, value, { event: item.event })`, {
@@ -75,9 +87,9 @@ export function createOutboxWriter({
           const position = positions.get(source.id) ?? 0;
           positions.set(source.id, position + 1);
           const bytes = encode(value);
-          const key = options?.key === undefined || options.key === null ? null : Buffer.from(options.key);
+          const key = recordKey(topic, options?.key);
           const eventId = outboxEventId({ groupId, sourceEventId: source.id, position });
-          const headers = { ...options?.headers, [eventIdHeader]: eventId };
+          const headers = { ...recordHeaders(topic, options?.headers, eventIdHeader), [eventIdHeader]: eventId };
           const size = (bytes?.length ?? 0) + (key?.length ?? 0) + Object.entries(headers).reduce((n, [k, v]) => n + k.length + Buffer.byteLength(v), 0);
           if (size > MAX_RECORD_BYTES) {
             throw new PublishError(`publish to ${topic}: the record is ${size} bytes, over Kafka's ${MAX_RECORD_BYTES}-byte limit`, {
@@ -105,4 +117,33 @@ export function createOutboxWriter({
       };
     },
   };
+}
+
+/** The record key as bytes; a key Kafka could not carry as given is refused at the call. */
+function recordKey(topic: string, key: unknown): Buffer | null {
+  if (key === undefined || key === null) return null;
+  if (key instanceof Uint8Array) return Buffer.from(key.buffer, key.byteOffset, key.byteLength);
+  if (typeof key !== "string") {
+    throw new PublishError(`publish to ${topic}: the key must be a string, a Buffer or null, got ${typeof key}`, { code: "invalid-key" });
+  }
+  // Two different keys with lone surrogates would both become U+FFFD in UTF-8: one key, merged unseen.
+  if (!key.isWellFormed())
+    throw new PublishError(`publish to ${topic}: the key has a lone UTF-16 surrogate, which UTF-8 cannot carry`, { code: "invalid-key" });
+  return Buffer.from(key);
+}
+
+/** The handler's extra headers: string names and values only, and never Ferry's event id header. */
+function recordHeaders(topic: string, headers: unknown, eventIdHeader: string): Record<string, string> {
+  if (headers === undefined || headers === null) return {};
+  const refuse = (why: string) => new PublishError(`publish to ${topic}: ${why}`, { code: "invalid-headers" });
+  if (typeof headers !== "object" || Array.isArray(headers))
+    throw refuse(`headers must be an object of string values, got ${Array.isArray(headers) ? "an array" : typeof headers}`);
+  const checked: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (name === eventIdHeader) throw refuse(`the header ${name} is Ferry's event id, set by Ferry itself`);
+    if (typeof value !== "string") throw refuse(`header ${name} must be a string, got ${typeof value}`);
+    if (!name.isWellFormed() || !value.isWellFormed()) throw refuse(`header ${name} has a lone UTF-16 surrogate, which UTF-8 cannot carry`);
+    checked[name] = value;
+  }
+  return checked;
 }

@@ -1,0 +1,75 @@
+/**
+ * What `ctx.publish` refuses at the call, before anything is written: keys, headers and calls that
+ * Kafka could not carry as given, or that would be lost. Each refusal is a PublishError (not
+ * retriable: the same call fails the same way), so the failure policy dead-letters the event at
+ * once instead of retrying it or letting a changed record go out.
+ */
+import { describe, expect, test } from "bun:test";
+import type { TransactionSql } from "postgres";
+import { PublishError } from "../errors.ts";
+import type { EventMeta } from "../handlers/contract.ts";
+import type { LoadedHandler } from "../handlers/validate.ts";
+import { plainEncoder } from "./encode.ts";
+import { createOutboxWriter } from "./writer.ts";
+
+const event: EventMeta = { id: "e-1", topic: "orders", partition: 0, offset: "7", timestamp: 0, key: null, keyBytes: null, headers: {} };
+const handler = { name: "invoices" } as LoadedHandler;
+
+function call() {
+  const writer = createOutboxWriter({
+    eventIdHeader: "event-id",
+    encoders: new Map([["invoices", new Map([["invoice-requested", plainEncoder("json", "invoice-requested")]])]]),
+    wake: () => {},
+  });
+  // Publishing only queues rows; the transaction is used by settle(), which these tests never reach.
+  return writer.open({} as TransactionSql, handler, "group.invoices");
+}
+
+const refusal = (publish: () => unknown) => {
+  try {
+    publish();
+  } catch (e) {
+    return e;
+  }
+  throw new Error("the publish was not refused");
+};
+
+describe("ctx.publish refuses at the call", () => {
+  test.each([
+    ["a number key", { key: 42 }, "the key must be a string, a Buffer or null, got number", "invalid-key"],
+    ["an object key", { key: { id: 1 } }, "got object", "invalid-key"],
+    ["a key with a lone surrogate", { key: "order-\uD800" }, "the key has a lone UTF-16 surrogate", "invalid-key"],
+    ["a header that is not a string", { headers: { attempt: 3 } }, "header attempt must be a string, got number", "invalid-headers"],
+    ["headers given as an array", { headers: ["a"] }, "headers must be an object of string values, got an array", "invalid-headers"],
+    ["a header value with a lone surrogate", { headers: { note: "\uDFFF" } }, "header note has a lone UTF-16 surrogate", "invalid-headers"],
+    ["Ferry's own event id header", { headers: { "event-id": "mine" } }, "the header event-id is Ferry's event id, set by Ferry itself", "invalid-headers"],
+  ])("%s", (_, options, message, code) => {
+    const error = refusal(() => call().publish("invoice-requested", { n: 1 }, options as never, event));
+    expect(error).toBeInstanceOf(PublishError);
+    expect((error as PublishError).message).toContain(message);
+    expect((error as PublishError).code).toBe(code);
+    expect((error as PublishError).retriable).toBe(false);
+  });
+
+  test("two keys that differ only in their lone surrogates are not merged into one U+FFFD key", () => {
+    const publishing = call();
+    expect(() => publishing.publish("invoice-requested", {}, { key: "\uD800" }, event)).toThrow(PublishError);
+    expect(() => publishing.publish("invoice-requested", {}, { key: "\uDBFF" }, event)).toThrow(PublishError);
+  });
+
+  test("keys as strings, Buffers and Uint8Arrays, and string headers, are accepted", () => {
+    const publishing = call();
+    publishing.publish("invoice-requested", { n: 1 }, { key: "k-é", headers: { kind: "reminder" } }, event);
+    publishing.publish("invoice-requested", { n: 2 }, { key: Buffer.from([0xff, 0x00]) }, event);
+    publishing.publish("invoice-requested", { n: 3 }, { key: new Uint8Array([1, 2]).subarray(1) }, event);
+  });
+
+  test("a publish after the transaction ended is refused, not silently dropped", () => {
+    const publishing = call();
+    publishing.publish("invoice-requested", { n: 1 }, undefined, event);
+    publishing.close();
+    const error = refusal(() => publishing.publish("invoice-requested", { n: 2 }, undefined, event));
+    expect((error as PublishError).code).toBe("publish-after-return");
+    expect((error as PublishError).message).toContain("after the handler's call returned and its transaction ended");
+  });
+});
