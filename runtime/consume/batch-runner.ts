@@ -7,7 +7,8 @@ import type { LoadedHandler } from "../handlers/validate.ts";
 import { partitionKey, type BatchProgress, type KafkaRecord, type PartitionBatch, type ProducerPort, type TopicPartitionOffset } from "../kafka/port.ts";
 import type { Logger } from "../log/logger.ts";
 import type { AvroDecoding } from "../registry/handler-avro.ts";
-import { duePrefix } from "../retry/due.ts";
+import { duePrefix, headSightings } from "../retry/due.ts";
+import { dueAtOf } from "../retry/envelope.ts";
 import { prepareRetryRecord } from "../retry/prepare-retry.ts";
 import { retryTopicsOf } from "../retry/topics.ts";
 import type { SettledResult } from "./move-past.ts";
@@ -58,12 +59,14 @@ export function createBatchRunner(deps: BatchRunnerDeps): (batch: PartitionBatch
   const lastOffsetPlusOne = (batch: PartitionBatch) => (BigInt(batch.records[batch.records.length - 1]!.offset) + 1n).toString();
 
   // Retry topics this handler consumes besides its own: their records run only when due.
-  const retrySources = new Map(retryTopicsOf(handler).map((t) => [t.topic, t.source]));
+  const retryStages = new Map(retryTopicsOf(handler).map((t) => [t.topic, t]));
+  const sighted = headSightings();
 
   return async (whole) => {
-    const retrySource = retrySources.get(whole.topic);
+    const stage = retryStages.get(whole.topic);
+    const retrySource = stage?.source;
     // A retry partition runs its due head only, and waits (paused, holding nothing else) for the rest.
-    const due = retrySource === undefined ? { due: whole.records.length, waitMs: 0 } : duePrefix(whole.records, Date.now());
+    const due = stage === undefined ? { due: whole.records.length, waitMs: 0 } : retryDue(whole, stage.delayMs);
     if (due.due === 0) {
       log.debug("retry:not-due", { partition: partitionKey(whole), offset: whole.records[0]?.offset, dueInMs: due.waitMs });
       return { stopAt: whole.records[0]!.offset, resumeAfterMs: due.waitMs };
@@ -73,6 +76,25 @@ export function createBatchRunner(deps: BatchRunnerDeps): (batch: PartitionBatch
     if (progress || due.due === whole.records.length) return progress;
     return { stopAt: whole.records[due.due]!.offset, resumeAfterMs: due.waitMs };
   };
+
+  function retryDue(batch: PartitionBatch, delayMs: number) {
+    const now = Date.now();
+    const head = batch.records[0]!;
+    const firstSeenAt = sighted(partitionKey(batch), head.offset, now);
+    const latest = firstSeenAt + delayMs;
+    const written = dueAtOf(head);
+    // Said once per head, when first seen.
+    if (firstSeenAt === now && written !== null && written > latest) {
+      log.warn("retry:due-time-ahead", {
+        partition: partitionKey(batch),
+        offset: head.offset,
+        aheadMs: written - latest,
+        dueInMs: Math.max(0, latest - now),
+        why: "the retry record's due time is further ahead than its stage's delay: the clock that wrote it is ahead of this one; it runs one delay after it was first seen here",
+      });
+    }
+    return duePrefix(batch.records, now, latest);
+  }
 
   async function runDue(batch: PartitionBatch, retrySource: string | undefined): Promise<BatchProgress> {
     const key = partitionKey(batch);

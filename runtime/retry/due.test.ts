@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
 import type { KafkaRecord } from "../kafka/port.ts";
-import { duePrefix } from "./due.ts";
+import { duePrefix, headSightings } from "./due.ts";
 
 const record = (offset: number, dueAt?: number): KafkaRecord => ({
   topic: "orders.totals.retry.1",
@@ -20,4 +20,20 @@ test.each([
   ["empty", [], { due: 0, waitMs: 0 }],
 ])("%s", (_name, records, expected) => {
   expect(duePrefix(records, 1_000)).toEqual(expected);
+});
+
+test.each([
+  ["a due time further ahead than the bound waits for the bound only", [record(0, 16_725_225_600_000)], 1_600, { due: 0, waitMs: 600 }],
+  ["past the bound it is due, whatever the header says", [record(0, 16_725_225_600_000), record(1, 5_000)], 900, { due: 2, waitMs: 0 }],
+  ["due times within the bound are kept", [record(0, 1_200)], 5_000, { due: 0, waitMs: 200 }],
+])("%s", (_name, records, latest, expected) => {
+  expect(duePrefix(records, 1_000, latest)).toEqual(expected);
+});
+
+test("a partition's head is remembered from its first sighting until the head moves on", () => {
+  const sighted = headSightings();
+  expect(sighted("r-0", "5", 1_000)).toBe(1_000);
+  expect(sighted("r-0", "5", 7_000)).toBe(1_000);
+  expect(sighted("r-1", "5", 7_000)).toBe(7_000);
+  expect(sighted("r-0", "6", 8_000)).toBe(8_000);
 });

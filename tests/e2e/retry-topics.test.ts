@@ -6,6 +6,7 @@
  * retry-topics-exhausted with every attempt; a permanent one is dead-lettered at once.
  */
 import { afterAll, expect, test } from "bun:test";
+import { buildRetryRecord } from "../../runtime/retry/envelope.ts";
 import { type FerryProcess, startFerry } from "../support/ferry-process.ts";
 import { writeHandlersDir } from "../support/handlers.ts";
 import { header, readRecords } from "../support/scenario.ts";
@@ -140,6 +141,37 @@ test("retry topics: a twice-failing event is applied once when due without block
     [`${topic}-0`, 3, retryTopics[1]],
     [`${topic}-6`, 3, retryTopics[1]],
   ]);
+
+  // A retry record due in the year 2500 (a clock far ahead wrote it, or not Ferry): it runs one stage
+  // delay (1 s) after it was first seen, not never, and the worker says why.
+  const farAhead = Date.UTC(2500, 0, 1);
+  const sentAt = Date.now();
+  await kafka().send([
+    buildRetryRecord(
+      {
+        topic,
+        partition: 0,
+        offset: "8",
+        key: Buffer.from("one-key"),
+        value: Buffer.from(JSON.stringify({ n: 8 })),
+        headers: { "event-id": Buffer.from(`${topic}-8`) },
+        timestamp: sentAt,
+      },
+      {
+        topic: retryTopics[0]!,
+        attempt: 2,
+        dueAt: farAhead,
+        firstAttemptAt: sentAt,
+        history: [{ attempt: 1, failedAt: sentAt, errorClass: "Error", error: "failed once" }],
+      },
+    ),
+  ]);
+  await waitFor("the retry record due in 2500 applied after its stage's delay", async () => (await rows()).some((r) => r.n === 8), { timeoutMs: 30_000 });
+  const late = (await rows()).find((r) => r.n === 8)!;
+  expect([late.attempt, Number(late.due_at)]).toEqual([2, farAhead]);
+  expect(Number(late.applied_at_ms) - sentAt).toBeGreaterThanOrEqual(1_000);
+  expect(worker.logs.filter((l) => l.msg === "retry:due-time-ahead").map((l) => l.offset)).toEqual(["2"]); // after the first retries of events 0 and 6
+
   worker.proc.kill("SIGTERM");
   expect(await worker.exited).toBe(0);
   await sql.unsafe(`drop table ${table}`);
