@@ -43,7 +43,7 @@ export interface FerryConfig {
    * The outbox relay: rows per send, the idle poll; sent rows kept `retentionHours` (pruned with the
    * inbox); /readyz fails while the oldest unsent row is older than `readyAgeMs`.
    */
-  outbox: { batchSize: number; pollIntervalMs: number; retentionHours: number; readyAgeMs: number };
+  outbox: { batchSize: number; pollIntervalMs: number; retentionHours: number; readyAgeMs: number; turnIdleMs: number };
   shutdownTimeoutMs: number;
   /** `ferry run` waits this long for PostgreSQL, Kafka and the registry to be reachable at start. */
   startupTimeoutMs: number;
@@ -99,6 +99,7 @@ export function loadConfig(source: Record<string, string | undefined>): FerryCon
       pollIntervalMs: s.FERRY_OUTBOX_POLL_MS,
       retentionHours: s.FERRY_OUTBOX_RETENTION_HOURS,
       readyAgeMs: s.FERRY_OUTBOX_READY_AGE_MS,
+      turnIdleMs: s.FERRY_OUTBOX_TURN_IDLE_MS,
     },
     shutdownTimeoutMs: s.FERRY_SHUTDOWN_TIMEOUT_MS,
     startupTimeoutMs: s.FERRY_STARTUP_TIMEOUT_MS,

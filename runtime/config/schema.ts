@@ -110,6 +110,9 @@ export const settingsSchema = v.object({
   FERRY_OUTBOX_POLL_MS: int("FERRY_OUTBOX_POLL_MS", 1_000, 10, 60_000),
   FERRY_OUTBOX_RETENTION_HOURS: int("FERRY_OUTBOX_RETENTION_HOURS", 24, 1, 87_600),
   FERRY_OUTBOX_READY_AGE_MS: int("FERRY_OUTBOX_READY_AGE_MS", 60_000, 100, 86_400_000),
+  // A relay holding the turn that sends no statement for this long loses it (PostgreSQL 14+ ends its
+  // session): a frozen or cut-off replica cannot stop every other replica's relay for good.
+  FERRY_OUTBOX_TURN_IDLE_MS: int("FERRY_OUTBOX_TURN_IDLE_MS", 30_000, 1_000, 3_600_000),
   FERRY_SHUTDOWN_TIMEOUT_MS: int("FERRY_SHUTDOWN_TIMEOUT_MS", 30_000, 0, 3_600_000),
   // How long `ferry run` waits for PostgreSQL, Kafka and the registry to be reachable; 0: not at all.
   FERRY_STARTUP_TIMEOUT_MS: int("FERRY_STARTUP_TIMEOUT_MS", 300_000, 0, 86_400_000),

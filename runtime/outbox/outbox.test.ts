@@ -17,7 +17,7 @@ import { testKafka } from "../../tests/support/kafka.ts";
 import { header, readRecords } from "../../tests/support/scenario.ts";
 import { prepareEncoders } from "./encode.ts";
 import { outboxEventId } from "./event-id.ts";
-import { RELAY_LOCK_KEY, readUnsent } from "../db/sql/outbox.ts";
+import { giveUpRelayTurn, RELAY_LOCK_KEY, readUnsent, takeRelayTurn } from "../db/sql/outbox.ts";
 import { createOutboxRelay } from "./relay.ts";
 import { createOutboxWriter } from "./writer.ts";
 
@@ -190,7 +190,7 @@ describe("the outbox relay", () => {
     const sent: Array<EngineEventMap["outbox:sent"]> = [];
     events.on("outbox:sent", (e) => sent.push(e));
     const producer = await kafka.kafka.producer();
-    const relay = createOutboxRelay({ sql, producer, log, events, settings: { batchSize: 7, pollIntervalMs: 60_000 } });
+    const relay = createOutboxRelay({ sql, producer, log, events, settings: { batchSize: 7, pollIntervalMs: 60_000, turnIdleMs: 30_000 } });
     await relay.start();
     try {
       // Eight units, each waking the relay at its commit (the poll is a minute: only the wake-ups can send).
@@ -239,7 +239,13 @@ test("a relay whose turn another replica holds waits between asks, however often
     },
   }) as typeof sql;
   const producer = await kafka.kafka.producer();
-  const relay = createOutboxRelay({ sql: counting, producer, log, events: createEngineEvents(), settings: { batchSize: 100, pollIntervalMs: 60_000 } });
+  const relay = createOutboxRelay({
+    sql: counting,
+    producer,
+    log,
+    events: createEngineEvents(),
+    settings: { batchSize: 100, pollIntervalMs: 60_000, turnIdleMs: 30_000 },
+  });
   let release!: () => void;
   const released = new Promise<void>((resolve) => (release = resolve));
   let holding!: () => void;
@@ -264,6 +270,26 @@ test("a relay whose turn another replica holds waits between asks, however often
     await holder;
     await relay.stop();
     await producer.stop();
+  }
+});
+
+test("a relay's turn held by a session that goes silent (a frozen replica) is lost after the idle time; given up, the connection keeps no timeout", async () => {
+  const frozen = await sql.reserve();
+  const other = await sql.reserve();
+  try {
+    expect(await takeRelayTurn(frozen, 1_000)).toBe(true);
+    expect(await takeRelayTurn(other, 1_000)).toBe(false);
+    // Refused, the other connection goes back to the pool as it was.
+    expect((await other`show idle_session_timeout`)[0]!.idle_session_timeout).toBe("0");
+    // The holder sends nothing for longer than its idle time: PostgreSQL ends its session, and the lock with it.
+    await Bun.sleep(1_600);
+    expect(await takeRelayTurn(other, 1_000)).toBe(true);
+    await expect(frozen`select 1`).rejects.toThrow();
+    await giveUpRelayTurn(other);
+    expect((await other`show idle_session_timeout`)[0]!.idle_session_timeout).toBe("0");
+  } finally {
+    frozen.release();
+    other.release();
   }
 });
 

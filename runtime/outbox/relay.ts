@@ -38,6 +38,8 @@ export interface RelaySettings {
   batchSize: number;
   /** How often an idle relay looks anyway: a missed wake-up (another replica's commit without NOTIFY) waits at most this long. */
   pollIntervalMs: number;
+  /** The turn's session ends when it sends no statement for this long (see takeRelayTurn). */
+  turnIdleMs: number;
 }
 
 export interface OutboxRelay {
@@ -101,7 +103,7 @@ export function createOutboxRelay(deps: {
     if (turn) return turn;
     const conn = await sql.reserve();
     try {
-      if (await takeRelayTurn(conn)) return (turn = conn);
+      if (await takeRelayTurn(conn, settings.turnIdleMs)) return (turn = conn);
     } catch (e) {
       conn.release();
       throw e;

@@ -44,14 +44,29 @@ export function notifyOutbox(tx: TransactionSql): Promise<unknown> {
  * The relay's turn: at most one replica sends at a time, so rows go out in id order across
  * replicas. A session lock, held on the relay's own connection across its pipelined sends until
  * it gives the turn up (or its connection ends); false when another relay holds it.
+ *
+ * A process frozen (SIGSTOP, a stalled VM) or cut off while holding it keeps its connection open,
+ * and with it the lock, as far as PostgreSQL knows: every relay would wait for good. So the turn's
+ * session ends once it sends no statement for `idleMs` (idle_session_timeout, PostgreSQL 14+;
+ * older servers keep the lock until the connection ends). A live relay that waits that long on
+ * Kafka loses the turn and takes it again: its unmarked rows go out again with the same ids.
  */
-export async function takeRelayTurn(conn: Sql): Promise<boolean> {
-  const [row] = await run(conn<{ locked: boolean }[]>`select pg_try_advisory_lock(${RELAY_LOCK_KEY}) as locked`);
-  return row?.locked === true;
+export async function takeRelayTurn(conn: Sql, idleMs: number): Promise<boolean> {
+  const [row] = await run(conn<{ locked: boolean }[]>`select pg_try_advisory_lock(${RELAY_LOCK_KEY}) as locked,
+    case when current_setting('server_version_num')::int >= 140000 then set_config('idle_session_timeout', ${String(idleMs)}, false) end`);
+  if (row?.locked === true) return true;
+  await resetIdleTimeout(conn);
+  return false;
 }
 
-export function giveUpRelayTurn(conn: Sql): Promise<unknown> {
-  return run(conn`select pg_advisory_unlock(${RELAY_LOCK_KEY})`);
+/** Unlocks, and the connection goes back to the pool without the turn's idle timeout. */
+export async function giveUpRelayTurn(conn: Sql): Promise<unknown> {
+  await run(conn`select pg_advisory_unlock(${RELAY_LOCK_KEY})`);
+  return resetIdleTimeout(conn);
+}
+
+function resetIdleTimeout(conn: Sql): Promise<unknown> {
+  return run(conn`select case when current_setting('server_version_num')::int >= 140000 then set_config('idle_session_timeout', '0', false) end`);
 }
 
 export interface UnsentRow {
