@@ -200,7 +200,9 @@ export function createOutboxRelay(deps: {
     if (!conn) return null;
     // Failed sends are judged first (run): no new read may overtake their rows.
     if (failures.length > 0) return 0;
-    const rows = await readUnsent(conn, settings.batchSize, [...sending], holds.excluded(Date.now()));
+    const excluded = holds.excluded(Date.now());
+    const rows = await readUnsent(conn, settings.batchSize, [...sending], excluded);
+    if (rows.length < settings.batchSize) holds.emptied(excluded, new Set(rows.map((r) => r.topic)));
     if (rows.length > 0) send(conn, rows);
     while (inFlight.length >= SENDS_IN_FLIGHT && failures.length === 0) await Promise.race(inFlight);
     return rows.length;

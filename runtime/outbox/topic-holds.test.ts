@@ -23,6 +23,12 @@ test("a refused topic is held with a growing backoff, probed once when due, and 
   holds.drained();
   expect(holds.list()).toMatchObject([{ topic: "invoices", outages: 2, probing: false }]);
 
+  // Due, but a read that was not full found none of its rows (deleted): an idle relay must not wake for it at once, for ever.
+  holds.refused("gone", "ERR_UNKNOWN_TOPIC_OR_PART", 0);
+  holds.sending(["invoices"]); // its probe under way: excluded from the read, kept
+  holds.emptied(holds.excluded(10_000), new Set(["orders"]));
+  expect(holds.list().map((h) => h.topic)).toEqual(["invoices"]);
+
   expect(holds.accepted("invoices")).toMatchObject({ outages: 2 });
   expect(holds.accepted("invoices")).toBeUndefined();
   expect(holds.excluded(10_000)).toEqual([]);

@@ -30,6 +30,11 @@ export interface TopicHolds {
   refused(topic: string, code: string, now: number): TopicHold;
   /** Kafka took rows of the topic: no longer held. Returns the hold it ended, if any. */
   accepted(topic: string): TopicHold | undefined;
+  /**
+   * A read that was not full, with `excluded` left out, found no rows of the other held topics:
+   * nothing of theirs is left to send (an operator deleted them), so they are held no more.
+   */
+  emptied(excluded: readonly string[], read: ReadonlySet<string>): void;
   /** Nothing is in flight: a probe that failed otherwise (the broker, the database) is due again, its outages unchanged. */
   drained(): void;
   list(): TopicHold[];
@@ -60,6 +65,9 @@ export function createTopicHolds(): TopicHolds {
       const hold = holds.get(topic);
       holds.delete(topic);
       return hold;
+    },
+    emptied(excluded, read) {
+      for (const topic of holds.keys()) if (!excluded.includes(topic) && !read.has(topic)) holds.delete(topic);
     },
     drained() {
       for (const hold of holds.values()) hold.probing = false;
