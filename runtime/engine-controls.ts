@@ -4,7 +4,7 @@ import { decodeValue } from "./consume/prepare.ts";
 import type { HandlerWorker, PauseTarget } from "./consume/handler-worker.ts";
 import type { StalledPartition } from "./consume/stall-watch.ts";
 import { countInboxRows } from "./db/sql/inbox.ts";
-import { outboxBacklog } from "./db/sql/outbox.ts";
+import { type OutboxBacklog, outboxBacklog } from "./db/sql/outbox.ts";
 import { readGroupOffsets } from "./db/sql/offsets.ts";
 import { readDeadLetters } from "./dlt/browse.ts";
 import { deadLetterTopic, type DeadLetter } from "./dlt/dead-letter.ts";
@@ -63,10 +63,11 @@ export interface EngineControls {
   /** Inbox rows per handler (what technical deduplication keeps until pruned). */
   inboxRows(): Promise<Array<{ handler: string; rows: number }>>;
   /**
-   * Events handlers published that the relay has not sent yet, the age of the oldest (ms), and
-   * the age past which /readyz fails (FERRY_OUTBOX_READY_AGE_MS).
+   * Events handlers published that the relay has not sent yet, the age of the oldest (ms), the
+   * rows set aside (Kafka refused the record itself), and the age past which /readyz fails
+   * (FERRY_OUTBOX_READY_AGE_MS).
    */
-  outbox(): Promise<{ rows: number; oldestMs: number; readyAgeMs: number }>;
+  outbox(): Promise<OutboxBacklog & { readyAgeMs: number }>;
 }
 
 /** Operator controls over the running engine. HTTP-free: the admin API calls these. */
@@ -80,8 +81,8 @@ export function createEngineControls(deps: {
   decoding(handler: string): AvroDecoding | undefined;
   /** Where replayed handlers' `ctx.publish` writes. */
   outbox?: OutboxWriter;
-  /** Unsent outbox rows and the age of the oldest. */
-  outboxBacklog?(): Promise<{ rows: number; oldestMs: number }>;
+  /** Unsent outbox rows, the age of the oldest and the rows set aside. */
+  outboxBacklog?(): Promise<OutboxBacklog>;
 }): EngineControls {
   const { pool, config } = deps;
   const worker = (name: string): HandlerWorker => {

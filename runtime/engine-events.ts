@@ -73,8 +73,10 @@ export interface EngineEventMap {
   "handler:rejected": { file: string; problems: string[] };
   /** The outbox relay sent published events; `latenciesMs`: each one's time from its transaction to Kafka's acknowledgement. */
   "outbox:sent": { events: number; sendMs: number; latenciesMs: number[] };
-  /** The outbox relay failed (database or broker): it tries again after `retryInMs`. */
-  "outbox:waiting": { retryInMs: number; errorClass: string; error: string };
+  /** The outbox relay failed (database or broker): it tries again after `retryInMs`; `topic`: only that topic's events wait (Kafka refuses it). */
+  "outbox:waiting": { retryInMs: number; errorClass: string; error: string; topic?: string };
+  /** Kafka refused a published record for what it is: its outbox row is set aside, the events after it go on. */
+  "outbox:refused": { eventId: string; topic: string; handler: string; code: string; reason: string };
 }
 
 export type EngineEventName = keyof EngineEventMap;

@@ -270,8 +270,8 @@ export async function startEngine(
 }
 
 /**
- * A topic a handler publishes to that does not exist: its events would wait in the outbox, and
- * hold up every event after them, until it is created. Said at start, where it is cheap to fix.
+ * A topic a handler publishes to that does not exist: its events would wait in the outbox until it
+ * is created (the relay holds that topic only). Said at start, where it is cheap to fix.
  */
 async function warnOfMissingPublishTopics(admin: AdminPort, handlers: readonly LoadedHandler[], log: Logger): Promise<void> {
   const topics = [...new Set(handlers.flatMap((h) => h.publishes.map((p) => p.topic)))];
@@ -283,7 +283,7 @@ async function warnOfMissingPublishTopics(admin: AdminPort, handlers: readonly L
       log.warn("outbox:topic-missing", {
         handler: h.name,
         topics: missing,
-        hint: "what it publishes there waits in the outbox, and holds up the events after it, until the topic exists: create it (ferry topology apply)",
+        hint: "what it publishes there waits in the outbox until the topic exists (the other topics' events go on): create it (ferry topology apply)",
       });
     }
   }

@@ -154,9 +154,22 @@ export class DatabaseError extends FerryError {
   }
 }
 
+/**
+ * What Kafka refused, when it refused a produce for what it was sent rather than for its own state:
+ * the record itself (an invalid record; a record too large is a RecordTooLargeError), or its topic
+ * (missing, not writable for this principal), whatever the record.
+ */
+export type KafkaRefusal = "record" | "topic";
+
 /** A Kafka client call failed. Made by runtime/kafka/ only; `code` is librdkafka's error name. */
 export class KafkaError extends FerryError {
   override name = "KafkaError";
+  /** Set where the error is made (kafka/errors.ts), from its code; absent when the broker or client failed. */
+  readonly refused: KafkaRefusal | undefined;
+  constructor(message: string, options: FerryErrorOptions & { refused?: KafkaRefusal } = {}) {
+    super(message, options);
+    this.refused = options.refused;
+  }
 }
 
 /**

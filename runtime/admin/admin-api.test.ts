@@ -15,7 +15,7 @@ const controls: EngineControls = {
   resume: (...args) => void calls.push(["resume", ...args]),
   deadLetters: async () => [],
   inboxRows: async () => [],
-  outbox: async () => ({ rows: 3, oldestMs: 1_500, readyAgeMs: 60_000 }),
+  outbox: async () => ({ rows: 3, oldestMs: 1_500, failed: 1, readyAgeMs: 60_000 }),
   replay: async (_handler, eventIds, dryRun) => eventIds.map((eventId) => ({ eventId, reason: "permanent", outcome: dryRun ? "would-apply" : "applied" })),
 };
 const app = createAdminApp({
@@ -62,7 +62,7 @@ describe("admin API", () => {
   });
 
   test("GET /api/outbox answers the backlog, behind the token", async () => {
-    expect(await (await app.request("/api/outbox", { headers: auth })).json()).toEqual({ rows: 3, oldestMs: 1_500, readyAgeMs: 60_000 });
+    expect(await (await app.request("/api/outbox", { headers: auth })).json()).toEqual({ rows: 3, oldestMs: 1_500, failed: 1, readyAgeMs: 60_000 });
     expect((await app.request("/api/outbox")).status).toBe(401);
   });
 

@@ -21,7 +21,7 @@ test("counters follow engine events; lag and inbox size are read at scrape time"
       },
     ],
     inboxRows: async () => [{ handler: "totals", rows: 42 }],
-    outbox: async () => ({ rows: 4, oldestMs: 2_500 }),
+    outbox: async () => ({ rows: 4, oldestMs: 2_500, failed: 1 }),
     stalled: () => [{ handler: "totals", topic: "orders", partition: 0 }],
     build: { version: "0.1.0", commit: "abc123", bun: "1.4.5", librdkafka: "2.15.1" },
     processMetrics: true,
@@ -44,6 +44,7 @@ test("counters follow engine events; lag and inbox size are read at scrape time"
   events.emit("offsets:committed", { ...where, offset: "5", durationMs: 3 });
   events.emit("outbox:sent", { events: 2, sendMs: 4, latenciesMs: [3, 8] });
   events.emit("outbox:waiting", { retryInMs: 500, errorClass: "KafkaError", error: "broker down" });
+  events.emit("outbox:refused", { eventId: "e-1", topic: "invoices", handler: "invoicing", code: "ERR_MSG_SIZE_TOO_LARGE", reason: "too large" });
   const text = await metrics.render();
   expect(metrics.contentType).toStartWith("text/plain; version=0.0.4");
   for (const line of [
@@ -62,6 +63,8 @@ test("counters follow engine events; lag and inbox size are read at scrape time"
     'ferry_partition_stalled{handler="totals",topic="orders",partition="0"} 1',
     "ferry_outbox_backlog 4",
     "ferry_outbox_oldest_unsent_seconds 2.5",
+    "ferry_outbox_failed 1",
+    'ferry_outbox_failed_total{handler="invoicing",topic="invoices"} 1',
     "ferry_outbox_sent_total 2",
     "ferry_outbox_waits_total 1",
     'ferry_outbox_relay_seconds_bucket{le="0.005"} 1',

@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { BuildInfo } from "../build-info.ts";
+import type { OutboxBacklog } from "../db/sql/outbox.ts";
 import type { HandlerStatus } from "../engine-controls.ts";
 import type { EngineEvents } from "../engine-events.ts";
 
@@ -8,8 +9,8 @@ export interface MetricsSources {
   handlers(): Promise<HandlerStatus[]> | undefined;
   /** Inbox rows per handler (technical dedup state kept until pruned). */
   inboxRows(): Promise<Array<{ handler: string; rows: number }>> | undefined;
-  /** Unsent outbox rows and the age of the oldest (ms); undefined while the engine is starting. */
-  outbox?(): Promise<{ rows: number; oldestMs: number }> | undefined;
+  /** Unsent outbox rows, the age of the oldest (ms) and the rows set aside; undefined while the engine is starting. */
+  outbox?(): Promise<OutboxBacklog> | undefined;
   /** Assigned partitions that have not advanced for FERRY_PARTITION_STALL_MS, per handler. */
   stalled(): Array<{ handler: string; topic: string; partition: number }>;
   /** ferry_build_info's labels; absent: no build info (unit tests). */
@@ -141,6 +142,22 @@ export function createMetrics(events: EngineEvents, sources: MetricsSources): { 
       if (backlog) this.set(backlog.oldestMs / 1000);
     },
   });
+  new Gauge({
+    name: "ferry_outbox_failed",
+    help: "Outbox rows set aside because Kafka refused the record itself (too large for its topic, invalid), across all replicas: never sent until an operator clears failed_at",
+    registers,
+    async collect() {
+      const backlog = await sources.outbox?.();
+      if (backlog) this.set(backlog.failed);
+    },
+  });
+  const outboxFailed = new Counter({
+    name: "ferry_outbox_failed_total",
+    help: "Published events this process's relay set aside because Kafka refused the record itself",
+    labelNames: ["handler", "topic"],
+    registers,
+  });
+  events.on("outbox:refused", (e) => outboxFailed.inc({ handler: e.handler, topic: e.topic }));
   const outboxSent = new Counter({ name: "ferry_outbox_sent_total", help: "Outbox events this process's relay sent and Kafka acknowledged", registers });
   const outboxWaits = new Counter({ name: "ferry_outbox_waits_total", help: "Times this process's relay failed to send and waits", registers });
   const relaySeconds = new Histogram({

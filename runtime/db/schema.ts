@@ -61,6 +61,8 @@ export const offsets = pgTable(
  * Kafka by the relay (outbox/relay.ts) after it committed. `id` is the send order: the relay
  * sends unsent rows in id order, so rows of one (topic, key) written one transaction after the
  * other go out in that order. Sent rows are kept (`sent_at`) until the retention prunes them.
+ * A row Kafka refused for what it is (too large for its topic, an invalid record) is set aside
+ * (`failed_at`, `failure`) so the rows after it go out; it is kept, never pruned, for an operator.
  */
 export const outbox = pgTable(
   "ferry_outbox",
@@ -77,12 +79,18 @@ export const outbox = pgTable(
     headers: jsonb("headers").$type<Record<string, string>>().notNull(),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().default(sql`now()`),
     sentAt: timestamp("sent_at", { withTimezone: true }),
+    /** When the relay set the row aside: Kafka refused the record itself, for good (outbox/refusals.ts). */
+    failedAt: timestamp("failed_at", { withTimezone: true }),
+    /** Kafka's refusal: its error code (librdkafka's name) and message. */
+    failure: jsonb("failure").$type<{ code: string; message: string }>(),
   },
   (t) => [
     // A replayed handler call writes the same event ids again: kept once.
     uniqueIndex("ferry_outbox_event_id_idx").on(t.eventId),
-    // The relay reads the unsent rows in id order; the backlog metric counts them.
-    index("ferry_outbox_unsent_idx").on(t.id).where(sql`${t.sentAt} is null`),
+    // The relay reads the unsent rows in id order; the backlog metric counts them. Set-aside rows are neither.
+    index("ferry_outbox_pending_idx").on(t.id).where(sql`${t.sentAt} is null and ${t.failedAt} is null`),
+    // Few, and kept: the admin page and a metric count them.
+    index("ferry_outbox_failed_idx").on(t.failedAt).where(sql`${t.failedAt} is not null`),
     // The retention pruner deletes sent rows by age.
     index("ferry_outbox_sent_at_idx").on(t.sentAt),
   ],

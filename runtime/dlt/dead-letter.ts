@@ -16,7 +16,12 @@ export type DeadLetterReason =
   | "malformed-event-id"
   | "business-key-failed"
   | "unstorable-business-key"
-  | "rejected-by-database";
+  | "rejected-by-database"
+  /**
+   * The outbox relay's (never a dead letter): Kafka refused a published record for what it is (too
+   * large for its topic, an invalid record). Its row is set aside (`failed_at`), not sent.
+   */
+  | "refused-by-kafka";
 
 export interface DeadLetterDetails {
   reason: DeadLetterReason;

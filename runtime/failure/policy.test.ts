@@ -17,6 +17,7 @@ const pg = (code: string, message = `postgres says ${code}`) => asDatabaseError(
 const retry = { attempts: 3, backoffMs: 100, maxBackoffMs: 1_000 };
 const one = { events: 1, culpritKnown: true, attempt: 1, contended: 0 };
 const half = () => 0.5;
+const refusedRecord = { fault: "event", final: true, reason: "refused-by-kafka" } as const;
 
 describe("judge: whose fault a failure is", () => {
   test.each<[string, Error, FailureSource, ReturnType<typeof judge>]>([
@@ -57,6 +58,29 @@ describe("judge: whose fault a failure is", () => {
     ["dead letter too large even without its value", new RecordTooLargeError("too large"), "dead-letter", { fault: "environment" }],
     ["registry down", new RegistryUnavailableError("down"), "registry", { fault: "environment" }],
     ["infrastructure", new InfrastructureError("down"), "ferry", { fault: "environment" }],
+    ["the relay's record over its topic's max.message.bytes", new RecordTooLargeError("too large"), "relay", refusedRecord],
+    ["the relay's record refused as invalid", new KafkaError("no", { code: "ERR_INVALID_RECORD", refused: "record" }), "relay", refusedRecord],
+    [
+      "the relay's topic missing",
+      new KafkaError("no", { code: "ERR_UNKNOWN_TOPIC_OR_PART", retriable: true, refused: "topic" }),
+      "relay",
+      { fault: "destination" },
+    ],
+    ["the relay's topic not writable", new KafkaError("no", { code: "ERR_TOPIC_AUTHORIZATION_FAILED", refused: "topic" }), "relay", { fault: "destination" }],
+    ["the relay's broker timing out", new KafkaError("no", { code: "ERR__MSG_TIMED_OUT", retriable: true }), "relay", { fault: "environment" }],
+    [
+      "the relay's cluster not writable (every topic alike)",
+      new KafkaError("no", { code: "ERR_CLUSTER_AUTHORIZATION_FAILED" }),
+      "relay",
+      { fault: "environment" },
+    ],
+    ["the relay's mark refused by the database", pg("08006"), "relay", { fault: "environment" }],
+    [
+      "a dead letter's topic missing waits (its event must not be skipped)",
+      new KafkaError("no", { code: "ERR_UNKNOWN_TOPIC_OR_PART", refused: "topic" }),
+      "dead-letter",
+      { fault: "environment" },
+    ],
   ])("%s", (_label, error, source, verdict) => {
     expect(judge({ error, source })).toEqual(verdict);
   });
@@ -68,6 +92,14 @@ describe("judge: whose fault a failure is", () => {
 });
 
 describe("decide: what happens next", () => {
+  test("the relay narrows a refused record down among the rows of its send, sets it aside alone, and holds a refused topic", () => {
+    const relay = (error: Error, events: number) => decide({ error, source: "relay" }, { events, culpritKnown: false, attempt: 1, contended: 0 }, retry, half);
+    expect(relay(new RecordTooLargeError("too large"), 40)).toEqual({ kind: "bisect" });
+    expect(relay(new RecordTooLargeError("too large"), 1)).toEqual({ kind: "dead-letter", reason: "refused-by-kafka" });
+    expect(relay(new KafkaError("no", { code: "ERR_TOPIC_AUTHORIZATION_FAILED", refused: "topic" }), 40)).toEqual({ kind: "hold-topic" });
+    expect(relay(new KafkaError("no", { code: "ERR__TRANSPORT", retriable: true }), 1)).toEqual({ kind: "wait" });
+  });
+
   test("the environment's fault waits, whatever the scope", () => {
     for (const events of [0, 1, 500]) expect(decide({ error: pg("08006"), source: "ferry" }, { ...one, events }, retry, half)).toEqual({ kind: "wait" });
   });

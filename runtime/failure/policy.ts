@@ -44,8 +44,10 @@ export type FailureSource =
   /** Reading writer schemas from the registry before decoding. */
   | "registry"
   /**
-   * The outbox relay sending committed events (outbox/relay.ts): no event is to blame (each was
-   * checked at its publish), so every failure here is waited out, never dead-lettered.
+   * The outbox relay sending committed events (outbox/relay.ts). Each was checked at its publish,
+   * but its topic's own limits are Kafka's to apply: a record Kafka refuses for what it is is the
+   * event's fault (narrowed down, then set aside, never dead-lettered); a refused topic holds that
+   * topic's events; anything else is waited out.
    */
   | "relay";
 
@@ -60,7 +62,9 @@ export type Verdict =
   | { fault: "contention" }
   /** `final`: retrying the same event cannot help, dead-letter it as soon as it is the only one. */
   | { fault: "event"; final: true; reason: DeadLetterReason }
-  | { fault: "event"; final: false };
+  | { fault: "event"; final: false }
+  /** Kafka refuses the destination topic whatever is sent to it (missing, not writable): only its events wait. */
+  | { fault: "destination" };
 
 const environment: Verdict = { fault: "environment" };
 const contention: Verdict = { fault: "contention" };
@@ -113,6 +117,12 @@ export function judge({ error, source }: Failure): Verdict {
   // can carry this event, and waiting would hold its partition for ever. Its dead letter can
   // (a letter too large goes without the value).
   if (error instanceof RecordTooLargeError && source === "retry-topic") return eventFinal("retry-record-too-large");
+  if (source === "relay") {
+    // Waiting cannot make a refused record acceptable, and it would hold every published event
+    // after it, of every topic: the outbox's "no event can block its partition".
+    if (error instanceof RecordTooLargeError || (error instanceof KafkaError && error.refused === "record")) return eventFinal("refused-by-kafka");
+    if (error instanceof KafkaError && error.refused === "topic") return { fault: "destination" };
+  }
   // A dead letter that cannot be produced can never be skipped: the event would be lost.
   if (error instanceof KafkaError || error instanceof RecordTooLargeError || error instanceof InfrastructureError) return environment;
   // Anything else the handler threw is its failed attempt; anything else Ferry threw is a bug of
@@ -123,6 +133,8 @@ export function judge({ error, source }: Failure): Verdict {
 export type Decision =
   /** The environment failed: try the same again later, nothing spent. */
   | { kind: "wait" }
+  /** The outbox relay: this topic's events wait (all of them, so their order holds); the other topics' go on. */
+  | { kind: "hold-topic" }
   /** Contention over several events: retry the first `size` of them alone, after `delayMs`, nothing spent. */
   | { kind: "shrink"; size: number; delayMs: number }
   /** Several events, the failing one known: apply the ones before it, then it alone. */
@@ -156,6 +168,7 @@ export interface FailureScope {
 export function decide(failure: Failure, scope: FailureScope, retry: RetryPlan, random: () => number = Math.random): Decision {
   const verdict = judge(failure);
   if (verdict.fault === "environment") return { kind: "wait" };
+  if (verdict.fault === "destination") return { kind: "hold-topic" };
   if (verdict.fault === "contention") {
     const delayMs = contentionDelay(scope.contended, random);
     if (scope.events > 1) return { kind: "shrink", size: Math.max(1, Math.floor(scope.events / 2)), delayMs };

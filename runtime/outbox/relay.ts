@@ -10,21 +10,28 @@
  * produce calls per partition (idempotence), so the order holds; a failed send stops the pipeline,
  * and its rows go out again, after later ones that had succeeded (the documented exception).
  *
+ * A read's rows go out in one producer call per topic, so a refusal names its topic. The failure
+ * policy judges each refusal (refusals.ts): a record Kafka refuses for what it is is set aside,
+ * a topic Kafka refuses is held (topic-holds.ts) while the other topics' rows go on, and anything
+ * else (the broker, the database) stops the relay until it is over.
+ *
  * Crash anywhere: a row committed and not sent is sent by the next relay; a row sent and not yet
  * marked is sent again, with the same event id (a technical duplicate downstream, never a new event).
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import type { ReservedSql, Sql } from "postgres";
 import { translateDatabaseError } from "../db/errors.ts";
-import { giveUpRelayTurn, markSent, OUTBOX_CHANNEL, outboxBacklog, readUnsent, takeRelayTurn, type UnsentRow } from "../db/sql/outbox.ts";
+import { giveUpRelayTurn, markSent, OUTBOX_CHANNEL, type OutboxBacklog, outboxBacklog, readUnsent, takeRelayTurn, type UnsentRow } from "../db/sql/outbox.ts";
 import type { EngineEvents } from "../engine-events.ts";
-import { coerceError, KafkaError, RecordTooLargeError } from "../errors.ts";
-import { decide, type Failure, waitDelay } from "../failure/policy.ts";
+import { coerceError, KafkaError } from "../errors.ts";
+import { waitDelay } from "../failure/policy.ts";
 import type { FaultInjector } from "../faults/inject.ts";
 import { asKafkaError } from "../kafka/errors.ts";
-import type { OutgoingRecord, ProducerPort } from "../kafka/port.ts";
+import type { ProducerPort } from "../kafka/port.ts";
 import type { Logger } from "../log/logger.ts";
 import { finishedWithin } from "../finished-within.ts";
+import { describeSend, isolateRefused, type IsolationDeps, type IsolationStop, judgeSend, toRecord } from "./refusals.ts";
+import { createTopicHolds } from "./topic-holds.ts";
 
 /** How long a relay waits when another replica holds the turn before it asks again. */
 const TURN_TAKEN_BACKOFF_MS = 100;
@@ -46,8 +53,8 @@ export interface OutboxRelay {
   start(): Promise<void>;
   /** Something committed: send now. */
   wake(): void;
-  /** Unsent rows and the age of the oldest (for metrics and readiness). */
-  backlog(): Promise<{ rows: number; oldestMs: number }>;
+  /** Unsent rows, the age of the oldest and the rows set aside (for metrics, readiness and the admin page). */
+  backlog(): Promise<OutboxBacklog>;
   /**
    * Lets the round in flight finish, for at most `graceMs` (a send to a broker that is down waits
    * out the producer's timeout): past it the round is left to roll back when the pool closes, and
@@ -77,8 +84,9 @@ export function createOutboxRelay(deps: {
   /** Sends awaiting their acknowledgement and mark, oldest first, and the rows they carry. */
   const inFlight: Array<Promise<void>> = [];
   const sending = new Set<string>();
-  /** The first failure of a send or its mark since the pipeline last drained. */
-  let sendFailure: unknown;
+  /** Failures of sends (one topic's rows each) or their marks (no rows) since the pipeline last drained. */
+  const failures: Array<{ error: Error; rows: UnsentRow[] }> = [];
+  const holds = createTopicHolds();
 
   const wake = () => {
     pending = true;
@@ -124,37 +132,61 @@ export function createOutboxRelay(deps: {
 
   const drain = () => Promise.allSettled(inFlight);
 
+  /** Kafka acknowledged these rows (sent at `startedAt`): marks them sent on the turn's connection and reports them. */
+  const acknowledged = async (conn: Sql, rows: UnsentRow[], startedAt: number) => {
+    const ackedAt = Date.now();
+    faults?.("outbox-sent");
+    // On the turn's connection: the pool's may all be busy with handlers' units of work.
+    await markSent(
+      conn,
+      rows.map((r) => r.id),
+    );
+    log.debug("outbox:sent", {
+      events: rows.length,
+      // Publish (database clock) → handed to the producer: the commit and the relay's read.
+      queuedMs: Math.max(0, startedAt - rows[0]!.created_ms),
+      sendMs: ackedAt - startedAt,
+      markMs: Date.now() - ackedAt,
+    });
+    events.emit("outbox:sent", {
+      events: rows.length,
+      sendMs: ackedAt - startedAt,
+      // From the row's transaction to Kafka's acknowledgement, database and local clocks alike.
+      latenciesMs: rows.map((r) => Math.max(0, ackedAt - r.created_ms)),
+    });
+  };
+
+  /** Kafka took rows of this topic: a hold on it ends. */
+  const accepted = (topic: string) => {
+    const hold = holds.accepted(topic);
+    if (hold) log.info("outbox:topic-accepted", { topic, heldMs: Date.now() - hold.since, refusals: hold.outages });
+  };
+
+  /** One topic's rows of a read: marked as soon as Kafka took them, whatever becomes of the other topics'. */
+  const sendTopic = async (conn: Sql, rows: UnsentRow[], startedAt: number) => {
+    try {
+      await producer.send(rows.map(toRecord));
+    } catch (e) {
+      failures.push({ error: asKafkaError(e, describeSend(rows)), rows });
+      return;
+    }
+    accepted(rows[0]!.topic);
+    try {
+      await acknowledged(conn, rows, startedAt);
+    } catch (e) {
+      failures.push({ error: coerceError(translateDatabaseError(e)), rows: [] });
+    }
+  };
+
   const send = (conn: ReservedSql, rows: UnsentRow[]) => {
     const ids = rows.map((r) => r.id);
     for (const id of ids) sending.add(id);
     const startedAt = Date.now();
-    const sent = producer
-      .send(rows.map(toRecord))
-      .catch((e: unknown) => {
-        throw asKafkaError(e, `relaying ${rows.length} outbox event(s)`);
-      })
-      .then(async () => {
-        const ackedAt = Date.now();
-        faults?.("outbox-sent");
-        // On the turn's connection: the pool's may all be busy with handlers' units of work.
-        await markSent(conn, ids);
-        log.debug("outbox:sent", {
-          events: rows.length,
-          // Publish (database clock) → handed to the producer: the commit and the relay's read.
-          queuedMs: Math.max(0, startedAt - rows[0]!.created_ms),
-          sendMs: ackedAt - startedAt,
-          markMs: Date.now() - ackedAt,
-        });
-        events.emit("outbox:sent", {
-          events: rows.length,
-          sendMs: ackedAt - startedAt,
-          // From the row's transaction to Kafka's acknowledgement, database and local clocks alike.
-          latenciesMs: rows.map((r) => Math.max(0, ackedAt - r.created_ms)),
-        });
-      })
-      .catch((e: unknown) => {
-        sendFailure ??= e;
-      })
+    // One producer call per topic, started in id order: a topic Kafka refuses fails its own rows only.
+    const topics = [...Map.groupBy(rows, (r) => r.topic).values()];
+    holds.sending(topics.map((t) => t[0]!.topic));
+    const sent = Promise.all(topics.map((t) => sendTopic(conn, t, startedAt)))
+      .then(() => undefined)
       .finally(() => {
         for (const id of ids) sending.delete(id);
         inFlight.splice(inFlight.indexOf(sent), 1);
@@ -168,35 +200,81 @@ export function createOutboxRelay(deps: {
   const round = async (): Promise<number | null> => {
     const conn = await takeTurn();
     if (!conn) return null;
-    const rows = await readUnsent(conn, settings.batchSize, [...sending]);
+    // Failed sends are judged first (run): no new read may overtake their rows.
+    if (failures.length > 0) return 0;
+    const excluded = holds.excluded(Date.now());
+    const rows = await readUnsent(conn, settings.batchSize, [...sending], excluded);
+    if (rows.length < settings.batchSize) holds.emptied(excluded, new Set(rows.map((r) => r.topic)));
     if (rows.length > 0) send(conn, rows);
-    while (inFlight.length >= SENDS_IN_FLIGHT) await Promise.race(inFlight);
-    if (sendFailure !== undefined) throw sendFailure;
+    while (inFlight.length >= SENDS_IN_FLIGHT && failures.length === 0) await Promise.race(inFlight);
     return rows.length;
+  };
+
+  /**
+   * After the pipeline drained: each failed send as the policy judges it, oldest rows first. Returns
+   * the failure to wait out, if any: its rows and those of the failures after it are read again.
+   */
+  const settleFailures = async (): Promise<Error | undefined> => {
+    const failed = failures.splice(0).sort((a, b) => compareIds(a.rows[0]?.id, b.rows[0]?.id));
+    try {
+      for (const { error, rows } of failed) {
+        const decision = judgeSend(error, rows);
+        // Anything but a refusal (the broker, the database, contention on a mark) is waited out.
+        let stop: IsolationStop | undefined = { kind: "wait", error, rows };
+        if (decision.kind === "hold-topic") stop = { kind: decision.kind, error, rows };
+        // Narrowed down on the turn's connection (sends only happen with the turn; without it, another relay reads them).
+        else if ((decision.kind === "bisect" || decision.kind === "dead-letter") && turn) stop = await isolateRefused(isolation(turn), rows, error);
+        if (stop?.kind === "wait") return stop.error;
+        if (stop?.kind === "hold-topic") hold(stop);
+        else accepted(rows[0]!.topic);
+      }
+      return undefined;
+    } finally {
+      // Nothing is in flight: a held topic whose probe failed otherwise is due again.
+      holds.drained();
+    }
+  };
+
+  const isolation = (conn: Sql): IsolationDeps => ({ conn, producer, log, events, acknowledged: (rows, startedAt) => acknowledged(conn, rows, startedAt) });
+
+  /** Kafka refuses this topic: its rows wait, the other topics' go on. */
+  const hold = ({ error, rows }: IsolationStop) => {
+    const topic = rows[0]!.topic;
+    const code = (error as KafkaError).code ?? error.name;
+    const { outages, dueAt } = holds.refused(topic, code, Date.now());
+    const retryInMs = Math.max(0, dueAt - Date.now());
+    log.warn("outbox:waiting", {
+      topic,
+      outages,
+      retryInMs,
+      errorClass: error.name,
+      errorCode: code,
+      error: error.message,
+      hint: "Kafka refuses this topic: its events wait, in order, while the other topics' go out. Create the topic or grant write on it (ferry topology apply --handlers)",
+    });
+    events.emit("outbox:waiting", { retryInMs, errorClass: error.name, error: error.message, topic });
   };
 
   const run = async () => {
     let outages = 0;
     while (!stopped) {
       pending = false;
-      let sent: number | null;
+      let sent: number | null = 0;
       try {
         sent = await round();
-        outages = 0;
       } catch (e) {
+        failures.push({ error: coerceError(translateDatabaseError(e)), rows: [] });
+      }
+      if (failures.length > 0) {
         // Nothing more goes out until every send of this pipeline settled: the rows of a failed one
-        // are read again, and no later read may overtake them further.
+        // are read again (or narrowed down), and no later read may overtake them further.
         await drain();
-        sendFailure = undefined;
+        const error = await settleFailures().catch((e: unknown) => coerceError(translateDatabaseError(e)));
+        if (error === undefined) continue;
         await giveUpTurn();
         if (stopped) return;
-        // The one failure policy judges it: nothing here is an event's fault, so it says wait.
-        const failure: Failure = { error: coerceError(translateDatabaseError(e)), source: "relay" };
-        const decision = decide(failure, { events: 0, culpritKnown: false, attempt: 1, contended: 0 }, { attempts: 1, backoffMs: 0, maxBackoffMs: 0 });
-        if (decision.kind !== "wait") throw new Error(`the failure policy answered ${decision.kind} for the outbox relay`);
         outages++;
         const retryInMs = waitDelay(outages);
-        const { error } = failure;
         const code = (error as { code?: unknown }).code;
         log.warn("outbox:waiting", {
           outages,
@@ -204,14 +282,15 @@ export function createOutboxRelay(deps: {
           errorClass: error.name,
           ...(typeof code === "string" ? { errorCode: code } : {}),
           error: error.message,
-          ...(error instanceof RecordTooLargeError || (error instanceof KafkaError && !error.retriable)
-            ? { hint: "Kafka refuses these records as they are: the outbox waits until the topic, ACLs or limits are fixed" }
+          ...(error instanceof KafkaError && !error.retriable
+            ? { hint: "Kafka refuses every send as it is (credentials, cluster ACLs): the outbox waits until they are fixed" }
             : {}),
         });
         events.emit("outbox:waiting", { retryInMs, errorClass: error.name, error: error.message });
         await sleep(retryInMs, undefined, { signal: stopping.signal }).catch(() => undefined);
         continue;
       }
+      outages = 0;
       if (sent === null) {
         // Another replica is sending: it picks up these rows too. Trying again at once, on every
         // wake-up (each commit anywhere notifies every relay), was a busy loop of transactions.
@@ -227,7 +306,8 @@ export function createOutboxRelay(deps: {
         if (pending || stopped) continue;
         await giveUpTurn();
       }
-      await idle(settings.pollIntervalMs);
+      // A held topic that comes due is tried again without waiting for the poll.
+      await idle(Math.min(settings.pollIntervalMs, holds.nextDueInMs(Date.now()) ?? Number.POSITIVE_INFINITY));
     }
   };
 
@@ -259,6 +339,9 @@ export function createOutboxRelay(deps: {
   };
 }
 
-function toRecord(row: UnsentRow): OutgoingRecord {
-  return { topic: row.topic, key: row.key, value: row.value, headers: row.headers };
+/** Outbox ids are bigints as text: compared as numbers ("1000" after "999"); no rows (a mark's failure) first. */
+function compareIds(a: string | undefined, b: string | undefined): number {
+  if (a === undefined || b === undefined) return a === b ? 0 : a === undefined ? -1 : 1;
+  const [x, y] = [BigInt(a), BigInt(b)];
+  return x < y ? -1 : x > y ? 1 : 0;
 }

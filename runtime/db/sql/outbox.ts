@@ -72,6 +72,7 @@ function resetIdleTimeout(conn: Sql): Promise<unknown> {
 export interface UnsentRow {
   id: string;
   event_id: string;
+  handler: string;
   topic: string;
   key: Buffer | null;
   value: Buffer | null;
@@ -82,13 +83,21 @@ export interface UnsentRow {
 
 /**
  * The oldest unsent rows, in the order they must go out, but those in `excluding` (being sent
- * already). Ordered by the bigint column, not by the text `id` it returns (ORDER BY would take the
+ * already) and those of `heldTopics` (Kafka refuses the topic for now). Set-aside rows are never
+ * read. Ordered by the bigint column, not by the text `id` it returns (ORDER BY would take the
  * output column: "1000" sorts before "999").
  */
-export function readUnsent(conn: Sql | TransactionSql, limit: number, excluding: readonly string[] = []): Promise<UnsentRow[]> {
+export function readUnsent(
+  conn: Sql | TransactionSql,
+  limit: number,
+  excluding: readonly string[] = [],
+  heldTopics: readonly string[] = [],
+): Promise<UnsentRow[]> {
   return run(conn<UnsentRow[]>`
-    select o.id::text as id, o.event_id, o.topic, o.key, o.value, o.headers, (extract(epoch from o.created_at) * 1000)::float8 as created_ms
-    from ferry_outbox o where o.sent_at is null and o.id <> all(${excluding as string[]}::bigint[]) order by o.id limit ${limit}`);
+    select o.id::text as id, o.event_id, o.handler, o.topic, o.key, o.value, o.headers, (extract(epoch from o.created_at) * 1000)::float8 as created_ms
+    from ferry_outbox o
+    where o.sent_at is null and o.failed_at is null and o.id <> all(${excluding as string[]}::bigint[]) and o.topic <> all(${heldTopics as string[]}::text[])
+    order by o.id limit ${limit}`);
 }
 
 export function markSent(sql: Sql, ids: string[]): Promise<unknown> {
@@ -96,12 +105,29 @@ export function markSent(sql: Sql, ids: string[]): Promise<unknown> {
   return run(sql`update ferry_outbox set sent_at = clock_timestamp() where id = any(${ids}::bigint[])`);
 }
 
-/** Unsent rows and the age of the oldest, in milliseconds (0 when none). */
-export async function outboxBacklog(sql: Sql): Promise<{ rows: number; oldestMs: number }> {
-  const [row] = await run(sql<{ rows: number; oldest_ms: number | null }[]>`
-    select count(*)::int as rows, (extract(epoch from now() - min(created_at)) * 1000)::float8 as oldest_ms
-    from ferry_outbox where sent_at is null`);
-  return { rows: row?.rows ?? 0, oldestMs: Math.max(0, Math.round(row?.oldest_ms ?? 0)) };
+/** Sets a row Kafka refused for what it is aside: never read again, kept (not pruned) with Kafka's reason. */
+export function markFailed(sql: Sql, id: string, failure: { code: string; message: string }): Promise<unknown> {
+  return run(
+    sql`update ferry_outbox set failed_at = clock_timestamp(), failure = ${JSON.stringify(failure)}::text::jsonb where id = ${id}::bigint and sent_at is null`,
+  );
+}
+
+export interface OutboxBacklog {
+  /** Rows waiting to be sent. */
+  rows: number;
+  /** The age of the oldest of them, in milliseconds (0 when none). */
+  oldestMs: number;
+  /** Rows set aside: Kafka refused them for what they are (`failed_at`). */
+  failed: number;
+}
+
+export async function outboxBacklog(sql: Sql): Promise<OutboxBacklog> {
+  const [row] = await run(sql<{ rows: number; oldest_ms: number | null; failed: number }[]>`
+    select
+      (select count(*)::int from ferry_outbox where sent_at is null and failed_at is null) as rows,
+      (select (extract(epoch from now() - min(created_at)) * 1000)::float8 from ferry_outbox where sent_at is null and failed_at is null) as oldest_ms,
+      (select count(*)::int from ferry_outbox where failed_at is not null) as failed`);
+  return { rows: row?.rows ?? 0, oldestMs: Math.max(0, Math.round(row?.oldest_ms ?? 0)), failed: row?.failed ?? 0 };
 }
 
 /** Deletes at most `limit` rows sent longer ago than the retention; returns how many. */
