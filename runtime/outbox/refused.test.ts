@@ -112,7 +112,9 @@ function startRelay() {
   const seen = { refused: [] as Array<EngineEventMap["outbox:refused"]>, waiting: [] as Array<EngineEventMap["outbox:waiting"]> };
   events.on("outbox:refused", (e) => seen.refused.push(e));
   events.on("outbox:waiting", (e) => seen.waiting.push(e));
-  const relay = createOutboxRelay({ sql, producer: kafka.producer, log, events, settings: { batchSize: 100, pollIntervalMs: 60_000 } });
+  // A 3 s idle time for the turn: Kafka's 30 s wait on a missing topic outlasts it ten times, and the
+  // relay keeps its turn (no connection failure among the waits) only by speaking on its session.
+  const relay = createOutboxRelay({ sql, producer: kafka.producer, log, events, settings: { batchSize: 100, pollIntervalMs: 60_000, turnIdleMs: 3_000 } });
   return { relay, seen };
 }
 

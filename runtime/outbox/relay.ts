@@ -21,7 +21,17 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { ReservedSql, Sql } from "postgres";
 import { translateDatabaseError } from "../db/errors.ts";
-import { giveUpRelayTurn, markSent, OUTBOX_CHANNEL, type OutboxBacklog, outboxBacklog, readUnsent, takeRelayTurn, type UnsentRow } from "../db/sql/outbox.ts";
+import {
+  giveUpRelayTurn,
+  keepRelayTurn,
+  markSent,
+  OUTBOX_CHANNEL,
+  type OutboxBacklog,
+  outboxBacklog,
+  readUnsent,
+  takeRelayTurn,
+  type UnsentRow,
+} from "../db/sql/outbox.ts";
 import type { EngineEvents } from "../engine-events.ts";
 import { coerceError, KafkaError } from "../errors.ts";
 import { waitDelay } from "../failure/policy.ts";
@@ -81,6 +91,7 @@ export function createOutboxRelay(deps: {
   const stopping = new AbortController();
   /** The connection holding the relay's turn, while this relay has it. */
   let turn: ReservedSql | undefined;
+  let heartbeat: ReturnType<typeof setInterval> | undefined;
   /** Sends awaiting their acknowledgement and mark, oldest first, and the rows they carry. */
   const inFlight: Array<Promise<void>> = [];
   const sending = new Set<string>();
@@ -111,7 +122,13 @@ export function createOutboxRelay(deps: {
     if (turn) return turn;
     const conn = await sql.reserve();
     try {
-      if (await takeRelayTurn(conn, settings.turnIdleMs)) return (turn = conn);
+      if (await takeRelayTurn(conn, settings.turnIdleMs)) {
+        // Alive, the relay speaks on its turn's session while it waits on Kafka (a missing topic is
+        // reported after 30 s, a broker outage lasts longer): only a frozen or cut-off one goes silent.
+        heartbeat = setInterval(() => void keepRelayTurn(conn).catch(() => undefined), settings.turnIdleMs / 3);
+        heartbeat.unref?.();
+        return (turn = conn);
+      }
     } catch (e) {
       conn.release();
       throw e;
@@ -124,6 +141,7 @@ export function createOutboxRelay(deps: {
   const giveUpTurn = async () => {
     const conn = turn;
     turn = undefined;
+    clearInterval(heartbeat);
     if (!conn) return;
     // A connection that cannot unlock is broken: it holds no lock once it is gone.
     await giveUpRelayTurn(conn).catch((e: unknown) => log.debug("outbox:unlock-failed", { error: coerceError(e) }));

@@ -59,6 +59,11 @@ export async function takeRelayTurn(conn: Sql, idleMs: number): Promise<boolean>
   return false;
 }
 
+/** A statement on the turn's session, so that a live relay waiting on Kafka is not taken for a silent one. */
+export function keepRelayTurn(conn: Sql): Promise<unknown> {
+  return run(conn`select 1`);
+}
+
 /** Unlocks, and the connection goes back to the pool without the turn's idle timeout. */
 export async function giveUpRelayTurn(conn: Sql): Promise<unknown> {
   await run(conn`select pg_advisory_unlock(${RELAY_LOCK_KEY})`);
