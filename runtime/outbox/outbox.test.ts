@@ -13,6 +13,7 @@ import { validateHandlerModule, type LoadedHandler } from "../handlers/validate.
 import { applyUnit } from "../inbox/unit-of-work.ts";
 import { createLogger } from "../log/logger.ts";
 import { testSql } from "../../tests/support/db.ts";
+import { eventMeta } from "../../tests/support/events.ts";
 import { testKafka } from "../../tests/support/kafka.ts";
 import { header, readRecords } from "../../tests/support/scenario.ts";
 import { prepareEncoders } from "./encode.ts";
@@ -47,16 +48,7 @@ function handlerOf(name: string, handle: (value: { n: number; fail?: boolean }, 
   return result.handler;
 }
 
-const meta = (id: string, n: number): EventMeta => ({
-  id,
-  key: null,
-  keyBytes: null,
-  headers: {},
-  topic: "orders",
-  partition: 0,
-  offset: String(n),
-  timestamp: 0,
-});
+const meta = eventMeta;
 
 async function apply(handler: LoadedHandler, events: Array<{ id: string; n: number; fail?: boolean }>, wake = () => {}) {
   const encoders = new Map([[handler.name, await prepareEncoders(handler, undefined, "TopicName")]]);

@@ -8,12 +8,13 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { randomUUID } from "node:crypto";
 import { collectMigrations, migrate } from "../db/migrate.ts";
 import { createEngineEvents, type EngineEventMap } from "../engine-events.ts";
-import type { EventMeta, HandlerContext } from "../handlers/contract.ts";
+import type { HandlerContext } from "../handlers/contract.ts";
 import { type LoadedHandler, validateHandlerModule } from "../handlers/validate.ts";
 import { applyUnit } from "../inbox/unit-of-work.ts";
 import type { KafkaRecord } from "../kafka/port.ts";
 import { createLogger } from "../log/logger.ts";
 import { testSql } from "../../tests/support/db.ts";
+import { eventMeta } from "../../tests/support/events.ts";
 import { testKafka } from "../../tests/support/kafka.ts";
 import { header, readRecords } from "../../tests/support/scenario.ts";
 import { waitFor } from "../../tests/support/wait.ts";
@@ -66,16 +67,7 @@ function publisher(name: string, declared: string[]): LoadedHandler {
   return result.handler;
 }
 
-const meta = (id: string, offset: number): EventMeta => ({
-  id,
-  key: null,
-  keyBytes: null,
-  headers: {},
-  topic: "orders",
-  partition: 0,
-  offset: String(offset),
-  timestamp: 0,
-});
+const meta = eventMeta;
 
 /** One unit of work: each event publishes its items; the relay is woken at the commit. */
 async function apply(handler: LoadedHandler, events: Array<{ id: string; items: Published[] }>, relay: OutboxRelay) {

@@ -6,13 +6,13 @@
  */
 import { describe, expect, test } from "bun:test";
 import type { TransactionSql } from "postgres";
+import { eventMeta } from "../../tests/support/events.ts";
 import { PublishError } from "../errors.ts";
-import type { EventMeta } from "../handlers/contract.ts";
 import type { LoadedHandler } from "../handlers/validate.ts";
 import { plainEncoder } from "./encode.ts";
 import { createOutboxWriter } from "./writer.ts";
 
-const event: EventMeta = { id: "e-1", topic: "orders", partition: 0, offset: "7", timestamp: 0, key: null, keyBytes: null, headers: {} };
+const event = eventMeta("e-1", 7);
 const handler = { name: "invoices" } as LoadedHandler;
 
 function call() {

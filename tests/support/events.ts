@@ -1,4 +1,17 @@
+import type { EventMeta } from "../../runtime/handlers/contract.ts";
 import type { OutgoingRecord } from "../../runtime/kafka/port.ts";
+
+/** The metadata of an event with no key and no headers, as a handler sees it, for tests that call units of work directly. */
+export const eventMeta = (id: string, offset: number, topic = "orders"): EventMeta => ({
+  id,
+  key: null,
+  keyBytes: null,
+  headers: {},
+  topic,
+  partition: 0,
+  offset: String(offset),
+  timestamp: 0,
+});
 
 /**
  * N events with ids `<prefix>-<i>` (prefix defaults to the topic, so ids never collide across tests:
