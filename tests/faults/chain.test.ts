@@ -18,7 +18,7 @@ import { testServices } from "../support/env.ts";
 import { startFerry, type FerryProcess } from "../support/ferry-process.ts";
 import { writeHandlersDir } from "../support/handlers.ts";
 import { waitFor } from "../support/wait.ts";
-import { faultKafka, produceSummary, type ReadRecord } from "./support/kafka.ts";
+import { faultKafka, fingerprint, produceSummary, type ReadRecord } from "./support/kafka.ts";
 import { keepLog, long, reportCounts, seed } from "./support/report.ts";
 import { faultWorkload } from "./support/workload.ts";
 
@@ -235,11 +235,3 @@ test(`a chain of two handlers, each worker SIGKILLed ${kills} times: one invoice
     await sql.unsafe(`drop table if exists ${table}`).catch(() => undefined);
   }
 });
-
-/** Everything a consumer can see of a record but its position: key, value and headers. */
-function fingerprint(r: ReadRecord): string {
-  const headers = Object.entries(r.headers)
-    .map(([k, v]) => `${k}=${v.toString("base64")}`)
-    .sort();
-  return JSON.stringify([r.key?.toString("base64") ?? null, r.value?.toString("base64") ?? null, headers]);
-}

@@ -213,3 +213,11 @@ export function produceSummary(produced: readonly Produced[]) {
   for (const p of produced) if (p.error) errors[p.error.split(" ")[0]!] = (errors[p.error.split(" ")[0]!] ?? 0) + 1;
   return { sent: produced.length, acknowledged: produced.filter((p) => p.ack).length, failed: produced.filter((p) => p.error).length, errors };
 }
+
+/** Everything a consumer can see of a record but its position: key, value and headers. */
+export function fingerprint(r: ReadRecord): string {
+  const headers = Object.entries(r.headers)
+    .map(([k, v]) => `${k}=${v.toString("base64")}`)
+    .sort();
+  return JSON.stringify([r.key?.toString("base64") ?? null, r.value?.toString("base64") ?? null, headers]);
+}
