@@ -6,7 +6,7 @@ import type { StalledPartition } from "./consume/stall-watch.ts";
 import { connectDatabase } from "./db/connect.ts";
 import { collectMigrations, migrate } from "./db/migrate.ts";
 import { ensureDeadLetterTopics } from "./dlt/ensure-topics.ts";
-import { retryTopicsOf } from "./retry/topics.ts";
+import { leftoverRetryTopics, retryTopicsOf } from "./retry/topics.ts";
 import { MISSING_TOPIC_CHECK_MS, watchMissingTopics } from "./consume/missing-topics.ts";
 import { loadHandlers } from "./handlers/load.ts";
 import { schedulePruning } from "./inbox/prune.ts";
@@ -104,9 +104,18 @@ export async function startEngine(
       log.info("topic:appeared", { topic, waitedMs, handlers: consumers.map((w) => w.handler.name) });
     },
   });
-  const createWorker = (handler: LoadedHandler) => {
+  const createWorker = async (handler: LoadedHandler) => {
     const decoding = decodings.get(handler.name);
+    const leftovers = leftoverRetryTopics(handler, await admin!.listTopics());
+    if (leftovers.length > 0) {
+      log.warn("retry:leftover-topics", {
+        handler: handler.name,
+        topics: leftovers.map((t) => t.topic),
+        why: "retry topics of this handler that its retry setting no longer has (delays shortened, or back to in-place): their events are still run when due, and dead-lettered if they fail; delete the topics once they are read",
+      });
+    }
     return createHandlerWorker({
+      leftoverRetryTopics: leftovers,
       handler: instrumentHandler(handler, events, groupIdFor(config.groupPrefix, handler.name)),
       kafka: port,
       producer: producer!,

@@ -9,7 +9,7 @@ import type { Logger } from "../log/logger.ts";
 import type { OutboxWriter } from "../outbox/writer.ts";
 import type { AvroDecoding } from "../registry/handler-avro.ts";
 import { advanceOffset } from "../db/sql/offsets.ts";
-import { retryTopicsOf } from "../retry/topics.ts";
+import { type RetryTopic, retryTopicsOf } from "../retry/topics.ts";
 import { createBatchRunner } from "./batch-runner.ts";
 import type { SettledResult } from "./move-past.ts";
 import { createKafkaCommits } from "./kafka-commits.ts";
@@ -78,6 +78,8 @@ export function createHandlerWorker(deps: {
   outbox?: OutboxWriter;
   /** The process's database connections, shared by the handlers that run events side by side (`concurrency`). */
   slots?: Slots;
+  /** Its retry topics that exist but are no longer among its stages (retry/topics.ts `leftoverRetryTopics`): drained. */
+  leftoverRetryTopics?: RetryTopic[];
 }): HandlerWorker {
   const { handler, settings, sql } = deps;
   const groupId = groupIdFor(settings.groupPrefix, handler.name);
@@ -87,7 +89,8 @@ export function createHandlerWorker(deps: {
   if (settings.faultInject) log.warn("faults:armed", { points: settings.faultInject });
   const abort = new AbortController();
   // Retry topics (`retry: { mode: "topics" }`): consumed in the handler's own group, beside its topics.
-  const topics = [...handler.topics, ...retryTopicsOf(handler).map((t) => t.topic)];
+  const leftovers = deps.leftoverRetryTopics ?? [];
+  const topics = [...handler.topics, ...[...retryTopicsOf(handler), ...leftovers].map((t) => t.topic)];
   // The failure policy's memory and PostgreSQL's offset, per assigned partition.
   const partitions = new Map<string, PartitionState>();
   const emit: EngineEvents["emit"] = (name, payload) => deps.events?.emit(name, payload);
@@ -191,6 +194,7 @@ export function createHandlerWorker(deps: {
     ...(faults ? { faults } : {}),
     ...(deps.outbox ? { outbox: deps.outbox } : {}),
     contention: contentionMode,
+    leftoverRetryTopics: leftovers,
   });
 
   const stalledNow = () =>

@@ -4,6 +4,7 @@
  * topic retry apart; per stage, because every record of a stage waits the same delay, so their
  * due times follow their offsets and only the head of a partition needs watching. Pure.
  */
+import { MAX_RETRY_DELAY_MS } from "./delays.ts";
 
 /** What a handler's retry policy is, as far as its topics go. */
 export interface RetryTopicsNeeds {
@@ -31,6 +32,27 @@ export function retryTopicsOf(handler: RetryTopicsNeeds): RetryTopic[] {
   return handler.topics.flatMap((source) =>
     retry.delaysMs.map((delayMs, i) => ({ topic: retryTopicName(source, handler.name, i + 1), source, stage: i + 1, delayMs })),
   );
+}
+
+/**
+ * Retry topics of this handler that exist in Kafka but are no longer among its stages: its delays
+ * were shortened, or it went back to in-place retries. Their records are events waiting for an
+ * attempt; left unread they would be lost to the handler without a word. They are consumed like
+ * the handler's own retry topics, each record run when due (at most the longest delay a stage may
+ * have after it was first seen), and an attempt past the handler's retries is dead-lettered.
+ */
+export function leftoverRetryTopics(handler: RetryTopicsNeeds, existing: Iterable<string>): RetryTopic[] {
+  const current = new Set(retryTopicsOf(handler).map((t) => t.topic));
+  const found: RetryTopic[] = [];
+  for (const name of existing) {
+    if (current.has(name)) continue;
+    for (const source of handler.topics) {
+      const prefix = `${source}.${handler.name}.retry.`;
+      const stage = name.startsWith(prefix) ? name.slice(prefix.length) : "";
+      if (/^[1-9]\d{0,2}$/.test(stage)) found.push({ topic: name, source, stage: Number(stage), delayMs: MAX_RETRY_DELAY_MS });
+    }
+  }
+  return found.sort((a, b) => a.topic.localeCompare(b.topic));
 }
 
 /** Kafka's rule for topic names: why `name` cannot be one, or null. */

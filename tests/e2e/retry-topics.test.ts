@@ -27,11 +27,11 @@ afterAll(async () => {
  * Records each application with its attempt and, for a retry, its due time and the attempts
  * before it (the ferry-retry-* headers). `failUntil`: the attempts that throw.
  */
-const retryingHandler = (topic: string, table: string) => `import { defineHandler } from "ferry";
+const retryingHandler = (topic: string, table: string, retry = '{ mode: "topics", delays: ["1s", "2s"] }') => `import { defineHandler } from "ferry";
 
 export default defineHandler<{ n: number; failUntil?: number; permanent?: boolean }>({
   topic: ${JSON.stringify(topic)},
-  retry: { mode: "topics", delays: ["1s", "2s"] },
+  retry: ${retry},
   async handle(p, ctx) {
     if (p.permanent) throw ctx.permanent(\`event \${p.n} can never apply\`);
     if (ctx.attempt <= (p.failUntil ?? 0)) throw new RangeError(\`event \${p.n} fails on attempt \${ctx.attempt}\`);
@@ -172,6 +172,74 @@ test("retry topics: a twice-failing event is applied once when due without block
   expect(Number(late.applied_at_ms) - sentAt).toBeGreaterThanOrEqual(1_000);
   expect(worker.logs.filter((l) => l.msg === "retry:due-time-ahead").map((l) => l.offset)).toEqual(["2"]); // after the first retries of events 0 and 6
 
+  worker.proc.kill("SIGTERM");
+  expect(await worker.exited).toBe(0);
+  await sql.unsafe(`drop table ${table}`);
+}, 120_000);
+
+test("retry topics the handler no longer has (delays shortened, back to in-place) are still read: their events run, or are dead-lettered, never stranded", async () => {
+  const topic = await kafka().createTopic("retry-leftover", 1);
+  // Each handler had more stages before: stage 2 of a handler now with one delay, stage 1 of one now retrying in place.
+  const leftovers = [`${topic}.shortened.retry.2`, `${topic}.in-place.retry.1`];
+  created.push(topic, `${topic}.dlt`, `${topic}.shortened.retry.1`, ...leftovers);
+  await kafka().admin.createTopics(leftovers.map((t) => ({ topic: t, partitions: 1, replicationFactor: 3, configs: { "min.insync.replicas": "2" } })));
+  const table = `retry_leftover_${topic.slice(-8)}`;
+  const dir = writeHandlersDir(
+    {
+      "shortened.ts": retryingHandler(topic, table, '{ mode: "topics", delays: ["1s"] }'),
+      "in-place.ts": retryingHandler(topic, table, "{ attempts: 3, backoffMs: 10 }"),
+    },
+    {
+      [`0001_${table}.sql`]: `create table ${table} (id bigserial primary key, event_id text not null, n int not null, attempt int not null,
+        due_at bigint, history text, topic text not null, event_offset text not null, applied_at_ms bigint not null);`,
+    },
+  );
+  const now = Date.now();
+  const waiting = (retryTopic: string, n: number, attempt: number, value: Record<string, unknown>) =>
+    buildRetryRecord(
+      {
+        topic,
+        partition: 0,
+        offset: String(n),
+        key: Buffer.from("k"),
+        value: Buffer.from(JSON.stringify({ n, ...value })),
+        headers: { "event-id": Buffer.from(`${topic}-${n}`) },
+        timestamp: now,
+      },
+      {
+        topic: retryTopic,
+        attempt,
+        dueAt: now,
+        firstAttemptAt: now,
+        history: [{ attempt: attempt - 1, failedAt: now, errorClass: "Error", error: "failed before" }],
+      },
+    );
+  await kafka().send([waiting(leftovers[0]!, 1, 3, {}), waiting(leftovers[0]!, 2, 3, { failUntil: 99 }), waiting(leftovers[1]!, 3, 2, {})]);
+  const worker: FerryProcess = startFerry(["run", "--handlers", dir, "--group-prefix", `retry-leftover-${topic.slice(-8)}`]);
+  track({ cleanup: () => worker.proc.exitCode === null && worker.proc.kill("SIGKILL") });
+
+  const rows = () => sql<Row[]>`select * from ${sql(table)} order by n`;
+  await waitFor("the leftover retry topics' events that succeed", async () => (await rows()).length === 2, { timeoutMs: 60_000 });
+  expect((await rows()).map((r) => [r.n, r.attempt, r.event_id])).toEqual([
+    [1, 3, `${topic}-1`],
+    [3, 2, `${topic}-3`],
+  ]);
+  // Past the handler's one delay, the failing one is dead-lettered to the source's dead letter topic.
+  const [letter] = await readRecords(kafka(), `${topic}.dlt`, 1);
+  expect([header(letter!, "ferry-event-id"), header(letter!, "ferry-reason"), header(letter!, "ferry-attempts")]).toEqual([
+    `${topic}-2`,
+    "retry-topics-exhausted",
+    "3",
+  ]);
+  expect(
+    worker.logs
+      .filter((l) => l.msg === "retry:leftover-topics")
+      .map((l) => [l.handler, l.topics])
+      .sort(),
+  ).toEqual([
+    ["in-place", [leftovers[1]]],
+    ["shortened", [leftovers[0]]],
+  ]);
   worker.proc.kill("SIGTERM");
   expect(await worker.exited).toBe(0);
   await sql.unsafe(`drop table ${table}`);
