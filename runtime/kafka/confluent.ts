@@ -64,6 +64,10 @@ async function createProducer(kafka: KafkaJSTypes.Kafka): Promise<ProducerPort> 
     "enable.idempotence": true,
     acks: -1,
     "linger.ms": 5,
+    // How long a topic the brokers do not know counts as "still propagating" before a send to it is
+    // refused (librdkafka's default, 30 s, held the outbox relay's pipeline that long for one missing
+    // topic). A topic created moments ago and refused anyway is tried again: its events wait, none is lost.
+    "topic.metadata.propagation.max.ms": 5_000,
   } as never);
   await producer.connect();
   return {

@@ -104,7 +104,7 @@ function startRelay() {
   const seen = { refused: [] as Array<EngineEventMap["outbox:refused"]>, waiting: [] as Array<EngineEventMap["outbox:waiting"]> };
   events.on("outbox:refused", (e) => seen.refused.push(e));
   events.on("outbox:waiting", (e) => seen.waiting.push(e));
-  // A 3 s idle time for the turn: Kafka's 30 s wait on a missing topic outlasts it ten times, and the
+  // A 3 s idle time for the turn: Kafka's 5 s wait on a missing topic outlasts it, and the
   // relay keeps its turn (no connection failure among the waits) only by speaking on its session.
   const relay = createOutboxRelay({ sql, producer: kafka.producer, log, events, settings: { batchSize: 100, pollIntervalMs: 60_000, turnIdleMs: 3_000 } });
   return { relay, seen };
@@ -167,7 +167,7 @@ test("a topic Kafka does not know holds its own events only; they go out in orde
         ],
       }));
     await apply(handler, unit(0), relay);
-    // The other topic's events go out at once, long before librdkafka gives up on the absent one (30 s).
+    // The other topic's events go out at once, before librdkafka gives up on the absent one (5 s).
     const startedAt = Date.now();
     await waitFor("the flowing topic's rows sent", async () => (await rowsOf(handler)).filter((r) => r.topic === flowing).every((r) => r.sent), {
       timeoutMs: 10_000,
