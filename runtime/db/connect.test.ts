@@ -48,3 +48,49 @@ test.skipIf(!url)(
   },
   120_000,
 );
+
+// postgres.js, a transaction whose connection the server ended: its next query moved the connection
+// out of the closed queue into the full one, and the queries after it waited for a drain that never
+// came. They never settled (a unit of work waited for its deadline) and the pool lost the connection
+// for good: with one connection, every later query hung. patches/postgres@3.4.9.patch rejects them.
+test.skipIf(!url)(
+  "a transaction whose connection is terminated fails its next queries at once, and the pool gets its connection back",
+  async () => {
+    const pool = connectDatabase(url!, { poolSize: 1 });
+    const killer = connectDatabase(url!, { poolSize: 1 });
+    const failed: string[] = [];
+    // The transaction's promise fails as soon as the close reaches the driver; its function goes on.
+    let inner: Promise<unknown> = Promise.resolve();
+    const settled = (q: Promise<unknown>) =>
+      q.then(
+        () => failed.push("none"),
+        (e: { code?: string }) => failed.push(e.code ?? "?"),
+      );
+    try {
+      const outcome = await pool
+        .begin((tx) => {
+          inner = (async () => {
+            const [backend] = await tx<{ pid: number }[]>`select pg_backend_pid() as pid`;
+            await killer`select pg_terminate_backend(${backend!.pid})`;
+            await Bun.sleep(300); // the close reaches the driver
+            await Promise.all([settled(tx`select ${"x".repeat(2_000)}::text as padding`), settled(tx`select 1 as one`)]);
+          })();
+          return inner;
+        })
+        .then(
+          () => "committed",
+          (e: { code?: string }) => e.code,
+        );
+      expect(outcome).toMatch(/CONNECTION_CLOSED|57P01/);
+      await Promise.race([inner.catch(() => undefined), Bun.sleep(5_000)]);
+      expect(failed).toEqual(["CONNECTION_CLOSED", "CONNECTION_CLOSED"]);
+      // The only connection of the pool is usable again (it reconnects).
+      const answer = await Promise.race([pool<{ one: number }[]>`select 1 as one`.then(([row]) => row!.one), Bun.sleep(5_000).then(() => "hung")]);
+      expect(answer).toBe(1);
+    } finally {
+      await killer.end();
+      await pool.end({ timeout: 1 });
+    }
+  },
+  30_000,
+);
