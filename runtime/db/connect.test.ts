@@ -94,3 +94,32 @@ test.skipIf(!url)(
   },
   30_000,
 );
+
+// The same for a reserved connection (the outbox relay's turn): a query queued behind a full pipeline
+// when the server ended the session waited for good.
+test.skipIf(!url)(
+  "a reserved connection terminated with queries queued fails them all at once",
+  async () => {
+    const pool = connectDatabase(url!, { poolSize: 2 });
+    const killer = connectDatabase(url!, { poolSize: 1 });
+    try {
+      const conn = await pool.reserve();
+      const [backend] = await conn<{ pid: number }[]>`select pg_backend_pid() as pid`;
+      await killer`select pg_terminate_backend(${backend!.pid})`;
+      // Statements never seen before are described first: the first fills the pipeline, the second queues.
+      const outcomes = ["first", "second"].map((name) =>
+        conn`select ${name}::text as name, ${Date.now()}::bigint as at`.then(
+          () => "answered",
+          (e: { code?: string }) => e.code ?? "?",
+        ),
+      );
+      const settled = await Promise.race([Promise.all(outcomes), Bun.sleep(5_000).then(() => ["hung"])]);
+      expect(settled).toEqual([expect.stringMatching(/CONNECTION_CLOSED|57P01|ECONNRESET/), expect.stringMatching(/CONNECTION_CLOSED|57P01|ECONNRESET/)]);
+      conn.release();
+    } finally {
+      await killer.end();
+      await pool.end({ timeout: 1 });
+    }
+  },
+  30_000,
+);
