@@ -124,7 +124,7 @@ export function createOutboxRelay(deps: {
     try {
       if (await takeRelayTurn(conn, settings.turnIdleMs)) {
         // Alive, the relay speaks on its turn's session while it waits on Kafka (a missing topic is
-        // reported after 30 s, a broker outage lasts longer): only a frozen or cut-off one goes silent.
+        // reported after 5 s, a broker outage lasts longer): only a frozen or cut-off one goes silent.
         heartbeat = setInterval(() => void keepRelayTurn(conn).catch(() => undefined), settings.turnIdleMs / 3);
         heartbeat.unref?.();
         return (turn = conn);
