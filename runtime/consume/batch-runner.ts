@@ -10,7 +10,7 @@ import type { AvroDecoding } from "../registry/handler-avro.ts";
 import { duePrefix, headSightings } from "../retry/due.ts";
 import { dueAtOf } from "../retry/envelope.ts";
 import { prepareRetryRecord } from "../retry/prepare-retry.ts";
-import { type RetryTopic, retryTopicsOf } from "../retry/topics.ts";
+import type { RetryTopic } from "../retry/topics.ts";
 import type { SettledResult } from "./move-past.ts";
 import { type FailureFields, failureFields, newPartitionState, type PartitionState } from "./partition-state.ts";
 import { prepareRecord } from "./prepare.ts";
@@ -46,8 +46,8 @@ export interface BatchRunnerDeps {
   outbox?: BatchDeps["outbox"];
   /** Contention backoffs: a real timer unless handed in (ferry/testing's fake clock). */
   sleep?: BatchDeps["sleep"];
-  /** Retry topics no longer among the handler's stages, still read (retry/topics.ts `leftoverRetryTopics`). */
-  leftoverRetryTopics?: RetryTopic[];
+  /** Every retry topic the worker reads for this handler: its stages and any leftovers (retry/topics.ts). */
+  retryTopics: readonly RetryTopic[];
 }
 
 /**
@@ -61,7 +61,7 @@ export function createBatchRunner(deps: BatchRunnerDeps): (batch: PartitionBatch
   const lastOffsetPlusOne = (batch: PartitionBatch) => (BigInt(batch.records[batch.records.length - 1]!.offset) + 1n).toString();
 
   // Retry topics this handler consumes besides its own: their records run only when due.
-  const retryStages = new Map([...retryTopicsOf(handler), ...(deps.leftoverRetryTopics ?? [])].map((t) => [t.topic, t]));
+  const retryStages = new Map(deps.retryTopics.map((t) => [t.topic, t]));
   const sighted = headSightings();
 
   return async (whole) => {

@@ -89,8 +89,8 @@ export function createHandlerWorker(deps: {
   if (settings.faultInject) log.warn("faults:armed", { points: settings.faultInject });
   const abort = new AbortController();
   // Retry topics (`retry: { mode: "topics" }`): consumed in the handler's own group, beside its topics.
-  const leftovers = deps.leftoverRetryTopics ?? [];
-  const topics = [...handler.topics, ...[...retryTopicsOf(handler), ...leftovers].map((t) => t.topic)];
+  const retryTopics = [...retryTopicsOf(handler), ...(deps.leftoverRetryTopics ?? [])];
+  const topics = [...handler.topics, ...retryTopics.map((t) => t.topic)];
   // The failure policy's memory and PostgreSQL's offset, per assigned partition.
   const partitions = new Map<string, PartitionState>();
   const emit: EngineEvents["emit"] = (name, payload) => deps.events?.emit(name, payload);
@@ -194,7 +194,7 @@ export function createHandlerWorker(deps: {
     ...(faults ? { faults } : {}),
     ...(deps.outbox ? { outbox: deps.outbox } : {}),
     contention: contentionMode,
-    leftoverRetryTopics: leftovers,
+    retryTopics,
   });
 
   const stalledNow = () =>

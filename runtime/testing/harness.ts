@@ -6,6 +6,7 @@
  * records come from the test, and dead letters are kept instead of produced. Backoffs run on a
  * fake clock: a test with five retries takes no longer than one without.
  */
+import { retryTopicsOf } from "../retry/topics.ts";
 import path from "node:path";
 import type { Sql } from "postgres";
 import type { AvroType } from "../avro/parse-schema.ts";
@@ -193,6 +194,7 @@ function assemble({ loaded, reader, db, config, log, logs, outbox, maxWaits }: H
 
   const runBatch = createBatchRunner({
     handler,
+    retryTopics: retryTopicsOf(handler),
     groupId,
     sql: db.sql,
     producer,

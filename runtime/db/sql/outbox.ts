@@ -48,8 +48,9 @@ export function notifyOutbox(tx: TransactionSql): Promise<unknown> {
  * A process frozen (SIGSTOP, a stalled VM) or cut off while holding it keeps its connection open,
  * and with it the lock, as far as PostgreSQL knows: every relay would wait for good. So the turn's
  * session ends once it sends no statement for `idleMs` (idle_session_timeout, PostgreSQL 14+;
- * older servers keep the lock until the connection ends). A live relay that waits that long on
- * Kafka loses the turn and takes it again: its unmarked rows go out again with the same ids.
+ * older servers keep the lock until the connection ends). A live relay keeps it while it waits on
+ * Kafka by speaking on the session (keepRelayTurn); should it lose it anyway, its unmarked rows go
+ * out again with the same ids.
  */
 export async function takeRelayTurn(conn: Sql, idleMs: number): Promise<boolean> {
   const [row] = await run(conn<{ locked: boolean }[]>`select pg_try_advisory_lock(${RELAY_LOCK_KEY}) as locked,
