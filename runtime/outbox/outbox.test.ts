@@ -11,6 +11,7 @@ import { PublishError } from "../errors.ts";
 import type { BatchContext, EventMeta, HandlerContext } from "../handlers/contract.ts";
 import { validateHandlerModule, type LoadedHandler } from "../handlers/validate.ts";
 import { applyUnit } from "../inbox/unit-of-work.ts";
+import type { ProducerPort } from "../kafka/port.ts";
 import { createLogger } from "../log/logger.ts";
 import { testSql } from "../../tests/support/db.ts";
 import { eventMeta } from "../../tests/support/events.ts";
@@ -282,6 +283,50 @@ test("a relay's turn held by a session that goes silent (a frozen replica) is lo
   } finally {
     frozen.release();
     other.release();
+  }
+});
+
+test("a relay whose send Kafka never answers stops keeping its turn: another relay sends the rows; the send is given up later", async () => {
+  const handler = handlerOf("unanswered", async (v, ctx) => {
+    await ctx.publish(target, { n: v.n }, { key: `key-${v.n}` });
+  });
+  for (let n = 0; n < 5; n++) expect((await apply(handler, [{ id: `u${n}-${run}`, n }])).ok).toBe(true);
+  const lines: string[] = [];
+  const stuckLog = createLogger({ level: "debug", sink: (line) => lines.push(line) });
+  const logged = (msg: string) => lines.some((l) => JSON.parse(l).msg === msg);
+  let answered = 0;
+  const silent: ProducerPort = { send: () => new Promise(() => answered++), stop: async () => {} };
+  const settings = { batchSize: 100, pollIntervalMs: 200, turnIdleMs: 1_000 };
+  const stuck = createOutboxRelay({
+    sql,
+    producer: silent,
+    log: stuckLog,
+    events: createEngineEvents(),
+    settings,
+    timing: { stallMs: 1_500, unansweredMs: 6_000 },
+  });
+  const producer = await kafka.kafka.producer();
+  const other = createOutboxRelay({ sql, producer, log, events: createEngineEvents(), settings });
+  const unsent = async () =>
+    (await sql<{ n: number }[]>`select count(*)::int as n from ferry_outbox where handler = ${handler.name} and sent_at is null`)[0]!.n;
+  try {
+    await stuck.start();
+    const started = Date.now();
+    while (answered === 0 && Date.now() - started < 5_000) await Bun.sleep(20);
+    expect(answered).toBeGreaterThan(0);
+    await other.start();
+    // Stalled after 1.5 s, its session silent for 1 s more: then the other relay takes the turn and sends.
+    while ((await unsent()) > 0 && Date.now() - started < 5_500) await Bun.sleep(50);
+    expect(await unsent()).toBe(0);
+    expect(logged("outbox:stalled")).toBe(true);
+    // At 6 s the stuck relay gives its send up and waits like any failed send, with the turn given up.
+    while (!logged("outbox:waiting") && Date.now() - started < 10_000) await Bun.sleep(50);
+    const waiting = lines.map((l) => JSON.parse(l)).find((l) => l.msg === "outbox:waiting");
+    expect(waiting).toMatchObject({ errorCode: "unanswered" });
+  } finally {
+    await stuck.stop(1_000);
+    await other.stop();
+    await producer.stop();
   }
 });
 

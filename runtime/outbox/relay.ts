@@ -6,9 +6,14 @@
  * commits a publish (and on PostgreSQL NOTIFY from other replicas), and polls as a fallback.
  *
  * Sends are pipelined: the next rows are read and handed to the producer while earlier sends wait
- * for Kafka's acknowledgement (up to `SENDS_IN_FLIGHT`). The producer keeps the order of its
- * produce calls per partition (idempotence), so the order holds; a failed send stops the pipeline,
- * and its rows go out again, after later ones that had succeeded (the documented exception).
+ * for Kafka's acknowledgement (up to `ROUNDS_IN_FLIGHT` reads' worth of rows); acknowledged rows are
+ * marked sent in coalesced statements (marks.ts). The producer keeps the order of its produce calls
+ * per partition (idempotence), so the order holds; a failed send stops the pipeline, and its rows go
+ * out again, after later ones that had succeeded (the documented exception).
+ *
+ * A relay holding the turn must move: while sends or marks are outstanding and none settled for
+ * `stallMs`, it stops speaking on the turn's session (PostgreSQL ends it after the idle time, and
+ * another relay takes over), and a send Kafka never answers is given up after `unansweredMs`.
  *
  * A read's rows go out in one producer call per topic, so a refusal names its topic. The failure
  * policy judges each refusal (refusals.ts): a record Kafka refuses for what it is is set aside,
@@ -21,17 +26,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { ReservedSql, Sql } from "postgres";
 import { translateDatabaseError } from "../db/errors.ts";
-import {
-  giveUpRelayTurn,
-  keepRelayTurn,
-  markSent,
-  OUTBOX_CHANNEL,
-  type OutboxBacklog,
-  outboxBacklog,
-  readUnsent,
-  takeRelayTurn,
-  type UnsentRow,
-} from "../db/sql/outbox.ts";
+import { markSent, OUTBOX_CHANNEL, type OutboxBacklog, outboxBacklog, readUnsent, type UnsentRow } from "../db/sql/outbox.ts";
 import type { EngineEvents } from "../engine-events.ts";
 import { coerceError, KafkaError } from "../errors.ts";
 import { waitDelay } from "../failure/policy.ts";
@@ -41,14 +36,27 @@ import type { ProducerPort } from "../kafka/port.ts";
 import type { Logger } from "../log/logger.ts";
 import { finishedWithin } from "../finished-within.ts";
 import { describeSend, isolateRefused, type IsolationDeps, type IsolationStop, judgeSend, toRecord } from "./refusals.ts";
+import { createMarkQueue } from "./marks.ts";
 import { createTopicHolds } from "./topic-holds.ts";
+import { createRelayTurn } from "./turn.ts";
 
 /** How long a relay waits when another replica holds the turn before it asks again. */
 const TURN_TAKEN_BACKOFF_MS = 100;
 /** How long an idle relay keeps the turn (and its connection) for the next commit. */
 const TURN_LINGER_MS = 1_000;
-/** Sends awaiting Kafka's acknowledgement at once: reading and marking overlap the acks=all round trip. */
-const SENDS_IN_FLIGHT = 4;
+/** Rows handed to the producer and not yet acknowledged: at most this many reads' worth (`batchSize` each). */
+const ROUNDS_IN_FLIGHT = 4;
+/** And at most this many producer calls: under a trickle each commit's few rows are a send of their own. */
+const SENDS_IN_FLIGHT = 64;
+
+export interface RelayTiming {
+  /** Sends or marks outstanding and none settled for this long: the relay stops keeping its turn alive. */
+  stallMs: number;
+  /** A send Kafka has not answered after this long counts as failed (librdkafka's own message timeout is 300 s). */
+  unansweredMs: number;
+}
+
+const defaultTiming = (turnIdleMs: number): RelayTiming => ({ stallMs: Math.max(10_000, 2 * turnIdleMs), unansweredMs: 330_000 });
 
 export interface RelaySettings {
   /** Rows per read and per send; up to `SENDS_IN_FLIGHT` sends are under way at once. */
@@ -80,8 +88,10 @@ export function createOutboxRelay(deps: {
   events: EngineEvents;
   settings: RelaySettings;
   faults?: FaultInjector;
+  timing?: RelayTiming;
 }): OutboxRelay {
   const { sql, producer, events, settings, faults } = deps;
+  const timing = deps.timing ?? defaultTiming(settings.turnIdleMs);
   const log = deps.log.child({ component: "outbox-relay" });
   let stopped = false;
   let pending = true;
@@ -89,15 +99,22 @@ export function createOutboxRelay(deps: {
   let loop: Promise<void> | undefined;
   let unlisten: (() => Promise<void>) | undefined;
   const stopping = new AbortController();
-  /** The connection holding the relay's turn, while this relay has it. */
-  let turn: ReservedSql | undefined;
-  let heartbeat: ReturnType<typeof setInterval> | undefined;
-  /** Sends awaiting their acknowledgement and mark, oldest first, and the rows they carry. */
+  /** Sends awaiting their acknowledgement, oldest first. */
   const inFlight: Array<Promise<void>> = [];
+  let rowsInFlight = 0;
+  /** Rows handed to the producer and not yet marked sent: no read may return them again. */
   const sending = new Set<string>();
   /** Failures of sends (one topic's rows each) or their marks (no rows) since the pipeline last drained. */
   const failures: Array<{ error: Error; rows: UnsentRow[] }> = [];
   const holds = createTopicHolds();
+  const turn = createRelayTurn({
+    sql,
+    idleMs: settings.turnIdleMs,
+    stallMs: timing.stallMs,
+    log,
+    outstanding: () => (inFlight.length === 0 && marks.idle() ? undefined : { sendsInFlight: inFlight.length, rowsInFlight, marking: !marks.idle() }),
+  });
+  const progressed = () => turn.progressed();
 
   const wake = () => {
     pending = true;
@@ -118,60 +135,61 @@ export function createOutboxRelay(deps: {
       stopping.signal.addEventListener("abort", done, { once: true });
     });
 
-  const takeTurn = async (): Promise<ReservedSql | undefined> => {
-    if (turn) return turn;
-    const conn = await sql.reserve();
-    try {
-      if (await takeRelayTurn(conn, settings.turnIdleMs)) {
-        // Alive, the relay speaks on its turn's session while it waits on Kafka (a missing topic is
-        // reported after 5 s, a broker outage lasts longer): only a frozen or cut-off one goes silent.
-        heartbeat = setInterval(() => void keepRelayTurn(conn).catch(() => undefined), settings.turnIdleMs / 3);
-        heartbeat.unref?.();
-        return (turn = conn);
-      }
-    } catch (e) {
-      conn.release();
-      throw e;
-    }
-    conn.release();
-    return undefined;
-  };
-
   /** Gives the turn up with nothing in flight, so the next relay (here or elsewhere) starts after the last send. */
   const giveUpTurn = async () => {
-    const conn = turn;
-    turn = undefined;
-    clearInterval(heartbeat);
-    if (!conn) return;
-    // A connection that cannot unlock is broken: it holds no lock once it is gone.
-    await giveUpRelayTurn(conn).catch((e: unknown) => log.debug("outbox:unlock-failed", { error: coerceError(e) }));
-    conn.release();
+    await marks.settled();
+    await turn.giveUp();
   };
 
-  const drain = () => Promise.allSettled(inFlight);
+  /** Marks on the turn's connection (the pool's may all be busy with handlers' units of work). */
+  const marks = createMarkQueue({
+    mark: markSent,
+    marked(ids, markMs) {
+      for (const id of ids) sending.delete(id);
+      progressed();
+      log.debug("outbox:marked", { events: ids.length, markMs });
+      // The last mark settled while the loop idles: it looks once more, and gives the turn up if nothing is left.
+      if (inFlight.length === 0) nudge?.();
+    },
+    failed(error, ids) {
+      for (const id of ids) sending.delete(id);
+      failures.push({ error: coerceError(translateDatabaseError(error)), rows: [] });
+      nudge?.();
+    },
+  });
 
-  /** Kafka acknowledged these rows (sent at `startedAt`): marks them sent on the turn's connection and reports them. */
-  const acknowledged = async (conn: Sql, rows: UnsentRow[], startedAt: number) => {
-    const ackedAt = Date.now();
-    faults?.("outbox-sent");
-    // On the turn's connection: the pool's may all be busy with handlers' units of work.
-    await markSent(
-      conn,
-      rows.map((r) => r.id),
-    );
+  const drain = async () => {
+    await Promise.allSettled(inFlight);
+    await marks.settled();
+  };
+
+  /** Kafka acknowledged these rows (handed over at `startedAt`): reported now, marked by the next mark. */
+  const reportSent = (rows: UnsentRow[], startedAt: number, ackedAt: number) => {
     log.debug("outbox:sent", {
       events: rows.length,
       // Publish (database clock) → handed to the producer: the commit and the relay's read.
       queuedMs: Math.max(0, startedAt - rows[0]!.created_ms),
       sendMs: ackedAt - startedAt,
-      markMs: Date.now() - ackedAt,
     });
     events.emit("outbox:sent", {
       events: rows.length,
       sendMs: ackedAt - startedAt,
-      // From the row's transaction to Kafka's acknowledgement, database and local clocks alike.
+      // From the publish to Kafka's acknowledgement, database and local clocks alike.
       latenciesMs: rows.map((r) => Math.max(0, ackedAt - r.created_ms)),
     });
+  };
+
+  /** Rows narrowed down one by one (refusals.ts): marked before the isolation goes on. */
+  const acknowledged = async (conn: Sql, rows: UnsentRow[], startedAt: number) => {
+    const ackedAt = Date.now();
+    faults?.("outbox-sent");
+    await markSent(
+      conn,
+      rows.map((r) => r.id),
+      rows.map(() => ackedAt),
+    );
+    progressed();
+    reportSent(rows, startedAt, ackedAt);
   };
 
   /** Kafka took rows of this topic: a hold on it ends. */
@@ -182,23 +200,30 @@ export function createOutboxRelay(deps: {
 
   /** One topic's rows of a read: marked as soon as Kafka took them, whatever becomes of the other topics'. */
   const sendTopic = async (conn: Sql, rows: UnsentRow[], startedAt: number) => {
+    const ids = rows.map((r) => r.id);
     try {
-      await producer.send(rows.map(toRecord));
+      if (!(await finishedWithin(producer.send(rows.map(toRecord)), timing.unansweredMs))) {
+        // Left to the producer: should it still deliver them, they are technical duplicates of the re-send.
+        throw new KafkaError(`${describeSend(rows)}: Kafka did not answer in ${timing.unansweredMs} ms`, { code: "unanswered", retriable: true });
+      }
     } catch (e) {
+      for (const id of ids) sending.delete(id);
       failures.push({ error: asKafkaError(e, describeSend(rows)), rows });
       return;
     }
+    const ackedAt = Date.now();
+    progressed();
     accepted(rows[0]!.topic);
-    try {
-      await acknowledged(conn, rows, startedAt);
-    } catch (e) {
-      failures.push({ error: coerceError(translateDatabaseError(e)), rows: [] });
-    }
+    faults?.("outbox-sent");
+    reportSent(rows, startedAt, ackedAt);
+    marks.add(conn, ids, ackedAt);
   };
 
   const send = (conn: ReservedSql, rows: UnsentRow[]) => {
-    const ids = rows.map((r) => r.id);
-    for (const id of ids) sending.add(id);
+    // The stall clock starts with the first of the outstanding sends, not at the last settled one.
+    if (inFlight.length === 0 && marks.idle()) progressed();
+    for (const r of rows) sending.add(r.id);
+    rowsInFlight += rows.length;
     const startedAt = Date.now();
     // One producer call per topic, started in id order: a topic Kafka refuses fails its own rows only.
     const topics = [...Map.groupBy(rows, (r) => r.topic).values()];
@@ -206,25 +231,27 @@ export function createOutboxRelay(deps: {
     const sent = Promise.all(topics.map((t) => sendTopic(conn, t, startedAt)))
       .then(() => undefined)
       .finally(() => {
-        for (const id of ids) sending.delete(id);
+        rowsInFlight -= rows.length;
         inFlight.splice(inFlight.indexOf(sent), 1);
-        // The last send settled while the loop idles: it looks once more, and gives the turn up if nothing is left.
-        if (inFlight.length === 0) nudge?.();
+        if (inFlight.length === 0 && marks.idle()) nudge?.();
       });
     inFlight.push(sent);
   };
 
   /** One read: how many rows it handed to the producer (0: nothing new to send), or null when it is another replica's turn. */
   const round = async (): Promise<number | null> => {
-    const conn = await takeTurn();
+    const conn = await turn.take();
     if (!conn) return null;
+    // A stuck relay reads nothing more: its turn's session falls silent and lapses.
+    if (turn.stuck()) return 0;
     // Failed sends are judged first (run): no new read may overtake their rows.
     if (failures.length > 0) return 0;
     const excluded = holds.excluded(Date.now());
     const rows = await readUnsent(conn, settings.batchSize, [...sending], excluded);
     if (rows.length < settings.batchSize) holds.emptied(excluded, new Set(rows.map((r) => r.topic)));
     if (rows.length > 0) send(conn, rows);
-    while (inFlight.length >= SENDS_IN_FLIGHT && failures.length === 0) await Promise.race(inFlight);
+    const full = () => inFlight.length >= SENDS_IN_FLIGHT || rowsInFlight >= ROUNDS_IN_FLIGHT * settings.batchSize;
+    while (full() && failures.length === 0) await Promise.race(inFlight);
     return rows.length;
   };
 
@@ -234,6 +261,7 @@ export function createOutboxRelay(deps: {
    */
   const settleFailures = async (): Promise<Error | undefined> => {
     const failed = failures.splice(0).sort((a, b) => compareIds(a.rows[0]?.id, b.rows[0]?.id));
+    const conn = turn.current();
     try {
       for (const { error, rows } of failed) {
         const decision = judgeSend(error, rows);
@@ -241,7 +269,7 @@ export function createOutboxRelay(deps: {
         let stop: IsolationStop | undefined = { kind: "wait", error, rows };
         if (decision.kind === "hold-topic") stop = { kind: decision.kind, error, rows };
         // Narrowed down on the turn's connection (sends only happen with the turn; without it, another relay reads them).
-        else if ((decision.kind === "bisect" || decision.kind === "dead-letter") && turn) stop = await isolateRefused(isolation(turn), rows, error);
+        else if ((decision.kind === "bisect" || decision.kind === "dead-letter") && conn) stop = await isolateRefused(isolation(conn), rows, error);
         if (stop?.kind === "wait") return stop.error;
         if (stop?.kind === "hold-topic") hold(stop);
         else accepted(rows[0]!.topic);
@@ -316,7 +344,7 @@ export function createOutboxRelay(deps: {
         continue;
       }
       if (sent === settings.batchSize || pending) continue;
-      if (inFlight.length === 0 && turn) {
+      if (inFlight.length === 0 && marks.idle() && turn.current()) {
         // Kept a moment: under a trickle of commits, asking for the turn again at each one was two
         // more round trips before every send. Then it goes back, so a deployment that never
         // publishes holds no connection.

@@ -106,9 +106,15 @@ export function readUnsent(
     order by o.id limit ${limit}`);
 }
 
-export function markSent(sql: Sql, ids: string[]): Promise<unknown> {
-  // clock_timestamp(): after Kafka acknowledged them, not when the relay's transaction began.
-  return run(sql`update ferry_outbox set sent_at = clock_timestamp() where id = any(${ids}::bigint[])`);
+/**
+ * Rows Kafka acknowledged, each at its `ackedAtMs` (the relay's clock, milliseconds since the
+ * epoch): sent_at says when Kafka took the row, not when the mark got its turn on the connection.
+ * A row another relay marked first keeps its time.
+ */
+export function markSent(sql: Sql, ids: readonly string[], ackedAtMs: readonly number[]): Promise<unknown> {
+  return run(sql`update ferry_outbox o set sent_at = to_timestamp(a.ms / 1000.0)
+    from unnest(${ids as string[]}::bigint[], ${ackedAtMs as number[]}::float8[]) as a(id, ms)
+    where o.id = a.id and o.sent_at is null`);
 }
 
 /** Sets a row Kafka refused for what it is aside: never read again, kept (not pruned) with Kafka's reason. */
