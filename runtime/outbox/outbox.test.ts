@@ -280,6 +280,7 @@ test("a relay's turn held by a session that goes silent (a frozen replica) is lo
     await expect(frozen`select 1`).rejects.toThrow();
     await giveUpRelayTurn(other);
     expect((await other`show idle_session_timeout`)[0]!.idle_session_timeout).toBe("0");
+    expect((await other`show plan_cache_mode`)[0]!.plan_cache_mode).toBe("auto");
   } finally {
     frozen.release();
     other.release();
