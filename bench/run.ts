@@ -58,7 +58,8 @@ const defaults = {
   concurrency: Number(args.concurrency ?? v.getDefault(settingsSchema.entries.FERRY_PARTITION_CONCURRENCY)),
 };
 
-const facts = provenance();
+// A binary the run does not build names its own commit.
+const facts = provenance(args.binary ?? (args["no-build"] ? "dist/ferry" : undefined));
 const batchTables = Array.from({ length: rounds }, (_, i) => `effects_batch_${i + 1}`);
 const ctx = await setUp({
   build: !args["no-build"],

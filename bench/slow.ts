@@ -48,7 +48,7 @@ const perPartition = Number(args["per-partition"]);
 const partitions = Number(args.partitions);
 const customers = Number(args.customers);
 
-const facts = provenance();
+const facts = provenance(args.binary ?? (args["no-build"] ? "dist/ferry" : undefined));
 const allVariants = [
   { name: "slow_serial", label: "partition-serial", options: "" },
   { name: "slow_keyed", label: `key-level concurrency ${perPartition}`, options: `concurrency: { perPartition: ${perPartition}, order: "key" },` },

@@ -44,12 +44,26 @@ function commandLine(): string {
   return [...env, "bun", script, ...process.argv.slice(2)].map((a, i) => (i < env.length ? a : quote(a))).join(" ");
 }
 
-/** Taken when a run starts; `loadBefore` is the load average at that moment. */
-export function provenance(): Provenance {
+/**
+ * The commit a ready-made binary was built at, from `ferry --version` ("commit 38b18096fd73-dirty"):
+ * with --no-build or --binary the checkout's HEAD says nothing about what ran.
+ */
+function builtAt(binary: string): { commit: string; dirty: boolean } | undefined {
+  const r = Bun.spawnSync([path.resolve(root, binary), "--version"], { stdout: "pipe", stderr: "pipe" });
+  const m = r.exitCode === 0 ? /commit ([0-9a-f]{7,40})(-dirty)?/.exec(r.stdout.toString()) : null;
+  return m ? { commit: m[1]!.slice(0, 7), dirty: m[2] !== undefined } : undefined;
+}
+
+/**
+ * Taken when a run starts; `loadBefore` is the load average at that moment. `binary`: the ferry
+ * binary the run uses as it is (not built by the run), whose own commit is the one to name.
+ */
+export function provenance(binary?: string): Provenance {
+  const built = binary ? builtAt(binary) : undefined;
   return {
-    commit: git("rev-parse", "--short", "HEAD") || "unknown",
+    commit: built?.commit ?? (git("rev-parse", "--short", "HEAD") || "unknown"),
     // Untracked files count: a new source file changes what is built.
-    dirty: git("status", "--porcelain") !== "",
+    dirty: built?.dirty ?? git("status", "--porcelain") !== "",
     startedAt: new Date(),
     ...machine(),
     loadBefore: loadAverage(),
