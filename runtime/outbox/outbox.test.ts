@@ -143,6 +143,27 @@ describe("ctx.publish", () => {
     expect(!refused.ok && refused.failure.error.message).toContain("pass the item's event, ctx.publish(topic, value, { event: item.event })");
   });
 
+  test("a fan-out larger than a chunk is written in several statements, in the order published, all in the call's transaction", async () => {
+    // 20 events of 900 KB (over WRITE_CHUNK's 16 MiB), then 12,000 small ones (over its 10,000 rows).
+    const big = "x".repeat(900_000);
+    const handler = handlerOf("fan-out", async (v, ctx) => {
+      for (let i = 0; i < 20; i++) await ctx.publish(`${target}-text`, big, { key: `big-${i}` });
+      for (let i = 0; i < 12_000; i++) void ctx.publish(`${target}-text`, `small-${i}`);
+      if (v.fail) throw new Error("fails after publishing");
+    });
+    expect((await apply(handler, [{ id: `fan-fail-${run}`, n: 1, fail: true }])).ok).toBe(false);
+    expect((await rowsOf(handler)).length).toBe(0);
+    expect((await apply(handler, [{ id: `fan-${run}`, n: 1 }])).ok).toBe(true);
+    const rows = await sql<{ event_id: string; bytes: number }[]>`
+      select event_id, octet_length(value) as bytes from ferry_outbox where handler = ${handler.name} order by id`;
+    expect(rows.length).toBe(12_020);
+    const groupId = `g.${handler.name}`;
+    expect(rows.map((r) => r.event_id)).toEqual(rows.map((_, position) => outboxEventId({ groupId, sourceEventId: `fan-${run}`, position })));
+    expect(rows.slice(0, 20).every((r) => r.bytes === 900_000)).toBe(true);
+    // Not for the relay tests below to send.
+    await sql`delete from ferry_outbox where handler = ${handler.name}`;
+  });
+
   test("a failed call publishes nothing: its rows roll back with its effects", async () => {
     const handler = handlerOf("failing", async (v, ctx) => {
       await ctx.publish(target, { n: v.n });

@@ -10,7 +10,7 @@ import { eventMeta } from "../../tests/support/events.ts";
 import { PublishError } from "../errors.ts";
 import type { LoadedHandler } from "../handlers/validate.ts";
 import { plainEncoder } from "./encode.ts";
-import { createOutboxWriter } from "./writer.ts";
+import { createOutboxWriter, WRITE_CHUNK } from "./writer.ts";
 
 const event = eventMeta("e-1", 7);
 const handler = { name: "invoices" } as LoadedHandler;
@@ -71,5 +71,53 @@ describe("ctx.publish refuses at the call", () => {
     const error = refusal(() => publishing.publish("invoice-requested", { n: 2 }, undefined, event));
     expect((error as PublishError).code).toBe("publish-after-return");
     expect((error as PublishError).message).toContain("after the handler's call returned and its transaction ended");
+  });
+});
+
+describe("writing what was published", () => {
+  /** A transaction that records the outbox inserts it is given (their row counts) and answers at once, or fails them. */
+  function recordingTx(fail = false) {
+    const inserts: number[] = [];
+    const tx = (strings: TemplateStringsArray, ...values: unknown[]) => ({
+      execute: () => {
+        if (strings[0]!.includes("insert into ferry_outbox")) {
+          inserts.push((values[0] as unknown[]).length);
+          if (fail) return Promise.reject(new Error("the insert failed"));
+        }
+        return Promise.resolve([]);
+      },
+    });
+    return { inserts, tx: tx as unknown as TransactionSql };
+  }
+  const writerFor = (tx: TransactionSql) =>
+    createOutboxWriter({
+      eventIdHeader: "event-id",
+      encoders: new Map([["invoices", new Map([["invoice-requested", plainEncoder("string", "invoice-requested")]])]]),
+      wake: () => {},
+    }).open(tx, handler, "group.invoices");
+
+  test("a call's publishes go in one statement, unless they pass WRITE_CHUNK's rows or bytes: then in statements as they pass it", async () => {
+    const { inserts, tx } = recordingTx();
+    const outbox = writerFor(tx);
+    for (let i = 0; i < 1_000; i++) await outbox.publish("invoice-requested", `small-${i}`, undefined, event);
+    expect(await outbox.settle()).toBe(1_000);
+    expect(inserts).toEqual([1_000]);
+
+    const chunked = recordingTx();
+    const fanOut = writerFor(chunked.tx);
+    for (let i = 0; i < WRITE_CHUNK.rows + 5; i++) void fanOut.publish("invoice-requested", `n-${i}`, undefined, event);
+    // 20 values of 900 KB: the 19th passes 16 MiB.
+    for (let i = 0; i < 20; i++) await fanOut.publish("invoice-requested", "x".repeat(900_000), undefined, event);
+    expect(await fanOut.settle()).toBe(WRITE_CHUNK.rows + 25);
+    expect(chunked.inserts).toEqual([WRITE_CHUNK.rows, 5 + 19, 1]);
+  });
+
+  test("a chunk's failure fails the publish that passed it and the call's settle, even when the handler did not await it", async () => {
+    const { tx } = recordingTx(true);
+    const outbox = writerFor(tx);
+    for (let i = 0; i < WRITE_CHUNK.rows - 1; i++) void outbox.publish("invoice-requested", `n-${i}`, undefined, event);
+    // Not awaited: no unhandled rejection, and the failure is the call's.
+    void outbox.publish("invoice-requested", "the last", undefined, event);
+    await expect(outbox.settle()).rejects.toThrow("the insert failed");
   });
 });

@@ -26,8 +26,8 @@ export interface OutboxCall {
   /** `event`: the event being handled (per-event handlers); `options.event` wins. */
   publish(topic: string, value: unknown, options: PublishOptions | undefined, event: EventMeta | undefined): Promise<void>;
   /**
-   * Writes the rows published since the last settle, in one statement, and waits for it: a
-   * failure is the handler's call's. Returns how many rows this unit wrote in all.
+   * Writes the rows published since the last write, in one statement, and waits for every write:
+   * a failure is the handler's call's. Returns how many rows this unit wrote in all.
    */
   settle(): Promise<number>;
   /** The transaction ended (committed or rolled back): a publish now is refused, not silently dropped. */
@@ -36,6 +36,12 @@ export interface OutboxCall {
 
 /** Kafka's default `message.max.bytes`: a bigger record could never be sent, so it is refused at the call. */
 export const MAX_RECORD_BYTES = 1_000_000;
+/**
+ * Published rows are written in one statement per call, unless they come to more than this:
+ * then as they pass it. A fan-out of thousands of large events must not become one statement of
+ * gigabytes (PostgreSQL refuses a value over 1 GB, and the worker would hold them all meanwhile).
+ */
+export const WRITE_CHUNK = { rows: 10_000, bytes: 16 * 1024 * 1024 };
 
 export function createOutboxWriter({
   eventIdHeader,
@@ -56,9 +62,31 @@ export function createOutboxWriter({
       const positions = new Map<string, number>();
       // Published, not yet written: one set-based insert per handler call, not a statement per event.
       let pending: OutboxRow[] = [];
+      let pendingBytes = 0;
       let written = 0;
       let notified = false;
       let closed = false;
+      /** Writes started by publishes that passed a chunk, and the first failure among them. */
+      const writes: Array<Promise<void>> = [];
+      let failure: { reason: unknown } | undefined;
+      const write = async () => {
+        if (pending.length === 0) return;
+        const rows = pending;
+        pending = [];
+        pendingBytes = 0;
+        const statements = [insertOutboxRows(tx, rows)];
+        // Delivered at commit only: relays of other replicas wake then.
+        if (!notified) statements.push(notifyOutbox(tx));
+        notified = true;
+        // Both answered (pipelined) before a failure is raised: the driver must not be left with one in flight.
+        const settled = await Promise.allSettled(statements);
+        const failed = settled.find((s) => s.status === "rejected");
+        if (failed) {
+          failure ??= { reason: (failed as PromiseRejectedResult).reason };
+          throw failure.reason;
+        }
+        written += rows.length;
+      };
       return {
         close() {
           closed = true;
@@ -97,21 +125,17 @@ export function createOutboxWriter({
             });
           }
           pending.push({ eventId, handler: handler.name, sourceEventId: source.id, topic, key, value: bytes, headers });
-          return Promise.resolve();
+          pendingBytes += size;
+          if (pending.length < WRITE_CHUNK.rows && pendingBytes < WRITE_CHUNK.bytes) return Promise.resolve();
+          const chunk = write();
+          // Handled here as well: a handler that does not await its publish fails at settle, not as an unhandled rejection.
+          writes.push(chunk.catch(() => undefined));
+          return chunk;
         },
         async settle() {
-          if (pending.length === 0) return written;
-          const rows = pending;
-          pending = [];
-          const statements = [insertOutboxRows(tx, rows)];
-          // Delivered at commit only: relays of other replicas wake then.
-          if (!notified) statements.push(notifyOutbox(tx));
-          notified = true;
-          // Both answered (pipelined) before a failure is raised: the driver must not be left with one in flight.
-          const settled = await Promise.allSettled(statements);
-          const failed = settled.find((s) => s.status === "rejected");
-          if (failed) throw (failed as PromiseRejectedResult).reason;
-          written += rows.length;
+          await Promise.all(writes.splice(0));
+          if (failure) throw failure.reason;
+          await write();
           return written;
         },
       };
