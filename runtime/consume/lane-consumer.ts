@@ -26,6 +26,8 @@ const REVOKE_WAIT_MS = 10_000;
  */
 const STARVED_AFTER_MS = 20_000;
 const STARVATION_CHECK_MS = 5_000;
+/** A batch still under way after this long is reported (once): a stuck batch otherwise looks like an idle partition. */
+const BATCH_RUNNING_LONG_MS = 60_000;
 
 /** A group member for `options.groupId` over `kafka`'s client, delivering batches per partition. */
 export function createLaneConsumer(kafka: KafkaPort, options: ConsumerOptions, log: Logger = kafka.log ?? createLogger({ level: "warn" })): ConsumerPort {
@@ -156,6 +158,16 @@ export function createLaneConsumer(kafka: KafkaPort, options: ConsumerOptions, l
   let starvationTimer: ReturnType<typeof setInterval> | undefined;
   const checkStarving = () => {
     if (state !== "running") return;
+    for (const batch of lanes.longRunning(Date.now(), BATCH_RUNNING_LONG_MS)) {
+      log.warn("partition:batch-running-long", {
+        group: options.groupId,
+        partition: partitionKey(batch),
+        firstOffset: batch.firstOffset,
+        records: batch.records,
+        runningMs: batch.runningMs,
+        why: "the partition waits for this batch: a handler past its own timeout's reach, a lock another transaction holds, or a Kafka send not yet acknowledged; nothing interrupts it",
+      });
+    }
     for (const starving of lanes.starving(Date.now(), STARVED_AFTER_MS)) {
       const tp = { topic: starving.topic, partition: starving.partition };
       // The client has fetched up to the end: what the lane lacks were transaction markers or

@@ -272,4 +272,22 @@ describe("partition lanes", () => {
     lanes.setHeld({ topic: "t", partition: 0 }, false);
     expect(lanes.starving(Date.now() + 60_000, 5_000)).toEqual([]);
   });
+
+  test("a batch under way for longer than a limit is reported once; a lane waiting on it is not starving", async () => {
+    const stuck = deferred<BatchProgress>();
+    const { lanes, delivered } = harness({ answer: () => stuck.promise, highWatermark: () => "10" });
+    lanes.open({ topic: "t", partition: 0 });
+    lanes.push(records(0, 4, 3));
+    await until("the batch started", () => delivered.length === 1);
+    const now = Date.now();
+    expect(lanes.longRunning(now + 1_000, 60_000)).toEqual([]);
+    expect(lanes.longRunning(now + 61_000, 60_000)).toMatchObject([{ topic: "t", partition: 0, records: 3, firstOffset: "4" }]);
+    expect(lanes.longRunning(now + 120_000, 60_000)).toEqual([]);
+    expect(lanes.starving(now + 120_000, 5_000)).toEqual([]);
+    // Settled, the next batch's clock starts afresh.
+    stuck.resolve(undefined as unknown as BatchProgress);
+    lanes.push(records(0, 7, 3));
+    await until("the next batch started", () => delivered.length === 2);
+    expect(lanes.longRunning(Date.now() + 1_000, 60_000)).toEqual([]);
+  });
 });

@@ -36,6 +36,14 @@ export interface PartitionLanes {
    * again only after another `idleMs` without records.
    */
   starving(now: number, idleMs: number): StarvingPartition[];
+  /** Batches under way for longer than `ms`, each reported once: nothing else says a partition waits on one. */
+  longRunning(now: number, ms: number): LongRunningBatch[];
+}
+
+export interface LongRunningBatch extends TopicPartition {
+  runningMs: number;
+  records: number;
+  firstOffset: string;
 }
 
 export interface StarvingPartition extends TopicPartition {
@@ -63,6 +71,9 @@ interface Lane {
   /** The next offset the fetcher should deliver; records below it are repeats and dropped. */
   nextOffset: number | undefined;
   inFlight: Promise<void> | undefined;
+  /** When the batch under way started, and whether it was reported as running long. */
+  inFlightSince: number;
+  inFlightReported: boolean;
   /** Aborts the batch under way's `stopping` signal (revocation, pause, drain). */
   stopping: AbortController | undefined;
   /** How many of `records` the batch under way holds. */
@@ -140,6 +151,8 @@ export function createPartitionLanes(deps: LaneDeps): PartitionLanes {
     };
     active++;
     lane.inFlightRecords = records.length;
+    lane.inFlightSince = Date.now();
+    lane.inFlightReported = false;
     updateFetching(lane);
     lane.inFlight = (async () => {
       try {
@@ -174,6 +187,8 @@ export function createPartitionLanes(deps: LaneDeps): PartitionLanes {
         records: [],
         nextOffset: options.nextOffset === undefined ? undefined : Number(options.nextOffset),
         inFlight: undefined,
+        inFlightSince: 0,
+        inFlightReported: false,
         stopping: undefined,
         inFlightRecords: 0,
         waiting: undefined,
@@ -252,6 +267,16 @@ export function createPartitionLanes(deps: LaneDeps): PartitionLanes {
         if (!/^\d+$/.test(highWatermark) || BigInt(highWatermark) <= BigInt(lane.nextOffset)) continue;
         found.push({ ...lane.tp, nextOffset: String(lane.nextOffset), highWatermark, idleMs: now - lane.lastRecordAt });
         lane.lastRecordAt = now;
+      }
+      return found;
+    },
+
+    longRunning(now, ms) {
+      const found: LongRunningBatch[] = [];
+      for (const lane of lanes.values()) {
+        if (!lane.inFlight || lane.inFlightReported || now - lane.inFlightSince <= ms) continue;
+        lane.inFlightReported = true;
+        found.push({ ...lane.tp, runningMs: now - lane.inFlightSince, records: lane.inFlightRecords, firstOffset: lane.records[0]?.offset ?? "" });
       }
       return found;
     },
