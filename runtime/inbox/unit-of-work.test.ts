@@ -1,8 +1,12 @@
 import { expect, test } from "bun:test";
+import { randomUUID } from "node:crypto";
 import type { Sql } from "postgres";
+import { testSql } from "../../tests/support/db.ts";
+import { eventMeta } from "../../tests/support/events.ts";
+import { collectMigrations, migrate } from "../db/migrate.ts";
 import { DatabaseError } from "../errors.ts";
 import { judge } from "../failure/policy.ts";
-import type { LoadedHandler } from "../handlers/validate.ts";
+import { type LoadedHandler, validateHandlerModule } from "../handlers/validate.ts";
 import { createLogger } from "../log/logger.ts";
 import { applyUnit } from "./unit-of-work.ts";
 
@@ -31,4 +35,38 @@ test("a transaction the driver never settles is abandoned at its deadline as the
   expect(result.failure.error.message).toContain("waiting on: begin");
   expect(judge({ error: result.failure.error, source: result.failure.source })).toEqual({ fault: "environment" });
   expect(lines.find((l) => l.msg === "unit:abandoned")).toMatchObject({ step: "begin", waitedMs: 90 });
+});
+
+test("dead letters Kafka never acknowledges: the open transaction rolls back after the wait, and the unit fails as retriable", async () => {
+  const sql = testSql();
+  const log = createLogger({ level: "error" });
+  const id = randomUUID().slice(0, 8);
+  try {
+    await migrate(sql, await collectMigrations(undefined), log);
+    const validated = validateHandlerModule(`dead-letter-wait-${id}`, "/h/x.ts", { default: { topic: "orders", handle: async () => {} } });
+    if ("problems" in validated) throw new Error(validated.problems.join("\n"));
+    const handler = validated.handler;
+    const started = performance.now();
+    const result = await applyUnit([{ meta: eventMeta(`dlw-${id}`, 0), value: {} }], null, {
+      sql,
+      handler,
+      groupId: `g.${handler.name}`,
+      log,
+      attempt: 1,
+      signal: new AbortController().signal,
+      // A dead letter whose acknowledgement never comes.
+      beforeCommit: () => new Promise<void>(() => {}),
+      deadLetterWaitMs: 300,
+    });
+    expect(performance.now() - started).toBeGreaterThanOrEqual(290);
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.failure.source).toBe("dead-letter");
+    expect(result.failure.error).toMatchObject({ name: "KafkaError", code: "unanswered", retriable: true });
+    // Rolled back: the event's inbox row (written before the wait) is gone with the transaction, and its locks.
+    const [row] = await sql<{ n: number }[]>`select count(*)::int as n from ferry_inbox where handler = ${handler.name}`;
+    expect(row!.n).toBe(0);
+  } finally {
+    await sql.end();
+  }
 });

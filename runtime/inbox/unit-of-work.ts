@@ -4,9 +4,10 @@ import { drizzleOver } from "../db/connect.ts";
 import { translateDatabaseError } from "../db/errors.ts";
 import { saveOffset } from "../db/sql/offsets.ts";
 import { limitStatementTime, markDeadLettered, reopenDeadLettered, serializeHandler } from "../db/sql/inbox.ts";
-import { coerceError, DatabaseError, HandlerTimeoutError, PermanentError, PublishError } from "../errors.ts";
+import { coerceError, DatabaseError, HandlerTimeoutError, KafkaError, PermanentError, PublishError } from "../errors.ts";
 import type { FailureSource } from "../failure/policy.ts";
 import type { FaultInjector } from "../faults/inject.ts";
+import { finishedWithin } from "../finished-within.ts";
 import type { BatchContext, HandlerContext } from "../handlers/contract.ts";
 import type { LoadedHandler } from "../handlers/validate.ts";
 import type { TopicPartitionOffset } from "../kafka/port.ts";
@@ -47,6 +48,8 @@ export interface UnitOfWorkOptions {
   dryRun?: boolean;
   /** How long past its limits a transaction may take before it is abandoned (default 10 s). */
   graceMs?: number;
+  /** How long the open transaction waits for Kafka to acknowledge its dead letters before it rolls back (default 60 s). */
+  deadLetterWaitMs?: number;
   /** Run after every other transaction of this handler, not beside them (a contended handler). */
   serialized?: boolean;
   /** Where `ctx.publish` writes; absent, publishing fails at the call. */
@@ -216,9 +219,20 @@ export async function applyUnit(events: UnitEvent[], position: TopicPartitionOff
       step = "marking";
       await marking?.catch(stage("ferry"));
       step = "dead letters";
-      // Producing waits for Kafka (acks=all) as long as the producer's own timeout: not PostgreSQL's to bound.
+      // Kafka's to answer, not PostgreSQL's: the unit's deadline stops here. But the transaction
+      // is open and holds its locks meanwhile: an acknowledgement that never comes must not hold a
+      // partition, here or on the replica it moved to. Past the wait it rolls back and is retried
+      // (the letters may then go out twice).
       clearTimeout(deadline);
-      await options.beforeCommit?.(results).catch(stage("dead-letter"));
+      const waitMs = options.deadLetterWaitMs ?? DEAD_LETTER_WAIT_MS;
+      const letters = options.beforeCommit?.(results) ?? Promise.resolve();
+      if (!(await finishedWithin(letters.catch(stage("dead-letter")), waitMs))) {
+        const error = new KafkaError(`Kafka did not acknowledge the dead letters within ${waitMs} ms: the transaction rolls back and the events are retried`, {
+          code: "unanswered",
+          retriable: true,
+        });
+        throw new StageFailed("dead-letter", -1, error);
+      }
       if (options.dryRun) throw new DryRunRollback(results);
       step = "commit";
       arm(options.graceMs ?? UNIT_GRACE_MS);
@@ -251,6 +265,8 @@ export async function applyUnit(events: UnitEvent[], position: TopicPartitionOff
  * never hears back.
  */
 const UNIT_GRACE_MS = 10_000;
+/** librdkafka's own message timeout is 300 s; a transaction should not stay open that long. */
+const DEAD_LETTER_WAIT_MS = 60_000;
 
 /**
  * Runs one handler call with its own abort signal (the worker's, or the timeout's) and rejects
