@@ -49,9 +49,12 @@ export function createMarkQueue(deps: {
 
   return {
     add(conn, ids, ackedAtMs) {
-      const last = waiting.at(-1);
+      let pending = waiting.at(-1);
       // A new turn's connection starts a statement of its own (the relay drains before it gives a turn up).
-      const pending = last?.conn === conn ? last : waiting[waiting.push({ conn, ids: [], ackedAtMs: [] }) - 1]!;
+      if (pending?.conn !== conn) {
+        pending = { conn, ids: [], ackedAtMs: [] };
+        waiting.push(pending);
+      }
       for (const id of ids) {
         pending.ids.push(id);
         pending.ackedAtMs.push(ackedAtMs);
