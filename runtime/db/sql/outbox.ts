@@ -58,7 +58,7 @@ export async function takeRelayTurn(conn: Sql, idleMs: number): Promise<boolean>
   // (4,000 ids: 64-82 ms a read of 1,000 rows, 6-8 ms planned each time).
   const [row] = await run(conn<{ locked: boolean }[]>`select pg_try_advisory_lock(${RELAY_LOCK_KEY}) as locked,
     case when current_setting('server_version_num')::int >= 140000 then set_config('idle_session_timeout', ${String(idleMs)}, false) end,
-    set_config('plan_cache_mode', 'force_custom_plan', false)`);
+    case when current_setting('server_version_num')::int >= 120000 then set_config('plan_cache_mode', 'force_custom_plan', false) end`);
   if (row?.locked === true) return true;
   await resetTurnSettings(conn);
   return false;
