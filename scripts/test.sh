@@ -52,10 +52,16 @@ trap cleanup EXIT
 
 bun run build >&2
 LOG=$(mktemp)
+# A crash of Bun itself (killed by a signal, not a failing test) may print nothing of its own: keep
+# its core dump where the system allows it, and print the crashing thread's native stack below.
+ulimit -c unlimited 2>/dev/null || true
+touch "$LOG.start"
 set +e
 bun test --timeout 300000 "$@" 2>&1 | tee "$LOG"
 status=${PIPESTATUS[0]}
 set -e
+if ((status > 128)); then bash scripts/crash-report.sh "$status" "$LOG.start" || true; fi
+rm -f "$LOG.start"
 # A plain closing line any CI reader understands.
 passed=$(grep -aEo '^ *[0-9]+ pass$' "$LOG" | tail -1 | grep -aEo '[0-9]+' || echo 0)
 failed=$(grep -aEo '^ *[0-9]+ fail$' "$LOG" | tail -1 | grep -aEo '[0-9]+' || echo 0)
