@@ -42,6 +42,8 @@ describe("ctx.publish refuses at the call", () => {
     ["a header that is not a string", { headers: { attempt: 3 } }, "header attempt must be a string, got number", "invalid-headers"],
     ["headers given as an array", { headers: ["a"] }, "headers must be an object of string values, got an array", "invalid-headers"],
     ["a header value with a lone surrogate", { headers: { note: "\uDFFF" } }, "header note has a lone UTF-16 surrogate", "invalid-headers"],
+    ["a header value with a NUL", { headers: { note: "a\u0000b" } }, 'header "note" contains U+0000 (NUL)', "invalid-headers"],
+    ["a header name with a NUL", { headers: { "no\u0000te": "a" } }, 'header "no\\u0000te" contains U+0000 (NUL)', "invalid-headers"],
     ["Ferry's own event id header", { headers: { "event-id": "mine" } }, "the header event-id is Ferry's event id, set by Ferry itself", "invalid-headers"],
   ])("%s", (_, options, message, code) => {
     const error = refusal(() => call().publish("invoice-requested", { n: 1 }, options as never, event));

@@ -167,6 +167,9 @@ function recordHeaders(topic: string, headers: unknown, eventIdHeader: string): 
     if (name === eventIdHeader) throw refuse(`the header ${name} is Ferry's event id, set by Ferry itself`);
     if (typeof value !== "string") throw refuse(`header ${name} must be a string, got ${typeof value}`);
     if (!name.isWellFormed() || !value.isWellFormed()) throw refuse(`header ${name} has a lone UTF-16 surrogate, which UTF-8 cannot carry`);
+    // The row keeps its headers as jsonb, which has no NUL: the insert would fail after the handler ran.
+    if (name.includes("\0") || value.includes("\0"))
+      throw refuse(`header ${JSON.stringify(name)} contains U+0000 (NUL), which the outbox (PostgreSQL jsonb) cannot store`);
     checked[name] = value;
   }
   return checked;
