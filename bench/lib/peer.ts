@@ -4,7 +4,7 @@
  * (Maven's repository under .cache/m2, like services/lib.sh), started as its own JVM and
  * measured like Ferry: CPU and memory of the process, the PostgreSQL backends of the database.
  */
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, closeSync, existsSync, mkdirSync, readdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type postgres from "postgres";
 import { startSampler } from "./proc-stats.ts";
@@ -41,16 +41,23 @@ export async function buildPeer(): Promise<{ jar: string; java: string; javaVers
     say(`building the peer (bench/peer, Maven) into ${path.relative(root, out)}`);
     rmSync(out, { recursive: true, force: true });
     mkdirSync(out, { recursive: true });
-    const mvn = Bun.spawn(
-      ["mvn", "-q", "-B", `-Dmaven.repo.local=${path.join(root, ".cache/m2")}`, `-Dpeer.build.dir=${out}`, "-f", path.join(source, "pom.xml"), "package"],
-      {
-        cwd: root,
-        stdout: "pipe",
-        stderr: "pipe",
-      },
-    );
-    const [stdout, stderr, code] = await Promise.all([new Response(mvn.stdout).text(), new Response(mvn.stderr).text(), mvn.exited]);
-    if (code !== 0 || !existsSync(jar)) throw new Error(`building bench/peer failed (mvn exited with ${code}; needs mvn and a JDK 17+):\n${stdout}${stderr}`);
+    // Maven writes to a file, not a pipe: the build runs for minutes on a fresh machine (the
+    // downloads), and a Bun test run once died by SIGSEGV during it with nothing printed.
+    const log = path.join(out, "build.log");
+    const fd = openSync(log, "w");
+    let code: number;
+    try {
+      const mvn = Bun.spawn(
+        ["mvn", "-q", "-B", `-Dmaven.repo.local=${path.join(root, ".cache/m2")}`, `-Dpeer.build.dir=${out}`, "-f", path.join(source, "pom.xml"), "package"],
+        { cwd: root, stdin: "ignore", stdout: fd, stderr: fd },
+      );
+      code = await mvn.exited;
+    } finally {
+      closeSync(fd);
+    }
+    if (code !== 0 || !existsSync(jar)) {
+      throw new Error(`building bench/peer failed (mvn exited with ${code}; needs mvn and a JDK 17+); ${log}:\n${readFileSync(log, "utf8").slice(-20_000)}`);
+    }
     writeFileSync(stamp, `${new Date().toISOString()}\n`);
   }
   const v = Bun.spawnSync([java, "-version"], { stderr: "pipe" });
