@@ -187,12 +187,12 @@ try {
   if (chain) {
     const single = batchPerS ?? noop?.eventsPerS;
     console.log(
-      `\nchain: ${Math.round(chain.eventsPerS)} orders/s end to end (${single ? `${(chain.eventsPerS / single).toFixed(2)} of a single handleBatch's ${Math.round(single)} records/s` : "no single-handler run to compare"}); relay, publish → Kafka's acknowledgement, ${chain.relay.events} events: p50 ${chain.relay.p50.toFixed(1)} ms, p99 ${chain.relay.p99.toFixed(1)} ms, max ${chain.relay.max.toFixed(1)} ms (under a full drain, not a fixed rate)`,
+      `\nchain: ${Math.round(chain.eventsPerS)} orders/s end to end (${single ? `${(chain.eventsPerS / single).toFixed(2)} of a single handleBatch's ${Math.round(single)} records/s` : "no single-handler run to compare"}); relay, publish → appended by Kafka's leader, ${chain.relay.events} events: p50 ${chain.relay.p50.toFixed(1)} ms, p99 ${chain.relay.p99.toFixed(1)} ms, max ${chain.relay.max.toFixed(1)} ms (under a full drain, not a fixed rate)`,
     );
   }
   if (chainPaced) {
     console.log(
-      `chain at ${chainPaced.offeredPerS}/s offered (${Math.round(chainPaced.achievedPerS)}/s achieved), after a 2 s warm-up: order produced → invoice effect p50 ${chainPaced.endToEnd.p50.toFixed(1)} ms, p99 ${chainPaced.endToEnd.p99.toFixed(1)} ms; the relay, publish → Kafka's acknowledgement (its own acks=all produce included), ${chainPaced.relay.events} events: p50 ${chainPaced.relay.p50.toFixed(1)} ms, p99 ${chainPaced.relay.p99.toFixed(1)} ms; Kafka's own produce (the paced producer, send → acknowledged) p50 ${chainPaced.kafkaProduce.p50.toFixed(1)} ms, p99 ${chainPaced.kafkaProduce.p99.toFixed(1)} ms: the relay adds ${(chainPaced.relay.p50 - chainPaced.kafkaProduce.p50).toFixed(1)} ms at p50`,
+      `chain at ${chainPaced.offeredPerS}/s offered (${Math.round(chainPaced.achievedPerS)}/s achieved), after a 2 s warm-up: order produced → invoice effect p50 ${chainPaced.endToEnd.p50.toFixed(1)} ms, p99 ${chainPaced.endToEnd.p99.toFixed(1)} ms; the relay, publish → appended by Kafka's leader (its own produce included, the followers' copies not), ${chainPaced.relay.events} events: p50 ${chainPaced.relay.p50.toFixed(1)} ms, p99 ${chainPaced.relay.p99.toFixed(1)} ms; Kafka's own produce (the paced producer, send → acknowledged) p50 ${chainPaced.kafkaProduce.p50.toFixed(1)} ms, p99 ${chainPaced.kafkaProduce.p99.toFixed(1)} ms: the relay adds ${(chainPaced.relay.p50 - chainPaced.kafkaProduce.p50).toFixed(1)} ms at p50`,
     );
   }
   console.log(

@@ -86,7 +86,7 @@ export async function startEngine(
   // ctx.publish: each handler's declared topics' encoders; the relay sends what committed.
   const encoders = new Map<string, Map<string, Encode>>();
   let relay: OutboxRelay | undefined;
-  const outbox = createOutboxWriter({ eventIdHeader: config.eventIdHeader, encoders, wake: () => relay?.wake() });
+  const outbox = createOutboxWriter({ eventIdHeader: config.eventIdHeader, encoders, wake: (rows) => relay?.committed(rows) });
   const prepareOutbox = async (handler: LoadedHandler) => {
     encoders.set(handler.name, await prepareEncoders(handler, avroRegistry?.client, config.schemas.strategy));
   };

@@ -2,7 +2,8 @@
  * The chain scenario: orders → `<name>_up` (handleBatch publishing one event per order through
  * ctx.publish) → the intermediate topic → `<name>_down` (handleBatch, one set-based insert), both
  * in one worker. Its drain ends when every order has its effect row downstream; the relay's own
- * latency is read from the outbox (publish → Kafka's acknowledgement, database clock).
+ * latency is the upstream handler's publish → the intermediate record's LogAppendTime, read
+ * downstream (one machine, one clock).
  */
 import { rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -16,7 +17,7 @@ import { workload, type WorkloadOptions } from "./workload.ts";
 export interface ChainResult extends Drain {
   drained: boolean;
   effects: number;
-  /** Events the relay sent (re-sends included) and its latency, publish → acknowledged, in ms. */
+  /** Orders whose intermediate event arrived downstream, and the relay's latency for them: publish → appended by Kafka's leader, in ms. */
   relay: { events: number; p50: number; p99: number; max: number };
   warnings: number;
 }
@@ -27,7 +28,7 @@ function upstreamSource(ctx: BenchContext, topic: string, intermediate: string):
   return `${head}  publishes: [{ topic: ${JSON.stringify(intermediate)} }],
   async handleBatch(items, ctx) {
     for (const i of items) {
-      ctx.publish(${JSON.stringify(intermediate)}, { ...i.value, producedAt: i.event.timestamp }, { key: i.value.orderId, event: i.event });
+      ctx.publish(${JSON.stringify(intermediate)}, { ...i.value, producedAt: i.event.timestamp, publishedAt: Date.now() }, { key: i.value.orderId, event: i.event });
     }
   },
 });
@@ -36,16 +37,17 @@ function upstreamSource(ctx: BenchContext, topic: string, intermediate: string):
 
 const downstreamSource = (intermediate: string, table: string) => `import { defineHandler } from "ferry";
 
-interface Invoice { orderId: string; customerId: string; totalCents: number; producedAt: number }
+interface Invoice { orderId: string; customerId: string; totalCents: number; producedAt: number; publishedAt: number }
 
 export default defineHandler<Invoice>({
   topic: ${JSON.stringify(intermediate)},
   async handleBatch(items, ctx) {
-    await ctx.sql\`insert into ${table} (order_id, customer_id, total_cents, event_id, produced_at)
-      select o, c, t, e, to_timestamp(ms / 1000.0)
+    // The intermediate topic keeps LogAppendTime: the record's timestamp is when Kafka's leader appended it.
+    await ctx.sql\`insert into ${table} (order_id, customer_id, total_cents, event_id, produced_at, relay_ms)
+      select o, c, t, e, to_timestamp(ms / 1000.0), r
       from unnest(\${items.map((i) => i.value.orderId)}::text[], \${items.map((i) => i.value.customerId)}::text[],
                   \${items.map((i) => i.value.totalCents)}::bigint[], \${items.map((i) => i.event.id)}::text[],
-                  \${items.map((i) => i.value.producedAt)}::bigint[]) as u(o, c, t, e, ms)\`;
+                  \${items.map((i) => i.value.producedAt)}::bigint[], \${items.map((i) => i.event.timestamp - i.value.publishedAt)}::float8[]) as u(o, c, t, e, ms, r)\`;
   },
 });
 `;
@@ -55,7 +57,7 @@ let seq = 0;
 /** One worker running both steps of the chain on `topic`; `stop()` stops it and clears its outbox rows. */
 async function startChain(ctx: BenchContext, topic: string, partitions: number, table: string, settings: FerrySettings) {
   const name = `chain_${++seq}`;
-  const intermediate = await ctx.kafka.createTopic("bench-chain", partitions);
+  const intermediate = await ctx.kafka.createTopic("bench-chain", partitions, { "message.timestamp.type": "LogAppendTime" });
   const dir = writeHandlerDir(`${name}_up`, upstreamSource(ctx, topic, intermediate));
   writeFileSync(path.join(dir, `${name}_down.ts`), downstreamSource(intermediate, table));
   const ferry = startFerry({
@@ -73,13 +75,16 @@ async function startChain(ctx: BenchContext, topic: string, partitions: number, 
     name,
     intermediate,
     ferry,
-    /** The relay's latency, publish → acknowledged (database clock), of the rows published since `since`. */
+    /**
+     * The relay's latency of the orders produced since `since`: the upstream handler's publish (its
+     * clock) → Kafka's leader appended the record (the intermediate topic's LogAppendTime), read
+     * downstream. Sent rows are deleted by default, so the outbox has no record of when they went.
+     */
     async relayLatency(since = new Date(0)) {
       const [relay] = await ctx.sql<{ events: number; p50: number; p99: number; max: number }[]>`
         select count(*)::int as events,
           percentile_cont(0.5) within group (order by ms) as p50, percentile_cont(0.99) within group (order by ms) as p99, max(ms) as max
-        from (select extract(epoch from sent_at - created_at) * 1000 as ms from ferry_outbox
-              where topic = ${intermediate} and sent_at is not null and created_at >= ${since}) l`;
+        from (select relay_ms as ms from ${ctx.sql(table)} where produced_at >= ${since}) l`;
       return { events: relay!.events, p50: Number(relay!.p50), p99: Number(relay!.p99), max: Number(relay!.max) };
     },
     async stop() {
@@ -129,7 +134,7 @@ export interface ChainPacedResult {
   records: number;
   /** Produce timestamp of the order → its effect row downstream (both hops and the relay). */
   endToEnd: Latency;
-  /** The relay alone: publish → Kafka's acknowledgement. */
+  /** The relay alone: publish → appended by Kafka's leader. */
   relay: ChainResult["relay"];
   /** Kafka's own produce latency at the same time: the paced producer's send → acknowledgement, after the warm-up. */
   kafkaProduce: { p50: number; p99: number };

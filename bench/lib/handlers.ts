@@ -28,7 +28,9 @@ export const effectsTableSql = (table: string) =>
   total_cents bigint not null,
   event_id text not null,
   produced_at timestamptz not null,
-  applied_at timestamptz not null default clock_timestamp()
+  applied_at timestamptz not null default clock_timestamp(),
+  -- the chain's downstream step only: its upstream's publish → Kafka's leader appended the record
+  relay_ms double precision
 );`;
 
 export function handlerSource(kind: HandlerKind, topic: string, table: string, format: ValueFormat = "json"): string {

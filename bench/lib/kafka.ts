@@ -11,7 +11,8 @@ type Producer = KafkaJS.Producer;
 export interface BenchKafka {
   brokers: string;
   /** Creates `<prefix>-<random>` (RF 3, min.insync.replicas=2) and its dead letter topic. */
-  createTopic(prefix: string, partitions: number): Promise<string>;
+  /** `configs`: topic settings beyond RF 3 and min.insync.replicas 2. */
+  createTopic(prefix: string, partitions: number, configs?: Record<string, string>): Promise<string>;
   /** Sum of the topic's high watermarks: how many records a consumer from the beginning reads. */
   endOffsets(topic: string): Promise<number>;
   /** Sum of a group's committed offsets on `topic` (partitions without a commit count 0). */
@@ -63,13 +64,13 @@ export async function benchKafka(brokers: string): Promise<BenchKafka> {
 
   return {
     brokers,
-    async createTopic(prefix, partitions) {
+    async createTopic(prefix, partitions, configs = {}) {
       const topic = `${prefix}-${randomUUID().slice(0, 8)}`;
       const spec = (name: string) => ({
         topic: name,
         numPartitions: partitions,
         replicationFactor: 3,
-        configEntries: [{ name: "min.insync.replicas", value: "2" }],
+        configEntries: [{ name: "min.insync.replicas", value: "2" }, ...Object.entries(configs).map(([name, value]) => ({ name, value }))],
       });
       created.push(topic, `${topic}.dlt`);
       await admin.createTopics({ topics: [spec(topic), spec(`${topic}.dlt`)] });

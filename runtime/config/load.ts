@@ -40,8 +40,9 @@ export interface FerryConfig {
    */
   inbox: { retentionHours: number; pruneIntervalMs: number };
   /**
-   * The outbox relay: rows per send, the idle poll; sent rows kept `retentionHours` (pruned with the
-   * inbox); /readyz fails while the oldest unsent row is older than `readyAgeMs`.
+   * The outbox relay: rows per send, the idle poll; sent rows deleted once Kafka acknowledged them
+   * (`retentionHours` 0) or marked sent and kept that long (pruned with the inbox); /readyz fails
+   * while the oldest unsent row is older than `readyAgeMs`.
    */
   outbox: { batchSize: number; pollIntervalMs: number; retentionHours: number; readyAgeMs: number; turnIdleMs: number };
   shutdownTimeoutMs: number;

@@ -108,7 +108,7 @@ export const settingsSchema = v.object({
   // kept, and the age of the oldest unsent row past which /readyz says so.
   FERRY_OUTBOX_BATCH_SIZE: int("FERRY_OUTBOX_BATCH_SIZE", 1_000, 1, 10_000),
   FERRY_OUTBOX_POLL_MS: int("FERRY_OUTBOX_POLL_MS", 1_000, 10, 60_000),
-  FERRY_OUTBOX_RETENTION_HOURS: int("FERRY_OUTBOX_RETENTION_HOURS", 24, 1, 87_600),
+  FERRY_OUTBOX_RETENTION_HOURS: int("FERRY_OUTBOX_RETENTION_HOURS", 0, 0, 87_600),
   FERRY_OUTBOX_READY_AGE_MS: int("FERRY_OUTBOX_READY_AGE_MS", 60_000, 100, 86_400_000),
   // A relay holding the turn that sends no statement for this long loses it (PostgreSQL 14+ ends its
   // session): a frozen or cut-off replica cannot stop every other replica's relay for good.

@@ -61,6 +61,7 @@ const noOutbox: OutboxCall = {
     throw new PublishError(`publish to ${topic}: this worker has no outbox`);
   },
   settle: async () => 0,
+  written: () => [],
   close: () => {},
 };
 
@@ -245,7 +246,7 @@ export async function applyUnit(events: UnitEvent[], position: TopicPartitionOff
     const { results, published } = await Promise.race([transaction, expired]);
     if (published > 0) {
       options.faults?.("outbox-committed");
-      options.outbox?.committed();
+      options.outbox?.committed(opened?.written() ?? []);
     }
     return { ok: true, results };
   } catch (e) {

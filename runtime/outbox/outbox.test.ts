@@ -19,7 +19,7 @@ import { testKafka } from "../../tests/support/kafka.ts";
 import { header, readRecords } from "../../tests/support/scenario.ts";
 import { prepareEncoders } from "./encode.ts";
 import { outboxEventId } from "./event-id.ts";
-import { giveUpRelayTurn, RELAY_LOCK_KEY, readUnsent, takeRelayTurn } from "../db/sql/outbox.ts";
+import { giveUpRelayTurn, RELAY_LOCK_KEY, readRows, readUnsentSlots, takeRelayTurn, type UnsentRow } from "../db/sql/outbox.ts";
 import { createOutboxRelay } from "./relay.ts";
 import { createOutboxWriter } from "./writer.ts";
 
@@ -27,6 +27,8 @@ const sql = testSql();
 const log = createLogger({ level: "error" });
 let kafka: Awaited<ReturnType<typeof testKafka>>;
 let target: string;
+/** Topics of single tests, deleted with `target`. */
+const topics: string[] = [];
 const run = randomUUID().slice(0, 8);
 
 beforeAll(async () => {
@@ -36,7 +38,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await sql`delete from ferry_outbox where handler like ${`%-${run}`}`;
-  await kafka.admin.deleteTopics([target]).catch(() => undefined);
+  await kafka.admin.deleteTopics([target, ...topics]).catch(() => undefined);
   await kafka.close();
   await sql.end();
 });
@@ -51,7 +53,7 @@ function handlerOf(name: string, handle: (value: { n: number; fail?: boolean }, 
 
 const meta = eventMeta;
 
-async function apply(handler: LoadedHandler, events: Array<{ id: string; n: number; fail?: boolean }>, wake = () => {}) {
+async function apply(handler: LoadedHandler, events: Array<{ id: string; n: number; fail?: boolean }>, wake: (rows: readonly UnsentRow[]) => void = () => {}) {
   const encoders = new Map([[handler.name, await prepareEncoders(handler, undefined, "TopicName")]]);
   const outbox = createOutboxWriter({ eventIdHeader: "event-id", encoders, wake });
   return applyUnit(
@@ -196,24 +198,50 @@ describe("ctx.publish", () => {
 });
 
 describe("the outbox relay", () => {
-  test("sends committed rows in order per key with their event ids, marks them sent, and reports the latency", async () => {
-    const handler = handlerOf("relayed", async (v, ctx) => {
-      for (let i = 0; i < 3; i++) await ctx.publish(target, { n: v.n, i }, { key: `key-${v.n % 4}` });
+  test.each([
+    [0, "deletes them"],
+    [1, "marks them sent"],
+  ])("sends committed rows in order per key with their event ids, from memory as they would be read back, then (retention %d h) %s", async (retentionHours) => {
+    const topic = await kafka.createTopic(`outbox-relayed-${retentionHours}`, 3, false);
+    topics.push(topic);
+    const result = validateHandlerModule(`relayed-${retentionHours}-${run}`, "/h/relayed.ts", {
+      default: {
+        topic: "orders",
+        publishes: [{ topic }],
+        handle: async (v: { n: number }, ctx: HandlerContext) => {
+          // Headers of several lengths, not in the order jsonb keeps them: a row sent from memory must be the record read back.
+          for (let i = 0; i < 3; i++) await ctx.publish(topic, { n: v.n, i }, { key: `key-${v.n % 4}`, headers: { kind: "invoice", a: "1", zz: "2" } });
+        },
+      },
     });
+    if ("problems" in result) throw new Error(result.problems.join("\n"));
+    const handler = result.handler;
     const events = createEngineEvents();
     const sent: Array<EngineEventMap["outbox:sent"]> = [];
     events.on("outbox:sent", (e) => sent.push(e));
     const producer = await kafka.kafka.producer();
-    const relay = createOutboxRelay({ sql, producer, log, events, settings: { batchSize: 7, pollIntervalMs: 60_000, turnIdleMs: 30_000 } });
+    const relay = createOutboxRelay({ sql, producer, log, events, settings: { batchSize: 7, pollIntervalMs: 60_000, turnIdleMs: 30_000, retentionHours } });
+    const committed: UnsentRow[] = [];
     await relay.start();
     try {
-      // Eight units, each waking the relay at its commit (the poll is a minute: only the wake-ups can send).
-      for (let n = 0; n < 8; n++) expect((await apply(handler, [{ id: `r${n}-${run}`, n }], relay.wake)).ok).toBe(true);
-      const records = await readRecords(kafka, target, 24 + (await countSentBefore()), 30_000);
-      const ours = records.filter((r) => JSON.parse(r.value!.toString()).n !== undefined && header(r, "event-id") !== undefined);
-      const byId = new Map((await rowsOf(handler)).map((r) => [r.event_id, r]));
-      const mine = ours.filter((r) => byId.has(header(r, "event-id")!));
+      // Eight units, each handing its rows to the relay at its commit (the poll is a minute: only that can send).
+      for (let n = 0; n < 8; n++) {
+        const applied = await apply(handler, [{ id: `r${n}-${run}`, n }], (rows) => {
+          committed.push(...rows);
+          relay.committed(rows);
+        });
+        expect(applied.ok).toBe(true);
+      }
+      const mine = await readRecords(kafka, topic, 24, 30_000);
       expect(mine.length).toBe(24);
+      const byId = new Map(committed.map((r) => [r.event_id, r]));
+      expect(new Set(mine.map((r) => header(r, "event-id"))).size).toBe(24);
+      for (const r of mine) {
+        const row = byId.get(header(r, "event-id")!)!;
+        expect(r.value).toEqual(row.value!);
+        // In jsonb's order (by length, then bytes): the order a re-send read from PostgreSQL has.
+        expect(Object.keys(r.headers)).toEqual(["a", "zz", "kind", "event-id"]);
+      }
       // Per key, in the order published: (n, i) ascending.
       const perKey = new Map<string, Array<[number, number]>>();
       for (const r of mine) {
@@ -221,9 +249,23 @@ describe("the outbox relay", () => {
         perKey.set(r.key!.toString(), [...(perKey.get(r.key!.toString()) ?? []), [v.n, v.i]]);
       }
       for (const seq of perKey.values()) expect(seq).toEqual([...seq].sort((a, b) => a[0] - b[0] || a[1] - b[1]));
-      expect((await sql`select count(*)::int as n from ferry_outbox where handler = ${handler.name} and sent_at is null`)[0]!.n).toBe(0);
       expect(await relay.backlog()).toMatchObject({ rows: 0, oldestMs: 0 });
       expect(sent.reduce((n, e) => n + e.events, 0)).toBeGreaterThanOrEqual(24);
+      // Acknowledged rows are gone, or kept marked sent for the retention; either way none is left to send.
+      const settledBy = Date.now() + 5_000;
+      const left = async () =>
+        (await sql<{ sent: boolean }[]>`select sent_at is not null as sent from ferry_outbox where handler = ${handler.name}`).map((r) => r.sent);
+      while ((await left()).length !== (retentionHours > 0 ? 24 : 0) && Date.now() < settledBy) await Bun.sleep(50);
+      expect(await left()).toEqual(retentionHours > 0 ? Array(24).fill(true) : []);
+      // Read back, each row is the record that went out (keep mode only: deleted rows are gone).
+      if (retentionHours > 0) {
+        const read = await readRows(
+          sql,
+          committed.map((r) => r.id),
+        );
+        expect(read.map((r) => [r.event_id, r.key, r.value, r.headers])).toEqual(committed.map((r) => [r.event_id, r.key, r.value, r.headers]));
+        expect(read.map((r) => Object.keys(r.headers))).toEqual(committed.map((r) => Object.keys(r.headers)));
+      }
       // Idle, it gives the turn back (and its connection): another replica may take it.
       const takenElsewhere = async () =>
         await sql.begin(async (tx) => (await tx<{ locked: boolean }[]>`select pg_try_advisory_xact_lock(${RELAY_LOCK_KEY}) as locked`)[0]!.locked);
@@ -258,7 +300,7 @@ test("a relay whose turn another replica holds waits between asks, however often
     producer,
     log,
     events: createEngineEvents(),
-    settings: { batchSize: 100, pollIntervalMs: 60_000, turnIdleMs: 30_000 },
+    settings: { batchSize: 100, pollIntervalMs: 60_000, turnIdleMs: 30_000, retentionHours: 0 },
   });
   let release!: () => void;
   const released = new Promise<void>((resolve) => (release = resolve));
@@ -318,7 +360,7 @@ test("a relay whose send Kafka never answers stops keeping its turn: another rel
   const logged = (msg: string) => lines.some((l) => JSON.parse(l).msg === msg);
   let answered = 0;
   const silent: ProducerPort = { send: () => new Promise(() => answered++), stop: async () => {} };
-  const settings = { batchSize: 100, pollIntervalMs: 200, turnIdleMs: 1_000 };
+  const settings = { batchSize: 100, pollIntervalMs: 200, turnIdleMs: 1_000, retentionHours: 0 };
   const stuck = createOutboxRelay({
     sql,
     producer: silent,
@@ -361,7 +403,7 @@ test("the relay reads unsent rows in id order, across a power of ten (not in the
         await tx`insert into ferry_outbox (id, event_id, handler, source_event_id, topic, key, value, headers)
           values (${id}, ${`order-${id}-${run}`}, ${`order-${run}`}, 's', 'never-sent', null, null, '{}')`;
       }
-      throw new Rollback(JSON.stringify((await readUnsent(tx, 1_000_000)).map((r) => r.id)));
+      throw new Rollback(JSON.stringify((await readUnsentSlots(tx, 1_000_000)).map((r) => r.id)));
     })
     .catch((e: unknown) => {
       if (!(e instanceof Rollback)) throw e;
@@ -369,9 +411,3 @@ test("the relay reads unsent rows in id order, across a power of ten (not in the
     });
   expect(read.slice(-3)).toEqual(ids);
 });
-
-/** Rows of the earlier tests sent to the same topic by this relay (they were committed unsent). */
-async function countSentBefore(): Promise<number> {
-  const [row] = await sql<{ n: number }[]>`select count(*)::int as n from ferry_outbox where topic = ${target} and handler not like ${"relayed-%"}`;
-  return row!.n;
-}

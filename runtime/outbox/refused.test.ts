@@ -106,7 +106,14 @@ function startRelay() {
   events.on("outbox:waiting", (e) => seen.waiting.push(e));
   // A 3 s idle time for the turn: Kafka's 5 s wait on a missing topic outlasts it, and the
   // relay keeps its turn (no connection failure among the waits) only by speaking on its session.
-  const relay = createOutboxRelay({ sql, producer: kafka.producer, log, events, settings: { batchSize: 100, pollIntervalMs: 60_000, turnIdleMs: 3_000 } });
+  // Sent rows kept (retention 1 h): what the relay did with each row is read from the table.
+  const relay = createOutboxRelay({
+    sql,
+    producer: kafka.producer,
+    log,
+    events,
+    settings: { batchSize: 100, pollIntervalMs: 60_000, turnIdleMs: 3_000, retentionHours: 1 },
+  });
   return { relay, seen };
 }
 

@@ -26,7 +26,16 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { ReservedSql, Sql } from "postgres";
 import { translateDatabaseError } from "../db/errors.ts";
-import { markSent, OUTBOX_CHANNEL, type OutboxBacklog, outboxBacklog, readUnsent, type UnsentRow } from "../db/sql/outbox.ts";
+import {
+  deleteSent,
+  markSent,
+  OUTBOX_CHANNEL,
+  type OutboxBacklog,
+  outboxBacklog,
+  readUnsentSlots,
+  type UnsentRow,
+  compareOutboxIds,
+} from "../db/sql/outbox.ts";
 import type { EngineEvents } from "../engine-events.ts";
 import { coerceError, KafkaError } from "../errors.ts";
 import { waitDelay } from "../failure/policy.ts";
@@ -36,6 +45,7 @@ import type { ProducerPort } from "../kafka/port.ts";
 import type { Logger } from "../log/logger.ts";
 import { finishedWithin } from "../finished-within.ts";
 import { describeSend, isolateRefused, type IsolationDeps, type IsolationStop, judgeSend, toRecord } from "./refusals.ts";
+import { createCommittedRows } from "./committed-rows.ts";
 import { createMarkQueue } from "./marks.ts";
 import { createTopicHolds } from "./topic-holds.ts";
 import { createRelayTurn } from "./turn.ts";
@@ -48,6 +58,8 @@ const TURN_LINGER_MS = 1_000;
 const ROUNDS_IN_FLIGHT = 4;
 /** And at most this many producer calls: under a trickle each commit's few rows are a send of their own. */
 const SENDS_IN_FLIGHT = 64;
+/** Committed rows kept to be sent from memory (committed-rows.ts); past this, rows are read back. */
+const COMMITTED_ROWS_BYTES = 32 * 1024 * 1024;
 
 export interface RelayTiming {
   /** Sends or marks outstanding and none settled for this long: the relay stops keeping its turn alive. */
@@ -65,12 +77,16 @@ export interface RelaySettings {
   pollIntervalMs: number;
   /** The turn's session ends when it sends no statement for this long (see takeRelayTurn). */
   turnIdleMs: number;
+  /** 0: a row Kafka acknowledged is deleted; more: it is marked sent, and pruned after this many hours. */
+  retentionHours: number;
 }
 
 export interface OutboxRelay {
   start(): Promise<void>;
-  /** Something committed: send now. */
+  /** Something committed elsewhere: send now. */
   wake(): void;
+  /** This process committed these rows: send them now, as they are. */
+  committed(rows: readonly UnsentRow[]): void;
   /** Unsent rows, the age of the oldest and the rows set aside (for metrics, readiness and the admin page). */
   backlog(): Promise<OutboxBacklog>;
   /**
@@ -107,6 +123,7 @@ export function createOutboxRelay(deps: {
   /** Failures of sends (one topic's rows each) or their marks (no rows) since the pipeline last drained. */
   const failures: Array<{ error: Error; rows: UnsentRow[] }> = [];
   const holds = createTopicHolds();
+  const committedRows = createCommittedRows(COMMITTED_ROWS_BYTES);
   const turn = createRelayTurn({
     sql,
     idleMs: settings.turnIdleMs,
@@ -115,6 +132,8 @@ export function createOutboxRelay(deps: {
     outstanding: () => (inFlight.length === 0 && marks.idle() ? undefined : { sendsInFlight: inFlight.length, rowsInFlight, marking: !marks.idle() }),
   });
   const progressed = () => turn.progressed();
+  const markAcknowledged = (conn: Sql, ids: readonly string[], ackedAtMs: readonly number[]) =>
+    settings.retentionHours > 0 ? markSent(conn, ids, ackedAtMs) : deleteSent(conn, ids);
 
   const wake = () => {
     pending = true;
@@ -143,7 +162,7 @@ export function createOutboxRelay(deps: {
 
   /** Marks on the turn's connection (the pool's may all be busy with handlers' units of work). */
   const marks = createMarkQueue({
-    mark: markSent,
+    mark: markAcknowledged,
     marked(ids, markMs) {
       for (const id of ids) sending.delete(id);
       progressed();
@@ -183,7 +202,7 @@ export function createOutboxRelay(deps: {
   const acknowledged = async (conn: Sql, rows: UnsentRow[], startedAt: number) => {
     const ackedAt = Date.now();
     faults?.("outbox-sent");
-    await markSent(
+    await markAcknowledged(
       conn,
       rows.map((r) => r.id),
       rows.map(() => ackedAt),
@@ -247,8 +266,9 @@ export function createOutboxRelay(deps: {
     // Failed sends are judged first (run): no new read may overtake their rows.
     if (failures.length > 0) return 0;
     const excluded = holds.excluded(Date.now());
-    const rows = await readUnsent(conn, settings.batchSize, [...sending], excluded);
-    if (rows.length < settings.batchSize) holds.emptied(excluded, new Set(rows.map((r) => r.topic)));
+    const due = await readUnsentSlots(conn, settings.batchSize, [...sending], excluded);
+    if (due.length < settings.batchSize) holds.emptied(excluded, new Set(due.map((r) => r.topic)));
+    const rows = await committedRows.inFull(conn, due);
     if (rows.length > 0) send(conn, rows);
     const full = () => inFlight.length >= SENDS_IN_FLIGHT || rowsInFlight >= ROUNDS_IN_FLIGHT * settings.batchSize;
     while (full() && failures.length === 0) await Promise.race(inFlight);
@@ -260,7 +280,7 @@ export function createOutboxRelay(deps: {
    * the failure to wait out, if any: its rows and those of the failures after it are read again.
    */
   const settleFailures = async (): Promise<Error | undefined> => {
-    const failed = failures.splice(0).sort((a, b) => compareIds(a.rows[0]?.id, b.rows[0]?.id));
+    const failed = failures.splice(0).sort((a, b) => compareOutboxIds(a.rows[0]?.id, b.rows[0]?.id));
     const conn = turn.current();
     try {
       for (const { error, rows } of failed) {
@@ -338,6 +358,7 @@ export function createOutboxRelay(deps: {
       }
       outages = 0;
       if (sent === null) {
+        committedRows.clear();
         // Another replica is sending: it picks up these rows too. Trying again at once, on every
         // wake-up (each commit anywhere notifies every relay), was a busy loop of transactions.
         await sleep(TURN_TAKEN_BACKOFF_MS, undefined, { signal: stopping.signal }).catch(() => undefined);
@@ -369,6 +390,10 @@ export function createOutboxRelay(deps: {
       loop = run().catch((e: unknown) => log.error("outbox:relay-failed", { error: coerceError(e) }));
     },
     wake,
+    committed(rows) {
+      committedRows.add(rows);
+      wake();
+    },
     backlog: () => outboxBacklog(sql),
     async stop(graceMs = 10_000) {
       stopped = true;
@@ -383,11 +408,4 @@ export function createOutboxRelay(deps: {
       await unlisten?.().catch(() => undefined);
     },
   };
-}
-
-/** Outbox ids are bigints as text: compared as numbers ("1000" after "999"); no rows (a mark's failure) first. */
-function compareIds(a: string | undefined, b: string | undefined): number {
-  if (a === undefined || b === undefined) return a === b ? 0 : a === undefined ? -1 : 1;
-  const [x, y] = [BigInt(a), BigInt(b)];
-  return x < y ? -1 : x > y ? 1 : 0;
 }

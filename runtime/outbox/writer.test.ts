@@ -77,14 +77,18 @@ describe("ctx.publish refuses at the call", () => {
 });
 
 describe("writing what was published", () => {
-  /** A transaction that records the outbox inserts it is given (their row counts) and answers at once, or fails them. */
+  /** A transaction that records the outbox inserts it is given (their row counts) and answers at once with the rows written, or fails them. */
   function recordingTx(fail = false) {
     const inserts: number[] = [];
+    let id = 0;
     const tx = (strings: TemplateStringsArray, ...values: unknown[]) => ({
       execute: () => {
         if (strings[0]!.includes("insert into ferry_outbox")) {
-          inserts.push((values[0] as unknown[]).length);
+          // The first array parameter is the event ids (keys and values come before it, as one Buffer).
+          const eventIds = values.find((v) => Array.isArray(v)) as string[];
+          inserts.push(eventIds.length);
           if (fail) return Promise.reject(new Error("the insert failed"));
+          return Promise.resolve(eventIds.map((e) => ({ id: String(++id), event_id: e, created_ms: 0 })));
         }
         return Promise.resolve([]);
       },

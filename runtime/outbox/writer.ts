@@ -4,7 +4,7 @@
  * (relay.ts) sends what committed.
  */
 import type { TransactionSql } from "postgres";
-import { insertOutboxRows, notifyOutbox, type OutboxRow } from "../db/sql/outbox.ts";
+import { insertOutboxRows, notifyOutbox, type OutboxRow, storedHeaderOrder, type UnsentRow } from "../db/sql/outbox.ts";
 import { PublishError } from "../errors.ts";
 import type { EventMeta, PublishOptions } from "../handlers/contract.ts";
 import type { LoadedHandler } from "../handlers/validate.ts";
@@ -18,8 +18,8 @@ export interface OutboxWriter {
   encoders(handler: string): Map<string, Encode> | undefined;
   /** Publishes within one unit of work's transaction. */
   open(tx: TransactionSql, handler: LoadedHandler, groupId: string): OutboxCall;
-  /** A transaction holding published rows committed: the relay sends them now. */
-  committed(): void;
+  /** A transaction committed these rows (OutboxCall.written): the relay sends them now. */
+  committed(rows: readonly UnsentRow[]): void;
 }
 
 export interface OutboxCall {
@@ -30,6 +30,8 @@ export interface OutboxCall {
    * a failure is the handler's call's. Returns how many rows this unit wrote in all.
    */
   settle(): Promise<number>;
+  /** The rows this unit wrote, with their ids: once it commits, the relay sends them from here. */
+  written(): readonly UnsentRow[];
   /** The transaction ended (committed or rolled back): a publish now is refused, not silently dropped. */
   close(): void;
 }
@@ -50,7 +52,7 @@ export function createOutboxWriter({
 }: {
   eventIdHeader: string;
   encoders: Map<string, Map<string, Encode>>;
-  wake(): void;
+  wake(rows: readonly UnsentRow[]): void;
 }): OutboxWriter {
   return {
     eventIdHeader,
@@ -63,7 +65,7 @@ export function createOutboxWriter({
       // Published, not yet written: one set-based insert per handler call, not a statement per event.
       let pending: OutboxRow[] = [];
       let pendingBytes = 0;
-      let written = 0;
+      const written: UnsentRow[] = [];
       let notified = false;
       let closed = false;
       /** Writes started by publishes that passed a chunk, and the first failure among them. */
@@ -74,7 +76,8 @@ export function createOutboxWriter({
         const rows = pending;
         pending = [];
         pendingBytes = 0;
-        const statements = [insertOutboxRows(tx, rows)];
+        const inserting = insertOutboxRows(tx, rows);
+        const statements: Array<Promise<unknown>> = [inserting];
         // Delivered at commit only: relays of other replicas wake then.
         if (!notified) statements.push(notifyOutbox(tx));
         notified = true;
@@ -85,7 +88,20 @@ export function createOutboxWriter({
           failure ??= { reason: (failed as PromiseRejectedResult).reason };
           throw failure.reason;
         }
-        written += rows.length;
+        const byEventId = new Map(rows.map((r) => [r.eventId, r]));
+        for (const w of await inserting) {
+          const r = byEventId.get(w.event_id)!;
+          written.push({
+            id: w.id,
+            event_id: w.event_id,
+            handler: r.handler,
+            topic: r.topic,
+            key: r.key,
+            value: r.value,
+            headers: storedHeaderOrder(r.headers),
+            created_ms: w.created_ms,
+          });
+        }
       };
       return {
         close() {
@@ -136,8 +152,9 @@ export function createOutboxWriter({
           await Promise.all(writes.splice(0));
           if (failure) throw failure.reason;
           await write();
-          return written;
+          return written.length;
         },
+        written: () => written,
       };
     },
   };

@@ -80,6 +80,8 @@ async function relayWorld(name: string, idleMs: number) {
         FERRY_BATCH_SIZE: "100",
         FERRY_OUTBOX_POLL_MS: "200",
         FERRY_OUTBOX_TURN_IDLE_MS: String(idleMs),
+        // Sent rows kept: which worker's rows went out is read from the table.
+        FERRY_OUTBOX_RETENTION_HOURS: "1",
       });
       workers.push(w);
       names.set(w, application);

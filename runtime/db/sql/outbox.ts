@@ -16,23 +16,66 @@ export interface OutboxRow {
   headers: Record<string, string>;
 }
 
+/** A row as written: its id (the send order) and when, for the relay to send it without reading it back. */
+export interface WrittenRow {
+  id: string;
+  event_id: string;
+  created_ms: number;
+}
+
 /**
  * Events `ctx.publish` wrote, in the handler's transaction, in one statement, in the order given
  * (their ids, the relay's send order, follow it). The same event id again (a replayed call) is
- * kept once. Keys and values travel as base64 text: one array type per column, nulls included.
+ * kept once: only the rows written are returned. Keys and values travel as one bytea parameter
+ * (sent in binary, see patches/postgres) cut by offset and length: no per-row encoding on either
+ * side, where base64 text arrays cost both the worker and the server a pass over every byte.
  */
-export function insertOutboxRows(tx: TransactionSql, rows: readonly OutboxRow[]): Promise<unknown> {
-  const b64 = (b: Buffer | null) => (b === null ? null : b.toString("base64"));
+export function insertOutboxRows(tx: TransactionSql, rows: readonly OutboxRow[]): Promise<WrittenRow[]> {
+  const parts: Buffer[] = [];
+  const keyAt: number[] = [];
+  const keyLength: number[] = [];
+  const valueAt: number[] = [];
+  const valueLength: number[] = [];
+  let at = 1; // substring() counts from 1
+  const place = (b: Buffer | null, offsets: number[], lengths: number[]) => {
+    offsets.push(at);
+    lengths.push(b === null ? -1 : b.length);
+    if (b === null) return;
+    parts.push(b);
+    at += b.length;
+  };
+  for (const r of rows) {
+    place(r.key, keyAt, keyLength);
+    place(r.value, valueAt, valueLength);
+  }
+  const bytes = Buffer.concat(parts);
   return run(
     // clock_timestamp(): when the handler published, not when its transaction began.
-    tx`insert into ferry_outbox (event_id, handler, source_event_id, topic, key, value, headers, created_at)
-      select e, h, s, t, decode(k, 'base64'), decode(v, 'base64'), hd::jsonb, clock_timestamp()
+    tx<WrittenRow[]>`insert into ferry_outbox (event_id, handler, source_event_id, topic, key, value, headers, created_at)
+      select e, h, s, t, case when kl >= 0 then substring(${bytes}::bytea from ka for kl) end,
+             case when vl >= 0 then substring(${bytes}::bytea from va for vl) end, hd::jsonb, clock_timestamp()
       from unnest(${rows.map((r) => r.eventId)}::text[], ${rows.map((r) => r.handler)}::text[], ${rows.map((r) => r.sourceEventId)}::text[],
-                  ${rows.map((r) => r.topic)}::text[], ${rows.map((r) => b64(r.key))}::text[], ${rows.map((r) => b64(r.value))}::text[],
-                  ${rows.map((r) => JSON.stringify(r.headers))}::text[]) with ordinality as u(e, h, s, t, k, v, hd, n)
+                  ${rows.map((r) => r.topic)}::text[], ${keyAt}::int[], ${keyLength}::int[], ${valueAt}::int[], ${valueLength}::int[],
+                  ${rows.map((r) => JSON.stringify(r.headers))}::text[]) with ordinality as u(e, h, s, t, ka, kl, va, vl, hd, n)
       order by n
-      on conflict (event_id) do nothing`.execute(),
+      on conflict (event_id) do nothing
+      returning id::text as id, event_id, (extract(epoch from created_at) * 1000)::float8 as created_ms`.execute(),
   );
+}
+
+/**
+ * Headers as a jsonb column gives them back: keys ordered by their length in bytes, then bytewise.
+ * A row sent from memory must be the same record as the same row read back and sent again.
+ */
+export function storedHeaderOrder(headers: Record<string, string>): Record<string, string> {
+  const keys = Object.keys(headers);
+  if (keys.length < 2) return headers;
+  const bytes = new Map(keys.map((k) => [k, Buffer.from(k)]));
+  keys.sort((a, b) => {
+    const [x, y] = [bytes.get(a)!, bytes.get(b)!];
+    return x.length - y.length || Buffer.compare(x, y);
+  });
+  return Object.fromEntries(keys.map((k) => [k, headers[k]!]));
 }
 
 /** Delivered when (and only if) the transaction commits: relays elsewhere wake. Pipelined. */
@@ -92,23 +135,38 @@ export interface UnsentRow {
   created_ms: number;
 }
 
+/** An unsent row's place in the send order: enough to send it when this process still holds what it wrote. */
+export interface UnsentSlot {
+  id: string;
+  topic: string;
+  created_ms: number;
+}
+
 /**
  * The oldest unsent rows, in the order they must go out, but those in `excluding` (being sent
  * already) and those of `heldTopics` (Kafka refuses the topic for now). Set-aside rows are never
- * read. Ordered by the bigint column, not by the text `id` it returns (ORDER BY would take the
- * output column: "1000" sorts before "999").
+ * read. Only their ids and topics: the relay has most rows in memory from their commit and reads
+ * the rest with readRows. Ordered by the bigint column, not by the text `id` it returns (ORDER BY
+ * would take the output column: "1000" sorts before "999").
  */
-export function readUnsent(
+export function readUnsentSlots(
   conn: Sql | TransactionSql,
   limit: number,
   excluding: readonly string[] = [],
   heldTopics: readonly string[] = [],
-): Promise<UnsentRow[]> {
-  return run(conn<UnsentRow[]>`
-    select o.id::text as id, o.event_id, o.handler, o.topic, o.key, o.value, o.headers, (extract(epoch from o.created_at) * 1000)::float8 as created_ms
+): Promise<UnsentSlot[]> {
+  return run(conn<UnsentSlot[]>`
+    select o.id::text as id, o.topic, (extract(epoch from o.created_at) * 1000)::float8 as created_ms
     from ferry_outbox o
     where o.sent_at is null and o.failed_at is null and o.id <> all(${excluding as string[]}::bigint[]) and o.topic <> all(${heldTopics as string[]}::text[])
     order by o.id limit ${limit}`);
+}
+
+/** These rows in full, in id order (those no longer there are left out). */
+export function readRows(conn: Sql | TransactionSql, ids: readonly string[]): Promise<UnsentRow[]> {
+  return run(conn<UnsentRow[]>`
+    select o.id::text as id, o.event_id, o.handler, o.topic, o.key, o.value, o.headers, (extract(epoch from o.created_at) * 1000)::float8 as created_ms
+    from ferry_outbox o where o.id = any(${ids as string[]}::bigint[]) order by o.id`);
 }
 
 /**
@@ -120,6 +178,15 @@ export function markSent(sql: Sql, ids: readonly string[], ackedAtMs: readonly n
   return run(sql`update ferry_outbox o set sent_at = to_timestamp(a.ms / 1000.0)
     from unnest(${ids as string[]}::bigint[], ${ackedAtMs as number[]}::float8[]) as a(id, ms)
     where o.id = a.id and o.sent_at is null`);
+}
+
+/**
+ * Rows Kafka acknowledged, deleted (FERRY_OUTBOX_RETENTION_HOURS 0): a delete only marks the row
+ * dead, where marking it sent writes a new version of the whole row and of three of its index
+ * entries, the relay's largest cost in PostgreSQL.
+ */
+export function deleteSent(sql: Sql, ids: readonly string[]): Promise<unknown> {
+  return run(sql`delete from ferry_outbox where id = any(${ids as string[]}::bigint[]) and sent_at is null and failed_at is null`);
 }
 
 /** Sets a row Kafka refused for what it is aside: never read again, kept (not pruned) with Kafka's reason. */
@@ -166,4 +233,11 @@ export interface PublishedRow {
 /** Every row one handler published, sent or not, in publish (id) order: what ferry/testing shows a test. */
 export function publishedBy(sql: Sql, handler: string): Promise<PublishedRow[]> {
   return run(sql<PublishedRow[]>`select event_id, source_event_id, topic, key, value, headers from ferry_outbox where handler = ${handler} order by id`);
+}
+
+/** Outbox ids are bigints as text: compared as numbers ("1000" after "999"); no rows (a mark's failure) first. */
+export function compareOutboxIds(a: string | undefined, b: string | undefined): number {
+  if (a === undefined || b === undefined) return a === b ? 0 : a === undefined ? -1 : 1;
+  const [x, y] = [BigInt(a), BigInt(b)];
+  return x < y ? -1 : x > y ? 1 : 0;
 }
