@@ -50,11 +50,12 @@ export function insertOutboxRows(tx: TransactionSql, rows: readonly OutboxRow[])
   }
   const bytes = Buffer.concat(parts);
   return run(
-    // clock_timestamp(): when the handler published, not when its transaction began.
+    // clock_timestamp(): when the handler published, not when its transaction began. `bytes` is
+    // named once (p): every mention of a parameter sends it again.
     tx<WrittenRow[]>`insert into ferry_outbox (event_id, handler, source_event_id, topic, key, value, headers, created_at)
-      select e, h, s, t, case when kl >= 0 then substring(${bytes}::bytea from ka for kl) end,
-             case when vl >= 0 then substring(${bytes}::bytea from va for vl) end, hd::jsonb, clock_timestamp()
-      from unnest(${rows.map((r) => r.eventId)}::text[], ${rows.map((r) => r.handler)}::text[], ${rows.map((r) => r.sourceEventId)}::text[],
+      select e, h, s, t, case when kl >= 0 then substring(p.bytes from ka for kl) end,
+             case when vl >= 0 then substring(p.bytes from va for vl) end, hd::jsonb, clock_timestamp()
+      from (select ${bytes}::bytea as bytes) p, unnest(${rows.map((r) => r.eventId)}::text[], ${rows.map((r) => r.handler)}::text[], ${rows.map((r) => r.sourceEventId)}::text[],
                   ${rows.map((r) => r.topic)}::text[], ${keyAt}::int[], ${keyLength}::int[], ${valueAt}::int[], ${valueLength}::int[],
                   ${rows.map((r) => JSON.stringify(r.headers))}::text[]) with ordinality as u(e, h, s, t, ka, kl, va, vl, hd, n)
       order by n
