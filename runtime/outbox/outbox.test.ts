@@ -19,7 +19,16 @@ import { testKafka } from "../../tests/support/kafka.ts";
 import { header, readRecords } from "../../tests/support/scenario.ts";
 import { prepareEncoders } from "./encode.ts";
 import { outboxEventId } from "./event-id.ts";
-import { giveUpRelayTurn, RELAY_LOCK_KEY, readRows, readUnsentSlots, takeRelayTurn, type UnsentRow } from "../db/sql/outbox.ts";
+import {
+  giveUpRelayTurn,
+  insertOutboxRows,
+  RELAY_LOCK_KEY,
+  readRows,
+  readUnsentSlots,
+  storedHeaderOrder,
+  takeRelayTurn,
+  type UnsentRow,
+} from "../db/sql/outbox.ts";
 import { createOutboxRelay } from "./relay.ts";
 import { createOutboxWriter } from "./writer.ts";
 
@@ -410,4 +419,43 @@ test("the relay reads unsent rows in id order, across a power of ten (not in the
       return JSON.parse(e.message) as string[];
     });
   expect(read.slice(-3)).toEqual(ids);
+});
+
+test("what one insert stores reads back byte for byte: null, empty and binary keys and values apart, headers in jsonb's own order", async () => {
+  class Rollback extends Error {}
+  const headers: Array<Record<string, string>> = [
+    { ü: "1", u: "2", uu: "3", é: "4", b: "5", a: "6" },
+    { "event-id": "x" },
+    {},
+    { 日本: "j", zzz: "z", "🚢": "s" },
+  ];
+  const rows = [
+    { key: null, value: null },
+    { key: Buffer.alloc(0), value: Buffer.alloc(0) },
+    { key: Buffer.from([0, 255, 0]), value: Buffer.from(Array.from({ length: 256 }, (_, i) => i)) },
+    { key: Buffer.from("k"), value: Buffer.alloc(900_000, 7) },
+  ].map((r, i) => ({ ...r, eventId: `stored-${i}-${run}`, handler: `stored-${run}`, sourceEventId: "s", topic: "never-sent", headers: headers[i]! }));
+  const [written, read, keyOrders] = await sql
+    .begin(async (tx) => {
+      const w = await insertOutboxRows(tx, rows);
+      const r = await readRows(
+        tx,
+        w.map((x) => x.id),
+      );
+      // The order PostgreSQL itself gives each jsonb's keys.
+      const orders = await Promise.all(
+        headers.map(async (h) => (await tx<{ k: string }[]>`select jsonb_object_keys(${JSON.stringify(h)}::text::jsonb) as k`).map((x) => x.k)),
+      );
+      throw new Rollback(
+        JSON.stringify([w, r.map((x) => [x.event_id, x.key?.toString("base64") ?? null, x.value?.toString("base64") ?? null, x.headers]), orders]),
+      );
+    })
+    .catch((e: unknown) => {
+      if (!(e instanceof Rollback)) throw e;
+      return JSON.parse(e.message) as [Array<{ event_id: string }>, Array<[string, string | null, string | null, Record<string, string>]>, string[][]];
+    });
+  expect(written.map((w) => w.event_id)).toEqual(rows.map((r) => r.eventId));
+  expect(read).toEqual(rows.map((r) => [r.eventId, r.key?.toString("base64") ?? null, r.value?.toString("base64") ?? null, r.headers]));
+  expect(read.map((r) => Object.keys(r[3]))).toEqual(keyOrders);
+  expect(headers.map((h) => Object.keys(storedHeaderOrder(h)))).toEqual(keyOrders);
 });
