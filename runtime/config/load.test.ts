@@ -28,6 +28,9 @@ describe("loadConfig", () => {
     expect(config.batchSize).toBe(1000);
     expect(config.eventIdHeader).toBe("event-id");
     expect(config.kafka.sasl).toBeUndefined();
+    // Sent outbox rows are deleted once Kafka acknowledged them, unless kept for N hours.
+    expect(config.outbox.retentionHours).toBe(0);
+    expect(loadConfig({ ...minimal, FERRY_OUTBOX_RETENTION_HOURS: "24" }).outbox.retentionHours).toBe(24);
   });
 
   test("reports every problem at once, each naming its variable", () => {
@@ -44,6 +47,7 @@ describe("loadConfig", () => {
     ["FERRY_DATABASE_URL", "mysql://x", "postgres://"],
     ["FERRY_BATCH_SIZE", "0", "at least 1"],
     ["FERRY_PARTITION_CONCURRENCY", "1000", "at most 256"],
+    ["FERRY_OUTBOX_RETENTION_HOURS", "-1", "between 0 and 87600"],
   ])("rejects %s=%s", (name, value, expected) => {
     const problems = problemsOf({ ...minimal, [name]: value });
     expect(problems).toHaveLength(1);
