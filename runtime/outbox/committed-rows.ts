@@ -12,10 +12,13 @@ const rowBytes = (r: UnsentRow) => (r.key?.length ?? 0) + (r.value?.length ?? 0)
 
 export interface CommittedRows {
   add(rows: readonly UnsentRow[]): void;
-  /** The row, which leaves the store (a failed send reads it again from PostgreSQL). */
-  take(id: string): UnsentRow | undefined;
-  /** These rows, in this order: taken from here where present, the rest read on `conn`. */
-  inFull(conn: Sql, due: readonly { id: string }[]): Promise<UnsentRow[]>;
+  /**
+   * These rows, in this order: taken from here (a failed send reads them again from PostgreSQL)
+   * where present with the same event id, the rest
+   * read on `conn`. An id is trusted only with its event id: after a failover to a replica that
+   * had not received the last commits, or a restored backup, the same id can name another row.
+   */
+  inFull(conn: Sql, due: readonly { id: string; event_id: string }[]): Promise<UnsentRow[]>;
   /** Another replica sends them: nothing here is needed. */
   clear(): void;
   readonly size: number;
@@ -34,10 +37,12 @@ export function createCommittedRows(maxBytes: number): CommittedRows {
     return row;
   };
   return {
-    take,
     async inFull(conn, due) {
       const ids = due.map((r) => r.id);
-      const found = ids.map(take);
+      const found = due.map((slot) => {
+        const row = take(slot.id);
+        return row?.event_id === slot.event_id ? row : undefined;
+      });
       const missing = ids.filter((_, i) => found[i] === undefined);
       const read = new Map(missing.length > 0 ? (await readRows(conn, missing)).map((r) => [r.id, r]) : []);
       return found.map((r, i) => r ?? read.get(ids[i]!)).filter((r) => r !== undefined);

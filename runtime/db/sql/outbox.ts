@@ -139,6 +139,7 @@ export interface UnsentRow {
 /** An unsent row's place in the send order: enough to send it when this process still holds what it wrote. */
 export interface UnsentSlot {
   id: string;
+  event_id: string;
   topic: string;
   created_ms: number;
 }
@@ -157,7 +158,7 @@ export function readUnsentSlots(
   heldTopics: readonly string[] = [],
 ): Promise<UnsentSlot[]> {
   return run(conn<UnsentSlot[]>`
-    select o.id::text as id, o.topic, (extract(epoch from o.created_at) * 1000)::float8 as created_ms
+    select o.id::text as id, o.event_id, o.topic, (extract(epoch from o.created_at) * 1000)::float8 as created_ms
     from ferry_outbox o
     where o.sent_at is null and o.failed_at is null and o.id <> all(${excluding as string[]}::bigint[]) and o.topic <> all(${heldTopics as string[]}::text[])
     order by o.id limit ${limit}`);
