@@ -17,7 +17,8 @@ bun=$(command -v bun)
 for core in "${cores[@]}"; do
   echo "test: core dump $core ($(du -h "$core" | cut -f1)); the crashing thread, then every thread's top frames:"
   if command -v gdb >/dev/null; then
-    gdb -q -batch -nx -ex 'bt 40' -ex 'info threads' -ex 'thread apply all bt 6' "$bun" "$core" 2>&1 | grep -v '^\[New LWP' | head -400
+    gdb -q -batch -nx -ex 'bt 40' -ex 'info sharedlibrary' -ex 'info threads' -ex 'thread apply all bt 6' "$bun" "$core" 2>&1 |
+      grep -v '^\[New LWP' | grep -v '^warning: Section' | head -400
   else
     echo "test: gdb is not installed; the core is kept at $core"
     continue
