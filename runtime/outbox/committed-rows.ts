@@ -13,10 +13,10 @@ const rowBytes = (r: UnsentRow) => (r.key?.length ?? 0) + (r.value?.length ?? 0)
 export interface CommittedRows {
   add(rows: readonly UnsentRow[]): void;
   /**
-   * These rows, in this order: taken from here (a failed send reads them again from PostgreSQL)
-   * where present with the same event id, the rest
-   * read on `conn`. An id is trusted only with its event id: after a failover to a replica that
-   * had not received the last commits, or a restored backup, the same id can name another row.
+   * These rows, in this order: taken from here where present with the same event id (a failed
+   * send reads them again from PostgreSQL), the rest read on `conn`. An id is trusted only with
+   * its event id: after a failover to a replica that had not received the last commits, or a
+   * restored backup, the same id can name another row.
    */
   inFull(conn: Sql, due: readonly { id: string; event_id: string }[]): Promise<UnsentRow[]>;
   /** Another replica sends them: nothing here is needed. */
