@@ -16,9 +16,10 @@
  * another relay takes over), and a send Kafka never answers is given up after `unansweredMs`.
  *
  * A read's rows go out in one producer call per topic, so a refusal names its topic. The failure
- * policy judges each refusal (refusals.ts): a record Kafka refuses for what it is is set aside,
- * a topic Kafka refuses is held (topic-holds.ts) while the other topics' rows go on, and anything
- * else (the broker, the database) stops the relay until it is over.
+ * policy judges each failed send once the pipeline drained (send-failures.ts): a record Kafka
+ * refuses for what it is is set aside (refusals.ts), a topic Kafka refuses is held (topic-holds.ts)
+ * while the other topics' rows go on, and anything else (the broker, the database) stops the relay
+ * until it is over.
  *
  * Crash anywhere: a row committed and not sent is sent by the next relay; a row sent and not yet
  * marked is sent again, with the same event id (a technical duplicate downstream, never a new event).
@@ -26,16 +27,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { ReservedSql, Sql } from "postgres";
 import { translateDatabaseError } from "../db/errors.ts";
-import {
-  deleteSent,
-  markSent,
-  OUTBOX_CHANNEL,
-  type OutboxBacklog,
-  outboxBacklog,
-  readUnsentSlots,
-  type UnsentRow,
-  compareOutboxIds,
-} from "../db/sql/outbox.ts";
+import { deleteSent, markSent, OUTBOX_CHANNEL, type OutboxBacklog, outboxBacklog, readUnsentSlots, type UnsentRow } from "../db/sql/outbox.ts";
 import type { EngineEvents } from "../engine-events.ts";
 import { coerceError, KafkaError } from "../errors.ts";
 import { waitDelay } from "../failure/policy.ts";
@@ -44,7 +36,8 @@ import { asKafkaError } from "../kafka/errors.ts";
 import type { ProducerPort } from "../kafka/port.ts";
 import type { Logger } from "../log/logger.ts";
 import { finishedWithin } from "../finished-within.ts";
-import { describeSend, isolateRefused, type IsolationDeps, type IsolationStop, judgeSend, toRecord } from "./refusals.ts";
+import { describeSend, toRecord } from "./refusals.ts";
+import { type FailedSend, reportWaiting, settleFailedSends } from "./send-failures.ts";
 import { createCommittedRows } from "./committed-rows.ts";
 import { createMarkQueue } from "./marks.ts";
 import { createTopicHolds } from "./topic-holds.ts";
@@ -121,7 +114,7 @@ export function createOutboxRelay(deps: {
   /** Rows handed to the producer and not yet marked sent: no read may return them again. */
   const sending = new Set<string>();
   /** Failures of sends (one topic's rows each) or their marks (no rows) since the pipeline last drained. */
-  const failures: Array<{ error: Error; rows: UnsentRow[] }> = [];
+  const failures: FailedSend[] = [];
   const holds = createTopicHolds();
   const committedRows = createCommittedRows(COMMITTED_ROWS_BYTES);
   const turn = createRelayTurn({
@@ -275,52 +268,6 @@ export function createOutboxRelay(deps: {
     return rows.length;
   };
 
-  /**
-   * After the pipeline drained: each failed send as the policy judges it, oldest rows first. Returns
-   * the failure to wait out, if any: its rows and those of the failures after it are read again.
-   */
-  const settleFailures = async (): Promise<Error | undefined> => {
-    const failed = failures.splice(0).sort((a, b) => compareOutboxIds(a.rows[0]?.id, b.rows[0]?.id));
-    const conn = turn.current();
-    try {
-      for (const { error, rows } of failed) {
-        const decision = judgeSend(error, rows);
-        // Anything but a refusal (the broker, the database, contention on a mark) is waited out.
-        let stop: IsolationStop | undefined = { kind: "wait", error, rows };
-        if (decision.kind === "hold-topic") stop = { kind: decision.kind, error, rows };
-        // Narrowed down on the turn's connection (sends only happen with the turn; without it, another relay reads them).
-        else if ((decision.kind === "bisect" || decision.kind === "dead-letter") && conn) stop = await isolateRefused(isolation(conn), rows, error);
-        if (stop?.kind === "wait") return stop.error;
-        if (stop?.kind === "hold-topic") hold(stop);
-        else accepted(rows[0]!.topic);
-      }
-      return undefined;
-    } finally {
-      // Nothing is in flight: a held topic whose probe failed otherwise is due again.
-      holds.drained();
-    }
-  };
-
-  const isolation = (conn: Sql): IsolationDeps => ({ conn, producer, log, events, acknowledged: (rows, startedAt) => acknowledged(conn, rows, startedAt) });
-
-  /** Kafka refuses this topic: its rows wait, the other topics' go on. */
-  const hold = ({ error, rows }: IsolationStop) => {
-    const topic = rows[0]!.topic;
-    const code = (error as KafkaError).code ?? error.name;
-    const { outages, dueAt } = holds.refused(topic, code, Date.now());
-    const retryInMs = Math.max(0, dueAt - Date.now());
-    log.warn("outbox:waiting", {
-      topic,
-      outages,
-      retryInMs,
-      errorClass: error.name,
-      errorCode: code,
-      error: error.message,
-      hint: "Kafka refuses this topic: its events wait, in order, while the other topics' go out. Create the topic or grant write on it (ferry topology apply --handlers)",
-    });
-    events.emit("outbox:waiting", { retryInMs, errorClass: error.name, error: error.message, topic });
-  };
-
   const run = async () => {
     let outages = 0;
     while (!stopped) {
@@ -335,24 +282,14 @@ export function createOutboxRelay(deps: {
         // Nothing more goes out until every send of this pipeline settled: the rows of a failed one
         // are read again (or narrowed down), and no later read may overtake them further.
         await drain();
-        const error = await settleFailures().catch((e: unknown) => coerceError(translateDatabaseError(e)));
+        const settling = { conn: turn.current(), producer, log, events, holds, acknowledged, accepted };
+        const error = await settleFailedSends(settling, failures.splice(0)).catch((e: unknown) => coerceError(translateDatabaseError(e)));
         if (error === undefined) continue;
         await giveUpTurn();
         if (stopped) return;
         outages++;
         const retryInMs = waitDelay(outages);
-        const code = (error as { code?: unknown }).code;
-        log.warn("outbox:waiting", {
-          outages,
-          retryInMs,
-          errorClass: error.name,
-          ...(typeof code === "string" ? { errorCode: code } : {}),
-          error: error.message,
-          ...(error instanceof KafkaError && !error.retriable
-            ? { hint: "Kafka refuses every send as it is (credentials, cluster ACLs): the outbox waits until they are fixed" }
-            : {}),
-        });
-        events.emit("outbox:waiting", { retryInMs, errorClass: error.name, error: error.message });
+        reportWaiting({ log, events }, error, outages, retryInMs);
         await sleep(retryInMs, undefined, { signal: stopping.signal }).catch(() => undefined);
         continue;
       }
