@@ -270,7 +270,7 @@ async function applyRange(prepared: PreparedEvent[], from: number, to: number, a
       serialized: deps.contention?.serialized() ?? false,
       ...(deps.faults ? { faults: deps.faults } : {}),
       ...(deps.outbox ? { outbox: deps.outbox } : {}),
-      beforeCommit: async (results) => {
+      beforeCommit: (results) => {
         const letters: OutgoingRecord[] = [];
         const now = new Date();
         for (const p of slice) {
@@ -306,7 +306,7 @@ async function applyRange(prepared: PreparedEvent[], from: number, to: number, a
             );
           }
         });
-        if (letters.length > 0) await publishDeadLetters(letters, deps);
+        return letters.length > 0 ? publishDeadLetters(letters, deps) : undefined;
       },
     },
   );

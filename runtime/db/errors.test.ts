@@ -22,6 +22,7 @@ test.each([
   ["3D000", "program"],
   ["28P01", "program"],
   ["25P02", "transaction"],
+  ["25P03", "connection"],
   ["P0001", "other"],
 ])("SQLSTATE %s is %s", (code, category) => {
   expect(categoryOf(code)).toBe(category as never);

@@ -6,6 +6,7 @@
  * | SQLSTATE                                   | category      | retriable |
  * | ------------------------------------------ | ------------- | --------- |
  * | 08xxx, driver connection errors            | connection    | yes       |
+ * | 25P03 (idle-in-transaction session ended)  | connection    | yes       |
  * | 53xxx (disk full, out of memory, …)        | resources     | yes       |
  * | 57P01-57P05 (shutdown, cannot connect now) | unavailable   | yes       |
  * | 58xxx, XXxxx (system, internal)            | system        | yes       |
@@ -47,6 +48,9 @@ export function categoryOf(code: string): DatabaseErrorCategory | null {
   if (!/^[0-9A-Z]{5}$/.test(code)) return null;
   if (code === "40001" || code === "40P01" || code === "55P03") return "contention";
   if (code === "57014") return "canceled";
+  // The server ended the session of a transaction silent past its limit (a frozen or cut-off
+  // client, see limitTransactionTimes): the connection is gone, whatever statement hears of it.
+  if (code === "25P03") return "connection";
   const cls = code.slice(0, 2);
   if (cls === "08") return "connection";
   if (cls === "53") return "resources";

@@ -70,3 +70,59 @@ test("dead letters Kafka never acknowledges: the open transaction rolls back aft
     await sql.end();
   }
 });
+
+test("PostgreSQL ends a unit's session once it is silent past the handler's limit, releasing its rows, and the unit fails as the environment's", async () => {
+  const sql = testSql();
+  const other = testSql();
+  const log = createLogger({ level: "error" });
+  const id = randomUUID().slice(0, 8);
+  try {
+    await migrate(sql, await collectMigrations(undefined), log);
+    const limits: Array<Record<string, string>> = [];
+    // A handler that reads its transaction's limits, then freezes the process past them: a paused VM or a cut-off client, to PostgreSQL.
+    const validated = validateHandlerModule(`silent-${id}`, "/h/x.ts", {
+      default: {
+        topic: "orders",
+        timeoutMs: 400,
+        handle: async (_: unknown, ctx: { sql: Sql }) => {
+          const [row] = await ctx.sql<Array<Record<string, string>>>`select current_setting('statement_timeout') as statement,
+            current_setting('idle_in_transaction_session_timeout') as idle`;
+          limits.push(row!);
+          // Lets the other session's claim go out first, then holds the whole thread, timers too: nothing can roll back.
+          await Bun.sleep(200);
+          Bun.sleepSync(11_000);
+        },
+      },
+    });
+    if ("problems" in validated) throw new Error(validated.problems.join("\n"));
+    const handler = validated.handler;
+    const eventId = `silent-${id}`;
+    const applying = applyUnit([{ meta: eventMeta(eventId, 0), value: {} }], null, {
+      sql,
+      handler,
+      groupId: `g.${handler.name}`,
+      log,
+      attempt: 1,
+      signal: new AbortController().signal,
+    });
+    // Another session claiming the same event waits on the frozen one's inbox row, then gets it once PostgreSQL ends that session.
+    const started = performance.now();
+    const claimed = await other.begin(async (tx) => {
+      await tx`set local lock_timeout = 30000`;
+      return tx`insert into ferry_inbox (handler, event_id, topic, partition, "offset", outcome)
+        values (${handler.name}, ${eventId}, 'orders', 0, 0, 'applied') on conflict do nothing returning event_id`;
+    });
+    const waitedMs = performance.now() - started;
+    expect(limits).toEqual([{ statement: "400ms", idle: "10400ms" }]);
+    expect(claimed.length).toBe(1);
+    // The row was free before the frozen unit could commit it: PostgreSQL ended its session (at 0.4 s + 10 s).
+    expect(waitedMs).toBeGreaterThan(9_000);
+    const result = await applying;
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(judge({ error: result.failure.error, source: result.failure.source })).not.toMatchObject({ fault: "event" });
+  } finally {
+    // The ended session's connection does not answer a graceful end.
+    await Promise.all([sql.end({ timeout: 1 }), other.end()]);
+  }
+}, 60_000);

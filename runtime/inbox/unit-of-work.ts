@@ -3,7 +3,7 @@ import type { PostgresJsDatabase } from "drizzle-orm/postgres-js";
 import { drizzleOver } from "../db/connect.ts";
 import { translateDatabaseError } from "../db/errors.ts";
 import { saveOffset } from "../db/sql/offsets.ts";
-import { limitStatementTime, markDeadLettered, reopenDeadLettered, serializeHandler } from "../db/sql/inbox.ts";
+import { allowTransactionIdle, limitTransactionTimes, markDeadLettered, reopenDeadLettered, serializeHandler } from "../db/sql/inbox.ts";
 import { coerceError, DatabaseError, HandlerTimeoutError, KafkaError, PermanentError, PublishError } from "../errors.ts";
 import type { FailureSource } from "../failure/policy.ts";
 import type { FaultInjector } from "../faults/inject.ts";
@@ -37,9 +37,9 @@ export interface UnitOfWorkOptions {
   /**
    * Runs inside the transaction after the handler's effects and before COMMIT, with every
    * event's result. Dead letters are produced here: they must be acknowledged before the
-   * offset that skips their event can commit.
+   * offset that skips their event can commit. Returns undefined when there is nothing to wait for.
    */
-  beforeCommit?(results: EventResult[]): Promise<void>;
+  beforeCommit?(results: EventResult[]): Promise<void> | undefined;
   /** Replaying dead letters: their inbox rows marked dead-lettered no longer count as "seen". */
   reopenDeadLettered?: boolean;
   /** Test-only fault injection (FERRY_FAULT_INJECT): the "handler" point fires after each handler call. */
@@ -123,8 +123,9 @@ export async function applyUnit(events: UnitEvent[], position: TopicPartitionOff
     }, ms);
     deadline.unref?.();
   };
+  const graceMs = options.graceMs ?? UNIT_GRACE_MS;
   // Ferry's statements and the handler may each run up to the handler's time limit.
-  arm(2 * handler.timeoutMs + (options.graceMs ?? UNIT_GRACE_MS));
+  arm(2 * handler.timeoutMs + graceMs);
   // Closed once the transaction ended: a stray publish after it is refused, never dropped unseen.
   let opened: OutboxCall | undefined;
   try {
@@ -135,7 +136,10 @@ export async function applyUnit(events: UnitEvent[], position: TopicPartitionOff
       // before the handler runs, so a failure of ours is never taken for the handler's. The first
       // to fail is the cause (answers come in the order sent; later ones only echo the abort), and
       // it is not waited past: on a killed connection the driver may never settle the others.
-      const timeout = limitStatementTime(tx, handler.timeoutMs).catch(stage("ferry"));
+      // Between two statements the transaction is silent at most for a handler's call (its time
+      // limit) and Ferry's own steps: past that, its client is frozen or gone, and PostgreSQL ends
+      // the session so the partitions' next owner does not wait on the rows it holds.
+      const timeout = limitTransactionTimes(tx, { statementMs: handler.timeoutMs, idleMs: handler.timeoutMs + SILENCE_GRACE_MS }).catch(stage("ferry"));
       // Before the claim, so every lock the rest takes is taken inside the handler's turn.
       const turn = options.serialized ? serializeHandler(tx, handler.name).catch(stage("ferry")) : undefined;
       const reopen =
@@ -226,8 +230,15 @@ export async function applyUnit(events: UnitEvent[], position: TopicPartitionOff
       // (the letters may then go out twice).
       clearTimeout(deadline);
       const waitMs = options.deadLetterWaitMs ?? DEAD_LETTER_WAIT_MS;
-      const letters = options.beforeCommit?.(results) ?? Promise.resolve();
-      if (!(await finishedWithin(letters.catch(stage("dead-letter")), waitMs))) {
+      let letters: Promise<unknown> | undefined;
+      try {
+        letters = options.beforeCommit?.(results)?.catch(stage("dead-letter"));
+      } catch (e) {
+        throw new StageFailed("dead-letter", -1, e);
+      }
+      // Silent on PostgreSQL's side while Kafka answers: as long as the wait, not the handler's limit.
+      if (letters) letters = Promise.all([letters, allowTransactionIdle(tx, waitMs + SILENCE_GRACE_MS).catch(stage("ferry"))]);
+      if (letters && !(await finishedWithin(letters, waitMs))) {
         const error = new KafkaError(`Kafka did not acknowledge the dead letters within ${waitMs} ms: the transaction rolls back and the events are retried`, {
           code: "unanswered",
           retriable: true,
@@ -236,7 +247,7 @@ export async function applyUnit(events: UnitEvent[], position: TopicPartitionOff
       }
       if (options.dryRun) throw new DryRunRollback(results);
       step = "commit";
-      arm(options.graceMs ?? UNIT_GRACE_MS);
+      arm(graceMs);
       return { results, published: await outbox.settle() };
     });
     // The driver can leave a transaction unsettled when its connection dies (porsager/postgres#1186):
@@ -266,6 +277,12 @@ export async function applyUnit(events: UnitEvent[], position: TopicPartitionOff
  * never hears back.
  */
 const UNIT_GRACE_MS = 10_000;
+/**
+ * How much longer than its longest legitimate silence (a handler's call, a wait for Kafka) a
+ * transaction may go without a statement before PostgreSQL ends its session: Ferry's own steps
+ * between statements, a collection pause.
+ */
+const SILENCE_GRACE_MS = 10_000;
 /** librdkafka's own message timeout is 300 s; a transaction should not stay open that long. */
 const DEAD_LETTER_WAIT_MS = 60_000;
 

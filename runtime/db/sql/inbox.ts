@@ -1,9 +1,24 @@
 import type { Sql, TransactionSql } from "postgres";
 import { run } from "./run.ts";
 
-/** Statement timeout for the rest of the transaction: a call past its time cannot keep the connection busy. */
-export function limitStatementTime(tx: TransactionSql, ms: number): Promise<unknown> {
-  return run(tx.unsafe(`set local statement_timeout = ${Math.floor(ms)}`).execute());
+/**
+ * Time limits for the rest of the transaction, enforced by PostgreSQL. `statementMs`: a statement
+ * past it is cancelled, so a call past its time cannot keep the connection busy. `idleMs`: a session
+ * silent that long inside the transaction is ended, and its locks with it. The client may be frozen
+ * (a paused VM, SIGSTOP) or cut off, and PostgreSQL cannot tell that from slow: without the limit
+ * the rows it claimed stay locked, and the replica its partitions move to waits on them for as
+ * long (hours, with the operating system's TCP keepalive).
+ */
+export function limitTransactionTimes(tx: TransactionSql, { statementMs, idleMs }: { statementMs: number; idleMs: number }): Promise<unknown> {
+  return run(
+    tx`select set_config('statement_timeout', ${String(Math.floor(statementMs))}, true),
+      set_config('idle_in_transaction_session_timeout', ${String(Math.floor(idleMs))}, true)`.execute(),
+  );
+}
+
+/** The transaction may stay silent up to `idleMs` from now on: it waits on something other than PostgreSQL. Pipelined. */
+export function allowTransactionIdle(tx: TransactionSql, idleMs: number): Promise<unknown> {
+  return run(tx`select set_config('idle_in_transaction_session_timeout', ${String(Math.floor(idleMs))}, true)`.execute());
 }
 
 /**
