@@ -6,7 +6,7 @@
  */
 import type { Sql, TransactionSql } from "postgres";
 import { translateDatabaseError } from "../db/errors.ts";
-import { insertDeadLettered } from "../db/sql/inbox.ts";
+import { allowTransactionIdle, insertDeadLettered } from "../db/sql/inbox.ts";
 import { saveOffset } from "../db/sql/offsets.ts";
 import { buildDeadLetter, type DeadLetterDetails, type DeadLetterReason } from "../dlt/dead-letter.ts";
 import { publishDeadLetters } from "../dlt/publish.ts";
@@ -152,6 +152,8 @@ async function commitPast(record: KafkaRecord, deps: MovePastDeps, also?: (tx: T
     try {
       const committing = deps.sql.begin(async (tx) => {
         await Promise.all([
+          // A worker frozen mid-transaction must not hold the partition's offset row for longer (see limitTransactionTimes).
+          allowTransactionIdle(tx, deadlineMs),
           also?.(tx),
           deps.offsetsByCaller ? undefined : saveOffset(tx, deps.groupId, { topic: record.topic, partition: record.partition, offset: nextOf(record) }),
         ]);
