@@ -1,0 +1,58 @@
+/**
+ * A resumed partition is fetched again at once. librdkafka does not wake the broker thread that
+ * fetches it, and a thread with nothing to fetch sleeps up to a second: every lane a busy worker
+ * paused and resumed waited ~0.5 s for its next records (bench/README.md, "Resumed partitions").
+ */
+import { afterAll, expect, test } from "bun:test";
+import { randomUUID } from "node:crypto";
+import { testKafka } from "../../tests/support/kafka.ts";
+import type { ConsumerClient, KafkaRecord } from "./port.ts";
+
+const kafka = await testKafka();
+afterAll(() => kafka.close());
+
+test("after a pause, a resumed partition's next records arrive without waiting for librdkafka's idle second", async () => {
+  const topic = await kafka.createTopic("resume", 1, false);
+  // More than the prefetch bound (8 MiB): the partition is behind, as a lane that pauses is, and the
+  // fetch in flight is not a long poll at the log's end (fetch.wait.max.ms, another wait).
+  const value = Buffer.alloc(1_024, "v");
+  await kafka.send(Array.from({ length: 12_000 }, () => ({ topic, key: null, value, headers: {} })));
+  const tp = { topic, partition: 0 };
+  const client: ConsumerClient = kafka.kafka.consumerClient(`resume-${randomUUID().slice(0, 8)}`, {
+    onRebalance(event) {
+      if (event.kind === "assign") client.assign(event.partitions);
+      else client.unassign(event.partitions);
+    },
+  });
+  await client.connect();
+  client.subscribe([topic]);
+  const fetchUntilRecords = async (deadlineMs: number): Promise<KafkaRecord[]> => {
+    const until = performance.now() + deadlineMs;
+    while (performance.now() < until) {
+      const { records, failure } = await client.fetch(10);
+      if (failure) throw failure.error;
+      if (records.length > 0) return records;
+    }
+    return [];
+  };
+  try {
+    expect((await fetchUntilRecords(60_000)).length).toBeGreaterThan(0);
+    const waits: number[] = [];
+    for (let cycle = 0; cycle < 9; cycle++) {
+      client.pause([tp]);
+      // Whatever was fetched for it is dropped with the pause; nothing more comes while paused.
+      await client.fetch(10);
+      client.resume([tp]);
+      const resumedAt = performance.now();
+      const records = await fetchUntilRecords(5_000);
+      expect(records.length).toBeGreaterThan(0);
+      waits.push(performance.now() - resumedAt);
+    }
+    waits.sort((a, b) => a - b);
+    // Without the wake-up the wait is anywhere in librdkafka's idle second (median ~500 ms).
+    expect(waits[Math.floor(waits.length / 2)]!).toBeLessThan(150);
+  } finally {
+    client.unsubscribe();
+    await client.disconnect();
+  }
+}, 120_000);
