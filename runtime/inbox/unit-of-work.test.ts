@@ -10,6 +10,22 @@ import { type LoadedHandler, validateHandlerModule } from "../handlers/validate.
 import { createLogger } from "../log/logger.ts";
 import { applyUnit } from "./unit-of-work.ts";
 
+/** A handler module as the loader validates it; a test's module that does not validate fails the test. */
+function loadHandler(name: string, module: Record<string, unknown>): LoadedHandler {
+  const validated = validateHandlerModule(name, "/h/x.ts", { default: module });
+  if ("problems" in validated) throw new Error(validated.problems.join("\n"));
+  return validated.handler;
+}
+
+const unitOptions = (sql: Sql, handler: LoadedHandler, log: ReturnType<typeof createLogger>) => ({
+  sql,
+  handler,
+  groupId: `g.${handler.name}`,
+  log,
+  attempt: 1,
+  signal: new AbortController().signal,
+});
+
 test("a transaction the driver never settles is abandoned at its deadline as the environment's failure", async () => {
   const lines: Array<Record<string, unknown>> = [];
   const hung = { begin: () => new Promise(() => {}) } as unknown as Sql;
@@ -43,17 +59,10 @@ test("dead letters Kafka never acknowledges: the open transaction rolls back aft
   const id = randomUUID().slice(0, 8);
   try {
     await migrate(sql, await collectMigrations(undefined), log);
-    const validated = validateHandlerModule(`dead-letter-wait-${id}`, "/h/x.ts", { default: { topic: "orders", handle: async () => {} } });
-    if ("problems" in validated) throw new Error(validated.problems.join("\n"));
-    const handler = validated.handler;
+    const handler = loadHandler(`dead-letter-wait-${id}`, { topic: "orders", handle: async () => {} });
     const started = performance.now();
     const result = await applyUnit([{ meta: eventMeta(`dlw-${id}`, 0), value: {} }], null, {
-      sql,
-      handler,
-      groupId: `g.${handler.name}`,
-      log,
-      attempt: 1,
-      signal: new AbortController().signal,
+      ...unitOptions(sql, handler, log),
       // A dead letter whose acknowledgement never comes.
       beforeCommit: () => new Promise<void>(() => {}),
       deadLetterWaitMs: 300,
@@ -80,31 +89,20 @@ test("PostgreSQL ends a unit's session once it is silent past the handler's limi
     await migrate(sql, await collectMigrations(undefined), log);
     const limits: Array<Record<string, string>> = [];
     // A handler that reads its transaction's limits, then freezes the process past them: a paused VM or a cut-off client, to PostgreSQL.
-    const validated = validateHandlerModule(`silent-${id}`, "/h/x.ts", {
-      default: {
-        topic: "orders",
-        timeoutMs: 400,
-        handle: async (_: unknown, ctx: { sql: Sql }) => {
-          const [row] = await ctx.sql<Array<Record<string, string>>>`select current_setting('statement_timeout') as statement,
-            current_setting('idle_in_transaction_session_timeout') as idle`;
-          limits.push(row!);
-          // Lets the other session's claim go out first, then holds the whole thread, timers too: nothing can roll back.
-          await Bun.sleep(200);
-          Bun.sleepSync(11_000);
-        },
+    const handler = loadHandler(`silent-${id}`, {
+      topic: "orders",
+      timeoutMs: 400,
+      handle: async (_: unknown, ctx: { sql: Sql }) => {
+        const [row] = await ctx.sql<Array<Record<string, string>>>`select current_setting('statement_timeout') as statement,
+          current_setting('idle_in_transaction_session_timeout') as idle`;
+        limits.push(row!);
+        // Lets the other session's claim go out first, then holds the whole thread, timers too: nothing can roll back.
+        await Bun.sleep(200);
+        Bun.sleepSync(11_000);
       },
     });
-    if ("problems" in validated) throw new Error(validated.problems.join("\n"));
-    const handler = validated.handler;
     const eventId = `silent-${id}`;
-    const applying = applyUnit([{ meta: eventMeta(eventId, 0), value: {} }], null, {
-      sql,
-      handler,
-      groupId: `g.${handler.name}`,
-      log,
-      attempt: 1,
-      signal: new AbortController().signal,
-    });
+    const applying = applyUnit([{ meta: eventMeta(eventId, 0), value: {} }], null, unitOptions(sql, handler, log));
     // Another session claiming the same event waits on the frozen one's inbox row, then gets it once PostgreSQL ends that session.
     const started = performance.now();
     const claimed = await other.begin(async (tx) => {
