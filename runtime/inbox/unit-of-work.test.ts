@@ -124,3 +124,22 @@ test("PostgreSQL ends a unit's session once it is silent past the handler's limi
     await Promise.all([sql.end({ timeout: 1 }), other.end()]);
   }
 }, 60_000);
+
+test("many quick calls that add up past the limits commit: each call has its own, and the unit keeps talking to PostgreSQL", async () => {
+  const sql = testSql();
+  const log = createLogger({ level: "error" });
+  const id = randomUUID().slice(0, 8);
+  try {
+    await migrate(sql, await collectMigrations(undefined), log);
+    // 220 calls of 50 ms that never use ctx.sql: 11 s, past the unit's first deadline (2 x 100 ms + 10 s)
+    // and past the silence PostgreSQL allows one transaction (100 ms + 10 s) if nothing were said.
+    const handler = loadHandler(`many-calls-${id}`, { topic: "orders", timeoutMs: 100, handle: () => Bun.sleep(50) });
+    const events = Array.from({ length: 220 }, (_, i) => ({ meta: eventMeta(`many-${id}-${i}`, i), value: {} }));
+    const result = await applyUnit(events, null, unitOptions(sql, handler, log));
+    expect(result.ok ? "committed" : String(result.failure.error)).toBe("committed");
+    const [row] = await sql<{ n: number }[]>`select count(*)::int as n from ferry_inbox where handler = ${handler.name}`;
+    expect(row!.n).toBe(220);
+  } finally {
+    await sql.end({ timeout: 1 });
+  }
+}, 60_000);

@@ -3,7 +3,14 @@ import type { PostgresJsDatabase } from "drizzle-orm/postgres-js";
 import { drizzleOver } from "../db/connect.ts";
 import { translateDatabaseError } from "../db/errors.ts";
 import { saveOffset } from "../db/sql/offsets.ts";
-import { allowTransactionIdle, limitTransactionTimes, markDeadLettered, reopenDeadLettered, serializeHandler } from "../db/sql/inbox.ts";
+import {
+  allowTransactionIdle,
+  keepTransactionTalking,
+  limitTransactionTimes,
+  markDeadLettered,
+  reopenDeadLettered,
+  serializeHandler,
+} from "../db/sql/inbox.ts";
 import { coerceError, DatabaseError, HandlerTimeoutError, KafkaError, PermanentError, PublishError } from "../errors.ts";
 import type { FailureSource } from "../failure/policy.ts";
 import type { FaultInjector } from "../faults/inject.ts";
@@ -196,8 +203,17 @@ export async function applyUnit(events: UnitEvent[], position: TopicPartitionOff
         }
       } else {
         const handle = handler.apply.handle;
+        let spokeAt = performance.now();
         for (const index of runnable) {
           const event = events[index]!;
+          // The limits are each call's, not the unit's: many quick calls may add up past them.
+          arm(2 * handler.timeoutMs + graceMs);
+          // Calls that never use ctx.sql leave the transaction silent for their sum: a word to
+          // PostgreSQL now and then keeps it from taking the unit for a frozen client.
+          if (performance.now() - spokeAt > KEEP_TALKING_MS) {
+            await keepTransactionTalking(tx).catch(stage("ferry"));
+            spokeAt = performance.now();
+          }
           const ctx: HandlerContext = Object.assign(Object.create(base) as BatchContext, {
             event: event.meta,
             log: base.log.child({ eventId: event.meta.id }),
@@ -283,6 +299,8 @@ const UNIT_GRACE_MS = 10_000;
  * between statements, a collection pause.
  */
 const SILENCE_GRACE_MS = 10_000;
+/** How often a unit of per-event calls speaks to PostgreSQL at least: well inside SILENCE_GRACE_MS. */
+const KEEP_TALKING_MS = 5_000;
 /** librdkafka's own message timeout is 300 s; a transaction should not stay open that long. */
 const DEAD_LETTER_WAIT_MS = 60_000;
 
