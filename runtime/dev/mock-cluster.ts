@@ -49,11 +49,18 @@ export async function startMockCluster({ brokers = 3 }: { brokers?: number } = {
   return {
     bootstrap,
     async ensureTopics(topics) {
-      // A producer's metadata request for a topic the mock does not know creates it.
-      for (const topic of topics) await metadata(topic);
-      const existing = await all();
-      const missing = topics.filter((t) => !existing.has(t));
-      if (missing.length > 0) throw new Error(`the mock cluster did not create topic(s) ${missing.join(", ")}`);
+      // A producer's metadata request for a topic the mock does not know creates it, but a listing
+      // right after may not show it yet (seen once in CI on a loaded machine): asked again until it does.
+      const deadline = Date.now() + timeout;
+      let missing = topics;
+      for (;;) {
+        for (const topic of missing) await metadata(topic);
+        const existing = await all();
+        missing = topics.filter((t) => !existing.has(t));
+        if (missing.length === 0) return;
+        if (Date.now() > deadline) throw new Error(`the mock cluster did not create topic(s) ${missing.join(", ")} within ${timeout} ms`);
+        await Bun.sleep(100);
+      }
     },
     async partitionCounts(topics) {
       const counts = await all();
