@@ -143,3 +143,24 @@ test("many quick calls that add up past the limits commit: each call has its own
     await sql.end({ timeout: 1 });
   }
 }, 60_000);
+
+test("a live wait for dead letters longer than the silence PostgreSQL allows commits: the unit keeps talking meanwhile", async () => {
+  const sql = testSql();
+  const log = createLogger({ level: "error" });
+  const id = randomUUID().slice(0, 8);
+  try {
+    await migrate(sql, await collectMigrations(undefined), log);
+    const handler = loadHandler(`long-letters-${id}`, { topic: "orders", timeoutMs: 100, handle: async () => {} });
+    // Kafka answers after 11 s: past 100 ms + 10 s of silence, within the 20 s the unit waits.
+    const result = await applyUnit([{ meta: eventMeta(`letters-${id}`, 0), value: {} }], null, {
+      ...unitOptions(sql, handler, log),
+      beforeCommit: () => Bun.sleep(11_000),
+      deadLetterWaitMs: 20_000,
+    });
+    expect(result.ok ? "committed" : String(result.failure.error)).toBe("committed");
+    const [row] = await sql<{ n: number }[]>`select count(*)::int as n from ferry_inbox where handler = ${handler.name}`;
+    expect(row!.n).toBe(1);
+  } finally {
+    await sql.end({ timeout: 1 });
+  }
+}, 60_000);

@@ -1,16 +1,10 @@
-import type { Sql } from "postgres";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Sql, TransactionSql } from "postgres";
 import type { PostgresJsDatabase } from "drizzle-orm/postgres-js";
 import { drizzleOver } from "../db/connect.ts";
 import { translateDatabaseError } from "../db/errors.ts";
 import { saveOffset } from "../db/sql/offsets.ts";
-import {
-  allowTransactionIdle,
-  keepTransactionTalking,
-  limitTransactionTimes,
-  markDeadLettered,
-  reopenDeadLettered,
-  serializeHandler,
-} from "../db/sql/inbox.ts";
+import { keepTransactionTalking, limitTransactionTimes, markDeadLettered, reopenDeadLettered, serializeHandler } from "../db/sql/inbox.ts";
 import { coerceError, DatabaseError, HandlerTimeoutError, KafkaError, PermanentError, PublishError } from "../errors.ts";
 import type { FailureSource } from "../failure/policy.ts";
 import type { FaultInjector } from "../faults/inject.ts";
@@ -252,9 +246,17 @@ export async function applyUnit(events: UnitEvent[], position: TopicPartitionOff
       } catch (e) {
         throw new StageFailed("dead-letter", -1, e);
       }
-      // Silent on PostgreSQL's side while Kafka answers: as long as the wait, not the handler's limit.
-      if (letters) letters = Promise.all([letters, allowTransactionIdle(tx, waitMs + SILENCE_GRACE_MS).catch(stage("ferry"))]);
-      if (letters && !(await finishedWithin(letters, waitMs))) {
+      let answered = true;
+      if (letters) {
+        // While Kafka answers, the unit keeps talking to PostgreSQL: the wait may outlast the limit
+        // on silence, and a frozen worker's wait must not (it would hold the partition that long).
+        const quiet = new AbortController();
+        const talking = talkUntil(tx, quiet.signal);
+        answered = await finishedWithin(letters, waitMs).finally(() => quiet.abort());
+        // No word of its own in flight when COMMIT or ROLLBACK goes out.
+        await talking;
+      }
+      if (!answered) {
         const error = new KafkaError(`Kafka did not acknowledge the dead letters within ${waitMs} ms: the transaction rolls back and the events are retried`, {
           code: "unanswered",
           retriable: true,
@@ -294,15 +296,30 @@ export async function applyUnit(events: UnitEvent[], position: TopicPartitionOff
  */
 const UNIT_GRACE_MS = 10_000;
 /**
- * How much longer than its longest legitimate silence (a handler's call, a wait for Kafka) a
- * transaction may go without a statement before PostgreSQL ends its session: Ferry's own steps
+ * How much longer than its longest legitimate silence (a handler's call) a transaction may go
+ * without a statement before PostgreSQL ends its session: Ferry's own steps
  * between statements, a collection pause.
  */
 const SILENCE_GRACE_MS = 10_000;
-/** How often a unit of per-event calls speaks to PostgreSQL at least: well inside SILENCE_GRACE_MS. */
+/** How often a unit of per-event calls, or one waiting on Kafka, speaks to PostgreSQL at least: well inside SILENCE_GRACE_MS. */
 const KEEP_TALKING_MS = 5_000;
 /** librdkafka's own message timeout is 300 s; a transaction should not stay open that long. */
 const DEAD_LETTER_WAIT_MS = 60_000;
+
+/** `select 1` on the transaction every KEEP_TALKING_MS until `signal`; never rejects (a dead connection fails the COMMIT instead). */
+async function talkUntil(tx: TransactionSql, signal: AbortSignal): Promise<void> {
+  while (!signal.aborted) {
+    await sleep(KEEP_TALKING_MS, undefined, { signal }).catch(() => undefined);
+    if (
+      signal.aborted ||
+      !(await keepTransactionTalking(tx).then(
+        () => true,
+        () => false,
+      ))
+    )
+      return;
+  }
+}
 
 /**
  * Runs one handler call with its own abort signal (the worker's, or the timeout's) and rejects

@@ -71,7 +71,15 @@ test(`a worker frozen inside its transaction: the other worker applies its parti
     await produce(400);
 
     // Everything, the frozen worker's partitions too, applied by the other worker while the frozen one stays frozen.
-    await waitFor("every partition applied while the worker stays frozen", () => s.caughtUp(), { timeoutMs: progressBoundMs, intervalMs: 250 });
+    await waitFor("every partition applied while the worker stays frozen", () => s.caughtUp(), { timeoutMs: progressBoundMs, intervalMs: 250 }).catch(
+      async (e: Error) => {
+        // Who holds what, for the post-mortem: the sessions of this database and whom each waits for.
+        const sessions = await sql`select pid, pg_blocking_pids(pid) as blocked_by, application_name, state, wait_event_type, wait_event,
+            now() - state_change as since, left(query, 120) as query
+          from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()`;
+        throw new Error(`${e.message}\nsessions: ${JSON.stringify(sessions, null, 1)}`);
+      },
+    );
     const caughtUpAfterMs = Date.now() - frozenAt;
     expect(frozen.proc.exitCode).toBeNull();
     frozen.proc.kill("SIGCONT");
