@@ -296,9 +296,9 @@ export async function applyUnit(events: UnitEvent[], position: TopicPartitionOff
  */
 const UNIT_GRACE_MS = 10_000;
 /**
- * How much longer than its longest legitimate silence (a handler's call) a transaction may go
- * without a statement before PostgreSQL ends its session: Ferry's own steps
- * between statements, a collection pause.
+ * How much longer than its longest legitimate silence (one handler call) a transaction may go
+ * without a statement before PostgreSQL ends its session: room for Ferry's own steps between
+ * statements and a collection pause.
  */
 const SILENCE_GRACE_MS = 10_000;
 /** How often a unit of per-event calls, or one waiting on Kafka, speaks to PostgreSQL at least: well inside SILENCE_GRACE_MS. */
@@ -310,14 +310,12 @@ const DEAD_LETTER_WAIT_MS = 60_000;
 async function talkUntil(tx: TransactionSql, signal: AbortSignal): Promise<void> {
   while (!signal.aborted) {
     await sleep(KEEP_TALKING_MS, undefined, { signal }).catch(() => undefined);
-    if (
-      signal.aborted ||
-      !(await keepTransactionTalking(tx).then(
-        () => true,
-        () => false,
-      ))
-    )
-      return;
+    if (signal.aborted) return;
+    const heard = await keepTransactionTalking(tx).then(
+      () => true,
+      () => false,
+    );
+    if (!heard) return;
   }
 }
 
