@@ -9,7 +9,7 @@ import { CODES, KafkaConsumer } from "@confluentinc/kafka-javascript";
 import { coerceError, KafkaError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
 import { asKafkaError } from "./errors.ts";
-import type { ConsumerClient, ConsumerClientHooks, KafkaRecord, TopicPartition, TopicPartitionOffset } from "./port.ts";
+import { type ConsumerClient, type ConsumerClientHooks, type KafkaRecord, partitionKey, type TopicPartition, type TopicPartitionOffset } from "./port.ts";
 
 const ERR = CODES.ERRORS as Record<string, number>;
 
@@ -56,8 +56,12 @@ export const fetchSettings = {
 } as const;
 /** How long one fetch call waits for a first record: also how soon a stop is noticed. */
 export const FETCH_WAIT_MS = 100;
-/** The wake-up request after a resume: only a bound on librdkafka's bookkeeping, nothing waits for it. */
-const WAKE_TIMEOUT_MS = 5_000;
+/**
+ * The wake-up request after a resume. Past a second it is useless (the broker thread's own loop has
+ * seen the resume by then), and each one holds a worker thread of the addon while it waits: a
+ * leader that does not answer must not tie up the threads the fetches need.
+ */
+const WAKE_TIMEOUT_MS = 1_000;
 
 /** A consumer group member's liveness settings and identity (config/consumer-settings.ts validates them). */
 export interface GroupMembership {
@@ -97,6 +101,8 @@ export function createRdKafkaClient(
     } as never,
     { "auto.offset.reset": "earliest" },
   ) as unknown as RdKafkaConsumer;
+  /** Partitions whose wake-up request (see resume) is still out: one at a time each. */
+  const waking = new Set<string>();
   consumer.on("event.error", (e: LibrdKafkaError) => log.warn("kafka:client-error", { group: groupId, code: e.code, error: coerceError(e) }));
 
   return {
@@ -136,7 +142,12 @@ export function createRdKafkaClient(
       // (rd_kafka_max_block_ms) before it sees the resume. A drain paused and resumed every lane
       // each ~2 batches and waited ~0.5 s each time. A request to the partition's leader is an op
       // on that thread: it wakes and fetches at once. Its answer is not needed.
-      for (const p of partitions) consumer.queryWatermarkOffsets(p.topic, p.partition, WAKE_TIMEOUT_MS, () => {});
+      for (const p of partitions) {
+        const key = partitionKey(p);
+        if (waking.has(key)) continue;
+        waking.add(key);
+        consumer.queryWatermarkOffsets(p.topic, p.partition, WAKE_TIMEOUT_MS, () => waking.delete(key));
+      }
     },
     commit: (offsets) =>
       new Promise<void>((resolve, reject) =>
