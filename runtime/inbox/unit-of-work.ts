@@ -4,7 +4,8 @@ import type { PostgresJsDatabase } from "drizzle-orm/postgres-js";
 import { drizzleOver } from "../db/connect.ts";
 import { translateDatabaseError } from "../db/errors.ts";
 import { saveOffset } from "../db/sql/offsets.ts";
-import { keepTransactionTalking, limitTransactionTimes, markDeadLettered, reopenDeadLettered, serializeHandler } from "../db/sql/inbox.ts";
+import { limitTransactionTimes, markDeadLettered, reopenDeadLettered, serializeHandler } from "../db/sql/inbox.ts";
+import { keepSessionTalking } from "../db/sql/session.ts";
 import { coerceError, DatabaseError, HandlerTimeoutError, KafkaError, PermanentError, PublishError } from "../errors.ts";
 import type { FailureSource } from "../failure/policy.ts";
 import type { FaultInjector } from "../faults/inject.ts";
@@ -205,7 +206,7 @@ export async function applyUnit(events: UnitEvent[], position: TopicPartitionOff
           // Calls that never use ctx.sql leave the transaction silent for their sum: a word to
           // PostgreSQL now and then keeps it from taking the unit for a frozen client.
           if (performance.now() - spokeAt > KEEP_TALKING_MS) {
-            await keepTransactionTalking(tx).catch(stage("ferry"));
+            await keepSessionTalking(tx).catch(stage("ferry"));
             spokeAt = performance.now();
           }
           const ctx: HandlerContext = Object.assign(Object.create(base) as BatchContext, {
@@ -311,7 +312,7 @@ async function talkUntil(tx: TransactionSql, signal: AbortSignal): Promise<void>
   while (!signal.aborted) {
     await sleep(KEEP_TALKING_MS, undefined, { signal }).catch(() => undefined);
     if (signal.aborted) return;
-    const heard = await keepTransactionTalking(tx).then(
+    const heard = await keepSessionTalking(tx).then(
       () => true,
       () => false,
     );

@@ -6,7 +6,8 @@
  * `stallMs` stops speaking: its session ends after the idle time, and another relay takes over.
  */
 import type { ReservedSql, Sql } from "postgres";
-import { giveUpRelayTurn, keepRelayTurn, takeRelayTurn } from "../db/sql/outbox.ts";
+import { giveUpRelayTurn, takeRelayTurn } from "../db/sql/outbox.ts";
+import { keepSessionTalking } from "../db/sql/session.ts";
 import { coerceError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
 
@@ -71,7 +72,7 @@ export function createRelayTurn(deps: {
           turn.progressed();
           tickAt = Date.now();
           heartbeat = setInterval(() => {
-            if (!stuck()) void keepRelayTurn(reserved).catch(() => undefined);
+            if (!stuck()) void keepSessionTalking(reserved).catch(() => undefined);
           }, every);
           heartbeat.unref?.();
           return (conn = reserved);

@@ -16,11 +16,6 @@ export function limitTransactionTimes(tx: TransactionSql, { statementMs, idleMs 
   );
 }
 
-/** A statement that does nothing: the transaction's client is alive (see limitTransactionTimes). */
-export function keepTransactionTalking(tx: TransactionSql): Promise<unknown> {
-  return run(tx`select 1`.execute());
-}
-
 /** The transaction may stay silent up to `idleMs` from now on: it waits on something other than PostgreSQL. Pipelined. */
 export function allowTransactionIdle(tx: TransactionSql, idleMs: number): Promise<unknown> {
   return run(tx`select set_config('idle_in_transaction_session_timeout', ${String(Math.floor(idleMs))}, true)`.execute());

@@ -93,7 +93,7 @@ export function notifyOutbox(tx: TransactionSql): Promise<unknown> {
  * and with it the lock, as far as PostgreSQL knows: every relay would wait for good. So the turn's
  * session ends once it sends no statement for `idleMs` (idle_session_timeout, PostgreSQL 14+;
  * older servers keep the lock until the connection ends). A live relay keeps it while it waits on
- * Kafka by speaking on the session (keepRelayTurn); should it lose it anyway, its unmarked rows go
+ * Kafka by speaking on the session (keepSessionTalking); should it lose it anyway, its unmarked rows go
  * out again with the same ids.
  */
 export async function takeRelayTurn(conn: Sql, idleMs: number): Promise<boolean> {
@@ -106,11 +106,6 @@ export async function takeRelayTurn(conn: Sql, idleMs: number): Promise<boolean>
   if (row?.locked === true) return true;
   await resetTurnSettings(conn);
   return false;
-}
-
-/** A statement on the turn's session, so that a live relay waiting on Kafka is not taken for a silent one. */
-export function keepRelayTurn(conn: Sql): Promise<unknown> {
-  return run(conn`select 1`);
 }
 
 /** Unlocks, and the connection goes back to the pool without the turn's settings. */
