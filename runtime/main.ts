@@ -8,6 +8,8 @@ import { UsageError } from "./cli/usage-error.ts";
 import { mainUsage, version } from "./cli/usage.ts";
 import { buildCommit } from "./build-info.ts";
 import { ConfigError, FerryError, HandlerLoadError, SchemaError } from "./errors.ts";
+import { missingAllocatorEnv } from "./memory/allocator-env.ts";
+import { restartWithEnv } from "./memory/restart.ts";
 
 type Command = (args: string[], env: Record<string, string | undefined>, stop?: StopSignals) => Promise<number>;
 
@@ -74,5 +76,11 @@ function report(e: unknown): number {
 }
 
 if (import.meta.main) {
-  process.exit(await main(process.argv.slice(2), process.env));
+  const argv = process.argv.slice(2);
+  if (workerCommands.has(argv[0] ?? "")) {
+    // Before anything else runs: what the allocators read at start (memory/allocator-env.ts).
+    const { failed } = restartWithEnv(missingAllocatorEnv(process.env));
+    if (failed) console.error(`ferry: running with the allocators' defaults (slower): could not restart with the worker's settings: ${failed}`);
+  }
+  process.exit(await main(argv, process.env));
 }

@@ -13,7 +13,8 @@ import type { EngineEvents } from "./engine-events.ts";
 import { watchHandlers } from "./handlers/watch.ts";
 import type { KafkaPort } from "./kafka/port.ts";
 import type { Logger } from "./log/logger.ts";
-import { createMemoryGovernor } from "./memory-governor.ts";
+import { allocatorSettings } from "./memory/allocator-env.ts";
+import { createMemoryGovernor } from "./memory/governor.ts";
 
 export interface Worker {
   engine: Engine;
@@ -55,16 +56,17 @@ export async function startWorker(config: FerryConfig, log: Logger, { kafka, sig
     config.memoryTargetMb > 0
       ? createMemoryGovernor({
           targetBytes: config.memoryTargetMb * 1024 * 1024,
-          onCollected: (rss) => log.debug("memory:collected", { rssMb: mb(rss) }),
-          onOverTarget: (rss) =>
+          onCollected: (heap) => log.debug("memory:collected", { heapMb: mb(heap), rssMb: mb(process.memoryUsage.rss()) }),
+          onOverTarget: (heap) =>
             log.warn("memory:over-target", {
-              rssMb: mb(rss),
+              heapMb: mb(heap),
               targetMb: config.memoryTargetMb,
-              hint: "collections do not bring the worker under FERRY_MEMORY_TARGET_MB: raise it, or lower FERRY_BATCH_SIZE or FERRY_PARTITION_CONCURRENCY",
+              hint: "collections do not bring the worker's heap under FERRY_MEMORY_TARGET_MB: raise it, or lower FERRY_BATCH_SIZE or FERRY_PARTITION_CONCURRENCY",
             }),
         })
       : undefined;
   memory?.start();
+  log.info("memory:settings", { targetMb: config.memoryTargetMb, ...allocatorSettings(process.env) });
   const progress =
     config.progressIntervalMs > 0
       ? logProgress(operations.events, {

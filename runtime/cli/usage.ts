@@ -67,7 +67,7 @@ Operating: FERRY_ADMIN_TOKEN (bearer token of the admin API; required unless FER
 FERRY_ADMIN_API (true|false), FERRY_HANDLERS_WATCH (true: add, swap and remove handlers as files change),
 FERRY_HEALTH_STALL_MS (300000: /healthz fails when a batch runs longer),
 FERRY_PARTITION_STALL_MS (60000: a partition with records that has not advanced for this long is reported stalled),
-FERRY_MEMORY_TARGET_MB (150: resident memory above which a full garbage collection runs; 0: never),
+FERRY_MEMORY_TARGET_MB (150: JavaScript heap size above which a full garbage collection runs, and the memory the engine sizes its collector for; 0: neither),
 FERRY_PROGRESS_INTERVAL_MS (30000: a handler:progress line per busy or lagging handler; 0: never).
 Consumer groups: FERRY_KAFKA_SESSION_TIMEOUT_MS (10000), FERRY_KAFKA_HEARTBEAT_INTERVAL_MS (1000, at most a
 third of the session), FERRY_KAFKA_MAX_POLL_INTERVAL_MS (300000), FERRY_KAFKA_GROUP_INSTANCE_ID (static

@@ -60,7 +60,7 @@ export interface FerryConfig {
   healthStallMs: number;
   /** A partition with records that has not advanced for this long is reported stalled (/readyz, metrics, log, admin page). */
   partitionStallMs: number;
-  /** Resident memory above which a full garbage collection runs (memory-governor.ts); 0: never forced. */
+  /** JavaScript heap size above which a full garbage collection runs (memory/governor.ts); 0: never forced. */
   memoryTargetMb: number;
   /** A `handler:progress` log line per handler this often; 0: never. */
   progressIntervalMs: number;

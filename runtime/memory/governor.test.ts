@@ -1,13 +1,13 @@
 import { describe, expect, test } from "bun:test";
-import { createMemoryGovernor } from "./memory-governor.ts";
+import { createMemoryGovernor } from "./governor.ts";
 
-/** A process whose resident memory is `rss`; a collection brings it down to `live` (at once, for simplicity). */
+/** A process whose heap uses `rss` bytes; a collection brings it down to `live` (at once, for simplicity). */
 function fakeProcess(rss: number, live: number) {
   const state = { rss, live, collections: 0, clock: 0, overTarget: [] as number[] };
   const governor = createMemoryGovernor({
     targetBytes: 100,
     minGapMs: 200,
-    rss: () => state.rss,
+    inUse: () => state.rss,
     collect: () => {
       state.collections++;
       state.rss = state.live;
@@ -24,12 +24,12 @@ function fakeProcess(rss: number, live: number) {
 }
 
 describe("memory governor", () => {
-  test("does nothing while resident memory stays under the target", () => {
+  test("does nothing while the heap stays under the target", () => {
     const { checkAt } = fakeProcess(90, 10);
     expect(checkAt(0)).toBe(0);
   });
 
-  test("collects once resident memory passes the target, at most once per minGapMs", () => {
+  test("collects once the heap passes the target, at most once per minGapMs", () => {
     const { state, checkAt } = fakeProcess(150, 60);
     expect(checkAt(0)).toBe(1);
     state.rss = 150;
