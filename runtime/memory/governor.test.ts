@@ -1,19 +1,19 @@
 import { describe, expect, test } from "bun:test";
 import { createMemoryGovernor } from "./governor.ts";
 
-/** A process whose heap uses `rss` bytes; a collection brings it down to `live` (at once, for simplicity). */
-function fakeProcess(rss: number, live: number) {
-  const state = { rss, live, collections: 0, clock: 0, overTarget: [] as number[] };
+/** A process whose heap uses `used` bytes; a collection brings it down to `live` (at once, for simplicity). */
+function fakeProcess(used: number, live: number) {
+  const state = { used, live, collections: 0, clock: 0, overTarget: [] as number[] };
   const governor = createMemoryGovernor({
     targetBytes: 100,
     minGapMs: 200,
-    inUse: () => state.rss,
+    inUse: () => state.used,
     collect: () => {
       state.collections++;
-      state.rss = state.live;
+      state.used = state.live;
     },
     now: () => state.clock,
-    onOverTarget: (rss) => state.overTarget.push(rss),
+    onOverTarget: (bytes) => state.overTarget.push(bytes),
   });
   const checkAt = (ms: number) => {
     state.clock = ms;
@@ -32,11 +32,11 @@ describe("memory governor", () => {
   test("collects once the heap passes the target, at most once per minGapMs", () => {
     const { state, checkAt } = fakeProcess(150, 60);
     expect(checkAt(0)).toBe(1);
-    state.rss = 150;
+    state.used = 150;
     expect(checkAt(100)).toBe(1);
-    state.rss = 60;
+    state.used = 60;
     expect(checkAt(200)).toBe(1);
-    state.rss = 150;
+    state.used = 150;
     expect(checkAt(250)).toBe(2);
     expect(checkAt(449)).toBe(2);
     expect(state.overTarget).toEqual([]);
@@ -48,22 +48,22 @@ describe("memory governor", () => {
     // Judged at the first reading after the gap: 120 left, so the next collection waits for 150.
     expect(checkAt(200)).toBe(1);
     expect(state.overTarget).toEqual([120]);
-    state.rss = 149;
+    state.used = 149;
     expect(checkAt(400)).toBe(1);
     // This one leaves 130: the bar moves to 162.5.
     state.live = 130;
-    state.rss = 151;
+    state.used = 151;
     expect(checkAt(450)).toBe(2);
     expect(checkAt(650)).toBe(2);
-    state.rss = 160;
+    state.used = 160;
     expect(checkAt(700)).toBe(2);
-    state.rss = 163;
+    state.used = 163;
     expect(checkAt(750)).toBe(3);
     expect(state.overTarget).toEqual([120]);
     // Back under the target: the next episode starts afresh, and may say so again.
-    state.rss = 50;
+    state.used = 50;
     expect(checkAt(950)).toBe(3);
-    state.rss = 101;
+    state.used = 101;
     state.live = 110;
     expect(checkAt(1000)).toBe(4);
     expect(checkAt(1200)).toBe(4);
