@@ -198,6 +198,8 @@ describe("the image run as the Kubernetes example runs it", () => {
       `container: process start → ${readiness.httpGet.path} 200 in ${((readyAt - startedAt) / 1000).toFixed(2)} s (podman run → 200: ${((readyAt - spawnedAt) / 1000).toFixed(2)} s)`,
     );
     expect((await fetch(url(liveness.httpGet.path))).status).toBe(200);
+    // The worker restarted itself in place with its allocator settings (runtime/memory/allocator-env.ts).
+    expect(ferry.logs.find((l) => l.msg === "memory:settings")).toMatchObject({ purgeDelay: "-1", engineMemoryMb: Number(env.FERRY_MEMORY_TARGET_MB ?? 150) });
     expect((await fetch(url(worker.startupProbe!.httpGet.path))).status).toBe(200);
     // The admin API is on behind the token the Secret volume holds (FERRY_ADMIN_TOKEN_FILE).
     expect((await fetch(url("/api/handlers"))).status).toBe(401);
