@@ -77,8 +77,9 @@ function report(e: unknown): number {
 
 if (import.meta.main) {
   const argv = process.argv.slice(2);
-  if (workerCommands.has(argv[0] ?? "")) {
-    // Before anything else runs: what the allocators read at start (memory/allocator-env.ts).
+  // The production worker, before anything else runs: what the allocators read at start
+  // (memory/allocator-env.ts). Not `ferry dev`: its process holds an embedded PostgreSQL and Kafka.
+  if (argv[0] === "run") {
     const { failed } = restartWithEnv(missingAllocatorEnv(process.env));
     if (failed) console.error(`ferry: running with the allocators' defaults (slower): could not restart with the worker's settings: ${failed}`);
   }

@@ -1,7 +1,7 @@
 /**
- * What a worker asks of the two allocators under it. Both read their settings from the
- * environment once, at process start, so a worker started without them restarts itself with them
- * (restart.ts). Measured on a 2-core machine, side by side (bench/README.md, "Freed memory kept for
+ * What a worker (`ferry run`) asks of the two allocators under it. Both read their settings from
+ * the environment once, at process start, so a worker started without them restarts itself with
+ * them (restart.ts). Measured on a 2-core machine, side by side (bench/README.md, "Freed memory kept for
  * reuse"): 29% less CPU per event, 18% more events/s and a lower peak RSS than the defaults.
  *
  * - Bun's allocator (mimalloc) gives pages that fell free back to the OS 100 ms later. A busy worker
