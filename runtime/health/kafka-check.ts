@@ -75,8 +75,9 @@ export function kafkaStartDependency(connection: KafkaConnection): Dependency {
         await within(Promise.race([reached, failedEarly]), timeoutMs + 500);
       } catch (e) {
         if (e instanceof DependencyRefusedError) throw e;
-        // A key that cannot be loaded fails the connect at once; OpenSSL's log says why ("maybe wrong password").
-        const hint = details.find((d) => /maybe wrong password/.test(d));
+        // A key that cannot be loaded fails the connect at once; OpenSSL's log says why ("maybe wrong
+        // password"), in a line the client's poll delivers, possibly just after the error.
+        const hint = await keyLoadHint(details, oneLine(e), () => producer.poll());
         const refused = classifyKafkaFailure(hint ? `${oneLine(e)} (${hint.replace(/^kafka: /, "")})` : oneLine(e), dependency);
         if (refused) throw refused;
         // The client's own error ("broker transport failure") says less than the last broker log line.
@@ -88,6 +89,21 @@ export function kafkaStartDependency(connection: KafkaConnection): Dependency {
       }
     },
   };
+}
+
+/** How long a failed key load waits for OpenSSL's log line that says why. */
+const KEY_HINT_WAIT_MS = 500;
+
+/** OpenSSL's "maybe wrong password" line, when the connect failed loading the client key; polled for a moment if it is not there yet. */
+async function keyLoadHint(details: string[], error: string, poll: () => void): Promise<string | undefined> {
+  const hint = () => details.find((d) => /maybe wrong password/.test(d));
+  if (!/ssl\.key|PEM lib|bad decrypt/i.test(error)) return hint();
+  const deadline = performance.now() + KEY_HINT_WAIT_MS;
+  while (hint() === undefined && performance.now() < deadline) {
+    poll();
+    await Bun.sleep(20);
+  }
+  return hint();
 }
 
 /** The cluster as a dependency while running: the engine's admin client lists topics, one request at a time. */
