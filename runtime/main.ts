@@ -8,8 +8,6 @@ import { UsageError } from "./cli/usage-error.ts";
 import { mainUsage, version } from "./cli/usage.ts";
 import { buildCommit } from "./build-info.ts";
 import { ConfigError, FerryError, HandlerLoadError, SchemaError } from "./errors.ts";
-import { missingAllocatorEnv } from "./memory/allocator-env.ts";
-import { restartWithEnv } from "./memory/restart.ts";
 
 type Command = (args: string[], env: Record<string, string | undefined>, stop?: StopSignals) => Promise<number>;
 
@@ -80,6 +78,8 @@ if (import.meta.main) {
   // The production worker, before anything else runs: what the allocators read at start
   // (memory/allocator-env.ts). Not `ferry dev`: its process holds an embedded PostgreSQL and Kafka.
   if (argv[0] === "run") {
+    // Loaded for `run` only: the decision reads the config's rule for FERRY_MEMORY_TARGET_MB.
+    const [{ missingAllocatorEnv }, { restartWithEnv }] = await Promise.all([import("./memory/allocator-env.ts"), import("./memory/restart.ts")]);
     const { failed } = restartWithEnv(missingAllocatorEnv(process.env));
     if (failed) console.error(`ferry: running with the allocators' defaults (slower): could not restart with the worker's settings: ${failed}`);
   }

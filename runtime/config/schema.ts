@@ -2,7 +2,6 @@ import * as v from "valibot";
 import { compatibilityLevels } from "../avro/compatibility.ts";
 import { subjectStrategies } from "../registry/subject-strategy.ts";
 import { faultPoints, faultSpecPattern } from "../faults/inject.ts";
-import { DEFAULT_MEMORY_TARGET_MB } from "../memory/allocator-env.ts";
 
 /**
  * Every setting Ferry reads, by its environment variable name. Values arrive as strings
@@ -131,7 +130,7 @@ export const settingsSchema = v.object({
   // Each dependency check of /readyz and of the outage watch gets this long; the watch runs this often.
   FERRY_HEALTH_CHECK_TIMEOUT_MS: int("FERRY_HEALTH_CHECK_TIMEOUT_MS", 1_000, 100, 60_000),
   FERRY_HEALTH_CHECK_INTERVAL_MS: int("FERRY_HEALTH_CHECK_INTERVAL_MS", 5_000, 200, 3_600_000),
-  FERRY_MEMORY_TARGET_MB: int("FERRY_MEMORY_TARGET_MB", DEFAULT_MEMORY_TARGET_MB, 0, 1_000_000),
+  FERRY_MEMORY_TARGET_MB: int("FERRY_MEMORY_TARGET_MB", 150, 0, 1_000_000),
   // A `handler:progress` line per handler this often (when something happened or there is lag); 0: never.
   FERRY_PROGRESS_INTERVAL_MS: int("FERRY_PROGRESS_INTERVAL_MS", 30_000, 0, 86_400_000),
 

@@ -15,24 +15,25 @@
  *
  * A value the operator set for either wins.
  */
+import * as v from "valibot";
+import { settingsSchema } from "../config/schema.ts";
+
 export const PURGE_DELAY_VAR = "MIMALLOC_PURGE_DELAY";
 export const ENGINE_MEMORY_VAR = "BUN_JSC_forceRAMSize";
-export const MEMORY_TARGET_VAR = "FERRY_MEMORY_TARGET_MB";
-export const DEFAULT_MEMORY_TARGET_MB = 150;
 
 /** The allocator settings missing from `env`: empty when the worker already runs with them. */
 export function missingAllocatorEnv(env: Record<string, string | undefined>): Record<string, string> {
   const missing: Record<string, string> = {};
   if (env[PURGE_DELAY_VAR] === undefined) missing[PURGE_DELAY_VAR] = "-1";
-  const targetMb = memoryTargetMb(env[MEMORY_TARGET_VAR]);
+  const targetMb = memoryTargetMb(env.FERRY_MEMORY_TARGET_MB);
   if (env[ENGINE_MEMORY_VAR] === undefined && targetMb !== undefined && targetMb > 0) missing[ENGINE_MEMORY_VAR] = String(targetMb * 1024 * 1024);
   return missing;
 }
 
-/** The target as configured; undefined when it is not a whole number (the config's validation says why, at start). */
+/** The target by the config's own rule and default; undefined when that rule refuses it (the config says why, at start). */
 function memoryTargetMb(raw: string | undefined): number | undefined {
-  if (raw === undefined) return DEFAULT_MEMORY_TARGET_MB;
-  return /^\d{1,9}$/.test(raw.trim()) ? Number(raw.trim()) : undefined;
+  const parsed = v.safeParse(settingsSchema.entries.FERRY_MEMORY_TARGET_MB, raw);
+  return parsed.success ? parsed.output : undefined;
 }
 
 /** What the allocators run with, for the worker's start-up log: the variables as set, or "default". */
