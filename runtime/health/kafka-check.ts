@@ -11,6 +11,9 @@ import { refusal, type Dependency } from "./dependency.ts";
 
 const describe = (connection: KafkaConnection) => ({ name: "Kafka", setting: "FERRY_KAFKA_BROKERS", address: connection.brokers.join(",") });
 
+/** The client's own key, certificate or CA could not be loaded (librdkafka's and OpenSSL's words). */
+const UNUSABLE_KEY_OR_CERTIFICATE = /ssl\.(key|certificate|ca)\.(location|pem)|ssl\.key\.password|PEM lib|bad decrypt/i;
+
 /**
  * librdkafka reports why a broker connection failed only in its log; these are the failures no
  * wait can fix, each with the setting to change.
@@ -24,7 +27,7 @@ export function classifyKafkaFailure(detail: string, dependency: Pick<Dependency
   if (/alert (bad certificate|certificate required|unknown ca|certificate unknown|handshake failure)/i.test(detail)) {
     return refuse("FERRY_KAFKA_SSL_CERT_FILE and FERRY_KAFKA_SSL_KEY_FILE", "the brokers refused the client certificate");
   }
-  if (/ssl\.(key|certificate|ca)\.(location|pem)|ssl\.key\.password|PEM lib|bad decrypt/i.test(detail)) {
+  if (UNUSABLE_KEY_OR_CERTIFICATE.test(detail)) {
     return refuse("FERRY_KAFKA_SSL_CERT_FILE, FERRY_KAFKA_SSL_KEY_FILE and FERRY_KAFKA_SSL_KEY_PASSWORD", "the client certificate or key cannot be used");
   }
   if (/SSL handshake failed/i.test(detail)) return refuse("FERRY_KAFKA_SECURITY_PROTOCOL", "the TLS handshake failed");
@@ -94,10 +97,10 @@ export function kafkaStartDependency(connection: KafkaConnection): Dependency {
 /** How long a failed key load waits for OpenSSL's log line that says why. */
 const KEY_HINT_WAIT_MS = 500;
 
-/** OpenSSL's "maybe wrong password" line, when the connect failed loading the client key; polled for a moment if it is not there yet. */
+/** OpenSSL's "maybe wrong password" line, when the connect failed loading the client's key or certificate; polled for a moment if it is not there yet. */
 async function keyLoadHint(details: string[], error: string, poll: () => void): Promise<string | undefined> {
   const hint = () => details.find((d) => /maybe wrong password/.test(d));
-  if (!/ssl\.key|PEM lib|bad decrypt/i.test(error)) return hint();
+  if (!UNUSABLE_KEY_OR_CERTIFICATE.test(error)) return hint();
   const deadline = performance.now() + KEY_HINT_WAIT_MS;
   while (hint() === undefined && performance.now() < deadline) {
     poll();
