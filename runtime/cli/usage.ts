@@ -42,7 +42,7 @@ Options (each also settable by the environment variable shown):
   --database-url <url>      FERRY_DATABASE_URL            postgres://... (required)
   --group-prefix <name>     FERRY_GROUP_PREFIX            default "ferry"
   --batch-size <n>          FERRY_BATCH_SIZE              events per transaction, default 1000
-  --concurrency <n>         FERRY_PARTITION_CONCURRENCY   partitions processed at once, default 8
+  --concurrency <n>         FERRY_PARTITION_CONCURRENCY   partitions processed at once, default 2 per core (2 to 8)
   --log-level <level>       FERRY_LOG_LEVEL               debug|info|warn|error, default info
   --http-port <n>           FERRY_HTTP_PORT               /healthz, /readyz, /metrics, /admin, /api; default 8080 (0: any free port)
   --registry-url <url>      FERRY_SCHEMA_REGISTRY_URL     schema registry, required by handlers with format "avro"

@@ -1,9 +1,10 @@
 import { describe, expect, test } from "bun:test";
 import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import path from "node:path";
 import { ConfigError } from "../errors.ts";
 import { loadConfig } from "./load.ts";
+import { defaultPartitionConcurrency } from "./schema.ts";
 
 const minimal = {
   FERRY_KAFKA_BROKERS: "127.0.0.1:9092, 127.0.0.1:9093",
@@ -31,6 +32,12 @@ describe("loadConfig", () => {
     // Sent outbox rows are deleted once Kafka acknowledged them, unless kept for N hours.
     expect(config.outbox.retentionHours).toBe(0);
     expect(loadConfig({ ...minimal, FERRY_OUTBOX_RETENTION_HOURS: "24" }).outbox.retentionHours).toBe(24);
+  });
+
+  test("runs two partitions' transactions at once per core the worker may use, 2 to 8, unless told", () => {
+    expect([1, 2, 3, 4, 16].map(defaultPartitionConcurrency)).toEqual([2, 4, 6, 8, 8]);
+    expect(loadConfig(minimal).partitionConcurrency).toBe(defaultPartitionConcurrency(availableParallelism()));
+    expect(loadConfig({ ...minimal, FERRY_PARTITION_CONCURRENCY: "12" }).partitionConcurrency).toBe(12);
   });
 
   test("reports every problem at once, each naming its variable", () => {
