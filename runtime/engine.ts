@@ -215,6 +215,8 @@ export async function startEngine(
   state = "running";
   log.info("engine:running", {
     handlers: handlers.map((h) => ({ name: h.name, topics: h.topics })),
+    batchSize: config.batchSize,
+    partitionConcurrency: config.partitionConcurrency,
     sessionTimeoutMs: config.consumer.sessionTimeoutMs,
     ...(config.consumer.groupInstanceId ? { groupInstanceId: config.consumer.groupInstanceId } : {}),
   });

@@ -1,10 +1,11 @@
 import { describe, expect, test } from "bun:test";
 import { mkdtempSync, writeFileSync } from "node:fs";
-import { availableParallelism, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { ConfigError } from "../errors.ts";
 import { loadConfig } from "./load.ts";
 import { defaultPartitionConcurrency } from "./schema.ts";
+import { usableCores } from "./usable-cores.ts";
 
 const minimal = {
   FERRY_KAFKA_BROKERS: "127.0.0.1:9092, 127.0.0.1:9093",
@@ -36,7 +37,7 @@ describe("loadConfig", () => {
 
   test("runs two partitions' transactions at once per core the worker may use, 2 to 8, unless told", () => {
     expect([1, 2, 3, 4, 16].map(defaultPartitionConcurrency)).toEqual([2, 4, 6, 8, 8]);
-    expect(loadConfig(minimal).partitionConcurrency).toBe(defaultPartitionConcurrency(availableParallelism()));
+    expect(loadConfig(minimal).partitionConcurrency).toBe(defaultPartitionConcurrency(usableCores()));
     expect(loadConfig({ ...minimal, FERRY_PARTITION_CONCURRENCY: "12" }).partitionConcurrency).toBe(12);
   });
 

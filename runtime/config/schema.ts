@@ -1,15 +1,11 @@
-import { availableParallelism } from "node:os";
 import * as v from "valibot";
 import { compatibilityLevels } from "../avro/compatibility.ts";
 import { subjectStrategies } from "../registry/subject-strategy.ts";
 import { faultPoints, faultSpecPattern } from "../faults/inject.ts";
+import { usableCores } from "./usable-cores.ts";
 
 /**
- * Every setting Ferry reads, by its environment variable name. Values arrive as strings
- * (from the environment or from flags mapped onto these names) and leave typed.
- */
-/**
- * Partitions whose transactions run at once unless told: two per core the worker may use, 2 to 8.
+ * Partitions whose transactions run at once unless told: two per core the worker may use (its CPU quota counted), 2 to 8.
  * More concurrent writers than cores made PostgreSQL's work per event dearer, not faster: they insert
  * into the same recent pages of the inbox and key indexes, and a writer descheduled while it holds a
  * page lock makes the others spin (bench/README.md, "Fewer transactions at once").
@@ -18,6 +14,10 @@ export function defaultPartitionConcurrency(cores: number): number {
   return Math.min(8, Math.max(2, 2 * cores));
 }
 
+/**
+ * Every setting Ferry reads, by its environment variable name. Values arrive as strings
+ * (from the environment or from flags mapped onto these names) and leave typed.
+ */
 const int = (name: string, def: number, min: number, max: number) =>
   v.optional(
     v.pipe(
@@ -104,7 +104,7 @@ export const settingsSchema = v.object({
   ),
   FERRY_GROUP_PREFIX: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9._-]+$/, "FERRY_GROUP_PREFIX may contain letters, digits, '.', '_' and '-'")), "ferry"),
   FERRY_BATCH_SIZE: int("FERRY_BATCH_SIZE", 1000, 1, 10_000),
-  FERRY_PARTITION_CONCURRENCY: int("FERRY_PARTITION_CONCURRENCY", defaultPartitionConcurrency(availableParallelism()), 1, 256),
+  FERRY_PARTITION_CONCURRENCY: int("FERRY_PARTITION_CONCURRENCY", defaultPartitionConcurrency(usableCores()), 1, 256),
   FERRY_EVENT_ID_HEADER: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1)), "event-id"),
   FERRY_MISSING_EVENT_ID: oneOf("FERRY_MISSING_EVENT_ID", ["dead-letter", "derive"] as const, "dead-letter"),
   FERRY_DEAD_LETTER_SUFFIX: v.optional(

@@ -4,6 +4,8 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { randomUUID } from "node:crypto";
+import { defaultPartitionConcurrency } from "../../runtime/config/schema.ts";
+import { usableCores } from "../../runtime/config/usable-cores.ts";
 import { testSql } from "../support/db.ts";
 import { numberedEvents } from "../support/events.ts";
 import { copyFileSync, mkdtempSync } from "node:fs";
@@ -65,7 +67,8 @@ describe("ferry run (compiled binary, real Kafka and PostgreSQL)", () => {
     const alone = path.join(mkdtempSync(path.join(tmpdir(), "ferry-alone-")), "ferry");
     copyFileSync(ferryBinary, alone);
     const ferry = s.start(alone);
-    await ferry.waitForLog("engine:running");
+    // Unless told, as many partitions at once as the cores it may use allow (its CPU quota counted).
+    expect(await ferry.waitForLog("engine:running")).toMatchObject({ batchSize: 1000, partitionConcurrency: defaultPartitionConcurrency(usableCores()) });
     await waitFor("all effects", async () => (await s.count()).rows >= N, { timeoutMs: 90_000 });
     await waitFor("Kafka offsets committed", async () => (await s.committedInKafka()) === N);
     expect(await s.count()).toEqual({ rows: N, ids: N });
