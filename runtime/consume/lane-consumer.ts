@@ -64,6 +64,10 @@ export function createLaneConsumer(kafka: KafkaPort, options: ConsumerOptions, l
     // rebalance (lag 351, no records for 150 s, no warning) under load: twice the pause/resume
     // traffic. Not reproduced in 8 quiet runs; kept at two until that is understood.
     capacity: 2 * options.maxBatchSize,
+    // One batch for the lanes whose turn is not near: with many more partitions than batches at
+    // once, the lanes held most of what was fetched (bench/README.md, "Memory and the number of
+    // partitions"). A quarter batch held less and starved the turns that came (25% fewer events/s).
+    farCapacity: options.maxBatchSize,
     deliver: (batch) => eachBatch(batch),
     setFetching(tp, fetching) {
       if (state !== "running") return;

@@ -112,6 +112,30 @@ describe("partition lanes", () => {
     expect(fetching[1]).toEqual(["t:0", true]);
   });
 
+  test("a lane whose turn is not near buffers less, and fills up once its turn comes near", async () => {
+    const gates = [deferred(), deferred(), deferred()];
+    const { lanes, fetching, delivered } = harness({
+      concurrency: 1,
+      farCapacity: 2,
+      answer: () => gates[delivered.length - 1]?.promise ?? Promise.resolve(),
+    });
+    for (const p of [0, 1, 2]) lanes.open({ topic: "t", partition: p });
+    lanes.push(records(0, 0, 3)); // partition 0's batch under way
+    lanes.push(records(1, 0, 2)); // next in turn: near, room for 6
+    lanes.push(records(2, 0, 2)); // second in line: far, room for 2
+    expect(fetching).toEqual([["t:2", false]]);
+    gates[0]!.resolve();
+    await until("partition 1 under way", () => delivered.length === 2);
+    // Partition 2 is next now: fetched again, up to the full capacity.
+    await until("partition 2 fetched again", () => fetching.length === 2);
+    expect(fetching[1]).toEqual(["t:2", true]);
+    lanes.push(records(2, 2, 3));
+    expect(fetching).toHaveLength(2);
+    gates[1]!.resolve();
+    gates[2]!.resolve();
+    await until("partition 2 delivered", () => delivered.filter((b) => b.partition === 2).flatMap(offsets).length === 5);
+  });
+
   test("records in the batch under way do not count: the lane fetches the next batch while one runs", async () => {
     const gates = [deferred(), deferred()];
     const { lanes, fetching, delivered } = harness({ answer: () => gates[delivered.length - 1]!.promise });

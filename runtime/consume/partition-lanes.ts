@@ -57,6 +57,12 @@ export interface LaneDeps {
   concurrency: number;
   /** Records a lane may buffer before its partition stops being fetched (it resumes at half). */
   capacity: number;
+  /**
+   * The same for a lane whose turn is not near (no batch under way, not among the next
+   * `concurrency` to run); `capacity` when absent. With many more partitions than batches at once,
+   * most lanes wait long for their turn: what they buffer meanwhile is memory held, not speed.
+   */
+  farCapacity?: number;
   deliver(batch: PartitionBatch): Promise<BatchProgress>;
   /** Start (true) or stop (false) fetching a partition. */
   setFetching(tp: TopicPartition, fetching: boolean): void;
@@ -109,6 +115,14 @@ export function createPartitionLanes(deps: LaneDeps): PartitionLanes {
       lane.queued = false;
       if (ready(lane)) run(lane);
     }
+    // The lanes that moved up to the next turns fill up for them.
+    if (deps.farCapacity !== undefined) for (let i = 0; i < Math.min(deps.concurrency, runnable.length); i++) updateFetching(runnable[i]!);
+  };
+
+  const near = (lane: Lane) => {
+    if (lane.inFlight || lane.inFlightRecords > 0) return true;
+    const at = runnable.indexOf(lane);
+    return at >= 0 && at < deps.concurrency;
   };
 
   // Hysteresis: stop at capacity, start again at half, so a busy lane does not flap. Records in
@@ -116,7 +130,8 @@ export function createPartitionLanes(deps: LaneDeps): PartitionLanes {
   const updateFetching = (lane: Lane) => {
     if (lane.closed) return;
     const waiting = lane.records.length - lane.inFlightRecords;
-    const want = !lane.held && waiting < (lane.fetching ? deps.capacity : deps.capacity / 2);
+    const capacity = deps.farCapacity === undefined || near(lane) ? deps.capacity : deps.farCapacity;
+    const want = !lane.held && waiting < (lane.fetching ? capacity : capacity / 2);
     if (want === lane.fetching) return;
     lane.fetching = want;
     deps.setFetching(lane.tp, want);
@@ -173,8 +188,8 @@ export function createPartitionLanes(deps: LaneDeps): PartitionLanes {
         lane.inFlight = undefined;
         lane.stopping = undefined;
         lane.inFlightRecords = 0;
-        updateFetching(lane);
         kick(lane);
+        updateFetching(lane);
         pump();
       }
     })();
@@ -238,8 +253,8 @@ export function createPartitionLanes(deps: LaneDeps): PartitionLanes {
       const now = Date.now();
       for (const l of touched) {
         l.lastRecordAt = now;
-        updateFetching(l);
         kick(l);
+        updateFetching(l);
       }
       pump();
     },
