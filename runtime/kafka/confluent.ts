@@ -111,8 +111,25 @@ async function createAdmin(kafka: KafkaJSTypes.Kafka): Promise<AdminPort> {
     },
     listTopics: () => admin.listTopics(),
     async fetchCommittedOffsets(groupId, topic) {
-      const result = await admin.fetchOffsets({ groupId, topics: [topic] });
-      return (result[0]?.partitions ?? []).map((p) => ({ partition: p.partition, offset: p.offset }));
+      // Not admin.fetchOffsets: librdkafka's ListConsumerGroupOffsets crashes the whole process
+      // (SIGSEGV in rd_kafka_cgrp_op) when the group's coordinator answers NOT_COORDINATOR, as on
+      // a first contact with a new group (confluent-kafka-javascript#374, librdkafka#5040; seen
+      // here in CI). A consumer of the group that never subscribes asks through its own group
+      // handler, which looks the coordinator up again instead. It does not join the group.
+      const [metadata] = await admin.fetchTopicMetadata({ topics: [topic] });
+      const partitions = (metadata?.partitions ?? []).map((p) => ({ topic, partition: p.partitionId }));
+      const reader = kafka.consumer({ "group.id": groupId, "enable.auto.commit": false } as never);
+      await reader.connect();
+      try {
+        const committed = await reader.committed(partitions, 10_000);
+        // No commit comes back as null (or a negative offset): "-1", as admin.fetchOffsets said it.
+        return committed.map((c) => ({
+          partition: c.partition,
+          offset: c.offset !== null && c.offset !== undefined && Number(c.offset) >= 0 ? String(c.offset) : "-1",
+        }));
+      } finally {
+        await reader.disconnect();
+      }
     },
     async fetchTopicOffsets(topic) {
       const result = await admin.fetchTopicOffsets(topic);
