@@ -16,9 +16,10 @@ export function defaultPartitionConcurrency(cores: number): number {
 
 /**
  * Every setting Ferry reads, by its environment variable name. Values arrive as strings
- * (from the environment or from flags mapped onto these names) and leave typed.
+ * (from the environment or from flags mapped onto these names) and leave typed. A default may be
+ * a function: one that depends on the machine is read only when its setting is missing.
  */
-const int = (name: string, def: number, min: number, max: number) =>
+const int = (name: string, def: number | (() => number), min: number, max: number) =>
   v.optional(
     v.pipe(
       v.string(),
@@ -28,7 +29,7 @@ const int = (name: string, def: number, min: number, max: number) =>
       v.minValue(min, `${name} must be at least ${min}`),
       v.maxValue(max, `${name} must be at most ${max}`),
     ),
-    String(def),
+    typeof def === "function" ? () => String(def()) : String(def),
   );
 
 const oneOf = <const T extends readonly [string, ...string[]]>(name: string, options: T, def: T[number]) =>
@@ -104,7 +105,7 @@ export const settingsSchema = v.object({
   ),
   FERRY_GROUP_PREFIX: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9._-]+$/, "FERRY_GROUP_PREFIX may contain letters, digits, '.', '_' and '-'")), "ferry"),
   FERRY_BATCH_SIZE: int("FERRY_BATCH_SIZE", 1000, 1, 10_000),
-  FERRY_PARTITION_CONCURRENCY: int("FERRY_PARTITION_CONCURRENCY", defaultPartitionConcurrency(usableCores()), 1, 256),
+  FERRY_PARTITION_CONCURRENCY: int("FERRY_PARTITION_CONCURRENCY", () => defaultPartitionConcurrency(usableCores()), 1, 256),
   FERRY_EVENT_ID_HEADER: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1)), "event-id"),
   FERRY_MISSING_EVENT_ID: oneOf("FERRY_MISSING_EVENT_ID", ["dead-letter", "derive"] as const, "dead-letter"),
   FERRY_DEAD_LETTER_SUFFIX: v.optional(

@@ -123,10 +123,7 @@ async function createAdmin(kafka: KafkaJSTypes.Kafka): Promise<AdminPort> {
       try {
         const committed = await reader.committed(partitions, 10_000);
         // No commit comes back as null (or a negative offset): "-1", as admin.fetchOffsets said it.
-        return committed.map((c) => ({
-          partition: c.partition,
-          offset: c.offset !== null && c.offset !== undefined && Number(c.offset) >= 0 ? String(c.offset) : "-1",
-        }));
+        return committed.map((c) => ({ partition: c.partition, offset: Number(c.offset ?? -1) >= 0 ? String(c.offset) : "-1" }));
       } finally {
         await reader.disconnect();
       }
