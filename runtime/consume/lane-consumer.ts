@@ -16,21 +16,28 @@ import {
 } from "../kafka/port.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
 import { createPartitionLanes } from "./partition-lanes.ts";
+import { refetchKey, starvationRemedy } from "./starvation.ts";
 
 /** How long a revocation waits for a batch in flight before leaving it stale. */
 const REVOKE_WAIT_MS = 10_000;
 /**
- * A partition behind its high watermark whose lane wants records and got none for this long is
- * starving: said, and fetching asked for again. Seen once in a fault test after a rebalance
- * (a kept partition, lag 351, nothing fetched for 150 s, no warning anywhere).
+ * A partition behind its high watermark whose lane wants records and got none for `afterMs` is
+ * starving: fetched again from the lane's offset (starvation.ts). Seen in the zombie-worker fault
+ * test after rebalances: a kept partition, lag 351, nothing fetched for 150 s, no warning anywhere;
+ * later a partition short of its end for 180 s with this check in place, which then gave up
+ * whenever the client's position was at the end.
  */
-const STARVED_AFTER_MS = 20_000;
-const STARVATION_CHECK_MS = 5_000;
+const STARVATION = { afterMs: 20_000, checkMs: 5_000 };
 /** A batch still under way after this long is reported (once): a stuck batch otherwise looks like an idle partition. */
 const BATCH_RUNNING_LONG_MS = 60_000;
 
 /** A group member for `options.groupId` over `kafka`'s client, delivering batches per partition. */
-export function createLaneConsumer(kafka: KafkaPort, options: ConsumerOptions, log: Logger = kafka.log ?? createLogger({ level: "warn" })): ConsumerPort {
+export function createLaneConsumer(
+  kafka: KafkaPort,
+  options: ConsumerOptions,
+  log: Logger = kafka.log ?? createLogger({ level: "warn" }),
+  starvation = STARVATION,
+): ConsumerPort {
   // Operator pauses (admin API). They MUST outlast retry backoffs and re-assignments until resumed.
   const heldTopics = new Set<string>();
   const heldPartitions = new Set<string>();
@@ -41,6 +48,8 @@ export function createLaneConsumer(kafka: KafkaPort, options: ConsumerOptions, l
   // Partitions paused in librdkafka (back-pressure or an operator's pause). librdkafka keeps that
   // state across an unassign, so a partition revoked while paused would come back paused.
   const pausedInClient = new Set<string>();
+  // Per partition, the offset and end it was last fetched again from (starvation.ts).
+  const refetched = new Map<string, string>();
 
   const consumer: ConsumerClient = kafka.consumerClient(options.groupId, {
     // Called from inside a fetch: one at a time and in order, an assignment's positions are read before the next event.
@@ -129,6 +138,7 @@ export function createLaneConsumer(kafka: KafkaPort, options: ConsumerOptions, l
       } finally {
         // librdkafka keeps a partition's pause across an unassign: one revoked while paused would
         // come back paused and never be fetched again.
+        for (const tp of tps) refetched.delete(partitionKey(tp));
         const paused = tps.filter((tp) => pausedInClient.delete(partitionKey(tp)));
         if (paused.length > 0) {
           try {
@@ -172,26 +182,35 @@ export function createLaneConsumer(kafka: KafkaPort, options: ConsumerOptions, l
         why: "the partition waits for this batch: a handler past its own timeout's reach, a lock another transaction holds, or a Kafka send not yet acknowledged; nothing interrupts it",
       });
     }
-    for (const starving of lanes.starving(Date.now(), STARVED_AFTER_MS)) {
+    for (const starving of lanes.starving(Date.now(), starvation.afterMs)) {
       const tp = { topic: starving.topic, partition: starving.partition };
-      // The client has fetched up to the end: what the lane lacks were transaction markers or
-      // aborted records, which are never delivered.
-      const position = consumer.fetchPosition(tp);
-      if (position !== "-1" && BigInt(position) >= BigInt(starving.highWatermark)) continue;
-      log.warn("partition:starved", {
+      const key = partitionKey(tp);
+      const fetchPosition = consumer.fetchPosition(tp);
+      const remedy = starvationRemedy({ ...starving, fetchPosition, lastRefetch: refetched.get(key) });
+      if (remedy.action === "none") continue;
+      const fields = {
         group: options.groupId,
-        partition: partitionKey(tp),
+        partition: key,
         nextOffset: starving.nextOffset,
         highWatermark: starving.highWatermark,
-        fetchPosition: position,
+        fetchPosition,
         idleMs: starving.idleMs,
-        action: "asking the client to fetch it again",
-      });
+      };
       try {
-        consumer.resume([tp]);
-        pausedInClient.delete(partitionKey(tp));
+        if (remedy.action === "refetch") {
+          refetched.set(key, refetchKey(starving));
+          log.info("partition:refetching", {
+            ...fields,
+            why: "the client read to the end and the lane got nothing past its offset: transaction markers, or records read for an earlier assignment",
+          });
+        } else {
+          log.warn("partition:starved", { ...fields, action: "resuming the partition and fetching it from the lane's offset" });
+          consumer.resume([tp]);
+          pausedInClient.delete(key);
+        }
+        consumer.seek({ ...tp, offset: remedy.seekTo });
       } catch (e) {
-        log.warn("consumer:pause-resume-failed", { partition: partitionKey(tp), fetching: true, error: coerceError(e) });
+        log.warn("consumer:pause-resume-failed", { partition: key, fetching: true, error: coerceError(e) });
       }
     }
   };
@@ -211,7 +230,7 @@ export function createLaneConsumer(kafka: KafkaPort, options: ConsumerOptions, l
         await consumer.disconnect();
         throw e;
       }
-      starvationTimer = setInterval(checkStarving, STARVATION_CHECK_MS);
+      starvationTimer = setInterval(checkStarving, starvation.checkMs);
       starvationTimer.unref?.();
       fetchLoop = runFetchLoop().catch((e: unknown) => {
         log.error("consumer:run-failed", { group: options.groupId, error: coerceError(e) });

@@ -274,7 +274,7 @@ describe("partition lanes", () => {
 
   test("a lane that wants records, is behind its high watermark and gets none for a while is starving, reported once per period", async () => {
     let hw = "10";
-    const { lanes, delivered } = harness({ highWatermark: () => hw });
+    const { lanes, delivered } = harness({ highWatermark: (tp) => (tp.partition === 0 ? hw : "10") });
     lanes.open({ topic: "t", partition: 0 });
     lanes.open({ topic: "t", partition: 1 });
     lanes.push(records(0, 0, 3));
@@ -292,9 +292,13 @@ describe("partition lanes", () => {
     expect(lanes.starving(Date.now() + 1_000, 5_000)).toEqual([]);
     lanes.setHeld({ topic: "t", partition: 0 }, true);
     expect(lanes.starving(Date.now() + 60_000, 5_000)).toEqual([]);
-    hw = "-1";
+    // An end the client never saw: it is not fetching the partition at all.
+    hw = "-1001";
     lanes.setHeld({ topic: "t", partition: 0 }, false);
-    expect(lanes.starving(Date.now() + 60_000, 5_000)).toEqual([]);
+    expect(lanes.starving(Date.now() + 60_000, 5_000)).toMatchObject([{ partition: 0, nextOffset: "4", highWatermark: "unknown" }]);
+    // Caught up to an end it knows, it is idle.
+    hw = "4";
+    expect(lanes.starving(Date.now() + 120_000, 5_000)).toEqual([]);
   });
 
   test("a batch under way for longer than a limit is reported once; a lane waiting on it is not starving", async () => {

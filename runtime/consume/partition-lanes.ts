@@ -31,9 +31,9 @@ export interface PartitionLanes {
   /** Starts no more batches and waits for the ones in flight (a graceful stop). */
   drain(): Promise<void>;
   /**
-   * Lanes that want records, have none and are behind their partition's high watermark, yet got
-   * nothing for `idleMs`: the client is not fetching what the lane asked for. Each is reported
-   * again only after another `idleMs` without records.
+   * Lanes that want records, have none and are behind their partition's high watermark (or never
+   * heard of it), yet got nothing for `idleMs`: the client is not fetching what the lane asked for.
+   * Each is reported again only after another `idleMs` without records.
    */
   starving(now: number, idleMs: number): StarvingPartition[];
   /** Batches under way for longer than `ms`, each reported once: nothing else says a partition waits on one. */
@@ -48,6 +48,7 @@ export interface LongRunningBatch extends TopicPartition {
 
 export interface StarvingPartition extends TopicPartition {
   nextOffset: string;
+  /** "unknown" when the client never saw the partition's end. */
   highWatermark: string;
   idleMs: number;
 }
@@ -278,8 +279,10 @@ export function createPartitionLanes(deps: LaneDeps): PartitionLanes {
       for (const lane of lanes.values()) {
         if (lane.closed || lane.held || !lane.fetching || lane.records.length > 0 || lane.inFlight || lane.waiting) continue;
         if (lane.nextOffset === undefined || now - lane.lastRecordAt <= idleMs) continue;
-        const highWatermark = deps.highWatermark(lane.tp);
-        if (!/^\d+$/.test(highWatermark) || BigInt(highWatermark) <= BigInt(lane.nextOffset)) continue;
+        // An end the client never saw: it has not fetched the partition since the lane opened.
+        const seen = deps.highWatermark(lane.tp);
+        const highWatermark = /^\d+$/.test(seen) ? seen : "unknown";
+        if (highWatermark !== "unknown" && BigInt(highWatermark) <= BigInt(lane.nextOffset)) continue;
         found.push({ ...lane.tp, nextOffset: String(lane.nextOffset), highWatermark, idleMs: now - lane.lastRecordAt });
         lane.lastRecordAt = now;
       }

@@ -136,6 +136,8 @@ export interface ConsumerClient {
   unassign(partitions: TopicPartition[]): void;
   pause(partitions: TopicPartition[]): void;
   resume(partitions: TopicPartition[]): void;
+  /** Fetches an assigned partition from `offset` on (what the client holds of it beyond is dropped). */
+  seek(position: TopicPartitionOffset): void;
   /** Resolves once the coordinator answered. */
   commit(offsets: TopicPartitionOffset[]): Promise<void>;
   committed(partitions: TopicPartition[], timeoutMs: number): Promise<TopicPartitionOffset[]>;

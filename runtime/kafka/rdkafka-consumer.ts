@@ -27,6 +27,7 @@ interface RdKafkaConsumer {
   assignmentLost(): boolean;
   pause(partitions: TopicPartition[]): void;
   resume(partitions: TopicPartition[]): void;
+  seek(position: TopicPartition & { offset: number }, timeoutMs: number, cb: (err: LibrdKafkaError | null) => void): void;
   commitCb(offsets: Array<TopicPartition & { offset: number }>, cb: (err: LibrdKafkaError | null) => void): void;
   committed(
     partitions: TopicPartition[],
@@ -148,6 +149,12 @@ export function createRdKafkaClient(
         waking.add(key);
         consumer.queryWatermarkOffsets(p.topic, p.partition, WAKE_TIMEOUT_MS, () => waking.delete(key));
       }
+    },
+    seek(position) {
+      // Timeout 0: librdkafka queues the seek for the partition's fetcher and returns at once.
+      consumer.seek({ topic: position.topic, partition: position.partition, offset: Number(position.offset) }, 0, (err) => {
+        if (err) log.warn("consumer:seek-failed", { group: groupId, partition: partitionKey(position), offset: position.offset, error: coerceError(err) });
+      });
     },
     commit: (offsets) =>
       new Promise<void>((resolve, reject) =>

@@ -56,3 +56,35 @@ test("after a pause, a resumed partition's next records arrive without waiting f
     await client.disconnect();
   }
 }, 120_000);
+
+test("seek fetches an assigned partition again from the given offset, past records already read", async () => {
+  const topic = await kafka.createTopic("seek", 1, false);
+  await kafka.send(Array.from({ length: 20 }, (_, i) => ({ topic, key: null, value: `v${i}`, headers: {} })));
+  const client: ConsumerClient = kafka.kafka.consumerClient(`seek-${randomUUID().slice(0, 8)}`, {
+    onRebalance(event) {
+      if (event.kind === "assign") client.assign(event.partitions);
+      else client.unassign(event.partitions);
+    },
+  });
+  await client.connect();
+  client.subscribe([topic]);
+  const read = async (until: (offsets: string[]) => boolean): Promise<string[]> => {
+    const offsets: string[] = [];
+    const deadline = performance.now() + 60_000;
+    while (!until(offsets) && performance.now() < deadline) {
+      const { records, failure } = await client.fetch(100);
+      if (failure) throw failure.error;
+      offsets.push(...records.map((r) => r.offset));
+    }
+    return offsets;
+  };
+  try {
+    expect((await read((o) => o.length >= 20)).at(-1)).toBe("19");
+    expect(client.fetchPosition({ topic, partition: 0 })).toBe("20");
+    client.seek({ topic, partition: 0, offset: "12" });
+    expect(await read((o) => o.includes("19"))).toEqual(["12", "13", "14", "15", "16", "17", "18", "19"]);
+  } finally {
+    client.unsubscribe();
+    await client.disconnect();
+  }
+}, 120_000);
