@@ -74,7 +74,7 @@ test("one of three brokers SIGKILLed mid-run and brought back: every acknowledge
     const downMs = Date.now() - killedAt;
     await Bun.sleep(long ? 10_000 : 3_000);
     await traffic.stop();
-    await waitFor("the worker caught up", () => s.caughtUp(), { timeoutMs: 120_000, intervalMs: 250 });
+    await s.waitCaughtUp("the worker caught up", 120_000);
     const report = await s.check(producer.produced);
     reportCounts("broker-loss-1-of-3", { killedNode: node, downMs, restartMs: restored.ms, produce: produceSummary(producer.produced), ...report });
     expect(report.deadLetterWrong).toEqual([]);
@@ -129,7 +129,7 @@ test("two of three brokers killed: producing fails with NOT_ENOUGH_REPLICAS, not
     const restored = await faultsKafka.restore();
     const downMs = Date.now() - killedAt;
     await producer.send(faultWorkload(s.topic, 1_000, { seed: seed + 2, prefix: `${s.topic}-after`, permanentRate: 0.02 }));
-    await waitFor("the worker caught up after the brokers returned", () => s.caughtUp(), { timeoutMs: 180_000, intervalMs: 250 });
+    await s.waitCaughtUp("the worker caught up after the brokers returned", 180_000);
     // A probe that timed out may still have been written (a leader appends before its followers
     // confirm): the checker counts such records as unacknowledged, allowed at most once.
     const report = await s.check([...producer.produced, ...probe.produced]);

@@ -102,7 +102,7 @@ async function underFaults(
       violations.offsetAheadOfEffects += found.offsetAheadOfEffects;
       snapshots++;
     }
-    await waitFor("the worker caught up", () => s.caughtUp(), { timeoutMs: 180_000, intervalMs: 250 });
+    await s.waitCaughtUp("the worker caught up", 180_000);
     const produced: Produced[] = producer.produced;
     return {
       report: await s.check(produced),

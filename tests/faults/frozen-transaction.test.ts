@@ -86,7 +86,7 @@ test(`a worker frozen inside its transaction: the other worker applies its parti
 
     // Thawed: it goes on (its session was ended: the unit is retried, its partitions are the other's now).
     await produce(200);
-    await waitFor("the group caught up after the thaw", () => s.caughtUp(), { timeoutMs: 120_000, intervalMs: 250 });
+    await s.waitCaughtUp("the group caught up after the thaw", 120_000);
     const report = await s.check(producer.produced);
     reportCounts("frozen-transaction", {
       caughtUpAfterMs,

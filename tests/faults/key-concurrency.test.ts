@@ -12,7 +12,6 @@ import { afterAll, expect, test } from "bun:test";
 import { seededRandom } from "../support/events.ts";
 import { testSql } from "../support/db.ts";
 import { testServices } from "../support/env.ts";
-import { waitFor } from "../support/wait.ts";
 import { keyOrderViolations } from "./support/checker.ts";
 import { faultKafka, produceSummary } from "./support/kafka.ts";
 import { runKillLoop } from "./support/kill-loop.ts";
@@ -89,7 +88,7 @@ test(`key-level concurrency through ${rounds} rounds of workers joining and leav
     const produce = (count: number) => producer.send(workload.next(count));
     // SIGTERM: a revocation that lets running events commit and stores the prefix.
     const { alive, ...storm } = await runStorm(s, { random, rounds, produce });
-    await waitFor("the group caught up", () => s.caughtUp(), { timeoutMs: 180_000, intervalMs: 250 });
+    await s.waitCaughtUp("the group caught up", 180_000);
     const report = await s.check(producer.produced);
     const outOfOrder = keyOrderViolations(await s.appliedInOrder(producer.produced));
     const moves = partitionMoves(s.workers);

@@ -32,7 +32,7 @@ test(`${rounds} rounds of workers joining and leaving under a steady stream: par
     const workload = workloadChunks(s.topic, seed);
     const produce = (count: number) => producer.send(workload.next(count));
     const { alive, ...storm } = await runStorm(s, { random, rounds, produce });
-    await waitFor("the group caught up", () => s.caughtUp(), { timeoutMs: 180_000, intervalMs: 250 });
+    await s.waitCaughtUp("the group caught up", 180_000);
     const report = await s.check(producer.produced);
     const moves = partitionMoves(s.workers);
     reportCounts("rebalance-storm", { rounds, ...storm, ...moves, produce: produceSummary(producer.produced), ...report });
@@ -67,7 +67,7 @@ test("a worker frozen (SIGSTOP) past its session timeout while another takes its
     await Bun.sleep(long ? 30_000 : 14_000);
     frozen.proc.kill("SIGCONT");
     await produce(1_000);
-    await waitFor("the group caught up", () => s.caughtUp(), { timeoutMs: 180_000, intervalMs: 250 });
+    await s.waitCaughtUp("the group caught up", 180_000);
     const report = await s.check(producer.produced);
     reportCounts("zombie-worker", {
       appliedAtFreeze,

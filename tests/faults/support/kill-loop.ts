@@ -93,7 +93,9 @@ export async function runKillLoop(scenario: FaultScenario, options: KillLoopOpti
         return undefined;
       },
       { timeoutMs, intervalMs: 200 },
-    );
+    ).catch(async (e: unknown) => {
+      throw new Error(`${(e as Error).message} (${killed} of ${kills} kills done)\n${await scenario.stallReport()}`);
+    });
     if ("exitedByItself" in outcome) {
       const w = outcome.exitedByItself;
       throw new Error(`a worker exited by itself (code ${w.proc.exitCode}, signal ${w.proc.signalCode}):\n${w.output().slice(-2_000)}`);

@@ -5,6 +5,7 @@ import { effectsHandler, effectsTableMigration, writeHandlersDir } from "../../s
 import { check, type KeyedRow, type OffsetSnapshot, type Produced } from "./checker.ts";
 import type { FaultKafka } from "./kafka.ts";
 import { keepLog } from "./report.ts";
+import { waitFor } from "../../support/wait.ts";
 
 /**
  * One fault scenario: a topic (RF 3, min.insync.replicas=2) and its dead letter topic on the
@@ -95,11 +96,39 @@ export async function faultScenario(
      * acknowledged before the offset that skips them commits).
      */
     async caughtUp(): Promise<boolean> {
+      return (await this.behind()).length === 0;
+    },
+    /** The partitions whose PostgreSQL offset is short of their end, with both. */
+    async behind(): Promise<Array<{ partition: number; next: string; end: string }>> {
       const ends = await kafka.ends(topic);
       const rows = await sql<{ partition: number; next_offset: string }[]>`
         select partition, next_offset from ferry_offsets where group_id = ${groupId} and topic = ${topic}`;
       const next = new Map(rows.map((r) => [r.partition, BigInt(r.next_offset)]));
-      return [...ends].every(([p, end]) => (next.get(p) ?? 0n) >= end);
+      return [...ends]
+        .filter(([p, end]) => (next.get(p) ?? 0n) < end)
+        .map(([partition, end]) => ({ partition, next: String(next.get(partition) ?? 0n), end: String(end) }));
+    },
+    /**
+     * Waits for `caughtUp()`. On a timeout the error says which partitions are behind and what the
+     * workers said about them (warnings, errors, assignments): a stall in CI is otherwise a bare timeout.
+     */
+    async waitCaughtUp(what: string, timeoutMs: number): Promise<void> {
+      try {
+        await waitFor(what, () => this.caughtUp(), { timeoutMs, intervalMs: 250 });
+      } catch (e) {
+        throw new Error(`${(e as Error).message}\n${await this.stallReport()}`);
+      }
+    },
+    async stallReport(): Promise<string> {
+      const behind = await this.behind().catch((e: unknown) => String(e));
+      const said = workers.map((w, i) => {
+        const lines = w.logs.filter((l) => l.level === "warn" || l.level === "error" || String(l.msg).startsWith("partitions:"));
+        return `worker ${i} (exit ${w.proc.exitCode ?? w.proc.signalCode ?? "running"}): ${lines.length} lines, the last 40:\n${lines
+          .slice(-40)
+          .map((l) => JSON.stringify(l).slice(0, 600))
+          .join("\n")}`;
+      });
+      return [`behind: ${JSON.stringify(behind)}`, ...said].join("\n");
     },
     /**
      * Kafka's committed offsets follow PostgreSQL's (for lag and tooling): waits up to `graceMs`
