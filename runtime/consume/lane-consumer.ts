@@ -199,7 +199,7 @@ export function createLaneConsumer(
       try {
         if (remedy.action === "refetch") {
           refetched.set(key, refetchKey(starving));
-          log.info("partition:refetching", {
+          log.debug("partition:refetching", {
             ...fields,
             why: "the client read to the end and the lane got nothing past its offset: transaction markers, or records read for an earlier assignment",
           });

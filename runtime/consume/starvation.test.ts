@@ -81,7 +81,7 @@ function clientAheadOfTheLane(options: { paused: boolean }) {
     disconnect: async () => undefined,
   };
   const logged: Array<Record<string, unknown>> = [];
-  const log = createLogger({ level: "info", sink: (line) => logged.push(JSON.parse(line)) });
+  const log = createLogger({ level: "debug", sink: (line) => logged.push(JSON.parse(line)) });
   const kafka = {
     log,
     consumerClient(_groupId: string, h: ConsumerClientHooks) {
