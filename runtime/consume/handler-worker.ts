@@ -140,6 +140,16 @@ export function createHandlerWorker(deps: {
         log.info("partitions:revoked", { partitions: revoked.map(partitionKey) });
         emit("partitions:revoked", { handler: handler.name, partitions: revoked });
       },
+      // Past a transaction's marker: PostgreSQL's offset and then Kafka's move on, or the group
+      // shows a lag of one on the partition until its next record.
+      onMovedPast: async (position) => {
+        const state = partitions.get(partitionKey(position));
+        if (!state) return;
+        await advanceOffset(sql, groupId, position);
+        const next = BigInt(position.offset);
+        if (state.applied === undefined || state.applied < next) state.applied = next;
+        if (partitions.get(partitionKey(position)) === state) void kafkaCommits.offer(position);
+      },
       // Only while running: a loop that ends because the worker stops (a swap, a shutdown) did not fail.
       onFailure: (error) => {
         if (!abort.signal.aborted) emit("consumer:failed", { handler: handler.name, message: error.message });

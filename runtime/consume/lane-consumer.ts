@@ -16,18 +16,18 @@ import {
 } from "../kafka/port.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
 import { createPartitionLanes } from "./partition-lanes.ts";
-import { refetchKey, starvationRemedy } from "./starvation.ts";
+import { idleLaneAction, refetchKey } from "./starvation.ts";
 
 /** How long a revocation waits for a batch in flight before leaving it stale. */
 const REVOKE_WAIT_MS = 10_000;
 /**
- * A partition behind its high watermark whose lane wants records and got none for `afterMs` is
- * starving: fetched again from the lane's offset (starvation.ts). Seen in the zombie-worker fault
- * test after rebalances: a kept partition, lag 351, nothing fetched for 150 s, no warning anywhere;
- * later a partition short of its end for 180 s with this check in place, which then gave up
- * whenever the client's position was at the end.
+ * Lanes short of their partition's end that got nothing for `idleMs` are looked at every `checkMs`
+ * (starvation.ts): past transaction markers, their offset moves on; after `afterMs` they count as
+ * starving and are fetched again. Seen in the zombie-worker fault test after rebalances: a kept
+ * partition, lag 351, nothing fetched for 150 s, no warning anywhere; later a partition short of its
+ * end for 180 s while a check gave up whenever the client's position was at the end.
  */
-const STARVATION = { afterMs: 20_000, checkMs: 5_000 };
+const STARVATION = { idleMs: 1_000, checkMs: 2_000, afterMs: 20_000 };
 /** A batch still under way after this long is reported (once): a stuck batch otherwise looks like an idle partition. */
 const BATCH_RUNNING_LONG_MS = 60_000;
 
@@ -48,8 +48,9 @@ export function createLaneConsumer(
   // Partitions paused in librdkafka (back-pressure or an operator's pause). librdkafka keeps that
   // state across an unassign, so a partition revoked while paused would come back paused.
   const pausedInClient = new Set<string>();
-  // Per partition, the offset and end it was last fetched again from (starvation.ts).
+  // Per partition, what was last fetched again (starvation.ts), and when it was last resumed for starving.
   const refetched = new Map<string, string>();
+  const resumedAt = new Map<string, number>();
 
   const consumer: ConsumerClient = kafka.consumerClient(options.groupId, {
     // Called from inside a fetch: one at a time and in order, an assignment's positions are read before the next event.
@@ -138,7 +139,10 @@ export function createLaneConsumer(
       } finally {
         // librdkafka keeps a partition's pause across an unassign: one revoked while paused would
         // come back paused and never be fetched again.
-        for (const tp of tps) refetched.delete(partitionKey(tp));
+        for (const tp of tps) {
+          refetched.delete(partitionKey(tp));
+          resumedAt.delete(partitionKey(tp));
+        }
         const paused = tps.filter((tp) => pausedInClient.delete(partitionKey(tp)));
         if (paused.length > 0) {
           try {
@@ -182,33 +186,48 @@ export function createLaneConsumer(
         why: "the partition waits for this batch: a handler past its own timeout's reach, a lock another transaction holds, or a Kafka send not yet acknowledged; nothing interrupts it",
       });
     }
-    for (const starving of lanes.starving(Date.now(), starvation.afterMs)) {
-      const tp = { topic: starving.topic, partition: starving.partition };
+    const now = Date.now();
+    for (const idle of lanes.waiting(now, starvation.idleMs)) {
+      const tp = { topic: idle.topic, partition: idle.partition };
       const key = partitionKey(tp);
       const fetchPosition = consumer.fetchPosition(tp);
-      const remedy = starvationRemedy({ ...starving, fetchPosition, lastRefetch: refetched.get(key) });
-      if (remedy.action === "none") continue;
+      const lastResume = resumedAt.get(key);
+      const action = idleLaneAction(
+        { ...idle, fetchPosition, lastRefetch: refetched.get(key), sinceResumeMs: lastResume === undefined ? Infinity : now - lastResume },
+        starvation.afterMs,
+      );
+      if (action.action === "none") continue;
       const fields = {
         group: options.groupId,
         partition: key,
-        nextOffset: starving.nextOffset,
-        highWatermark: starving.highWatermark,
+        nextOffset: idle.nextOffset,
+        highWatermark: idle.highWatermark,
         fetchPosition,
-        idleMs: starving.idleMs,
+        idleMs: idle.idleMs,
       };
+      if (action.action === "move-past") {
+        if (!lanes.movePast(tp, action.to)) continue;
+        log.debug("partition:moved-past", {
+          ...fields,
+          to: action.to,
+          why: "offsets without records for the application: transaction markers or aborted records",
+        });
+        void Promise.resolve(options.onMovedPast?.({ ...tp, offset: action.to })).catch((e: unknown) =>
+          log.warn("partition:move-past-failed", { ...fields, to: action.to, error: coerceError(e) }),
+        );
+        continue;
+      }
       try {
-        if (remedy.action === "refetch") {
-          refetched.set(key, refetchKey(starving));
-          log.debug("partition:refetching", {
-            ...fields,
-            why: "the client read to the end and the lane got nothing past its offset: transaction markers, or records read for an earlier assignment",
-          });
+        if (action.action === "refetch") {
+          refetched.set(key, refetchKey(idle.nextOffset, fetchPosition));
+          log.debug("partition:refetching", { ...fields, why: "the client read to the end and the lane got nothing past its offset" });
         } else {
+          resumedAt.set(key, now);
           log.warn("partition:starved", { ...fields, action: "resuming the partition and fetching it from the lane's offset" });
           consumer.resume([tp]);
           pausedInClient.delete(key);
         }
-        consumer.seek({ ...tp, offset: remedy.seekTo });
+        consumer.seek({ ...tp, offset: action.seekTo });
       } catch (e) {
         log.warn("consumer:pause-resume-failed", { partition: key, fetching: true, error: coerceError(e) });
       }

@@ -272,7 +272,7 @@ describe("partition lanes", () => {
     expect(delivered).toHaveLength(1);
   });
 
-  test("a lane that wants records, is behind its high watermark and gets none for a while is starving, reported once per period", async () => {
+  test("a lane that wants records, is behind its high watermark and got none for a while is waiting; moved past empty offsets, it is not", async () => {
     let hw = "10";
     const { lanes, delivered } = harness({ highWatermark: (tp) => (tp.partition === 0 ? hw : "10") });
     lanes.open({ topic: "t", partition: 0 });
@@ -281,24 +281,29 @@ describe("partition lanes", () => {
     lanes.push(records(1, 0, 10));
     await until("both drained", () => delivered.flatMap(offsets).length === 13);
     const now = Date.now();
-    // Partition 0 took offsets 0-2 of 10: behind. Partition 1 is caught up: idle, not starving.
-    expect(lanes.starving(now + 1_000, 5_000)).toEqual([]);
-    expect(lanes.starving(now + 6_000, 5_000)).toMatchObject([{ topic: "t", partition: 0, nextOffset: "3", highWatermark: "10" }]);
-    expect(lanes.starving(now + 7_000, 5_000)).toEqual([]);
-    expect(lanes.starving(now + 12_000, 5_000)).toHaveLength(1);
-    // A record arriving ends it; an operator's hold is no starvation either.
+    // Partition 0 took offsets 0-2 of 10: behind. Partition 1 is caught up: idle, not waiting.
+    expect(lanes.waiting(now + 1_000, 5_000)).toEqual([]);
+    expect(lanes.waiting(now + 6_000, 5_000)).toMatchObject([{ topic: "t", partition: 0, nextOffset: "3", highWatermark: "10" }]);
+    expect(lanes.waiting(now + 7_000, 5_000)).toHaveLength(1);
+    // A record arriving ends it; an operator's hold is no waiting either.
     lanes.push(records(0, 3, 1));
     await until("the next record", () => delivered.flatMap(offsets).length === 14);
-    expect(lanes.starving(Date.now() + 1_000, 5_000)).toEqual([]);
+    expect(lanes.waiting(Date.now() + 1_000, 5_000)).toEqual([]);
     lanes.setHeld({ topic: "t", partition: 0 }, true);
-    expect(lanes.starving(Date.now() + 60_000, 5_000)).toEqual([]);
+    expect(lanes.waiting(Date.now() + 60_000, 5_000)).toEqual([]);
     // An end the client never saw: it is not fetching the partition at all.
     hw = "-1001";
     lanes.setHeld({ topic: "t", partition: 0 }, false);
-    expect(lanes.starving(Date.now() + 60_000, 5_000)).toMatchObject([{ partition: 0, nextOffset: "4", highWatermark: "unknown" }]);
-    // Caught up to an end it knows, it is idle.
-    hw = "4";
-    expect(lanes.starving(Date.now() + 120_000, 5_000)).toEqual([]);
+    expect(lanes.waiting(Date.now() + 60_000, 5_000)).toMatchObject([{ partition: 0, nextOffset: "4", highWatermark: "unknown" }]);
+    // Offsets 4-9 hold nothing for it (markers): moved past them, it is caught up; never backwards.
+    hw = "10";
+    expect(lanes.movePast({ topic: "t", partition: 0 }, "10")).toBe(true);
+    expect(lanes.movePast({ topic: "t", partition: 0 }, "8")).toBe(false);
+    expect(lanes.waiting(Date.now() + 60_000, 5_000)).toEqual([]);
+    // Records below the new offset are repeats now; the next ones are taken.
+    lanes.push(records(0, 9, 3));
+    await until("offsets 10 and 11", () => delivered.flatMap(offsets).length === 16);
+    expect(delivered.flatMap(offsets).slice(-2)).toEqual([10, 11]);
   });
 
   test("a batch under way for longer than a limit is reported once; a lane waiting on it is not starving", async () => {
@@ -311,7 +316,7 @@ describe("partition lanes", () => {
     expect(lanes.longRunning(now + 1_000, 60_000)).toEqual([]);
     expect(lanes.longRunning(now + 61_000, 60_000)).toMatchObject([{ topic: "t", partition: 0, records: 3, firstOffset: "4" }]);
     expect(lanes.longRunning(now + 120_000, 60_000)).toEqual([]);
-    expect(lanes.starving(now + 120_000, 5_000)).toEqual([]);
+    expect(lanes.waiting(now + 120_000, 5_000)).toEqual([]);
     // Settled, the next batch's clock starts afresh.
     stuck.resolve(undefined as unknown as BatchProgress);
     lanes.push(records(0, 7, 3));

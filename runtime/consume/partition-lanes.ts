@@ -32,10 +32,15 @@ export interface PartitionLanes {
   drain(): Promise<void>;
   /**
    * Lanes that want records, have none and are behind their partition's high watermark (or never
-   * heard of it), yet got nothing for `idleMs`: the client is not fetching what the lane asked for.
-   * Each is reported again only after another `idleMs` without records.
+   * heard of it), and got nothing for `idleMs`: the client holds nothing more for them yet, or is
+   * not fetching what they asked for (starvation.ts tells which).
    */
-  starving(now: number, idleMs: number): StarvingPartition[];
+  waiting(now: number, idleMs: number): WaitingPartition[];
+  /**
+   * The offsets below `offset` hold nothing for the application (transaction markers, aborted
+   * records): a waiting lane's next offset moves there. False when the lane is gone or took records since.
+   */
+  movePast(tp: TopicPartition, offset: string): boolean;
   /** Batches under way for longer than `ms`, each reported once: nothing else says a partition waits on one. */
   longRunning(now: number, ms: number): LongRunningBatch[];
 }
@@ -46,7 +51,7 @@ export interface LongRunningBatch extends TopicPartition {
   firstOffset: string;
 }
 
-export interface StarvingPartition extends TopicPartition {
+export interface WaitingPartition extends TopicPartition {
   nextOffset: string;
   /** "unknown" when the client never saw the partition's end. */
   highWatermark: string;
@@ -92,7 +97,7 @@ interface Lane {
   fetching: boolean;
   queued: boolean;
   failures: number;
-  /** When a record last arrived (or the lane opened, or it was last reported starving). */
+  /** When a record last arrived (or the lane opened, or moved past offsets without records). */
   lastRecordAt: number;
 }
 
@@ -274,8 +279,8 @@ export function createPartitionLanes(deps: LaneDeps): PartitionLanes {
 
     assigned: () => [...lanes.values()].map((l) => l.tp),
 
-    starving(now, idleMs) {
-      const found: StarvingPartition[] = [];
+    waiting(now, idleMs) {
+      const found: WaitingPartition[] = [];
       for (const lane of lanes.values()) {
         if (lane.closed || lane.held || !lane.fetching || lane.records.length > 0 || lane.inFlight || lane.waiting) continue;
         if (lane.nextOffset === undefined || now - lane.lastRecordAt <= idleMs) continue;
@@ -284,9 +289,17 @@ export function createPartitionLanes(deps: LaneDeps): PartitionLanes {
         const highWatermark = /^\d+$/.test(seen) ? seen : "unknown";
         if (highWatermark !== "unknown" && BigInt(highWatermark) <= BigInt(lane.nextOffset)) continue;
         found.push({ ...lane.tp, nextOffset: String(lane.nextOffset), highWatermark, idleMs: now - lane.lastRecordAt });
-        lane.lastRecordAt = now;
       }
       return found;
+    },
+
+    movePast(tp, offset) {
+      const lane = lanes.get(partitionKey(tp));
+      if (!lane || lane.closed || lane.records.length > 0 || lane.inFlight || lane.nextOffset === undefined) return false;
+      if (Number(offset) <= lane.nextOffset) return false;
+      lane.nextOffset = Number(offset);
+      lane.lastRecordAt = Date.now();
+      return true;
     },
 
     longRunning(now, ms) {

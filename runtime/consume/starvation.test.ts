@@ -3,28 +3,33 @@ import { waitFor } from "../../tests/support/wait.ts";
 import type { ConsumerClient, ConsumerClientHooks, KafkaPort } from "../kafka/port.ts";
 import { createLogger } from "../log/logger.ts";
 import { createLaneConsumer } from "./lane-consumer.ts";
-import { refetchKey, starvationRemedy } from "./starvation.ts";
+import { idleLaneAction, refetchKey } from "./starvation.ts";
 
-describe("starvationRemedy", () => {
-  test("the client short of the end: resume and fetch from the lane's offset", () => {
-    expect(starvationRemedy({ nextOffset: "3", highWatermark: "10", fetchPosition: "3", lastRefetch: undefined })).toEqual({ action: "resume", seekTo: "3" });
-    expect(starvationRemedy({ nextOffset: "3", highWatermark: "10", fetchPosition: "-1", lastRefetch: undefined })).toEqual({ action: "resume", seekTo: "3" });
+describe("idleLaneAction", () => {
+  const lane = { nextOffset: "3", highWatermark: "10", fetchPosition: "3", idleMs: 1_000, lastRefetch: undefined, sinceResumeMs: Infinity };
+
+  test("the client short of the end: nothing until the lane starved, then resume and fetch from the lane's offset, once per period", () => {
+    expect(idleLaneAction(lane, 20_000)).toEqual({ action: "none" });
+    expect(idleLaneAction({ ...lane, idleMs: 20_000 }, 20_000)).toEqual({ action: "resume", seekTo: "3" });
+    expect(idleLaneAction({ ...lane, idleMs: 25_000, sinceResumeMs: 5_000 }, 20_000)).toEqual({ action: "none" });
+    expect(idleLaneAction({ ...lane, idleMs: 45_000, sinceResumeMs: 25_000, fetchPosition: "-1" }, 20_000)).toEqual({ action: "resume", seekTo: "3" });
   });
 
   test("an end the client never saw is no reason to wait: it is not fetching the partition", () => {
-    expect(starvationRemedy({ nextOffset: "3", highWatermark: "unknown", fetchPosition: "-1", lastRefetch: undefined })).toEqual({
-      action: "resume",
-      seekTo: "3",
-    });
+    expect(idleLaneAction({ ...lane, highWatermark: "unknown", fetchPosition: "-1", idleMs: 20_000 }, 20_000)).toEqual({ action: "resume", seekTo: "3" });
   });
 
-  test("the client at the end and the lane not: fetch once more from the lane's offset, once per offset and end", () => {
-    const lane = { nextOffset: "3", highWatermark: "10", fetchPosition: "10", lastRefetch: undefined };
-    expect(starvationRemedy(lane)).toEqual({ action: "refetch", seekTo: "3" });
-    expect(starvationRemedy({ ...lane, lastRefetch: refetchKey(lane) })).toEqual({ action: "none" });
-    // The partition grew, or the lane moved: a new question, asked once.
-    expect(starvationRemedy({ ...lane, highWatermark: "12", fetchPosition: "12", lastRefetch: refetchKey(lane) })).toEqual({ action: "refetch", seekTo: "3" });
-    expect(starvationRemedy({ ...lane, nextOffset: "5", lastRefetch: refetchKey(lane) })).toEqual({ action: "refetch", seekTo: "5" });
+  test("the client at the end and the lane not: fetch once more from the lane's offset; back at the end with nothing, move past", () => {
+    const atEnd = { ...lane, fetchPosition: "10" };
+    expect(idleLaneAction(atEnd, 20_000)).toEqual({ action: "refetch", seekTo: "3" });
+    expect(idleLaneAction({ ...atEnd, lastRefetch: refetchKey("3", "10") }, 20_000)).toEqual({ action: "move-past", to: "10" });
+    // Refetched, the client is not back at the end yet: wait for it.
+    expect(idleLaneAction({ ...lane, fetchPosition: "-1", lastRefetch: refetchKey("3", "10") }, 20_000)).toEqual({ action: "none" });
+    // The partition grew since the refetch: a new question, asked once.
+    expect(idleLaneAction({ ...atEnd, highWatermark: "12", fetchPosition: "12", lastRefetch: refetchKey("3", "10") }, 20_000)).toEqual({
+      action: "refetch",
+      seekTo: "3",
+    });
   });
 });
 
@@ -32,10 +37,10 @@ describe("starvationRemedy", () => {
  * A client that read partition 0 up to its end (10) for an earlier assignment and, assigned it again
  * from offset 5, goes on from 10: nothing more comes unless the lane consumer fetches from 5 again.
  */
-function clientAheadOfTheLane(options: { paused: boolean }) {
+function clientAheadOfTheLane(options: { paused?: boolean; markersOnly?: boolean }) {
   let hooks: ConsumerClientHooks | undefined;
   let position = options.paused ? 5 : 10;
-  let paused = options.paused;
+  let paused = options.paused ?? false;
   let assigned = false;
   const seeks: string[] = [];
   const client: ConsumerClient = {
@@ -49,6 +54,11 @@ function clientAheadOfTheLane(options: { paused: boolean }) {
         return { records: [], failure: null };
       }
       if (paused || position >= 10) return { records: [], failure: null };
+      if (options.markersOnly) {
+        // Offsets 5-9 are a transaction's records that were aborted and its marker: read, never delivered.
+        position = 10;
+        return { records: [], failure: null };
+      }
       const records = Array.from({ length: 10 - position }, (_, i) => ({
         topic: "t",
         partition: 0,
@@ -92,7 +102,43 @@ function clientAheadOfTheLane(options: { paused: boolean }) {
   return { kafka, log, logged, seeks };
 }
 
-describe("the lane consumer acts on a starving lane", () => {
+describe("the lane consumer acts on a waiting lane", () => {
+  test("offsets that hold only transaction markers or aborted records: fetched once more, then the partition moves past them and its owner hears of it", async () => {
+    const { kafka, log, logged, seeks } = clientAheadOfTheLane({ markersOnly: true });
+    const delivered: string[] = [];
+    const moved: string[] = [];
+    const consumer = createLaneConsumer(
+      kafka,
+      {
+        groupId: "g",
+        topics: ["t"],
+        maxBatchSize: 100,
+        partitionConcurrency: 1,
+        onAssign: async (tps) => tps.map((tp) => ({ ...tp, offset: "5" })),
+        onMovedPast: (p) => void moved.push(`${p.topic}:${p.partition}@${p.offset}`),
+      },
+      log,
+      { idleMs: 10, checkMs: 20, afterMs: 60_000 },
+    );
+    await consumer.start(async (batch) => {
+      for (const r of batch.records) delivered.push(r.offset);
+    });
+    try {
+      await waitFor("moved past offsets 5-9", () => moved.length > 0, { timeoutMs: 5_000, intervalMs: 10 });
+      expect(moved).toEqual(["t:0@10"]);
+      expect(seeks).toEqual(["5"]);
+      expect(delivered).toEqual([]);
+      expect(logged.find((l) => l.msg === "partition:moved-past")).toMatchObject({ partition: "t:0", nextOffset: "5", to: "10" });
+      expect(logged.filter((l) => l.level === "warn")).toEqual([]);
+      // Caught up now: nothing more is tried.
+      await Bun.sleep(200);
+      expect(seeks).toEqual(["5"]);
+      expect(moved).toHaveLength(1);
+    } finally {
+      await consumer.stop();
+    }
+  });
+
   for (const paused of [false, true]) {
     test(
       paused
@@ -105,7 +151,7 @@ describe("the lane consumer acts on a starving lane", () => {
           kafka,
           { groupId: "g", topics: ["t"], maxBatchSize: 100, partitionConcurrency: 1, onAssign: async (tps) => tps.map((tp) => ({ ...tp, offset: "5" })) },
           log,
-          { afterMs: 50, checkMs: 20 },
+          { idleMs: 10, checkMs: 20, afterMs: 50 },
         );
         await consumer.start(async (batch) => {
           for (const r of batch.records) delivered.push(r.offset);

@@ -1,43 +1,52 @@
 /**
- * What to do about a lane that wants records, has none and got nothing for a while (partition-lanes
- * `starving`). Pure: the lane consumer reads the client's state and acts on the answer.
+ * What to do about a lane that wants records, has none and is short of its partition's end
+ * (partition-lanes `waiting`). Pure: the lane consumer reads the client's state and acts on the answer.
  *
- * The client's fetch position says how far librdkafka read the partition for this member. Short of
- * the end: it stopped fetching (a pause or an assignment it lost track of): resume it and fetch again
- * from the lane's offset. At the end while the lane is not: either what lies between was never meant
- * for the application (transaction markers, aborted records), or the client read those records for
- * an earlier assignment of the partition and went on from there instead of from the position it
- * was given: the lane would wait for them forever, its partition stalled without a word. Fetching
- * once more from the lane's offset tells the two apart at the cost of one fetch: markers give nothing
- * again, records arrive.
+ * The client's fetch position says how far librdkafka read the partition for this member.
+ *
+ * At the end while the lane is not: either what lies between holds nothing for the application
+ * (transaction markers, aborted records: a transactional producer upstream ends every partition it
+ * wrote with a marker), or the client read those records for an earlier assignment of the partition
+ * and went on from there instead of from the position it was given. Fetching once more from the
+ * lane's offset tells the two apart: records arrive, or the client comes back to the end with
+ * nothing, and the partition's offset moves past them. Without that the group showed a lag of one
+ * on every partition a transactional producer wrote, forever; or the lane waited for good.
+ *
+ * Short of the end and idle for `starvedAfterMs`: the client stopped fetching it (a pause or an
+ * assignment it lost track of): resume it and fetch from the lane's offset, with a warning.
  */
-export type StarvationRemedy =
+export type IdleLaneAction =
   /** Said as a warning: resume the partition and fetch it from the lane's offset. */
   | { action: "resume"; seekTo: string }
-  /** Said quietly: the client is at the end; fetch once more from the lane's offset. */
+  /** The client is at the end: fetch once more from the lane's offset. */
   | { action: "refetch"; seekTo: string }
-  /** Already refetched from this offset against this end: nothing new to try. */
+  /** Fetched once more and back at the end with nothing: the offsets below `to` hold no records. */
+  | { action: "move-past"; to: string }
   | { action: "none" };
 
-export interface StarvingLane {
-  /** The lane's next offset. */
+export interface IdleLane {
   nextOffset: string;
   /** The partition's end as the client last saw it, "unknown" when it never saw one. */
   highWatermark: string;
   /** The client's fetch position, "-1" when unknown. */
   fetchPosition: string;
-  /** `${nextOffset}@${highWatermark}` of the last refetch for this partition, if any. */
+  idleMs: number;
+  /** `refetchKey` of the last refetch for this partition, if any. */
   lastRefetch: string | undefined;
+  /** Since the last resume for this partition (Infinity: never). */
+  sinceResumeMs: number;
 }
 
 const isOffset = (s: string) => /^\d+$/.test(s);
 
-export function starvationRemedy(lane: StarvingLane): StarvationRemedy {
-  const seekTo = lane.nextOffset;
-  const atEnd = isOffset(lane.highWatermark) && isOffset(lane.fetchPosition) && BigInt(lane.fetchPosition) >= BigInt(lane.highWatermark);
-  if (!atEnd) return { action: "resume", seekTo };
-  if (lane.lastRefetch === refetchKey(lane)) return { action: "none" };
-  return { action: "refetch", seekTo };
-}
+export const refetchKey = (nextOffset: string, fetchPosition: string) => `${nextOffset}@${fetchPosition}`;
 
-export const refetchKey = (lane: Pick<StarvingLane, "nextOffset" | "highWatermark">) => `${lane.nextOffset}@${lane.highWatermark}`;
+export function idleLaneAction(lane: IdleLane, starvedAfterMs: number): IdleLaneAction {
+  const atEnd = isOffset(lane.highWatermark) && isOffset(lane.fetchPosition) && BigInt(lane.fetchPosition) >= BigInt(lane.highWatermark);
+  if (atEnd) {
+    if (lane.lastRefetch !== refetchKey(lane.nextOffset, lane.fetchPosition)) return { action: "refetch", seekTo: lane.nextOffset };
+    return { action: "move-past", to: lane.fetchPosition };
+  }
+  if (lane.idleMs >= starvedAfterMs && lane.sinceResumeMs >= starvedAfterMs) return { action: "resume", seekTo: lane.nextOffset };
+  return { action: "none" };
+}

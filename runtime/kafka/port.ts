@@ -75,6 +75,11 @@ export interface ConsumerOptions {
    * gave them to another member (session timeout), so there is nothing to commit.
    */
   onRevoke?(partitions: TopicPartition[], context: { lost: boolean }): void | Promise<void>;
+  /**
+   * The client read past offsets that hold nothing for the application (transaction markers,
+   * aborted records) and the partition has nothing else waiting: its next offset is `position`.
+   */
+  onMovedPast?(position: TopicPartitionOffset): void | Promise<void>;
   /** The consume loop ended with an error: no more batches come from this consumer. */
   onFailure?(error: Error): void;
 }
