@@ -11,14 +11,9 @@ import type { ConsumerClient, KafkaRecord } from "./port.ts";
 const kafka = await testKafka();
 afterAll(() => kafka.close());
 
-test("after a pause, a resumed partition's next records arrive without waiting for librdkafka's idle second", async () => {
-  const topic = await kafka.createTopic("resume", 1, false);
-  // More than the prefetch bound (8 MiB): the partition is behind, as a lane that pauses is, and the
-  // fetch in flight is not a long poll at the log's end (fetch.wait.max.ms, another wait).
-  const value = Buffer.alloc(1_024, "v");
-  await kafka.send(Array.from({ length: 12_000 }, () => ({ topic, key: null, value, headers: {} })));
-  const tp = { topic, partition: 0 };
-  const client: ConsumerClient = kafka.kafka.consumerClient(`resume-${randomUUID().slice(0, 8)}`, {
+/** A group member of its own on `topic` that takes whatever it is assigned, from the group's position. */
+async function subscribedClient(prefix: string, topic: string): Promise<ConsumerClient> {
+  const client: ConsumerClient = kafka.kafka.consumerClient(`${prefix}-${randomUUID().slice(0, 8)}`, {
     onRebalance(event) {
       if (event.kind === "assign") client.assign(event.partitions);
       else client.unassign(event.partitions);
@@ -26,6 +21,17 @@ test("after a pause, a resumed partition's next records arrive without waiting f
   });
   await client.connect();
   client.subscribe([topic]);
+  return client;
+}
+
+test("after a pause, a resumed partition's next records arrive without waiting for librdkafka's idle second", async () => {
+  const topic = await kafka.createTopic("resume", 1, false);
+  // More than the prefetch bound (8 MiB): the partition is behind, as a lane that pauses is, and the
+  // fetch in flight is not a long poll at the log's end (fetch.wait.max.ms, another wait).
+  const value = Buffer.alloc(1_024, "v");
+  await kafka.send(Array.from({ length: 12_000 }, () => ({ topic, key: null, value, headers: {} })));
+  const tp = { topic, partition: 0 };
+  const client = await subscribedClient("resume", topic);
   const fetchUntilRecords = async (deadlineMs: number): Promise<KafkaRecord[]> => {
     const until = performance.now() + deadlineMs;
     while (performance.now() < until) {
@@ -60,14 +66,7 @@ test("after a pause, a resumed partition's next records arrive without waiting f
 test("seek fetches an assigned partition again from the given offset, past records already read", async () => {
   const topic = await kafka.createTopic("seek", 1, false);
   await kafka.send(Array.from({ length: 20 }, (_, i) => ({ topic, key: null, value: `v${i}`, headers: {} })));
-  const client: ConsumerClient = kafka.kafka.consumerClient(`seek-${randomUUID().slice(0, 8)}`, {
-    onRebalance(event) {
-      if (event.kind === "assign") client.assign(event.partitions);
-      else client.unassign(event.partitions);
-    },
-  });
-  await client.connect();
-  client.subscribe([topic]);
+  const client = await subscribedClient("seek", topic);
   const read = async (until: (offsets: string[]) => boolean): Promise<string[]> => {
     const offsets: string[] = [];
     const deadline = performance.now() + 60_000;
