@@ -12,6 +12,7 @@ import {
   type KafkaPort,
   partitionKey,
   type RebalanceEvent,
+  type TopicPartition,
   type TopicPartitionOffset,
 } from "../kafka/port.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
@@ -217,21 +218,43 @@ export function createLaneConsumer(
         );
         continue;
       }
-      try {
-        if (action.action === "refetch") {
-          refetched.set(key, refetchKey(idle.nextOffset, fetchPosition));
-          log.debug("partition:refetching", { ...fields, why: "the client read to the end and the lane got nothing past its offset" });
-        } else {
-          resumedAt.set(key, now);
-          log.warn("partition:starved", { ...fields, action: "resuming the partition and fetching it from the lane's offset" });
-          consumer.resume([tp]);
-          pausedInClient.delete(key);
-        }
-        consumer.seek({ ...tp, offset: action.seekTo });
-      } catch (e) {
-        log.warn("consumer:pause-resume-failed", { partition: key, fetching: true, error: coerceError(e) });
+      if (action.action === "resume") {
+        resumedAt.set(key, now);
+        void resumeIfStarving(tp, fields, action.seekTo);
+        continue;
       }
+      refetched.set(key, refetchKey(idle.nextOffset, fetchPosition));
+      log.debug("partition:refetching", { ...fields, why: "the client read to the end and the lane got nothing past its offset" });
+      fetchFrom(tp, action.seekTo);
     }
+  };
+
+  const fetchFrom = (tp: TopicPartition, offset: string) => {
+    try {
+      consumer.seek({ ...tp, offset });
+    } catch (e) {
+      log.warn("consumer:pause-resume-failed", { partition: partitionKey(tp), fetching: true, error: coerceError(e) });
+    }
+  };
+
+  // A producer's open transaction holds the stable end (what a read_committed consumer may read)
+  // short of the high watermark, for as long as it stays open (a Flink sink's: a checkpoint
+  // interval): waiting then is not starving. The leader says where the stable end is.
+  const resumeIfStarving = async (tp: TopicPartition, fields: Record<string, unknown>, seekTo: string) => {
+    const stableEnd = await consumer.stableEnd(tp, 5_000).catch(() => undefined);
+    if (state !== "running" || !lanes.assigned().some((a) => partitionKey(a) === partitionKey(tp))) return;
+    if (stableEnd !== undefined && /^\d+$/.test(stableEnd) && BigInt(stableEnd) <= BigInt(seekTo)) {
+      log.debug("partition:waiting-for-transaction", { ...fields, stableEnd, why: "an open transaction upstream: its records come once it commits or aborts" });
+      return;
+    }
+    log.warn("partition:starved", { ...fields, stableEnd: stableEnd ?? "unknown", action: "resuming the partition and fetching it from the lane's offset" });
+    try {
+      consumer.resume([tp]);
+      pausedInClient.delete(partitionKey(tp));
+    } catch (e) {
+      log.warn("consumer:pause-resume-failed", { partition: partitionKey(tp), fetching: true, error: coerceError(e) });
+    }
+    fetchFrom(tp, seekTo);
   };
 
   const heldTargets = (targets: Array<{ topic: string; partitions?: number[] }>) =>

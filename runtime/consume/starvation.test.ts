@@ -37,10 +37,12 @@ describe("idleLaneAction", () => {
  * A client that read partition 0 up to its end (10) for an earlier assignment and, assigned it again
  * from offset 5, goes on from 10: nothing more comes unless the lane consumer fetches from 5 again.
  */
-function clientAheadOfTheLane(options: { paused?: boolean; markersOnly?: boolean }) {
+function clientAheadOfTheLane(options: { paused?: boolean; markersOnly?: boolean; openTransaction?: boolean }) {
   let hooks: ConsumerClientHooks | undefined;
-  let position = options.paused ? 5 : 10;
+  let position = options.paused || options.openTransaction ? 5 : 10;
   let paused = options.paused ?? false;
+  // Under read_committed nothing past the stable end is fetched: an open transaction holds it at 5.
+  const stable = { end: options.openTransaction ? 5 : 10 };
   let assigned = false;
   const seeks: string[] = [];
   const client: ConsumerClient = {
@@ -53,13 +55,13 @@ function clientAheadOfTheLane(options: { paused?: boolean; markersOnly?: boolean
         hooks?.onRebalance({ kind: "assign", partitions: [{ topic: "t", partition: 0 }], lost: false });
         return { records: [], failure: null };
       }
-      if (paused || position >= 10) return { records: [], failure: null };
+      if (paused || position >= stable.end) return { records: [], failure: null };
       if (options.markersOnly) {
         // Offsets 5-9 are a transaction's records that were aborted and its marker: read, never delivered.
         position = 10;
         return { records: [], failure: null };
       }
-      const records = Array.from({ length: 10 - position }, (_, i) => ({
+      const records = Array.from({ length: stable.end - position }, (_, i) => ({
         topic: "t",
         partition: 0,
         offset: String(position + i),
@@ -68,7 +70,7 @@ function clientAheadOfTheLane(options: { paused?: boolean; markersOnly?: boolean
         headers: {},
         timestamp: 0,
       }));
-      position = 10;
+      position = stable.end;
       return { records, failure: null };
     },
     assign: () => undefined,
@@ -84,6 +86,7 @@ function clientAheadOfTheLane(options: { paused?: boolean; markersOnly?: boolean
     commit: async () => undefined,
     committed: async () => [],
     highWatermark: () => "10",
+    stableEnd: async () => String(stable.end),
     fetchPosition: () => String(position),
     refreshMetadata: async () => undefined,
     unsubscribe: () => undefined,
@@ -99,7 +102,7 @@ function clientAheadOfTheLane(options: { paused?: boolean; markersOnly?: boolean
       return client;
     },
   } as unknown as KafkaPort;
-  return { kafka, log, logged, seeks };
+  return { kafka, log, logged, seeks, stable };
 }
 
 describe("the lane consumer acts on a waiting lane", () => {
@@ -134,6 +137,34 @@ describe("the lane consumer acts on a waiting lane", () => {
       await Bun.sleep(200);
       expect(seeks).toEqual(["5"]);
       expect(moved).toHaveLength(1);
+    } finally {
+      await consumer.stop();
+    }
+  });
+
+  test("a partition whose stable end an open transaction upstream holds is not starving: no warning, no seek, and its records come at the commit", async () => {
+    const { kafka, log, logged, seeks, stable } = clientAheadOfTheLane({ openTransaction: true });
+    const delivered: string[] = [];
+    const consumer = createLaneConsumer(
+      kafka,
+      { groupId: "g", topics: ["t"], maxBatchSize: 100, partitionConcurrency: 1, onAssign: async (tps) => tps.map((tp) => ({ ...tp, offset: "5" })) },
+      log,
+      { idleMs: 10, checkMs: 20, afterMs: 50 },
+    );
+    await consumer.start(async (batch) => {
+      for (const r of batch.records) delivered.push(r.offset);
+    });
+    try {
+      await waitFor("the open transaction noticed", () => logged.some((l) => l.msg === "partition:waiting-for-transaction"), {
+        timeoutMs: 5_000,
+        intervalMs: 10,
+      });
+      await Bun.sleep(200);
+      expect(logged.filter((l) => l.level === "warn")).toEqual([]);
+      expect(seeks).toEqual([]);
+      stable.end = 10;
+      await waitFor("offsets 5 to 9 once committed", () => delivered.length === 5, { timeoutMs: 5_000, intervalMs: 10 });
+      expect(delivered).toEqual(["5", "6", "7", "8", "9"]);
     } finally {
       await consumer.stop();
     }

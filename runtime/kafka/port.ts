@@ -148,6 +148,11 @@ export interface ConsumerClient {
   committed(partitions: TopicPartition[], timeoutMs: number): Promise<TopicPartitionOffset[]>;
   /** The partition's end as last seen, "-1" when unknown. */
   highWatermark(tp: TopicPartition): string;
+  /**
+   * The partition's end as the leader says now, for this consumer's isolation level: under
+   * read_committed the last stable offset, short of the end while a producer's transaction is open.
+   */
+  stableEnd(tp: TopicPartition, timeoutMs: number): Promise<string>;
   /** The next offset the client will fetch (past transaction markers it skipped), "-1" when unknown. */
   fetchPosition(tp: TopicPartition): string;
   /** Reads these topics' metadata now, into the client's cache (its group joins a topic that appeared). */

@@ -35,7 +35,7 @@ interface RdKafkaConsumer {
     cb: (err: LibrdKafkaError | null, result: Array<TopicPartition & { offset?: number }>) => void,
   ): void;
   getWatermarkOffsets(topic: string, partition: number): { highOffset: number };
-  queryWatermarkOffsets(topic: string, partition: number, timeoutMs: number, cb: (err: LibrdKafkaError | null) => void): void;
+  queryWatermarkOffsets(topic: string, partition: number, timeoutMs: number, cb: (err: LibrdKafkaError | null, offsets?: { highOffset: number }) => void): void;
   position(partitions: TopicPartition[]): Array<TopicPartition & { offset?: number }>;
   getMetadata(options: { topic: string; allTopics: false; timeout: number }, cb: (err: LibrdKafkaError | null) => void): void;
   on(event: "event.error", listener: (e: LibrdKafkaError) => void): void;
@@ -183,6 +183,14 @@ export function createRdKafkaClient(
         return "-1";
       }
     },
+    stableEnd: (tp, timeoutMs) =>
+      new Promise<string>((resolve, reject) =>
+        consumer.queryWatermarkOffsets(tp.topic, tp.partition, timeoutMs, (err, offsets) =>
+          err || !offsets
+            ? reject(asKafkaError(err ?? new Error("no offsets"), `reading the end of ${partitionKey(tp)}`))
+            : resolve(String(offsets.highOffset)),
+        ),
+      ),
     highWatermark(tp) {
       try {
         return String(consumer.getWatermarkOffsets(tp.topic, tp.partition).highOffset);

@@ -5,7 +5,10 @@
  */
 import { afterAll, expect, test } from "bun:test";
 import { randomUUID } from "node:crypto";
+import { KafkaJS } from "@confluentinc/kafka-javascript";
+import { testServices } from "../../tests/support/env.ts";
 import { testKafka } from "../../tests/support/kafka.ts";
+import { waitFor } from "../../tests/support/wait.ts";
 import type { ConsumerClient, KafkaRecord } from "./port.ts";
 
 const kafka = await testKafka();
@@ -87,3 +90,25 @@ test("seek fetches an assigned partition again from the given offset, past recor
     await client.disconnect();
   }
 }, 120_000);
+
+test("stableEnd is the last stable offset: short of the end while a producer's transaction is open, past its marker once it commits", async () => {
+  const topic = await kafka.createTopic("stable-end", 1, false);
+  await kafka.send(Array.from({ length: 5 }, (_, i) => ({ topic, key: null, value: `v${i}`, headers: {} })));
+  const producer = new KafkaJS.Kafka({ "bootstrap.servers": testServices().brokers }).producer({ "transactional.id": `ferry-test-${topic}` });
+  await producer.connect();
+  // Asking needs a connected client, not a member of a group.
+  const client = kafka.kafka.consumerClient(`stable-end-${randomUUID().slice(0, 8)}`, { onRebalance: () => undefined });
+  await client.connect();
+  const tp = { topic, partition: 0 };
+  try {
+    const transaction = await producer.transaction();
+    await transaction.send({ topic, messages: Array.from({ length: 10 }, (_, i) => ({ value: `t${i}`, partition: 0 })) });
+    expect(await client.stableEnd(tp, 5_000)).toBe("5");
+    await transaction.commit();
+    // Ten records and the commit marker, once the coordinator has written it.
+    await waitFor("the stable end past the commit marker", async () => (await client.stableEnd(tp, 5_000)) === "16", { timeoutMs: 10_000, intervalMs: 50 });
+  } finally {
+    await producer.disconnect();
+    await client.disconnect();
+  }
+}, 60_000);
