@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { waitFor } from "../../tests/support/wait.ts";
 import type { ConsumerClient, ConsumerClientHooks, KafkaPort } from "../kafka/port.ts";
-import { createLogger } from "../log/logger.ts";
+import { createLogger, type Logger } from "../log/logger.ts";
 import { createLaneConsumer } from "./lane-consumer.ts";
 import { idleLaneAction, refetchKey } from "./starvation.ts";
 
@@ -105,6 +105,21 @@ function clientAheadOfTheLane(options: { paused?: boolean; markersOnly?: boolean
   return { kafka, log, logged, seeks, stable };
 }
 
+/** A lane consumer over the scripted client, assigned partition 0 from offset 5, checking idle lanes every 20 ms. */
+async function startFromOffset5(kafka: KafkaPort, log: Logger) {
+  const delivered: string[] = [];
+  const consumer = createLaneConsumer(
+    kafka,
+    { groupId: "g", topics: ["t"], maxBatchSize: 100, partitionConcurrency: 1, onAssign: async (tps) => tps.map((tp) => ({ ...tp, offset: "5" })) },
+    log,
+    { idleMs: 10, checkMs: 20, afterMs: 50 },
+  );
+  await consumer.start(async (batch) => {
+    for (const r of batch.records) delivered.push(r.offset);
+  });
+  return { consumer, delivered };
+}
+
 describe("the lane consumer acts on a waiting lane", () => {
   test("offsets that hold only transaction markers or aborted records: fetched once more, then the partition moves past them and its owner hears of it", async () => {
     const { kafka, log, logged, seeks } = clientAheadOfTheLane({ markersOnly: true });
@@ -144,16 +159,7 @@ describe("the lane consumer acts on a waiting lane", () => {
 
   test("a partition whose stable end an open transaction upstream holds is not starving: no warning, no seek, and its records come at the commit", async () => {
     const { kafka, log, logged, seeks, stable } = clientAheadOfTheLane({ openTransaction: true });
-    const delivered: string[] = [];
-    const consumer = createLaneConsumer(
-      kafka,
-      { groupId: "g", topics: ["t"], maxBatchSize: 100, partitionConcurrency: 1, onAssign: async (tps) => tps.map((tp) => ({ ...tp, offset: "5" })) },
-      log,
-      { idleMs: 10, checkMs: 20, afterMs: 50 },
-    );
-    await consumer.start(async (batch) => {
-      for (const r of batch.records) delivered.push(r.offset);
-    });
+    const { consumer, delivered } = await startFromOffset5(kafka, log);
     try {
       await waitFor("the open transaction noticed", () => logged.some((l) => l.msg === "partition:waiting-for-transaction"), {
         timeoutMs: 5_000,
@@ -177,16 +183,7 @@ describe("the lane consumer acts on a waiting lane", () => {
         : "records the client read for an earlier assignment are fetched again from the lane's offset",
       async () => {
         const { kafka, log, logged, seeks } = clientAheadOfTheLane({ paused });
-        const delivered: string[] = [];
-        const consumer = createLaneConsumer(
-          kafka,
-          { groupId: "g", topics: ["t"], maxBatchSize: 100, partitionConcurrency: 1, onAssign: async (tps) => tps.map((tp) => ({ ...tp, offset: "5" })) },
-          log,
-          { idleMs: 10, checkMs: 20, afterMs: 50 },
-        );
-        await consumer.start(async (batch) => {
-          for (const r of batch.records) delivered.push(r.offset);
-        });
+        const { consumer, delivered } = await startFromOffset5(kafka, log);
         try {
           await waitFor("offsets 5 to 9", () => delivered.length === 5, { timeoutMs: 5_000, intervalMs: 10 });
           expect(delivered).toEqual(["5", "6", "7", "8", "9"]);
