@@ -17,7 +17,7 @@ import {
 } from "../kafka/port.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
 import { createPartitionLanes } from "./partition-lanes.ts";
-import { idleLaneAction, refetchKey } from "./starvation.ts";
+import { heldByOpenTransaction, idleLaneAction, refetchKey } from "./starvation.ts";
 
 /** How long a revocation waits for a batch in flight before leaving it stale. */
 const REVOKE_WAIT_MS = 10_000;
@@ -233,7 +233,7 @@ export function createLaneConsumer(
     try {
       consumer.seek({ ...tp, offset });
     } catch (e) {
-      log.warn("consumer:pause-resume-failed", { partition: partitionKey(tp), fetching: true, error: coerceError(e) });
+      log.warn("consumer:seek-failed", { group: options.groupId, partition: partitionKey(tp), offset, error: coerceError(e) });
     }
   };
 
@@ -243,7 +243,7 @@ export function createLaneConsumer(
   const resumeIfStarving = async (tp: TopicPartition, fields: Record<string, unknown>, seekTo: string) => {
     const stableEnd = await consumer.stableEnd(tp, 5_000).catch(() => undefined);
     if (state !== "running" || !lanes.assigned().some((a) => partitionKey(a) === partitionKey(tp))) return;
-    if (stableEnd !== undefined && /^\d+$/.test(stableEnd) && BigInt(stableEnd) <= BigInt(seekTo)) {
+    if (heldByOpenTransaction(stableEnd, seekTo)) {
       log.debug("partition:waiting-for-transaction", { ...fields, stableEnd, why: "an open transaction upstream: its records come once it commits or aborts" });
       return;
     }

@@ -3,7 +3,7 @@ import { waitFor } from "../../tests/support/wait.ts";
 import type { ConsumerClient, ConsumerClientHooks, KafkaPort } from "../kafka/port.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
 import { createLaneConsumer } from "./lane-consumer.ts";
-import { idleLaneAction, refetchKey } from "./starvation.ts";
+import { heldByOpenTransaction, idleLaneAction, refetchKey } from "./starvation.ts";
 
 describe("idleLaneAction", () => {
   const lane = { nextOffset: "3", highWatermark: "10", fetchPosition: "3", idleMs: 1_000, lastRefetch: undefined, sinceResumeMs: Infinity };
@@ -30,6 +30,16 @@ describe("idleLaneAction", () => {
       action: "refetch",
       seekTo: "3",
     });
+  });
+});
+
+describe("heldByOpenTransaction", () => {
+  test("a stable end at or below the lane's offset is an open transaction; past it, or unknown, it is not", () => {
+    expect(heldByOpenTransaction("5", "5")).toBe(true);
+    expect(heldByOpenTransaction("4", "5")).toBe(true);
+    expect(heldByOpenTransaction("6", "5")).toBe(false);
+    expect(heldByOpenTransaction(undefined, "5")).toBe(false);
+    expect(heldByOpenTransaction("-1", "5")).toBe(false);
   });
 });
 

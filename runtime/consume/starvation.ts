@@ -50,3 +50,11 @@ export function idleLaneAction(lane: IdleLane, starvedAfterMs: number): IdleLane
   if (lane.idleMs >= starvedAfterMs && lane.sinceResumeMs >= starvedAfterMs) return { action: "resume", seekTo: lane.nextOffset };
   return { action: "none" };
 }
+
+/**
+ * The leader's stable end (what a read_committed consumer may read, `undefined` when it did not
+ * answer) at or below the lane's offset: a producer's transaction upstream is open, and the lane
+ * waits for its commit or abort. That is not starvation.
+ */
+export const heldByOpenTransaction = (stableEnd: string | undefined, nextOffset: string) =>
+  stableEnd !== undefined && isOffset(stableEnd) && BigInt(stableEnd) <= BigInt(nextOffset);
