@@ -5,7 +5,7 @@ import type { KafkaRecord } from "../../runtime/kafka/port.ts";
 import { startFerry, type FerryProcess } from "./ferry-process.ts";
 import { batchEffectsHandler, effectsHandler, effectsTableMigration, writeHandlersDir } from "./handlers.ts";
 import type { testKafka } from "./kafka.ts";
-import { waitFor } from "./wait.ts";
+import { explainingFailure, waitFor } from "./wait.ts";
 import { createLaneConsumer } from "../../runtime/consume/lane-consumer.ts";
 
 type TestKafka = Awaited<ReturnType<typeof testKafka>>;
@@ -91,11 +91,7 @@ export async function createScenario(
     },
     /** A wait alone says nothing about which partition stalled or why: a failed one says where each stands. */
     async explainingTimeout(wait: () => Promise<unknown>) {
-      try {
-        await wait();
-      } catch (e) {
-        throw new Error(`${(e as Error).message}\n${await this.whereItStands().catch((d: unknown) => `(state unavailable: ${String(d)})`)}`);
-      }
+      await explainingFailure(wait, () => this.whereItStands());
     },
     /** Per partition: Kafka's end and committed offsets and PostgreSQL's, then each process's last lines. */
     async whereItStands() {

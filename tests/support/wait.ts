@@ -18,3 +18,16 @@ export async function waitFor<T>(
     await Bun.sleep(intervalMs);
   }
 }
+
+/**
+ * Runs `wait`; when it fails, the error carries `explain()`'s account of where things stand: a
+ * timeout alone says nothing about which partition stalled or why.
+ */
+export async function explainingFailure<T>(wait: () => Promise<T>, explain: () => Promise<string>): Promise<T> {
+  try {
+    return await wait();
+  } catch (e) {
+    const account = await explain().catch((d: unknown) => `(state unavailable: ${String(d)})`);
+    throw new Error(`${(e as Error).message}\n${account}`);
+  }
+}

@@ -1,5 +1,5 @@
 import type { FerryProcess } from "../../support/ferry-process.ts";
-import { waitFor } from "../../support/wait.ts";
+import { explainingFailure, waitFor } from "../../support/wait.ts";
 import type { FaultScenario } from "./scenario.ts";
 
 /** A point of the commit protocol (FERRY_FAULT_INJECT) and how many of its hits may pass before the worker dies there. */
@@ -77,25 +77,27 @@ export async function runKillLoop(scenario: FaultScenario, options: KillLoopOpti
   const started = Date.now();
   try {
     // waitFor retries a check that throws, so a worker that exited by itself is returned, not thrown.
-    const outcome = await waitFor(
-      "every record committed, with the kills done",
-      async (): Promise<{ exitedByItself: FerryProcess } | { done: true } | undefined> => {
-        for (let i = 0; i < running.length; i++) {
-          const w = running[i]!;
-          if (isRunning(w)) continue;
-          if (w.proc.signalCode !== "SIGKILL") return { exitedByItself: w };
-          killed++;
-          running[i] = life();
-        }
-        if (!(await scenario.caughtUp())) return undefined;
-        if (killed >= kills) return { done: true };
-        await produceMore();
-        return undefined;
-      },
-      { timeoutMs, intervalMs: 200 },
-    ).catch(async (e: unknown) => {
-      throw new Error(`${(e as Error).message} (${killed} of ${kills} kills done)\n${await scenario.stallReport()}`);
-    });
+    const outcome = await explainingFailure(
+      () =>
+        waitFor(
+          "every record committed, with the kills done",
+          async (): Promise<{ exitedByItself: FerryProcess } | { done: true } | undefined> => {
+            for (let i = 0; i < running.length; i++) {
+              const w = running[i]!;
+              if (isRunning(w)) continue;
+              if (w.proc.signalCode !== "SIGKILL") return { exitedByItself: w };
+              killed++;
+              running[i] = life();
+            }
+            if (!(await scenario.caughtUp())) return undefined;
+            if (killed >= kills) return { done: true };
+            await produceMore();
+            return undefined;
+          },
+          { timeoutMs, intervalMs: 200 },
+        ),
+      async () => `${killed} of ${kills} kills done\n${await scenario.stallReport()}`,
+    );
     if ("exitedByItself" in outcome) {
       const w = outcome.exitedByItself;
       throw new Error(`a worker exited by itself (code ${w.proc.exitCode}, signal ${w.proc.signalCode}):\n${w.output().slice(-2_000)}`);

@@ -5,7 +5,7 @@ import { effectsHandler, effectsTableMigration, writeHandlersDir } from "../../s
 import { check, type KeyedRow, type OffsetSnapshot, type Produced } from "./checker.ts";
 import type { FaultKafka } from "./kafka.ts";
 import { keepLog } from "./report.ts";
-import { waitFor } from "../../support/wait.ts";
+import { explainingFailure, waitFor } from "../../support/wait.ts";
 
 /**
  * One fault scenario: a topic (RF 3, min.insync.replicas=2) and its dead letter topic on the
@@ -113,11 +113,10 @@ export async function faultScenario(
      * workers said about them (warnings, errors, assignments): a stall in CI is otherwise a bare timeout.
      */
     async waitCaughtUp(what: string, timeoutMs: number): Promise<void> {
-      try {
-        await waitFor(what, () => this.caughtUp(), { timeoutMs, intervalMs: 250 });
-      } catch (e) {
-        throw new Error(`${(e as Error).message}\n${await this.stallReport()}`);
-      }
+      await explainingFailure(
+        () => waitFor(what, () => this.caughtUp(), { timeoutMs, intervalMs: 250 }),
+        () => this.stallReport(),
+      );
     },
     async stallReport(): Promise<string> {
       const behind = await this.behind().catch((e: unknown) => String(e));
