@@ -116,7 +116,7 @@ async function createAdmin(kafka: KafkaJSTypes.Kafka): Promise<AdminPort> {
       // a first contact with a new group (confluent-kafka-javascript#374, librdkafka#5040; seen
       // here in CI). A consumer of the group that never subscribes asks through its own group
       // handler, which looks the coordinator up again instead. It does not join the group.
-      const [metadata] = await admin.fetchTopicMetadata({ topics: [topic] });
+      const [metadata] = await topicMetadata(admin, topic);
       const partitions = (metadata?.partitions ?? []).map((p) => ({ topic, partition: p.partitionId }));
       const reader = kafka.consumer({ "group.id": groupId, "enable.auto.commit": false } as never);
       await reader.connect();
@@ -143,6 +143,23 @@ async function createAdmin(kafka: KafkaJSTypes.Kafka): Promise<AdminPort> {
     },
     stop: () => admin.disconnect(),
   };
+}
+
+/**
+ * A topic's metadata. A topic created a moment ago may not be known yet to the broker asked
+ * (UNKNOWN_TOPIC_OR_PART while it propagates): asked again for up to 5 s (seen in CI, a read of
+ * committed offsets right after the topic was made).
+ */
+async function topicMetadata(admin: KafkaJSTypes.Admin, topic: string) {
+  const deadline = Date.now() + 5_000;
+  for (;;) {
+    try {
+      return await admin.fetchTopicMetadata({ topics: [topic] });
+    } catch (e) {
+      if ((e as { type?: string }).type !== "ERR_UNKNOWN_TOPIC_OR_PART" || Date.now() > deadline) throw e;
+      await Bun.sleep(100);
+    }
+  }
 }
 
 /** The client's own info chatter (rebalance notices, ...) is debug for Ferry; warnings and errors stay. */
