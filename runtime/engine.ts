@@ -69,7 +69,9 @@ export async function startEngine(
   { kafka, events = createEngineEvents((name, e) => log.error("events:listener-failed", { event: name, error: coerceError(e) })), signal }: EngineOptions = {},
 ): Promise<Engine> {
   throwIfStartAborted(signal);
-  const handlers = await loadHandlers(config.handlersDir);
+  // Said first: a module slow to import (its top-level code runs here) is then not a silent start-up.
+  log.info("handlers:loading", { dir: config.handlersDir, importTimeoutMs: config.handlerImportTimeoutMs });
+  const handlers = await loadHandlers(config.handlersDir, { importTimeoutMs: config.handlerImportTimeoutMs, signal });
   if (handlers.length === 0) log.warn("handlers:none-found", { dir: config.handlersDir });
   // Before anything connects: a reader schema that cannot read what producers registered stops here.
   const avroRegistry = connectAvroRegistry(config.schemas);

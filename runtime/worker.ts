@@ -43,7 +43,9 @@ export async function startWorker(config: FerryConfig, log: Logger, { kafka, sig
   }
   let watcher: Awaited<ReturnType<typeof watchHandlers>> | undefined;
   try {
-    watcher = config.watchHandlers ? await watchHandlers(config.handlersDir, { pool: engine.handlers, events: operations.events, log }) : undefined;
+    watcher = config.watchHandlers
+      ? await watchHandlers(config.handlersDir, { pool: engine.handlers, events: operations.events, log }, { importTimeoutMs: config.handlerImportTimeoutMs })
+      : undefined;
     server.reload({ fetch: createAdminApp(operations.adminDeps(engine)).fetch });
   } catch (e) {
     await watcher?.stop();

@@ -56,6 +56,8 @@ export interface FerryConfig {
   admin: { enabled: boolean; token?: string };
   /** Watch the handlers directory and add, swap or remove handlers without a restart. */
   watchHandlers: boolean;
+  /** How long importing one handler module may take, at start and at hot-add. */
+  handlerImportTimeoutMs: number;
   /** /healthz fails when a batch has been running longer than this. */
   healthStallMs: number;
   /** A partition with records that has not advanced for this long is reported stalled (/readyz, metrics, log, admin page). */
@@ -108,6 +110,7 @@ export function loadConfig(source: Record<string, string | undefined>): FerryCon
     http: { host: s.FERRY_HTTP_HOST, port: s.FERRY_HTTP_PORT },
     admin: loadAdmin(s),
     watchHandlers: s.FERRY_HANDLERS_WATCH === "true",
+    handlerImportTimeoutMs: s.FERRY_HANDLER_IMPORT_TIMEOUT_MS,
     healthStallMs: s.FERRY_HEALTH_STALL_MS,
     partitionStallMs: s.FERRY_PARTITION_STALL_MS,
     memoryTargetMb: s.FERRY_MEMORY_TARGET_MB,

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { lstatSync, mkdirSync, mkdtempSync, renameSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { HandlerLoadError } from "../errors.ts";
+import { HandlerLoadError, StartAbortedError } from "../errors.ts";
 import { listHandlerFiles, loadHandlerFile, loadHandlers } from "./load.ts";
 
 function dirWith(files: Record<string, string>): string {
@@ -70,6 +70,36 @@ describe("loading handlers", () => {
     expect(error).toBeInstanceOf(HandlerLoadError);
     expect(error.message).toContain(file);
     expect(error.message).toContain("importing it failed: kaboom");
+  });
+
+  test("a module whose top-level await never settles is refused after the import timeout, naming the limit", async () => {
+    const dir = dirWith({ "stuck.ts": `await new Promise(() => {});\nexport default { topic: "t", handle() {} };` });
+    const started = Date.now();
+    const problems = await problemsOf(loadHandlerFile(path.join(dir, "stuck.ts"), { importTimeoutMs: 300 }));
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(problems).toEqual([
+      "importing it did not finish within 0.3 s (FERRY_HANDLER_IMPORT_TIMEOUT_MS): its top-level code is still running, e.g. an `await` that never settles; move slow work into handle(), or raise the limit",
+    ]);
+  });
+
+  test("a slow module within the import timeout loads", async () => {
+    const dir = dirWith({ "slow.ts": `await Bun.sleep(200);\nexport default { topic: "t", handle() {} };` });
+    expect((await loadHandlerFile(path.join(dir, "slow.ts"), { importTimeoutMs: 5_000 })).name).toBe("slow");
+  });
+
+  test("a stop signal gives up an import still running", async () => {
+    const dir = dirWith({ "stuck.ts": `await new Promise(() => {});\nexport default { topic: "t", handle() {} };` });
+    const controller = new AbortController();
+    setTimeout(() => controller.abort("SIGTERM"), 100);
+    const error = await loadHandlers(dir, { importTimeoutMs: 60_000, signal: controller.signal }).catch((e) => e);
+    expect(error).toBeInstanceOf(StartAbortedError);
+  });
+
+  test("a package that is not there is named with the handler's file, not the path it was imported under", async () => {
+    const dir = dirWith({ "needs.ts": `import { z } from "surely-not-installed-pkg";\nexport default { topic: "t", handle() { z; } };` });
+    const file = path.join(dir, "needs.ts");
+    const [problem] = await problemsOf(loadHandlerFile(file));
+    expect(problem).toBe(`importing it failed: Cannot find package 'surely-not-installed-pkg' imported from ${file}`);
   });
 
   test("a missing directory is refused", async () => {

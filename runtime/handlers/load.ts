@@ -1,6 +1,6 @@
 import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
-import { HandlerLoadError, coerceError } from "../errors.ts";
+import { HandlerLoadError, coerceError, throwIfStartAborted } from "../errors.ts";
 import { importFresh } from "./import-fresh.ts";
 import { validateHandlerModule, type LoadedHandler } from "./validate.ts";
 import { registerFerryModule } from "./virtual-module.ts";
@@ -29,26 +29,72 @@ export async function listHandlerFiles(dir: string): Promise<string[]> {
   return files.sort();
 }
 
+/** How long importing one handler module may take: its top-level code, `await`s included. */
+export const DEFAULT_IMPORT_TIMEOUT_MS = 30_000;
+
+export interface LoadOptions {
+  /** A module still importing after this long is rejected (its top-level `await` may never settle). */
+  importTimeoutMs?: number;
+  /** A stop signal: an import still running is given up, the load throws StartAbortedError. */
+  signal?: AbortSignal;
+}
+
 /**
  * Imports and validates one handler file, as its content is now: a reload after a change gets the
  * new version (import-fresh.ts). Nothing is written, so the directory may be read-only.
+ *
+ * The import is BOUNDED: a module whose top-level `await` never settles would otherwise hold the
+ * start-up (no log line, deaf to SIGTERM) or the hot-add queue (no later change applied, and a
+ * shutdown that waits for it forever). A module cannot be cancelled, so one that times out stays
+ * pending in memory; it is never used.
  */
-export async function loadHandlerFile(file: string): Promise<LoadedHandler> {
+export async function loadHandlerFile(file: string, { importTimeoutMs = DEFAULT_IMPORT_TIMEOUT_MS, signal }: LoadOptions = {}): Promise<LoadedHandler> {
   registerFerryModule();
   let moduleExports: Record<string, unknown>;
   try {
-    moduleExports = await importFresh(file);
+    moduleExports = await bounded(importFresh(file), file, importTimeoutMs, signal);
   } catch (thrown) {
+    throwIfStartAborted(signal, thrown);
+    if (thrown instanceof HandlerLoadError) throw thrown;
     const error = coerceError(thrown);
-    throw new HandlerLoadError(file, [`importing it failed: ${error.message}`], { cause: error });
+    throw new HandlerLoadError(file, [`importing it failed: ${readableImportError(error.message, file)}`], { cause: error });
   }
   const result = validateHandlerModule(handlerName(file), file, moduleExports);
   if ("problems" in result) throw new HandlerLoadError(file, result.problems);
   return result.handler;
 }
 
+/** The import, or a HandlerLoadError once `timeoutMs` passed, or the abort once `signal` fires. */
+async function bounded<T>(work: Promise<T>, file: string, timeoutMs: number, signal?: AbortSignal): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let onAbort: (() => void) | undefined;
+  const limits = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new HandlerLoadError(file, [
+            `importing it did not finish within ${timeoutMs / 1000} s (FERRY_HANDLER_IMPORT_TIMEOUT_MS): its top-level code is still running, e.g. an \`await\` that never settles; move slow work into handle(), or raise the limit`,
+          ]),
+        ),
+      timeoutMs,
+    );
+    onAbort = () => reject(signal?.reason);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([work, limits]);
+  } finally {
+    clearTimeout(timer);
+    if (onAbort) signal?.removeEventListener("abort", onAbort);
+    work.catch(() => undefined); // given up on: its late failure is nobody's
+  }
+}
+
+/** Bun names the path it imported, which is the virtual one (import-fresh.ts): name the handler's file instead. */
+const readableImportError = (message: string, file: string) => message.replace(/\S*\.ferry-load-\d+\.[cm]?[jt]s\b/g, file);
+
 /** Loads every handler of a directory; any bad file stops the load with its path and problems. */
-export async function loadHandlers(dir: string): Promise<LoadedHandler[]> {
+export async function loadHandlers(dir: string, options: LoadOptions = {}): Promise<LoadedHandler[]> {
   const files = await listHandlerFiles(dir);
   const byName = new Map<string, string>();
   for (const file of files) {
@@ -58,6 +104,6 @@ export async function loadHandlers(dir: string): Promise<LoadedHandler[]> {
     byName.set(name, file);
   }
   const handlers: LoadedHandler[] = [];
-  for (const file of files) handlers.push(await loadHandlerFile(file));
+  for (const file of files) handlers.push(await loadHandlerFile(file, options));
   return handlers;
 }

@@ -24,7 +24,7 @@ const contentHash = async (file: string) => Bun.hash(await Bun.file(file).bytes(
 export async function watchHandlers(
   dir: string,
   deps: { pool: HandlerPool; events: EngineEvents; log: Logger },
-  { debounceMs = 300 }: { debounceMs?: number } = {},
+  { debounceMs = 300, importTimeoutMs }: { debounceMs?: number; importTimeoutMs?: number } = {},
 ): Promise<HandlerWatcher> {
   const { pool, events } = deps;
   const log = deps.log.child({ component: "handlers-watch" });
@@ -47,7 +47,7 @@ export async function watchHandlers(
     }
     let handler: Awaited<ReturnType<typeof loadHandlerFile>>;
     try {
-      handler = await loadHandlerFile(file);
+      handler = await loadHandlerFile(file, importTimeoutMs === undefined ? {} : { importTimeoutMs });
     } catch (e) {
       return reject(file, e instanceof HandlerLoadError ? e.problems : [coerceError(e).message], running !== undefined);
     }
