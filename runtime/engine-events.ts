@@ -53,6 +53,20 @@ export interface EngineEventMap {
     errorCode?: string;
     error: string;
   };
+  /**
+   * The Kafka log under a partition changed (consume/log-changes.ts). `records-deleted`: offsets
+   * `from` to `to` were deleted before the handler applied them (`skipped` of them, lost to it);
+   * `log-replaced`: the log ends below `from`, the offset held, and is read again from `to`.
+   */
+  "partition:log-changed": {
+    handler: string;
+    topic: string;
+    partition: number;
+    kind: "records-deleted" | "log-replaced";
+    from: string;
+    to: string;
+    skipped: number;
+  };
   /** A partition with records to apply has not advanced for longer than FERRY_PARTITION_STALL_MS. */
   "partition:stalled": { handler: string; topic: string; partition: number; offset: string | null; since: number; errorClass?: string; error?: string };
   /** A stalled partition advanced again (or was revoked or paused). */

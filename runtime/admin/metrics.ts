@@ -51,6 +51,18 @@ export function createMetrics(events: EngineEvents, sources: MetricsSources): { 
     labelNames: ["handler", "reason"],
     registers,
   });
+  const logChanges = new Counter({
+    name: "ferry_partition_log_changes_total",
+    help: "Times the Kafka log under a partition changed: records-deleted (retention overtook the handler) or log-replaced (the topic was created again)",
+    labelNames: ["handler", "topic", "kind"],
+    registers,
+  });
+  const offsetsLost = new Counter({
+    name: "ferry_offsets_lost_total",
+    help: "Offsets Kafka deleted before the handler applied them (retention, deleteRecords): their events are lost to it",
+    labelNames: ["handler", "topic"],
+    registers,
+  });
   const retried = new Counter({ name: "ferry_retries_total", help: "Retries scheduled after a failed handler attempt", labelNames: ["handler"], registers });
   const handlerSeconds = new Histogram({
     name: "ferry_handler_duration_seconds",
@@ -184,6 +196,10 @@ export function createMetrics(events: EngineEvents, sources: MetricsSources): { 
     deadLettered.inc({ handler: e.handler, reason: e.reason });
   });
   events.on("event:retry-scheduled", (e) => retried.inc({ handler: e.handler }));
+  events.on("partition:log-changed", (c) => {
+    logChanges.inc({ handler: c.handler, topic: c.topic, kind: c.kind });
+    if (c.skipped > 0) offsetsLost.inc({ handler: c.handler, topic: c.topic }, c.skipped);
+  });
   events.on("handler:called", (c) => handlerSeconds.observe({ handler: c.handler, result: c.ok ? "ok" : "error" }, c.durationMs / 1000));
   events.on("offsets:committed", (c) => commitSeconds.observe({ handler: c.handler }, c.durationMs / 1000));
 

@@ -16,7 +16,8 @@ import { createKafkaCommits } from "./kafka-commits.ts";
 import { failureFields, newPartitionState, type PartitionState } from "./partition-state.ts";
 import { afterContention, calm, isSerialized } from "../failure/contention.ts";
 import type { Failure } from "../failure/policy.ts";
-import { resumePositions } from "./positions.ts";
+import { describeLogChange } from "./log-changes.ts";
+import { type PositionChange, resumePositions } from "./positions.ts";
 import { findStalled, type StalledPartition } from "./stall-watch.ts";
 import { createLaneConsumer } from "./lane-consumer.ts";
 import type { Slots } from "./slots.ts";
@@ -97,15 +98,35 @@ export function createHandlerWorker(deps: {
   let joined = false;
   const pausedTopics = new Set<string>();
 
-  const onAssign = async (assigned: TopicPartition[]): Promise<TopicPartitionOffset[]> => {
-    const startedAt = performance.now();
-    const positions = await resumePositions(assigned, {
-      sql,
-      groupId,
-      log,
-      committedInKafka: (tps) => consumer.committed(tps, 5_000),
-      offer: (o) => void kafkaCommits.offer(o),
+  // Never silent (log-changes.ts): a line naming the partition and the offsets, an event for the metrics.
+  const reportLogChange = ({ change, ...tp }: PositionChange) => {
+    const { level, msg, fields } = describeLogChange(change);
+    log[level](msg, { partition: partitionKey(tp), ...fields });
+    emit("partition:log-changed", {
+      handler: handler.name,
+      ...tp,
+      kind: change.kind,
+      ...(change.kind === "records-deleted"
+        ? { from: change.from, to: change.to, skipped: Number(change.skipped) }
+        : { from: change.stored, to: change.logStart, skipped: 0 }),
     });
+  };
+
+  const onAssign = async (assigned: TopicPartition[], context: { logReplaced?: boolean } = {}): Promise<TopicPartitionOffset[]> => {
+    const startedAt = performance.now();
+    const positions = await resumePositions(
+      assigned,
+      {
+        sql,
+        groupId,
+        log,
+        committedInKafka: (tps) => consumer.committed(tps, 5_000),
+        offer: (o) => void kafkaCommits.offer(o),
+        logBounds: (tp, timeoutMs) => consumer.logBounds(tp, timeoutMs),
+        onChange: reportLogChange,
+      },
+      context,
+    );
     const known = new Map(positions.map((p) => [partitionKey(p), BigInt(p.offset)]));
     for (const tp of assigned) {
       const state = newPartitionState(settings.batchSize);
@@ -150,6 +171,7 @@ export function createHandlerWorker(deps: {
         if (state.applied === undefined || state.applied < next) state.applied = next;
         if (partitions.get(partitionKey(position)) === state) void kafkaCommits.offer(position);
       },
+      onLogChanged: (tp, change) => reportLogChange({ ...tp, change }),
       // Only while running: a loop that ends because the worker stops (a swap, a shutdown) did not fail.
       onFailure: (error) => {
         if (!abort.signal.aborted) emit("consumer:failed", { handler: handler.name, message: error.message });

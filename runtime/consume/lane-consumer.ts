@@ -97,6 +97,18 @@ export function createLaneConsumer(
       }
     },
     highWatermark: (tp) => consumer.highWatermark(tp),
+    logStart: (tp) => consumer.logStart(tp),
+    onLogChanged(tp, change) {
+      if (state !== "running") return;
+      if (change.kind === "records-deleted") {
+        // The client went on from the log start by itself (auto.offset.reset=earliest): say what was skipped.
+        void Promise.resolve(options.onLogChanged?.(tp, change)).catch((e: unknown) =>
+          log.warn("partition:log-change-report-failed", { group: options.groupId, partition: partitionKey(tp), error: coerceError(e) }),
+        );
+        return;
+      }
+      reopen(tp);
+    },
     onBatchFailed(tp, error, failures) {
       const retryInMs = Math.min(30_000, 500 * 2 ** Math.min(failures, 6));
       log.error("consumer:batch-failed", { partition: partitionKey(tp), error: coerceError(error), failures, retryInMs });
@@ -155,6 +167,33 @@ export function createLaneConsumer(
         consumer.unassign(tps);
       }
     }
+  };
+
+  /**
+   * The log under an assigned partition was replaced (log-changes.ts): the partition is closed and
+   * opened again as on a reassignment, in turn with the rebalances, so its owner decides anew where
+   * it starts (the new log's start) and no batch of the old log commits after that decision.
+   */
+  const reopen = (tp: TopicPartition) => {
+    rebalances = rebalances
+      .then(async () => {
+        if (state !== "running" || !lanes.assigned().some((a) => partitionKey(a) === partitionKey(tp))) return;
+        await lanes.close([tp], REVOKE_WAIT_MS);
+        // Nothing to hand Kafka: the offsets it would get belong to the log that is gone.
+        await finishedWithin(Promise.resolve(options.onRevoke?.([tp], { lost: true })), REVOKE_WAIT_MS);
+        refetched.delete(partitionKey(tp));
+        resumedAt.delete(partitionKey(tp));
+        // The new lane starts out fetching: a partition paused in the client would never be fetched again.
+        if (pausedInClient.delete(partitionKey(tp))) consumer.resume([tp]);
+        const positions = (await options.onAssign?.([tp], { logReplaced: true })) ?? [];
+        if (state !== "running") return;
+        const nextOffset = positions.find((p) => partitionKey(p) === partitionKey(tp))?.offset ?? "0";
+        lanes.open(tp, { held: isHeld(tp.topic, tp.partition), nextOffset });
+        fetchFrom(tp, nextOffset);
+      })
+      .catch((e: unknown) => {
+        if (state === "running") log.error("partition:reopen-failed", { group: options.groupId, partition: partitionKey(tp), error: coerceError(e) });
+      });
   };
 
   const runFetchLoop = async () => {
@@ -305,6 +344,7 @@ export function createLaneConsumer(
     assignment: () => lanes.assigned(),
 
     committed: (partitions, timeoutMs) => consumer.committed(partitions, timeoutMs),
+    logBounds: (tp, timeoutMs) => consumer.logBounds(tp, timeoutMs),
 
     async refreshTopics(topics) {
       if (state !== "running") return;

@@ -10,6 +10,7 @@
  */
 import { finishedWithin } from "../finished-within.ts";
 import { partitionKey, type BatchProgress, type KafkaRecord, type PartitionBatch, type TopicPartition } from "../kafka/port.ts";
+import { checkArrival, type LogChange } from "./log-changes.ts";
 
 export interface PartitionLanes {
   /** A partition was assigned: records from `nextOffset` on (or whatever comes first) are taken. */
@@ -73,6 +74,14 @@ export interface LaneDeps {
   /** Start (true) or stop (false) fetching a partition. */
   setFetching(tp: TopicPartition, fetching: boolean): void;
   highWatermark(tp: TopicPartition): string;
+  /** The partition's log start as the client last saw it, "-1" when unknown. */
+  logStart?(tp: TopicPartition): string;
+  /**
+   * Records arrived that show the log changed under the lane (log-changes.ts `checkArrival`):
+   * records deleted unread (the lane goes on past them), or the log replaced (its records are held
+   * back: the lane must be opened again from the new log's start). Once per change.
+   */
+  onLogChanged?(tp: TopicPartition, change: Exclude<LogChange, { kind: "in-range" }>): void;
   /** A batch threw (not a retry the handler asked for): returns how long the lane waits before redelivering it. */
   onBatchFailed(tp: TopicPartition, error: unknown, failures: number): number;
 }
@@ -99,6 +108,8 @@ interface Lane {
   failures: number;
   /** When a record last arrived (or the lane opened, or moved past offsets without records). */
   lastRecordAt: number;
+  /** The log was replaced under the lane: it takes nothing more until it is opened again. */
+  replaced: boolean;
 }
 
 export function createPartitionLanes(deps: LaneDeps): PartitionLanes {
@@ -220,6 +231,7 @@ export function createPartitionLanes(deps: LaneDeps): PartitionLanes {
         queued: false,
         failures: 0,
         lastRecordAt: Date.now(),
+        replaced: false,
       };
       lanes.set(partitionKey(tp), lane);
       updateFetching(lane);
@@ -249,8 +261,17 @@ export function createPartitionLanes(deps: LaneDeps): PartitionLanes {
       for (const record of records) {
         if (lane?.tp.partition !== record.partition || lane.tp.topic !== record.topic) lane = lanes.get(partitionKey(record));
         // A partition no longer assigned (revoked while the fetch was under way): its next owner reads it.
-        if (!lane || lane.closed) continue;
+        if (!lane || lane.closed || lane.replaced) continue;
         const offset = Number(record.offset);
+        if (lane.nextOffset !== undefined && offset !== lane.nextOffset && deps.onLogChanged) {
+          const change = checkArrival(lane.nextOffset, offset, { logStart: deps.logStart?.(lane.tp) ?? "-1", logEnd: deps.highWatermark(lane.tp) });
+          if (change.kind === "log-replaced") {
+            lane.replaced = true;
+            deps.onLogChanged(lane.tp, change);
+            continue;
+          }
+          if (change.kind === "records-deleted") deps.onLogChanged(lane.tp, change);
+        }
         if (lane.nextOffset !== undefined && offset < lane.nextOffset) continue;
         lane.nextOffset = offset + 1;
         lane.records.push(record);

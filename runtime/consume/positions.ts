@@ -1,8 +1,14 @@
 import type { Sql } from "postgres";
-import { readOffsets } from "../db/sql/offsets.ts";
+import { readOffsets, resetOffset } from "../db/sql/offsets.ts";
 import { coerceError } from "../errors.ts";
 import { partitionKey, type TopicPartition, type TopicPartitionOffset } from "../kafka/port.ts";
 import type { Logger } from "../log/logger.ts";
+import { checkPosition, type LogBounds, type LogChange, resumeAfter } from "./log-changes.ts";
+
+export type PositionChange = TopicPartition & { change: Exclude<LogChange, { kind: "in-range" }> };
+
+/** How long the leader of each partition has to say where its log starts and ends. */
+const BOUNDS_TIMEOUT_MS = 5_000;
 
 /**
  * Where each assigned partition resumes: PostgreSQL's next offset when it is ahead of the group's
@@ -10,6 +16,12 @@ import type { Logger } from "../log/logger.ts";
  * the group forward. A Kafka commit left behind is caught up through `offer` (the commit
  * coalescer, whose offers only move forward), or the group would show lag for work that is done
  * until the partition receives a new record.
+ *
+ * Then checked against the log as its leader has it now (log-changes.ts): below the log start the
+ * partition goes on from there (records deleted unread), beyond the end it is read again from the
+ * start (the log was replaced); PostgreSQL's offset is set there before any batch runs, and each
+ * such change is handed to `onChange` to be said. `logReplaced`: the lane already saw the new log
+ * (a record below its offset), the partition starts from the log start whatever its end says now.
  */
 export async function resumePositions(
   partitions: TopicPartition[],
@@ -19,7 +31,10 @@ export async function resumePositions(
     log: Logger;
     committedInKafka(partitions: TopicPartition[]): Promise<TopicPartitionOffset[]>;
     offer(offset: TopicPartitionOffset): void;
+    logBounds(tp: TopicPartition, timeoutMs: number): Promise<LogBounds>;
+    onChange(change: PositionChange): void;
   },
+  { logReplaced = false }: { logReplaced?: boolean } = {},
 ): Promise<TopicPartitionOffset[]> {
   const inPostgres = await readOffsets(deps.sql, deps.groupId, partitions).catch((e: unknown) => {
     // Resumed from Kafka's commit instead: the inbox keeps what was applied since harmless.
@@ -32,13 +47,38 @@ export async function resumePositions(
     return null;
   });
   const inKafka = new Map((kafkaCommitted ?? []).map((c) => [partitionKey(c), BigInt(c.offset)]));
-  const positions: TopicPartitionOffset[] = [];
-  for (const p of inPostgres) {
-    const pg = BigInt(p.offset);
-    const kafka = inKafka.get(partitionKey(p));
-    const resumeAt = kafka !== undefined && kafka > pg ? kafka : pg;
-    positions.push({ topic: p.topic, partition: p.partition, offset: resumeAt.toString() });
-    if (kafka === undefined || kafka < pg) deps.offer({ topic: p.topic, partition: p.partition, offset: resumeAt.toString() });
-  }
-  return positions;
+  return Promise.all(
+    inPostgres.map(async (p) => {
+      const pg = BigInt(p.offset);
+      const kafka = inKafka.get(partitionKey(p));
+      const resumeAt = (kafka !== undefined && kafka > pg ? kafka : pg).toString();
+      const tp = { topic: p.topic, partition: p.partition };
+      const change = await checkAgainstLog(tp, resumeAt, logReplaced, deps);
+      const position = { ...tp, offset: resumeAfter(change) ?? resumeAt };
+      if (change.kind !== "in-range") {
+        // Before any batch: the admin view's lag and a restart start from here too.
+        await resetOffset(deps.sql, deps.groupId, position);
+        deps.onChange({ ...tp, change });
+      }
+      if (change.kind !== "in-range" || kafka === undefined || kafka < pg) deps.offer(position);
+      return position;
+    }),
+  );
+}
+
+async function checkAgainstLog(
+  tp: TopicPartition,
+  resumeAt: string,
+  logReplaced: boolean,
+  deps: Pick<Parameters<typeof resumePositions>[1], "log" | "logBounds">,
+): Promise<LogChange> {
+  const bounds = await deps.logBounds(tp, BOUNDS_TIMEOUT_MS).catch((e: unknown) => {
+    // Unchecked: the client still goes on from the log start below it (auto.offset.reset=earliest),
+    // and the lane reports the records skipped or the log replaced when the records arrive.
+    deps.log.warn("partition:log-bounds-unavailable", { partition: partitionKey(tp), error: coerceError(e) });
+    return { logStart: "-1", logEnd: "-1" };
+  });
+  const change = checkPosition(resumeAt, bounds);
+  if (!logReplaced || change.kind === "log-replaced") return change;
+  return { kind: "log-replaced", stored: resumeAt, logStart: /^\d+$/.test(bounds.logStart) ? bounds.logStart : "0", logEnd: bounds.logEnd };
 }

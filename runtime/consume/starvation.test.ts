@@ -96,6 +96,8 @@ function clientAheadOfTheLane(options: { paused?: boolean; markersOnly?: boolean
     commit: async () => undefined,
     committed: async () => [],
     highWatermark: () => "10",
+    logStart: () => "0",
+    logBounds: async () => ({ logStart: "0", logEnd: "10" }),
     stableEnd: async () => String(stable.end),
     fetchPosition: () => String(position),
     refreshMetadata: async () => undefined,

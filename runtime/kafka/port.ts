@@ -68,7 +68,7 @@ export interface ConsumerOptions {
    * Called when partitions are assigned, before fetching starts. Returns positions to start from
    * where Ferry knows better than the group's committed offsets (its own offsets table).
    */
-  onAssign?(partitions: TopicPartition[]): Promise<TopicPartitionOffset[]>;
+  onAssign?(partitions: TopicPartition[], context?: { logReplaced?: boolean }): Promise<TopicPartitionOffset[]>;
   /**
    * Called when partitions are revoked, after their batches in flight finished (or went stale),
    * before they are handed back: the last moment to commit for them. `lost`: the group already
@@ -80,6 +80,12 @@ export interface ConsumerOptions {
    * aborted records) and the partition has nothing else waiting: its next offset is `position`.
    */
   onMovedPast?(position: TopicPartitionOffset): void | Promise<void>;
+  /**
+   * Records of the partition were deleted before the lane read them (retention, deleteRecords): the
+   * client went on from the log start. Reported, never silent. (A replaced log is reported through
+   * `onAssign` with `logReplaced`: the partition is opened again.)
+   */
+  onLogChanged?(tp: TopicPartition, change: { kind: "records-deleted"; from: string; to: string; skipped: string }): void | Promise<void>;
   /** The consume loop ended with an error: no more batches come from this consumer. */
   onFailure?(error: Error): void;
 }
@@ -106,6 +112,8 @@ export interface ConsumerPort {
   committed(partitions: TopicPartition[], timeoutMs: number): Promise<TopicPartitionOffset[]>;
   /** The client reads these topics' metadata now: a subscribed topic created since is joined within a second. */
   refreshTopics(topics: string[]): Promise<void>;
+  /** A partition's log start and end as its leader says now. */
+  logBounds(tp: TopicPartition, timeoutMs: number): Promise<{ logStart: string; logEnd: string }>;
   /**
    * Stops fetching, waits for in-flight batches, leaves the group. `leaveGroup: false` keeps a
    * static member's partitions for it until its session times out (a restart takes them back at
@@ -148,6 +156,10 @@ export interface ConsumerClient {
   committed(partitions: TopicPartition[], timeoutMs: number): Promise<TopicPartitionOffset[]>;
   /** The partition's end as last seen, "-1" when unknown. */
   highWatermark(tp: TopicPartition): string;
+  /** The partition's log start (first offset not deleted) as last seen in a fetch, "-1" when unknown. */
+  logStart(tp: TopicPartition): string;
+  /** The partition's log start and end as the leader says now (consume/log-changes.ts). */
+  logBounds(tp: TopicPartition, timeoutMs: number): Promise<{ logStart: string; logEnd: string }>;
   /**
    * The partition's end as the leader says now, for this consumer's isolation level: under
    * read_committed the last stable offset, short of the end while a producer's transaction is open.

@@ -34,8 +34,13 @@ interface RdKafkaConsumer {
     timeoutMs: number,
     cb: (err: LibrdKafkaError | null, result: Array<TopicPartition & { offset?: number }>) => void,
   ): void;
-  getWatermarkOffsets(topic: string, partition: number): { highOffset: number };
-  queryWatermarkOffsets(topic: string, partition: number, timeoutMs: number, cb: (err: LibrdKafkaError | null, offsets?: { highOffset: number }) => void): void;
+  getWatermarkOffsets(topic: string, partition: number): { highOffset: number; lowOffset: number };
+  queryWatermarkOffsets(
+    topic: string,
+    partition: number,
+    timeoutMs: number,
+    cb: (err: LibrdKafkaError | null, offsets?: { highOffset: number; lowOffset: number }) => void,
+  ): void;
   position(partitions: TopicPartition[]): Array<TopicPartition & { offset?: number }>;
   getMetadata(options: { topic: string; allTopics: false; timeout: number }, cb: (err: LibrdKafkaError | null) => void): void;
   on(event: "event.error", listener: (e: LibrdKafkaError) => void): void;
@@ -198,6 +203,22 @@ export function createRdKafkaClient(
         return "-1";
       }
     },
+    // librdkafka keeps the log start each fetch response carries (the broker's LogStartOffset).
+    logStart(tp) {
+      try {
+        return String(consumer.getWatermarkOffsets(tp.topic, tp.partition).lowOffset);
+      } catch {
+        return "-1";
+      }
+    },
+    logBounds: (tp, timeoutMs) =>
+      new Promise((resolve, reject) =>
+        consumer.queryWatermarkOffsets(tp.topic, tp.partition, timeoutMs, (err, offsets) =>
+          err || !offsets
+            ? reject(asKafkaError(err ?? new Error("no offsets"), `reading the log start and end of ${partitionKey(tp)}`))
+            : resolve({ logStart: String(offsets.lowOffset), logEnd: String(offsets.highOffset) }),
+        ),
+      ),
     // A subscribed topic that did not exist stays in librdkafka's metadata cache as missing until its
     // next periodic refresh (topic.metadata.refresh.interval.ms, 5 minutes). A metadata request of
     // our own refreshes that entry, and the group's next join attempt (every second) takes the topic up.

@@ -31,6 +31,20 @@ export function advanceOffset(sql: Sql, groupId: string, position: TopicPartitio
   );
 }
 
+/**
+ * Sets a partition's next offset where the log under it says (consume/log-changes.ts): past records
+ * deleted unread, or back to the start of a log that replaced the one the offset was counted in.
+ * Back is allowed here only: written at assignment, before any batch of the partition runs.
+ */
+export function resetOffset(sql: Sql, groupId: string, position: TopicPartitionOffset): Promise<unknown> {
+  return run(
+    sql`insert into ferry_offsets (group_id, topic, partition, next_offset)
+      values (${groupId}, ${position.topic}, ${position.partition}, ${position.offset})
+      on conflict (group_id, topic, partition)
+      do update set next_offset = excluded.next_offset, updated_at = now()`.execute(),
+  );
+}
+
 /** The next offsets PostgreSQL holds for these partitions of a group (absent: never applied). */
 export async function readOffsets(sql: Sql, groupId: string, partitions: TopicPartition[]): Promise<TopicPartitionOffset[]> {
   const rows = await run(sql<{ topic: string; partition: number; next_offset: string }[]>`
