@@ -8,6 +8,7 @@ import { collectMigrations, migrate } from "./db/migrate.ts";
 import { ensureDeadLetterTopics } from "./dlt/ensure-topics.ts";
 import { leftoverRetryTopics, retryTopicsOf } from "./retry/topics.ts";
 import { MISSING_TOPIC_CHECK_MS, watchMissingTopics } from "./consume/missing-topics.ts";
+import { watchPartitionGrowth } from "./consume/partition-growth.ts";
 import { loadHandlers } from "./handlers/load.ts";
 import { schedulePruning } from "./inbox/prune.ts";
 import { createConfluentKafka } from "./kafka/confluent.ts";
@@ -106,6 +107,19 @@ export async function startEngine(
       log.info("topic:appeared", { topic, waitedMs, handlers: consumers.map((w) => w.handler.name) });
     },
   });
+  // Partitions added to a consumed topic: taken up within seconds, not at librdkafka's 5-minute refresh.
+  let partitionGrowth: { stop(): void } | undefined;
+  const watchGrowth = () =>
+    watchPartitionGrowth({
+      topics: () => [...new Set(pool.list().flatMap((w) => w.handler.topics))],
+      partitionCounts: (topics) => admin!.partitionCounts(topics),
+      log,
+      async onGrown(growth) {
+        const consumers = pool.list().filter((w) => w.handler.topics.includes(growth.topic));
+        await Promise.all(consumers.map((w) => w.refreshTopics([growth.topic])));
+        log.info("topic:partitions-added", { ...growth, handlers: consumers.map((w) => w.handler.name) });
+      },
+    });
   const createWorker = async (handler: LoadedHandler) => {
     const decoding = decodings.get(handler.name);
     const leftovers = leftoverRetryTopics(handler, await admin!.listTopics());
@@ -179,8 +193,10 @@ export async function startEngine(
     throwIfStartAborted(signal);
     // Once the handlers subscribed: a topic appearing now is taken up by them.
     missingTopics.add(missing);
+    partitionGrowth = watchGrowth();
   } catch (e) {
     missingTopics.stop();
+    partitionGrowth?.stop();
     await pool.stopAll();
     await relay?.stop();
     await producer?.stop().catch(() => undefined);
@@ -264,6 +280,7 @@ export async function startEngine(
       state = "draining";
       pruning.stop();
       missingTopics.stop();
+      partitionGrowth?.stop();
       stopNudging();
       dependencies.stop();
       // A static member does not leave: a restart with the same FERRY_KAFKA_GROUP_INSTANCE_ID takes its
