@@ -8,7 +8,8 @@ import type { KafkaJS as KafkaJSTypes } from "@confluentinc/kafka-javascript";
 import { installKafkaBufferSlab } from "./buffer-slab.ts";
 import { asKafkaError } from "./errors.ts";
 import type { Logger } from "../log/logger.ts";
-import { createRdKafkaClient, defaultMembership, type GroupMembership } from "./rdkafka-consumer.ts";
+import { createFetchWaits } from "./fetch-waits.ts";
+import { createRdKafkaClient, defaultMembership, FETCH_WAIT_MS, type GroupMembership } from "./rdkafka-consumer.ts";
 import type { AdminPort, KafkaPort, OutgoingRecord, ProducerPort } from "./port.ts";
 
 export interface KafkaConnection {
@@ -44,6 +45,8 @@ export function librdkafkaSettings(connection: KafkaConnection): Record<string, 
 export function createConfluentKafka(connection: KafkaConnection, log: Logger, membership: GroupMembership = defaultMembership): KafkaPort {
   const common = librdkafkaSettings(connection);
   installKafkaBufferSlab();
+  // One for all the consumers this port makes: they share the process's worker threads.
+  const fetchWaits = createFetchWaits({ maxWaitMs: FETCH_WAIT_MS });
   const kafkaLog = log.child({ component: "kafka" });
   const kafka = new KafkaJS.Kafka({
     ...common,
@@ -52,7 +55,7 @@ export function createConfluentKafka(connection: KafkaConnection, log: Logger, m
 
   return {
     log: kafkaLog,
-    consumerClient: (groupId, hooks) => createRdKafkaClient(common, groupId, hooks, kafkaLog, membership),
+    consumerClient: (groupId, hooks) => createRdKafkaClient(common, groupId, hooks, kafkaLog, membership, fetchWaits),
     producer: () => createProducer(kafka),
     admin: () => createAdmin(kafka),
   };

@@ -9,6 +9,7 @@ import { CODES, KafkaConsumer } from "@confluentinc/kafka-javascript";
 import { coerceError, KafkaError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
 import { asKafkaError } from "./errors.ts";
+import { createFetchWaits, type FetchWaits } from "./fetch-waits.ts";
 import { type ConsumerClient, type ConsumerClientHooks, type KafkaRecord, partitionKey, type TopicPartition, type TopicPartitionOffset } from "./port.ts";
 
 const ERR = CODES.ERRORS as Record<string, number>;
@@ -87,6 +88,8 @@ export function createRdKafkaClient(
   hooks: ConsumerClientHooks,
   log: Logger,
   membership: GroupMembership = defaultMembership,
+  // The process's consumers share Bun's worker threads: one waits in `consume`, the others poll.
+  waits: FetchWaits = createFetchWaits({ maxWaitMs: FETCH_WAIT_MS }),
 ): ConsumerClient {
   const consumer: RdKafkaConsumer = new KafkaConsumer(
     {
@@ -109,6 +112,8 @@ export function createRdKafkaClient(
   ) as unknown as RdKafkaConsumer;
   /** Partitions whose wake-up request (see resume) is still out: one at a time each. */
   const waking = new Set<string>();
+  /** Empty polls in a row of a fetch that did not wait in `consume`: its JavaScript-side wait grows with them. */
+  let idlePolls = 0;
   consumer.on("event.error", (e: LibrdKafkaError) => log.warn("kafka:client-error", { group: groupId, code: e.code, error: coerceError(e) }));
 
   return {
@@ -120,21 +125,29 @@ export function createRdKafkaClient(
         }),
       ),
     subscribe(topics) {
-      consumer.setDefaultConsumeTimeout(FETCH_WAIT_MS);
       // Wait for the first record only: take what is ready and hand it over.
       consumer.setDefaultIsTimeoutOnlyForFirstMessage(true);
       consumer.subscribe(topics);
     },
     fetch: (max) =>
-      new Promise((resolve) =>
+      new Promise((resolve) => {
+        // Waiting in `consume` holds one of the process's few worker threads (fetch-waits.ts).
+        const blocking = waits.tryBlock();
+        consumer.setDefaultConsumeTimeout(blocking ? FETCH_WAIT_MS : 0);
         consumer.consume(max, (error, messages) => {
+          if (blocking) waits.release();
           const records = (messages ?? []).map(toRecord);
-          if (!error || error.code === ERR.ERR__TIMED_OUT) return resolve({ records, failure: null });
+          if (!error || error.code === ERR.ERR__TIMED_OUT) {
+            idlePolls = records.length > 0 || blocking ? 0 : idlePolls + 1;
+            if (idlePolls === 0) return resolve({ records, failure: null });
+            setTimeout(() => resolve({ records, failure: null }), waits.idleSleepMs(idlePolls));
+            return;
+          }
           const settingProblem = explainGroupError(error, groupId, membership);
           if (settingProblem) return resolve({ records, failure: { error: settingProblem, fatal: true } });
           resolve({ records, failure: { error: asKafkaError(error, "fetching"), fatal: error.isFatal === true || error.code === ERR.ERR__FATAL } });
-        }),
-      ),
+        });
+      }),
     assign: (positions) =>
       consumer.incrementalAssign(
         positions.map((p) => (p.offset === undefined ? { topic: p.topic, partition: p.partition } : { ...p, offset: Number(p.offset) })),
