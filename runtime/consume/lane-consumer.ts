@@ -107,7 +107,7 @@ export function createLaneConsumer(
         );
         return;
       }
-      reopen(tp);
+      void confirmReplaced(tp, change);
     },
     onBatchFailed(tp, error, failures) {
       const retryInMs = Math.min(30_000, 500 * 2 ** Math.min(failures, 6));
@@ -167,6 +167,23 @@ export function createLaneConsumer(
         consumer.unassign(tps);
       }
     }
+  };
+
+  /**
+   * The client's cached end is below the lane's offset: asked of the leader before acting, since
+   * acting reads the partition again from its start (the inbox keeps that exactly once, but it is
+   * the whole partition).
+   */
+  const confirmReplaced = async (tp: TopicPartition, change: { stored: string }) => {
+    const bounds = await consumer.logBounds(tp, 5_000).catch(() => undefined);
+    if (state !== "running") return;
+    if (bounds && /^\d+$/.test(bounds.logEnd) && BigInt(bounds.logEnd) >= BigInt(change.stored)) {
+      log.debug("partition:log-not-replaced", { group: options.groupId, partition: partitionKey(tp), ...bounds, nextOffset: change.stored });
+      const from = lanes.notReplaced(tp);
+      if (from !== undefined) fetchFrom(tp, from);
+      return;
+    }
+    reopen(tp);
   };
 
   /**

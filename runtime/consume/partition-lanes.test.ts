@@ -323,4 +323,35 @@ describe("partition lanes", () => {
     await until("the next batch started", () => delivered.length === 2);
     expect(lanes.longRunning(Date.now() + 1_000, 60_000)).toEqual([]);
   });
+
+  test("a jump past the log start is reported as records deleted, and the records after it are taken", async () => {
+    const changes: unknown[] = [];
+    const { lanes, delivered } = harness({ logStart: () => "50", highWatermark: () => "60", onLogChanged: (_tp, c) => changes.push(c) });
+    lanes.open({ topic: "t", partition: 0 }, { nextOffset: "10" });
+    lanes.push(records(0, 50, 3));
+    await until("3 records", () => delivered.flatMap(offsets).length === 3);
+    expect(changes).toEqual([{ kind: "records-deleted", from: "10", to: "50", skipped: "40" }]);
+    lanes.push(records(0, 53, 2));
+    await until("5 records", () => delivered.flatMap(offsets).length === 5);
+    expect(changes).toHaveLength(1);
+  });
+
+  test("records of a log ending below the lane's offset are held back and reported once, until the leader says otherwise", async () => {
+    const changes: unknown[] = [];
+    let end = "30";
+    const { lanes, delivered } = harness({ logStart: () => "0", highWatermark: () => end, onLogChanged: (_tp, c) => changes.push(c) });
+    lanes.open({ topic: "t", partition: 0 }, { nextOffset: "200" });
+    lanes.push(records(0, 0, 3));
+    lanes.push(records(0, 3, 3));
+    expect(changes).toEqual([{ kind: "log-replaced", stored: "200", logStart: "0", logEnd: "30" }]);
+    // Held back: nothing of the new log runs before the lane is opened again.
+    end = "300";
+    lanes.push(records(0, 200, 3));
+    await Bun.sleep(20);
+    expect(delivered).toHaveLength(0);
+    expect(lanes.notReplaced({ topic: "t", partition: 0 })).toBe("200");
+    lanes.push(records(0, 200, 3));
+    await until("3 records", () => delivered.flatMap(offsets).length === 3);
+    expect(delivered.flatMap(offsets)).toEqual([200, 201, 202]);
+  });
 });

@@ -44,6 +44,11 @@ export interface PartitionLanes {
   movePast(tp: TopicPartition, offset: string): boolean;
   /** Batches under way for longer than `ms`, each reported once: nothing else says a partition waits on one. */
   longRunning(now: number, ms: number): LongRunningBatch[];
+  /**
+   * The leader says the log was not replaced after all (`onLogChanged`): the lane takes records
+   * again. Returns its next offset, to fetch again from (what came meanwhile was dropped).
+   */
+  notReplaced(tp: TopicPartition): string | undefined;
 }
 
 export interface LongRunningBatch extends TopicPartition {
@@ -108,7 +113,10 @@ interface Lane {
   failures: number;
   /** When a record last arrived (or the lane opened, or moved past offsets without records). */
   lastRecordAt: number;
-  /** The log was replaced under the lane: it takes nothing more until it is opened again. */
+  /**
+   * The log looked replaced under the lane: it takes nothing more until it is opened again (or the
+   * leader says otherwise), so no record of the new log is applied before the ones below it.
+   */
   replaced: boolean;
 }
 
@@ -331,6 +339,14 @@ export function createPartitionLanes(deps: LaneDeps): PartitionLanes {
         found.push({ ...lane.tp, runningMs: now - lane.inFlightSince, records: lane.inFlightRecords, firstOffset: lane.records[0]?.offset ?? "" });
       }
       return found;
+    },
+
+    notReplaced(tp) {
+      const lane = lanes.get(partitionKey(tp));
+      if (!lane?.replaced) return undefined;
+      lane.replaced = false;
+      lane.lastRecordAt = Date.now();
+      return lane.nextOffset === undefined ? undefined : String(lane.nextOffset);
     },
 
     async drain() {
