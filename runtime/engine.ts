@@ -118,6 +118,19 @@ export async function startEngine(
         const consumers = pool.list().filter((w) => w.handler.topics.includes(growth.topic));
         await Promise.all(consumers.map((w) => w.refreshTopics([growth.topic])));
         log.info("topic:partitions-added", { ...growth, handlers: consumers.map((w) => w.handler.name) });
+        // A retry goes to its event's partition number: one on a new partition needs it in the retry topic too.
+        const retryTopics = consumers.flatMap((w) => retryTopicsOf({ ...w.handler, topics: [growth.topic] }).map((t) => t.topic));
+        const counts = retryTopics.length > 0 ? await admin!.partitionCounts(retryTopics) : new Map<string, number>();
+        const short = retryTopics.filter((t) => (counts.get(t) ?? 0) < growth.to);
+        if (short.length > 0) {
+          log.error("topic:retry-topics-too-small", {
+            topic: growth.topic,
+            partitions: growth.to,
+            retryTopics: short.map((t) => `${t} (${counts.get(t) ?? "missing"})`),
+            why: "a retry goes to its event's partition number: an event on a new partition that fails cannot be sent to its retry topic, and its partition waits",
+            action: `add partitions to them (ferry topology apply --handlers <dir>, or kafka-topics --alter --partitions ${growth.to})`,
+          });
+        }
       },
     });
   const createWorker = async (handler: LoadedHandler) => {

@@ -42,3 +42,20 @@ test("records on partitions added to the topic while the worker runs are applied
   worker.proc.kill("SIGTERM");
   expect(await worker.exited).toBe(0);
 }, 90_000);
+
+test("partitions added to a topic whose handler retries through topics: the retry topics left smaller are named in an error", async () => {
+  const s = await suite.scenario("grown-retry", { partitions: 2, retry: '{ mode: "topics", delays: ["1s"] }' });
+  const worker = s.start();
+  await worker.waitForLog("partitions:assigned", 30_000);
+  const admin = AdminClient.create({ "bootstrap.servers": testServices().brokers });
+  try {
+    await new Promise<void>((resolve, reject) => admin.createPartitions(s.topic, 3, 10_000, (e) => (e ? reject(e) : resolve())));
+  } finally {
+    admin.disconnect();
+  }
+  const said = await worker.waitForLog("topic:retry-topics-too-small", 20_000);
+  expect(said).toMatchObject({ level: "error", topic: s.topic, partitions: 3, retryTopics: [`${s.topic}.record-effect.retry.1 (2)`] });
+  expect(String(said.action)).toContain("ferry topology apply");
+  worker.proc.kill("SIGTERM");
+  expect(await worker.exited).toBe(0);
+}, 60_000);
