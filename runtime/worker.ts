@@ -46,7 +46,15 @@ export async function startWorker(config: FerryConfig, log: Logger, { kafka, sig
     watcher = config.watchHandlers
       ? await watchHandlers(config.handlersDir, { pool: engine.handlers, events: operations.events, log }, { importTimeoutMs: config.handlerImportTimeoutMs })
       : undefined;
-    server.reload({ fetch: createAdminApp(operations.adminDeps(engine)).fetch });
+    const admin = operations.adminDeps(engine);
+    // A file the watch rejected is a reason too: the directory asks for something that does not run.
+    const rejections = watcher ? watcher.rejections : () => [];
+    const readiness = async () => {
+      const report = await admin.readiness();
+      const rejected = rejections();
+      return rejected.length === 0 ? report : { ...report, ok: false, reasons: [...report.reasons, ...rejected] };
+    };
+    server.reload({ fetch: createAdminApp({ ...admin, readiness }).fetch });
   } catch (e) {
     await watcher?.stop();
     await engine.stop();

@@ -95,6 +95,14 @@ describe("loading handlers", () => {
     expect(error).toBeInstanceOf(StartAbortedError);
   });
 
+  test("a stop signal that came before the import started gives it up too", async () => {
+    const dir = dirWith({ "stuck.ts": `await new Promise(() => {});\nexport default { topic: "t", handle() {} };` });
+    const controller = new AbortController();
+    controller.abort("SIGTERM");
+    const error = await loadHandlerFile(path.join(dir, "stuck.ts"), { importTimeoutMs: 60_000, signal: controller.signal }).catch((e) => e);
+    expect(error).toBeInstanceOf(StartAbortedError);
+  });
+
   test("a package that is not there is named with the handler's file, not the path it was imported under", async () => {
     const dir = dirWith({ "needs.ts": `import { z } from "surely-not-installed-pkg";\nexport default { topic: "t", handle() { z; } };` });
     const file = path.join(dir, "needs.ts");

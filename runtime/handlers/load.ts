@@ -79,7 +79,9 @@ async function bounded<T>(work: Promise<T>, file: string, timeoutMs: number, sig
       timeoutMs,
     );
     onAbort = () => reject(signal?.reason);
-    signal?.addEventListener("abort", onAbort, { once: true });
+    // Aborted already (a signal while the directory was listed): an abort event never comes again.
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener("abort", onAbort, { once: true });
   });
   try {
     return await Promise.race([work, limits]);

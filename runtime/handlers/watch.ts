@@ -8,6 +8,11 @@ import { handlerName, listHandlerFiles, loadHandlerFile } from "./load.ts";
 export interface HandlerWatcher {
   /** Resolves once every change seen so far has been dealt with. */
   settled(): Promise<void>;
+  /**
+   * The files whose last version was rejected, one readiness reason each, until the file loads or
+   * is removed: what the directory asks for is not what runs.
+   */
+  rejections(): string[];
   stop(): Promise<void>;
 }
 
@@ -33,8 +38,10 @@ export async function watchHandlers(
   let timer: ReturnType<typeof setTimeout> | undefined;
   let queue: Promise<void> = Promise.resolve();
   let stopped = false;
+  const rejected = new Map<string, { problems: string[]; running: boolean }>();
 
   const reject = (file: string, problems: string[], running: boolean) => {
+    rejected.set(file, { problems, running });
     log.error("handlers:rejected", { file, problems, running: running ? "the previous version keeps running" : "nothing runs from this file" });
     events.emit("handler:rejected", { file, problems });
   };
@@ -53,6 +60,7 @@ export async function watchHandlers(
     }
     try {
       await (running ? pool.replace(handler) : pool.add(handler));
+      rejected.delete(file);
     } catch (e) {
       reject(file, [coerceError(e).message], running !== undefined);
     }
@@ -65,8 +73,12 @@ export async function watchHandlers(
     for (const file of [...known.keys()]) {
       if (present.has(file)) continue;
       known.delete(file);
+      rejected.delete(file);
       const name = handlerName(file);
-      if (pool.get(name)?.handler.file === file) await pool.remove(name);
+      if (pool.get(name)?.handler.file !== file) continue;
+      await pool.remove(name);
+      // A file refused because this one held its name (`name.js` beside `name.ts`) gets its turn now.
+      for (const other of rejected.keys()) if (handlerName(other) === name) known.delete(other);
     }
     for (const file of files) {
       const hash = await contentHash(file).catch(() => null); // deleted while we looked: the next event says so
@@ -97,6 +109,11 @@ export async function watchHandlers(
       await Bun.sleep(debounceMs + 50);
       await queue;
     },
+    rejections: () =>
+      [...rejected].map(
+        ([file, r]) =>
+          `handler file ${file} was rejected (${r.running ? "its previous version keeps running" : "nothing runs from it"}): ${r.problems.join("; ")}; fix the file and save it again`,
+      ),
     async stop() {
       stopped = true;
       clearTimeout(timer);

@@ -7,7 +7,7 @@
  */
 import { afterAll, expect, test } from "bun:test";
 import { randomUUID } from "node:crypto";
-import { writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { startFerry } from "../support/ferry-process.ts";
 import { effectsHandler, effectsTableMigration, writeHandlersDir } from "../support/handlers.ts";
@@ -57,12 +57,18 @@ test("a module whose top-level await never settles stops the start-up with its f
   expect(signalled.logs.some((l) => l.msg === "engine:start-aborted")).toBe(true);
 }, 60_000);
 
-test("hot-add: a module whose import never finishes is rejected after the limit; later files are still picked up, its fixed version too, and SIGTERM drains", async () => {
+test("hot-add: a module whose import never finishes is rejected after the limit and /readyz says so; later files are still picked up, its fixed version too, and SIGTERM drains", async () => {
   const { topic, table, dir } = await handlersWithGood("import-hot");
   const ferry = startFerry(["run", "--handlers", dir, "--group-prefix", `import-${randomUUID().slice(0, 8)}`], { FERRY_HANDLER_IMPORT_TIMEOUT_MS: "2000" });
   suite.track({ cleanup: () => ferry.proc.exitCode === null && ferry.proc.kill("SIGKILL") });
   await ferry.waitForLog("engine:running");
+  const { port } = (await ferry.waitForLog("http:listening")) as { port: number };
   const logged = (msg: string, file: string) => waitFor(`${msg} for ${file}`, () => ferry.logs.find((l) => l.msg === msg && l.file === path.join(dir, file)));
+  const readiness = async () => (await (await fetch(`http://127.0.0.1:${port}/readyz`)).json()) as { ok: boolean; reasons: string[] };
+  await waitFor("ready", async () => (await readiness()).ok, { timeoutMs: 30_000 });
+  // Once the handlers that run have joined their groups, the rejection is the one reason left.
+  const readyzSays = (reasons: string[]) =>
+    waitFor(`/readyz saying ${reasons.join(", ")}`, async () => JSON.stringify((await readiness()).reasons) === JSON.stringify(reasons), { timeoutMs: 30_000 });
 
   writeFileSync(path.join(dir, "stuck.ts"), stuck(topic));
   await logged("handlers:change-detected", "stuck.ts"); // its import is under way when the next file arrives
@@ -74,10 +80,30 @@ test("hot-add: a module whose import never finishes is rejected after the limit;
     running: "nothing runs from this file",
   });
   await logged("handler:added", "later.ts");
+  await readyzSays([
+    `handler file ${path.join(dir, "stuck.ts")} was rejected (nothing runs from it): importing it did not finish within 2 s (FERRY_HANDLER_IMPORT_TIMEOUT_MS): its top-level code is still running, e.g. an \`await\` that never settles; move slow work into handle(), or raise the limit; fix the file and save it again`,
+  ]);
 
-  // Fixed: picked up like any changed file.
+  // Fixed: picked up like any changed file, and ready again.
   writeFileSync(path.join(dir, "stuck.ts"), effectsHandler({ topic, table }));
   await logged("handler:added", "stuck.ts");
+  await waitFor("ready again", async () => (await readiness()).ok, { timeoutMs: 30_000 });
+
+  // Two files for one name: the second is refused while the first runs, and takes over once it is removed.
+  writeFileSync(
+    path.join(dir, "later.js"),
+    effectsHandler({ topic, table })
+      .replace("<Payload>", "")
+      .replace(/interface Payload[^}]*}/, ""),
+  );
+  await logged("handlers:rejected", "later.js");
+  await readyzSays([
+    `handler file ${path.join(dir, "later.js")} was rejected (nothing runs from it): another file defines a handler named "later": ${path.join(dir, "later.ts")}; fix the file and save it again`,
+  ]);
+  rmSync(path.join(dir, "later.ts"));
+  await logged("handler:removed", "later.ts");
+  await logged("handler:added", "later.js");
+  await waitFor("ready with later.js", async () => (await readiness()).ok, { timeoutMs: 30_000 });
   await suite.kafka().send([{ topic, key: "k", value: JSON.stringify({ n: 1, key: "k", seq: 1 }), headers: { "event-id": `${topic}-1` } }]);
   await waitFor("the event applied by each of the three handlers", async () => (await sql`select count(*)::int as n from ${sql(table)}`)[0]!.n === 3, {
     timeoutMs: 30_000,
