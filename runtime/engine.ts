@@ -114,6 +114,17 @@ export async function startEngine(
       topics: () => [...new Set(pool.list().flatMap((w) => w.handler.topics))],
       partitionCounts: (topics) => admin!.partitionCounts(topics),
       log,
+      // Deleted under the running handlers: say so, and take it up within seconds if it is created again
+      // (librdkafka, once it dropped the topic from the assignment, would notice only at its 5-minute refresh).
+      onGone(topic) {
+        const handlers = pool.list().filter((w) => w.handler.topics.includes(topic));
+        log.warn("topic:deleted", {
+          topic,
+          handlers: handlers.map((w) => w.handler.name),
+          hint: `its handlers wait for it: Ferry looks every ${MISSING_TOPIC_CHECK_MS / 1000} s and, once it is created again, reads it from its start`,
+        });
+        missingTopics.add([topic]);
+      },
       async onGrown(growth) {
         const consumers = pool.list().filter((w) => w.handler.topics.includes(growth.topic));
         await Promise.all(consumers.map((w) => w.refreshTopics([growth.topic])));

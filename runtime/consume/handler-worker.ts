@@ -180,15 +180,24 @@ export function createHandlerWorker(deps: {
     log,
   );
 
+  let commitFailures = 0;
   // PostgreSQL first, Kafka second: only offsets already committed in PostgreSQL are offered.
   const kafkaCommits = createKafkaCommits({
     commit: (offsets) => consumer.commit(offsets),
     committed: (offsets) => consumer.committed(offsets, 5_000),
     intervalMs: KAFKA_COMMIT_INTERVAL_MS,
     onCommitted: (offsets, durationMs) => {
+      if (offsets.length > 0) commitFailures = 0;
       for (const o of offsets) emit("offsets:committed", { handler: handler.name, topic: o.topic, partition: o.partition, offset: o.offset, durationMs });
     },
-    onFailed: (offsets, e) => log.warn("offsets:kafka-commit-failed", { partitions: offsets.map(partitionKey), error: coerceError(e) }),
+    // Said on the 1st, 2nd, 4th, 8th ... failure in a row: a refused commit is offered again every
+    // interval, and a topic deleted under the worker had it warn once a second for as long as it was gone.
+    onFailed: (offsets, e) => {
+      commitFailures++;
+      if ((commitFailures & (commitFailures - 1)) === 0) {
+        log.warn("offsets:kafka-commit-failed", { partitions: offsets.map(partitionKey), error: coerceError(e), failures: commitFailures });
+      }
+    },
   });
 
   // Shared by the handler's partitions: deadlocks between them serialize its transactions for a while.

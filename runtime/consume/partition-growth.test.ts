@@ -53,3 +53,29 @@ test("a growth is acted on once, and again at the next look when acting on it fa
     watch.stop();
   }
 });
+
+test("a consumed topic that is gone is said once, and counts as new when it comes back", async () => {
+  let counts = new Map([["a", 2]]);
+  const gone: string[] = [];
+  const grown: string[] = [];
+  const watch = watchPartitionGrowth({
+    topics: () => ["a"],
+    partitionCounts: async () => new Map(counts),
+    onGrown: async (g) => void grown.push(`${g.from}->${g.to}`),
+    onGone: (t) => gone.push(t),
+    log: createLogger({ level: "error", sink: () => undefined }),
+    intervalMs: 5,
+  });
+  try {
+    await Bun.sleep(20);
+    counts = new Map();
+    await waitFor("gone", () => gone.length === 1, { timeoutMs: 2_000, intervalMs: 5 });
+    await Bun.sleep(30);
+    counts = new Map([["a", 1]]);
+    await Bun.sleep(30);
+    expect(gone).toEqual(["a"]);
+    expect(grown).toEqual([]);
+  } finally {
+    watch.stop();
+  }
+});

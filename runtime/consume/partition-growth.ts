@@ -37,6 +37,8 @@ export function watchPartitionGrowth(deps: {
   partitionCounts(topics: string[]): Promise<Map<string, number>>;
   /** A failure keeps the old count: the growth is acted on again at the next look. */
   onGrown(growth: Growth): Promise<void>;
+  /** A consumed topic that existed is gone (deleted): said once; when it comes back it counts as new. */
+  onGone?(topic: string): void;
   log: Logger;
   intervalMs?: number;
 }): { stop(): void } {
@@ -69,6 +71,11 @@ export function watchPartitionGrowth(deps: {
       }
     }
     for (const [topic, count] of counts) if (!known.has(topic)) known.set(topic, count);
+    for (const topic of topics) {
+      if (!known.has(topic) || counts.has(topic) || stopped) continue;
+      known.delete(topic);
+      deps.onGone?.(topic);
+    }
   };
   const schedule = () => {
     if (stopped) return;

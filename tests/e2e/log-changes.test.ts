@@ -27,10 +27,10 @@ async function deleteRecordsBefore(topic: string, offset: number) {
   }
 }
 
-/** Deletes the topic and creates it again with the same name: a new, empty log. */
-async function recreate(topic: string) {
+/** Deletes the topic (unless `deleted` already) and creates it again with the same name: a new, empty log. */
+async function recreate(topic: string, { deleted = false } = {}) {
   const { admin } = suite.kafka();
-  await admin.deleteTopics([topic]);
+  if (!deleted) await admin.deleteTopics([topic]);
   await waitFor(`${topic} deleted`, async () => !(await admin.listTopics()).includes(topic), { timeoutMs: 30_000, intervalMs: 100 });
   await waitFor(
     `${topic} created again`,
@@ -112,3 +112,23 @@ test("a topic deleted and created again, while the worker is stopped or running,
   worker.proc.kill("SIGTERM");
   expect(await worker.exited).toBe(0);
 }, 120_000);
+
+test("a topic deleted under the running worker is said at once, and taken up from its start when created again", async () => {
+  const s = await suite.scenario("deleted", { partitions: 1 });
+  await suite.kafka().send(numberedEvents(s.topic, 10, { prefix: `${s.topic}-old` }));
+  const worker = s.start();
+  await s.waitForEffects(10);
+  const { admin } = suite.kafka();
+  await admin.deleteTopics([s.topic]);
+  const deleted = await worker.waitForLog("topic:deleted", 20_000);
+  expect(deleted).toMatchObject({ level: "warn", topic: s.topic, handlers: ["record-effect"] });
+  await recreate(s.topic, { deleted: true });
+  const createdAt = Date.now();
+  await suite.kafka().send(numberedEvents(s.topic, 5, { prefix: `${s.topic}-new` }));
+  await s.waitForEffects(15, 30_000);
+  console.log(`the re-created topic's events applied ${Date.now() - createdAt} ms after its creation`);
+  expect(await s.count()).toEqual({ rows: 15, ids: 15 });
+  expect(worker.logs.find((l) => l.msg === "partition:log-replaced")).toMatchObject({ partition: `${s.topic}:0`, storedOffset: "10", logStart: "0" });
+  worker.proc.kill("SIGTERM");
+  expect(await worker.exited).toBe(0);
+}, 90_000);
