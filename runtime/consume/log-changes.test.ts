@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { checkArrival, checkPosition, resumeAfter } from "./log-changes.ts";
+import { checkArrival, checkPosition, decideResume } from "./log-changes.ts";
 
 describe("checkPosition", () => {
   test.each([
@@ -43,8 +43,33 @@ describe("checkArrival", () => {
   });
 });
 
-test("resumeAfter: the log start after lost or replaced records, nowhere else", () => {
-  expect(resumeAfter({ kind: "records-deleted", from: "1", to: "9", skipped: "8" })).toBe("9");
-  expect(resumeAfter({ kind: "log-replaced", stored: "5000", logStart: "0", logEnd: "50" })).toBe("0");
-  expect(resumeAfter({ kind: "in-range" })).toBeUndefined();
+describe("decideResume", () => {
+  const bounds = { logStart: "100", logEnd: "200" };
+  test.each([
+    ["PostgreSQL's offset, in range", { pg: "150", kafka: undefined, bounds }, { offset: "150", change: { kind: "in-range" } }],
+    ["Kafka's commit when ahead (an operator moved the group)", { pg: "150", kafka: "170", bounds }, { offset: "170", change: { kind: "in-range" } }],
+    [
+      "Kafka's commit at the high watermark past the stable end (an open transaction upstream) is not a replaced log",
+      { pg: "150", kafka: "210", bounds },
+      { offset: "210", change: { kind: "in-range" } },
+    ],
+    [
+      "below the log start: from the log start, the offsets lost",
+      { pg: "40", kafka: "60", bounds },
+      { offset: "100", change: { kind: "records-deleted", from: "60", to: "100", skipped: "40" } },
+    ],
+    [
+      "PostgreSQL's offset beyond the end: the log was replaced, Kafka's commit with it",
+      { pg: "5000", kafka: "5000", bounds: { logStart: "0", logEnd: "40" } },
+      { offset: "0", change: { kind: "log-replaced", stored: "5000", logStart: "0", logEnd: "40" } },
+    ],
+    [
+      "the lane saw the new log, which grew past the offset since",
+      { pg: "50", kafka: undefined, bounds: { logStart: "0", logEnd: "80" }, logReplaced: true },
+      { offset: "0", change: { kind: "log-replaced", stored: "50", logStart: "0", logEnd: "80" } },
+    ],
+    ["bounds unknown: as before", { pg: "150", kafka: "120", bounds: { logStart: "-1", logEnd: "-1" } }, { offset: "150", change: { kind: "in-range" } }],
+  ] as const)("%s", (_, input, expected) => {
+    expect(decideResume(input)).toEqual(expected);
+  });
 });

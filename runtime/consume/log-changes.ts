@@ -42,6 +42,34 @@ export function checkPosition(next: string, bounds: LogBounds): LogChange {
 }
 
 /**
+ * Where an assigned partition resumes and what changed under it, from PostgreSQL's next offset, the
+ * group's Kafka commit (absent: none) and the leader's bounds. Pure.
+ *
+ * Only PostgreSQL's offset can show a replaced log: Ferry never reads past the stable end, so in an
+ * unchanged log it never lies beyond the end the leader reports. Kafka's commit can (an operator's
+ * reset to the latest offset, the high watermark, while a transaction upstream holds the stable end
+ * back): it is taken when ahead, as before, and only checked against the log start.
+ * `logReplaced`: the lane saw the new log already; it is read from its start whatever its end says now.
+ */
+export function decideResume({ pg, kafka, bounds, logReplaced = false }: { pg: string; kafka: string | undefined; bounds: LogBounds; logReplaced?: boolean }): {
+  offset: string;
+  change: LogChange;
+} {
+  const replaced = checkPosition(pg, bounds);
+  if (replaced.kind === "log-replaced") return { offset: replaced.logStart, change: replaced };
+  if (logReplaced) {
+    const logStart = known(bounds.logStart) ? bounds.logStart : "0";
+    return { offset: logStart, change: { kind: "log-replaced", stored: pg, logStart, logEnd: bounds.logEnd } };
+  }
+  const resumeAt = kafka !== undefined && BigInt(kafka) > BigInt(pg) ? kafka : pg;
+  if (known(bounds.logStart) && BigInt(resumeAt) < BigInt(bounds.logStart)) {
+    const change = deleted(BigInt(resumeAt), BigInt(bounds.logStart));
+    return { offset: bounds.logStart, change };
+  }
+  return { offset: resumeAt, change: inRange };
+}
+
+/**
  * A record at `offset` arrived for a lane that expected `expected` next, with the bounds the client
  * last saw. A gap is normal (transaction markers, compaction): it means lost records only when the
  * log start moved past the expected offset, which only retention or deleteRecords do. A record
@@ -57,13 +85,6 @@ export function checkArrival(expected: number, offset: number, bounds: LogBounds
     return { kind: "log-replaced", stored: String(expected), logStart: known(bounds.logStart) ? bounds.logStart : "0", logEnd: bounds.logEnd };
   }
   return inRange;
-}
-
-/** Where the partition goes on after `change`, or undefined when it stays where it is. */
-export function resumeAfter(change: LogChange): string | undefined {
-  if (change.kind === "records-deleted") return change.to;
-  if (change.kind === "log-replaced") return change.logStart;
-  return undefined;
 }
 
 /** How a change is said: one log line whose message names what happened, the fields what and what next. */

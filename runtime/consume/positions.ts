@@ -3,7 +3,7 @@ import { readOffsets, resetOffset } from "../db/sql/offsets.ts";
 import { coerceError } from "../errors.ts";
 import { partitionKey, type TopicPartition, type TopicPartitionOffset } from "../kafka/port.ts";
 import type { Logger } from "../log/logger.ts";
-import { checkPosition, type LogBounds, type LogChange, resumeAfter } from "./log-changes.ts";
+import { decideResume, type LogBounds, type LogChange } from "./log-changes.ts";
 
 export type PositionChange = TopicPartition & { change: Exclude<LogChange, { kind: "in-range" }> };
 
@@ -49,36 +49,23 @@ export async function resumePositions(
   const inKafka = new Map((kafkaCommitted ?? []).map((c) => [partitionKey(c), BigInt(c.offset)]));
   return Promise.all(
     inPostgres.map(async (p) => {
-      const pg = BigInt(p.offset);
-      const kafka = inKafka.get(partitionKey(p));
-      const resumeAt = (kafka !== undefined && kafka > pg ? kafka : pg).toString();
       const tp = { topic: p.topic, partition: p.partition };
-      const change = await checkAgainstLog(tp, resumeAt, logReplaced, deps);
-      const position = { ...tp, offset: resumeAfter(change) ?? resumeAt };
+      const kafka = inKafka.get(partitionKey(p));
+      const bounds = await deps.logBounds(tp, BOUNDS_TIMEOUT_MS).catch((e: unknown) => {
+        // Unchecked: the client still goes on from the log start below it (auto.offset.reset=earliest),
+        // and the lane reports the records skipped or the log replaced when the records arrive.
+        deps.log.warn("partition:log-bounds-unavailable", { partition: partitionKey(tp), error: coerceError(e) });
+        return { logStart: "-1", logEnd: "-1" };
+      });
+      const { offset, change } = decideResume({ pg: p.offset, kafka: kafka?.toString(), bounds, logReplaced });
+      const position = { ...tp, offset };
       if (change.kind !== "in-range") {
         // Before any batch: the admin view's lag and a restart start from here too.
         await resetOffset(deps.sql, deps.groupId, position);
         deps.onChange({ ...tp, change });
       }
-      if (change.kind !== "in-range" || kafka === undefined || kafka < pg) deps.offer(position);
+      if (change.kind !== "in-range" || kafka === undefined || kafka < BigInt(p.offset)) deps.offer(position);
       return position;
     }),
   );
-}
-
-async function checkAgainstLog(
-  tp: TopicPartition,
-  resumeAt: string,
-  logReplaced: boolean,
-  deps: Pick<Parameters<typeof resumePositions>[1], "log" | "logBounds">,
-): Promise<LogChange> {
-  const bounds = await deps.logBounds(tp, BOUNDS_TIMEOUT_MS).catch((e: unknown) => {
-    // Unchecked: the client still goes on from the log start below it (auto.offset.reset=earliest),
-    // and the lane reports the records skipped or the log replaced when the records arrive.
-    deps.log.warn("partition:log-bounds-unavailable", { partition: partitionKey(tp), error: coerceError(e) });
-    return { logStart: "-1", logEnd: "-1" };
-  });
-  const change = checkPosition(resumeAt, bounds);
-  if (!logReplaced || change.kind === "log-replaced") return change;
-  return { kind: "log-replaced", stored: resumeAt, logStart: /^\d+$/.test(bounds.logStart) ? bounds.logStart : "0", logEnd: bounds.logEnd };
 }
