@@ -9,7 +9,7 @@ import { ensureDeadLetterTopics } from "./dlt/ensure-topics.ts";
 import { leftoverRetryTopics, retryTopicsOf } from "./retry/topics.ts";
 import { MISSING_TOPIC_CHECK_MS, watchMissingTopics } from "./consume/missing-topics.ts";
 import { watchPartitionGrowth } from "./consume/partition-growth.ts";
-import { loadHandlers } from "./handlers/load.ts";
+import { loadHandlerSet } from "./handlers/load.ts";
 import { schedulePruning } from "./inbox/prune.ts";
 import { createConfluentKafka } from "./kafka/confluent.ts";
 import { connectAvroRegistry, prepareHandlerAvro } from "./registry/handler-avro.ts";
@@ -46,6 +46,8 @@ export interface Engine {
   readonly handlers: HandlerPool;
   /** Narrow operator controls: list, pause, resume, dead letters, replay. */
   readonly controls: EngineControls;
+  /** Handler files left out at start (FERRY_HANDLER_GATE=not-ready): what the watch, or /readyz, reports. */
+  readonly rejectedAtStart: ReadonlyArray<{ file: string; problems: string[] }>;
   liveness(): HealthReport;
   readiness(): Promise<HealthReport>;
   /** Stops fetching, lets in-flight batches finish (up to the shutdown timeout), leaves the groups. */
@@ -72,7 +74,11 @@ export async function startEngine(
   throwIfStartAborted(signal);
   // Said first: a module slow to import (its top-level code runs here) is then not a silent start-up.
   log.info("handlers:loading", { dir: config.handlersDir, importTimeoutMs: config.handlerImportTimeoutMs });
-  const handlers = await loadHandlers(config.handlersDir, { importTimeoutMs: config.handlerImportTimeoutMs, signal });
+  const { handlers, rejected } = await loadHandlerSet(config.handlersDir, { importTimeoutMs: config.handlerImportTimeoutMs, signal });
+  if (rejected[0] && config.handlerGate === "fail") throw rejected[0];
+  for (const r of rejected) {
+    log.error("handlers:rejected", { file: r.file, problems: r.problems, running: "nothing runs from this file", gate: config.handlerGate });
+  }
   if (handlers.length === 0) log.warn("handlers:none-found", { dir: config.handlersDir });
   // Before anything connects: a reader schema that cannot read what producers registered stops here.
   const avroRegistry = connectAvroRegistry(config.schemas);
@@ -273,6 +279,7 @@ export async function startEngine(
     events,
     handlers: pool,
     controls,
+    rejectedAtStart: rejected.map((r) => ({ file: r.file, problems: r.problems })),
     liveness: () => ({ ok: state !== "stopped", reasons: state === "stopped" ? ["the engine has stopped"] : [], state }),
     async readiness() {
       const reasons: string[] = [];

@@ -44,11 +44,18 @@ export async function startWorker(config: FerryConfig, log: Logger, { kafka, sig
   let watcher: Awaited<ReturnType<typeof watchHandlers>> | undefined;
   try {
     watcher = config.watchHandlers
-      ? await watchHandlers(config.handlersDir, { pool: engine.handlers, events: operations.events, log }, { importTimeoutMs: config.handlerImportTimeoutMs })
+      ? await watchHandlers(
+          config.handlersDir,
+          { pool: engine.handlers, events: operations.events, log },
+          { importTimeoutMs: config.handlerImportTimeoutMs, rejectedAtStart: engine.rejectedAtStart },
+        )
       : undefined;
     const admin = operations.adminDeps(engine);
     // A file the watch rejected is a reason too: the directory asks for something that does not run.
-    const rejections = watcher ? watcher.rejections : () => [];
+    const leftOut = engine.rejectedAtStart.map(
+      (r) => `handler file ${r.file} was rejected (nothing runs from it): ${r.problems.join("; ")}; fix it and restart`,
+    );
+    const rejections = watcher ? watcher.rejections : () => leftOut;
     const readiness = async () => {
       const report = await admin.readiness();
       const rejected = rejections();

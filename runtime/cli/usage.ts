@@ -66,6 +66,7 @@ dependency check of /readyz), FERRY_HEALTH_CHECK_INTERVAL_MS (5000: the outage w
 Operating: FERRY_ADMIN_TOKEN (bearer token of the admin API; required unless FERRY_HTTP_HOST is loopback),
 FERRY_ADMIN_API (true|false), FERRY_HANDLERS_WATCH (true: add, swap and remove handlers as files change),
 FERRY_HANDLER_IMPORT_TIMEOUT_MS (30000: a handler module whose top-level code runs longer is rejected),
+FERRY_HANDLER_GATE (fail|not-ready: a handler file that cannot be loaded at start exits 2, or is left out while the others run and /readyz says why),
 FERRY_HEALTH_STALL_MS (300000: /healthz fails when a batch runs longer),
 FERRY_PARTITION_STALL_MS (60000: a partition with records that has not advanced for this long is reported stalled),
 FERRY_MEMORY_TARGET_MB (150: JavaScript heap size above which a full garbage collection runs, and the memory the engine sizes its collector for; 0: neither),

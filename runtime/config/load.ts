@@ -58,6 +58,8 @@ export interface FerryConfig {
   watchHandlers: boolean;
   /** How long importing one handler module may take, at start and at hot-add. */
   handlerImportTimeoutMs: number;
+  /** A handler file that cannot be loaded at start stops it (`fail`) or is left out, /readyz saying why (`not-ready`). */
+  handlerGate: "fail" | "not-ready";
   /** /healthz fails when a batch has been running longer than this. */
   healthStallMs: number;
   /** A partition with records that has not advanced for this long is reported stalled (/readyz, metrics, log, admin page). */
@@ -111,6 +113,7 @@ export function loadConfig(source: Record<string, string | undefined>): FerryCon
     admin: loadAdmin(s),
     watchHandlers: s.FERRY_HANDLERS_WATCH === "true",
     handlerImportTimeoutMs: s.FERRY_HANDLER_IMPORT_TIMEOUT_MS,
+    handlerGate: s.FERRY_HANDLER_GATE,
     healthStallMs: s.FERRY_HEALTH_STALL_MS,
     partitionStallMs: s.FERRY_PARTITION_STALL_MS,
     memoryTargetMb: s.FERRY_MEMORY_TARGET_MB,

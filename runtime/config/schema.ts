@@ -139,6 +139,8 @@ export const settingsSchema = v.object({
   FERRY_HANDLERS_WATCH: oneOf("FERRY_HANDLERS_WATCH", ["true", "false"] as const, "true"),
   // A handler module whose top-level code runs longer (an `await` that never settles) is rejected.
   FERRY_HANDLER_IMPORT_TIMEOUT_MS: int("FERRY_HANDLER_IMPORT_TIMEOUT_MS", 30_000, 100, 3_600_000),
+  // A handler file that cannot be loaded at start: the worker exits 2 (fail), or runs the others and /readyz says why.
+  FERRY_HANDLER_GATE: oneOf("FERRY_HANDLER_GATE", ["fail", "not-ready"] as const, "fail"),
   FERRY_HEALTH_STALL_MS: int("FERRY_HEALTH_STALL_MS", 300_000, 1_000, 86_400_000),
   FERRY_PARTITION_STALL_MS: int("FERRY_PARTITION_STALL_MS", 60_000, 1_000, 86_400_000),
   // Each dependency check of /readyz and of the outage watch gets this long; the watch runs this often.

@@ -97,15 +97,35 @@ const readableImportError = (message: string, file: string) => message.replace(/
 
 /** Loads every handler of a directory; any bad file stops the load with its path and problems. */
 export async function loadHandlers(dir: string, options: LoadOptions = {}): Promise<LoadedHandler[]> {
+  const { handlers, rejected } = await loadHandlerSet(dir, options);
+  if (rejected[0]) throw rejected[0];
+  return handlers;
+}
+
+/**
+ * Loads every handler of a directory, each file on its own: the ones that load, and a
+ * HandlerLoadError for each that does not (a second file for a name already taken included).
+ * Only a stop signal, or a directory that is not there, ends the load early.
+ */
+export async function loadHandlerSet(dir: string, options: LoadOptions = {}): Promise<{ handlers: LoadedHandler[]; rejected: HandlerLoadError[] }> {
   const files = await listHandlerFiles(dir);
   const byName = new Map<string, string>();
+  const handlers: LoadedHandler[] = [];
+  const rejected: HandlerLoadError[] = [];
   for (const file of files) {
     const name = handlerName(file);
     const other = byName.get(name);
-    if (other) throw new HandlerLoadError(file, [`another file defines a handler named "${name}": ${other}`]);
-    byName.set(name, file);
+    if (other) rejected.push(new HandlerLoadError(file, [`another file defines a handler named "${name}": ${other}`]));
+    else byName.set(name, file);
   }
-  const handlers: LoadedHandler[] = [];
-  for (const file of files) handlers.push(await loadHandlerFile(file, options));
-  return handlers;
+  for (const file of files) {
+    if (byName.get(handlerName(file)) !== file) continue;
+    try {
+      handlers.push(await loadHandlerFile(file, options));
+    } catch (e) {
+      if (!(e instanceof HandlerLoadError)) throw e;
+      rejected.push(e);
+    }
+  }
+  return { handlers, rejected };
 }

@@ -29,7 +29,11 @@ const contentHash = async (file: string) => Bun.hash(await Bun.file(file).bytes(
 export async function watchHandlers(
   dir: string,
   deps: { pool: HandlerPool; events: EngineEvents; log: Logger },
-  { debounceMs = 300, importTimeoutMs }: { debounceMs?: number; importTimeoutMs?: number } = {},
+  {
+    debounceMs = 300,
+    importTimeoutMs,
+    rejectedAtStart = [],
+  }: { debounceMs?: number; importTimeoutMs?: number; rejectedAtStart?: ReadonlyArray<{ file: string; problems: string[] }> } = {},
 ): Promise<HandlerWatcher> {
   const { pool, events } = deps;
   const log = deps.log.child({ component: "handlers-watch" });
@@ -38,7 +42,8 @@ export async function watchHandlers(
   let timer: ReturnType<typeof setTimeout> | undefined;
   let queue: Promise<void> = Promise.resolve();
   let stopped = false;
-  const rejected = new Map<string, { problems: string[]; running: boolean }>();
+  // Files the start left out: a fixed version (a new hash) loads like a new file.
+  const rejected = new Map(rejectedAtStart.map((r) => [r.file, { problems: r.problems, running: false }]));
 
   const reject = (file: string, problems: string[], running: boolean) => {
     rejected.set(file, { problems, running });

@@ -112,3 +112,29 @@ test("hot-add: a module whose import never finishes is rejected after the limit 
   ferry.proc.kill("SIGTERM");
   expect(await ferry.exited).toBe(0);
 }, 60_000);
+
+test("FERRY_HANDLER_GATE=not-ready: a file that cannot be loaded at start is left out and named on /readyz; the others run; its fixed version is picked up", async () => {
+  const { topic, table, dir } = await handlersWithGood("import-gate");
+  const broken = path.join(dir, "broken.ts");
+  writeFileSync(broken, `import "not-installed-anywhere";\n${effectsHandler({ topic, table })}`);
+  const ferry = startFerry(["run", "--handlers", dir, "--group-prefix", `import-${randomUUID().slice(0, 8)}`], { FERRY_HANDLER_GATE: "not-ready" });
+  suite.track({ cleanup: () => ferry.proc.exitCode === null && ferry.proc.kill("SIGKILL") });
+  const problem = `importing it failed: Cannot find package 'not-installed-anywhere' imported from ${broken}`;
+  expect(await ferry.waitForLog("handlers:rejected")).toMatchObject({ file: broken, problems: [problem], running: "nothing runs from this file" });
+  const { port } = (await ferry.waitForLog("http:listening")) as { port: number };
+  const readiness = async () => (await (await fetch(`http://127.0.0.1:${port}/readyz`)).json()) as { ok: boolean; reasons: string[] };
+  const reason = `handler file ${broken} was rejected (nothing runs from it): ${problem}; fix the file and save it again`;
+  await waitFor("/readyz naming the file only", async () => JSON.stringify((await readiness()).reasons) === JSON.stringify([reason]), { timeoutMs: 30_000 });
+
+  await suite.kafka().send([{ topic, key: "k", value: JSON.stringify({ n: 1, key: "k", seq: 1 }), headers: { "event-id": `${topic}-1` } }]);
+  await waitFor("the good handler applying", async () => (await sql`select count(*)::int as n from ${sql(table)}`)[0]!.n === 1, { timeoutMs: 30_000 });
+
+  writeFileSync(broken, effectsHandler({ topic, table }));
+  await waitFor("the fixed file added", () => ferry.logs.some((l) => l.msg === "handler:added" && l.file === broken));
+  await waitFor("ready", async () => (await readiness()).ok, { timeoutMs: 30_000 });
+  await waitFor("the fixed handler applying the event too", async () => (await sql`select count(*)::int as n from ${sql(table)}`)[0]!.n === 2, {
+    timeoutMs: 30_000,
+  });
+  ferry.proc.kill("SIGTERM");
+  expect(await ferry.exited).toBe(0);
+}, 60_000);
