@@ -69,7 +69,7 @@ describe("loading handlers", () => {
     const error = await loadHandlerFile(file).catch((e) => e);
     expect(error).toBeInstanceOf(HandlerLoadError);
     expect(error.message).toContain(file);
-    expect(error.message).toContain("importing it failed: kaboom");
+    expect(error.message).toContain("importing it failed at line 1:11: kaboom");
   });
 
   test("a module whose top-level await never settles is refused after the import timeout, naming the limit", async () => {
@@ -101,6 +101,15 @@ describe("loading handlers", () => {
     controller.abort("SIGTERM");
     const error = await loadHandlerFile(path.join(dir, "stuck.ts"), { importTimeoutMs: 60_000, signal: controller.signal }).catch((e) => e);
     expect(error).toBeInstanceOf(StartAbortedError);
+  });
+
+  test("modules slow to import load side by side: five of 600 ms each take about 600 ms, in the files' order", async () => {
+    const slow = (topic: string) => `await Bun.sleep(600);\nexport default { topic: "${topic}", handle() {} };`;
+    const dir = dirWith({ "e.ts": slow("e"), "a.ts": slow("a"), "c.ts": slow("c"), "b.ts": slow("b"), "d.ts": slow("d") });
+    const started = Date.now();
+    const handlers = await loadHandlers(dir);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(handlers.map((h) => h.name)).toEqual(["a", "b", "c", "d", "e"]);
   });
 
   test("a package that is not there is named with the handler's file, not the path it was imported under", async () => {

@@ -57,7 +57,11 @@ export async function loadHandlerFile(file: string, { importTimeoutMs = DEFAULT_
     throwIfStartAborted(signal, thrown);
     if (thrown instanceof HandlerLoadError) throw thrown;
     const error = coerceError(thrown);
-    throw new HandlerLoadError(file, [`importing it failed: ${readableImportError(error.message, file)}`], { cause: error });
+    const where = importFailureLine(error.stack);
+    const kind = /^(Type|Syntax|Reference|Range)Error$/.test(error.name) ? `${error.name}: ` : "";
+    throw new HandlerLoadError(file, [`importing it failed${where ? ` at line ${where}` : ""}: ${kind}${readableImportError(error.message, file)}`], {
+      cause: error,
+    });
   }
   const result = validateHandlerModule(handlerName(file), file, moduleExports);
   if ("problems" in result) throw new HandlerLoadError(file, result.problems);
@@ -92,6 +96,9 @@ async function bounded<T>(work: Promise<T>, file: string, timeoutMs: number, sig
   }
 }
 
+/** `line:column` of the handler file where its top-level code threw: the first stack frame in its load path (import-fresh.ts). */
+const importFailureLine = (stack: string | undefined) => /\.ferry-load-\d+\.[cm]?[jt]s:(\d+:\d+)/.exec(stack ?? "")?.[1];
+
 /** Bun names the path it imported, which is the virtual one (import-fresh.ts): name the handler's file instead. */
 const readableImportError = (message: string, file: string) => message.replace(/\S*\.ferry-load-\d+\.[cm]?[jt]s\b/g, file);
 
@@ -118,14 +125,13 @@ export async function loadHandlerSet(dir: string, options: LoadOptions = {}): Pr
     if (other) rejected.push(new HandlerLoadError(file, [`another file defines a handler named "${name}": ${other}`]));
     else byName.set(name, file);
   }
-  for (const file of files) {
-    if (byName.get(handlerName(file)) !== file) continue;
-    try {
-      handlers.push(await loadHandlerFile(file, options));
-    } catch (e) {
-      if (!(e instanceof HandlerLoadError)) throw e;
-      rejected.push(e);
-    }
+  // Side by side: a module slow to import (top-level work, up to the import timeout) delays the
+  // start by its own time once, not once per file after it. Results keep the files' order.
+  const loads = await Promise.allSettled(files.filter((file) => byName.get(handlerName(file)) === file).map((file) => loadHandlerFile(file, options)));
+  for (const load of loads) {
+    if (load.status === "fulfilled") handlers.push(load.value);
+    else if (load.reason instanceof HandlerLoadError) rejected.push(load.reason);
+    else throw load.reason; // a stop signal (StartAbortedError)
   }
   return { handlers, rejected };
 }
