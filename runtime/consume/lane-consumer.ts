@@ -16,6 +16,7 @@ import {
   type TopicPartitionOffset,
 } from "../kafka/port.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
+import { checkArrival, type LogChange } from "./log-changes.ts";
 import { createPartitionLanes } from "./partition-lanes.ts";
 import { heldByOpenTransaction, idleLaneAction, refetchKey } from "./starvation.ts";
 
@@ -100,13 +101,7 @@ export function createLaneConsumer(
     logStart: (tp) => consumer.logStart(tp),
     onLogChanged(tp, change) {
       if (state !== "running") return;
-      if (change.kind === "records-deleted") {
-        // The client went on from the log start by itself (auto.offset.reset=earliest): say what was skipped.
-        void Promise.resolve(options.onLogChanged?.(tp, change)).catch((e: unknown) =>
-          log.warn("partition:log-change-report-failed", { group: options.groupId, partition: partitionKey(tp), error: coerceError(e) }),
-        );
-        return;
-      }
+      if (change.kind === "records-deleted") return reportDeleted(tp, change);
       void confirmReplaced(tp, change);
     },
     onBatchFailed(tp, error, failures) {
@@ -167,6 +162,13 @@ export function createLaneConsumer(
         consumer.unassign(tps);
       }
     }
+  };
+
+  // The client went on from the log start by itself (auto.offset.reset=earliest): say what was skipped.
+  const reportDeleted = (tp: TopicPartition, change: Extract<LogChange, { kind: "records-deleted" }>) => {
+    void Promise.resolve(options.onLogChanged?.(tp, change)).catch((e: unknown) =>
+      log.warn("partition:log-change-report-failed", { group: options.groupId, partition: partitionKey(tp), error: coerceError(e) }),
+    );
   };
 
   /**
@@ -250,7 +252,13 @@ export function createLaneConsumer(
       const fetchPosition = consumer.fetchPosition(tp);
       const lastResume = resumedAt.get(key);
       const action = idleLaneAction(
-        { ...idle, fetchPosition, lastRefetch: refetched.get(key), sinceResumeMs: lastResume === undefined ? Infinity : now - lastResume },
+        {
+          ...idle,
+          fetchPosition,
+          logStart: consumer.logStart(tp),
+          lastRefetch: refetched.get(key),
+          sinceResumeMs: lastResume === undefined ? Infinity : now - lastResume,
+        },
         starvation.afterMs,
       );
       if (action.action === "none") continue;
@@ -262,6 +270,15 @@ export function createLaneConsumer(
         fetchPosition,
         idleMs: idle.idleMs,
       };
+      if (action.action === "past-deleted") {
+        if (!lanes.movePast(tp, action.to)) continue;
+        const change = checkArrival(Number(idle.nextOffset), Number(action.to), { logStart: action.to, logEnd: idle.highWatermark });
+        if (change.kind === "records-deleted") reportDeleted(tp, change);
+        void Promise.resolve(options.onMovedPast?.({ ...tp, offset: action.to })).catch((e: unknown) =>
+          log.warn("partition:move-past-failed", { ...fields, to: action.to, error: coerceError(e) }),
+        );
+        continue;
+      }
       if (action.action === "move-past") {
         if (!lanes.movePast(tp, action.to)) continue;
         log.debug("partition:moved-past", {

@@ -31,6 +31,13 @@ describe("idleLaneAction", () => {
       seekTo: "3",
     });
   });
+
+  test("the log start past the lane's offset: retention took what it never got; it goes on from the log start, whatever the client says", () => {
+    expect(idleLaneAction({ ...lane, logStart: "7" }, 20_000)).toEqual({ action: "past-deleted", to: "7" });
+    expect(idleLaneAction({ ...lane, fetchPosition: "10", logStart: "10", idleMs: 45_000 }, 20_000)).toEqual({ action: "past-deleted", to: "10" });
+    expect(idleLaneAction({ ...lane, logStart: "3" }, 20_000)).toEqual({ action: "none" });
+    expect(idleLaneAction({ ...lane, logStart: "-1" }, 20_000)).toEqual({ action: "none" });
+  });
 });
 
 describe("heldByOpenTransaction", () => {

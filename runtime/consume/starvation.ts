@@ -22,6 +22,11 @@ export type IdleLaneAction =
   | { action: "refetch"; seekTo: string }
   /** Fetched once more and back at the end with nothing: the offsets below `to` hold no records. */
   | { action: "move-past"; to: string }
+  /**
+   * The log start moved past the lane's offset: retention took records the lane never got, and
+   * none arrived since to show it (every one deleted). It goes on from `to`, the loss said.
+   */
+  | { action: "past-deleted"; to: string }
   | { action: "none" };
 
 export interface IdleLane {
@@ -30,6 +35,8 @@ export interface IdleLane {
   highWatermark: string;
   /** The client's fetch position, "-1" when unknown. */
   fetchPosition: string;
+  /** The partition's log start as the client last saw it, "-1" when unknown. */
+  logStart?: string;
   idleMs: number;
   /** `refetchKey` of the last refetch for this partition, if any. */
   lastRefetch: string | undefined;
@@ -42,6 +49,10 @@ const isOffset = (s: string) => /^\d+$/.test(s);
 export const refetchKey = (nextOffset: string, fetchPosition: string) => `${nextOffset}@${fetchPosition}`;
 
 export function idleLaneAction(lane: IdleLane, starvedAfterMs: number): IdleLaneAction {
+  // Seen as a starving lane before: resumed and sought back below the log start every 20 s, for ever.
+  if (lane.logStart !== undefined && isOffset(lane.logStart) && BigInt(lane.logStart) > BigInt(lane.nextOffset)) {
+    return { action: "past-deleted", to: lane.logStart };
+  }
   const atEnd = isOffset(lane.highWatermark) && isOffset(lane.fetchPosition) && BigInt(lane.fetchPosition) >= BigInt(lane.highWatermark);
   if (atEnd) {
     if (lane.lastRefetch !== refetchKey(lane.nextOffset, lane.fetchPosition)) return { action: "refetch", seekTo: lane.nextOffset };
