@@ -116,7 +116,9 @@ describe("loading handlers", () => {
     const dir = dirWith({ "needs.ts": `import { z } from "surely-not-installed-pkg";\nexport default { topic: "t", handle() { z; } };` });
     const file = path.join(dir, "needs.ts");
     const [problem] = await problemsOf(loadHandlerFile(file));
-    expect(problem).toBe(`importing it failed: Cannot find package 'surely-not-installed-pkg' imported from ${file}`);
+    expect(problem).toBe(
+      `importing it failed: Cannot find package 'surely-not-installed-pkg' imported from ${file} (a handler imports "ferry", "ferry/pg-core", "ferry/drizzle", its own relative files, and packages installed in a node_modules directory beside the handlers)`,
+    );
   });
 
   test("a missing directory is refused", async () => {

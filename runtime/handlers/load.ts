@@ -100,7 +100,13 @@ async function bounded<T>(work: Promise<T>, file: string, timeoutMs: number, sig
 const importFailureLine = (stack: string | undefined) => /\.ferry-load-\d+\.[cm]?[jt]s:(\d+:\d+)/.exec(stack ?? "")?.[1];
 
 /** Bun names the path it imported, which is the virtual one (import-fresh.ts): name the handler's file instead. */
-const readableImportError = (message: string, file: string) => message.replace(/\S*\.ferry-load-\d+\.[cm]?[jt]s\b/g, file);
+const readableImportError = (message: string, file: string) => {
+  const text = message.replace(/\S*\.ferry-load-\d+\.[cm]?[jt]s\b/g, file);
+  // The packages bundled in the binary are not importable from disk: say what is.
+  return /^Cannot find (package|module) '[^./]/.test(text) ? `${text} (${importableHint})` : text;
+};
+const importableHint =
+  'a handler imports "ferry", "ferry/pg-core", "ferry/drizzle", its own relative files, and packages installed in a node_modules directory beside the handlers';
 
 /** Loads every handler of a directory; any bad file stops the load with its path and problems. */
 export async function loadHandlers(dir: string, options: LoadOptions = {}): Promise<LoadedHandler[]> {

@@ -119,7 +119,7 @@ test("FERRY_HANDLER_GATE=not-ready: a file that cannot be loaded at start is lef
   writeFileSync(broken, `import "not-installed-anywhere";\n${effectsHandler({ topic, table })}`);
   const ferry = startFerry(["run", "--handlers", dir, "--group-prefix", `import-${randomUUID().slice(0, 8)}`], { FERRY_HANDLER_GATE: "not-ready" });
   suite.track({ cleanup: () => ferry.proc.exitCode === null && ferry.proc.kill("SIGKILL") });
-  const problem = `importing it failed: Cannot find package 'not-installed-anywhere' imported from ${broken}`;
+  const problem = `importing it failed: Cannot find package 'not-installed-anywhere' imported from ${broken} (a handler imports "ferry", "ferry/pg-core", "ferry/drizzle", its own relative files, and packages installed in a node_modules directory beside the handlers)`;
   expect(await ferry.waitForLog("handlers:rejected")).toMatchObject({ file: broken, problems: [problem], running: "nothing runs from this file" });
   const { port } = (await ferry.waitForLog("http:listening")) as { port: number };
   const readiness = async () => (await (await fetch(`http://127.0.0.1:${port}/readyz`)).json()) as { ok: boolean; reasons: string[] };
