@@ -16,7 +16,8 @@ import {
   type TopicPartitionOffset,
 } from "../kafka/port.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
-import { checkArrival, type LogChange } from "./log-changes.ts";
+import { createLogChangeResponses } from "./log-change-responses.ts";
+import { checkArrival } from "./log-changes.ts";
 import { createPartitionLanes } from "./partition-lanes.ts";
 import { heldByOpenTransaction, idleLaneAction, refetchKey } from "./starvation.ts";
 
@@ -101,8 +102,8 @@ export function createLaneConsumer(
     logStart: (tp) => consumer.logStart(tp),
     onLogChanged(tp, change) {
       if (state !== "running") return;
-      if (change.kind === "records-deleted") return reportDeleted(tp, change);
-      void confirmReplaced(tp, change);
+      if (change.kind === "records-deleted") return logChanges.reportDeleted(tp, change);
+      void logChanges.confirmReplaced(tp, change);
     },
     onBatchFailed(tp, error, failures) {
       const retryInMs = Math.min(30_000, 500 * 2 ** Math.min(failures, 6));
@@ -164,56 +165,26 @@ export function createLaneConsumer(
     }
   };
 
-  // The client went on from the log start by itself (auto.offset.reset=earliest): say what was skipped.
-  const reportDeleted = (tp: TopicPartition, change: Extract<LogChange, { kind: "records-deleted" }>) => {
-    void Promise.resolve(options.onLogChanged?.(tp, change)).catch((e: unknown) =>
-      log.warn("partition:log-change-report-failed", { group: options.groupId, partition: partitionKey(tp), error: coerceError(e) }),
-    );
-  };
-
-  /**
-   * The client's cached end is below the lane's offset: asked of the leader before acting, since
-   * acting reads the partition again from its start (the inbox keeps that exactly once, but it is
-   * the whole partition).
-   */
-  const confirmReplaced = async (tp: TopicPartition, change: { stored: string }) => {
-    const bounds = await consumer.logBounds(tp, 5_000).catch(() => undefined);
-    if (state !== "running") return;
-    if (bounds && /^\d+$/.test(bounds.logEnd) && BigInt(bounds.logEnd) >= BigInt(change.stored)) {
-      log.debug("partition:log-not-replaced", { group: options.groupId, partition: partitionKey(tp), ...bounds, nextOffset: change.stored });
-      const from = lanes.notReplaced(tp);
-      if (from !== undefined) fetchFrom(tp, from);
-      return;
-    }
-    reopen(tp);
-  };
-
-  /**
-   * The log under an assigned partition was replaced (log-changes.ts): the partition is closed and
-   * opened again as on a reassignment, in turn with the rebalances, so its owner decides anew where
-   * it starts (the new log's start) and no batch of the old log commits after that decision.
-   */
-  const reopen = (tp: TopicPartition) => {
-    rebalances = rebalances
-      .then(async () => {
-        if (state !== "running" || !lanes.assigned().some((a) => partitionKey(a) === partitionKey(tp))) return;
-        await lanes.close([tp], REVOKE_WAIT_MS);
-        // Nothing to hand Kafka: the offsets it would get belong to the log that is gone.
-        await finishedWithin(Promise.resolve(options.onRevoke?.([tp], { lost: true })), REVOKE_WAIT_MS);
-        refetched.delete(partitionKey(tp));
-        resumedAt.delete(partitionKey(tp));
-        // The new lane starts out fetching: a partition paused in the client would never be fetched again.
-        if (pausedInClient.delete(partitionKey(tp))) consumer.resume([tp]);
-        const positions = (await options.onAssign?.([tp], { logReplaced: true })) ?? [];
-        if (state !== "running") return;
-        const nextOffset = positions.find((p) => partitionKey(p) === partitionKey(tp))?.offset ?? "0";
-        lanes.open(tp, { held: isHeld(tp.topic, tp.partition), nextOffset });
-        fetchFrom(tp, nextOffset);
-      })
-      .catch((e: unknown) => {
-        if (state === "running") log.error("partition:reopen-failed", { group: options.groupId, partition: partitionKey(tp), error: coerceError(e) });
+  const logChanges = createLogChangeResponses({
+    options,
+    log,
+    running: () => state === "running",
+    lanes,
+    logBounds: (tp, timeoutMs) => consumer.logBounds(tp, timeoutMs),
+    fetchFrom: (tp, offset) => fetchFrom(tp, offset),
+    inTurn(step) {
+      rebalances = rebalances.then(step).catch((e: unknown) => {
+        if (state === "running") log.error("partition:reopen-failed", { group: options.groupId, error: coerceError(e) });
       });
-  };
+    },
+    forget(tp) {
+      refetched.delete(partitionKey(tp));
+      resumedAt.delete(partitionKey(tp));
+      // The new lane starts out fetching: a partition paused in the client would never be fetched again.
+      if (pausedInClient.delete(partitionKey(tp))) consumer.resume([tp]);
+    },
+    isHeld: (tp) => isHeld(tp.topic, tp.partition),
+  });
 
   const runFetchLoop = async () => {
     let failures = 0;
@@ -273,7 +244,7 @@ export function createLaneConsumer(
       if (action.action === "past-deleted") {
         if (!lanes.movePast(tp, action.to)) continue;
         const change = checkArrival(Number(idle.nextOffset), Number(action.to), { logStart: action.to, logEnd: idle.highWatermark });
-        if (change.kind === "records-deleted") reportDeleted(tp, change);
+        if (change.kind === "records-deleted") logChanges.reportDeleted(tp, change);
         void Promise.resolve(options.onMovedPast?.({ ...tp, offset: action.to })).catch((e: unknown) =>
           log.warn("partition:move-past-failed", { ...fields, to: action.to, error: coerceError(e) }),
         );
