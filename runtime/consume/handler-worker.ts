@@ -101,7 +101,15 @@ export function createHandlerWorker(deps: {
   // Never silent (log-changes.ts): a line naming the partition and the offsets, an event for the metrics.
   const reportLogChange = ({ change, ...tp }: PositionChange) => {
     const { level, msg, fields } = describeLogChange(change);
-    log[level](msg, { partition: partitionKey(tp), ...fields });
+    // Derived ids are coordinates, which the new log reuses: its events there look applied already.
+    const derived =
+      change.kind === "log-replaced" && settings.missingEventId === "derive"
+        ? {
+            eventIds:
+              "records without an event id header get topic/partition/offset as their id (FERRY_MISSING_EVENT_ID=derive): those of the new log at offsets the old log's applied events had are skipped as duplicates; give events an id header",
+          }
+        : {};
+    log[level](msg, { partition: partitionKey(tp), ...fields, ...derived });
     emit("partition:log-changed", {
       handler: handler.name,
       ...tp,
