@@ -42,12 +42,12 @@ export function spawnChild(script: "raw.ts" | "naive.ts", args: Record<string, u
       }
     }
   })();
-  const failed = async (code: number) => new Error(`bench/${script} exited with ${code}: ${await new Response(proc.stderr).text()}`);
+  const failed = async (code: number | string) => new Error(`bench/${script} exited with ${code}: ${await new Response(proc.stderr).text()}`);
   return {
     async waitFor(event: string, timeoutMs = 60_000) {
       const deadline = Date.now() + timeoutMs;
       while (!events.has(event)) {
-        if (proc.exitCode !== null) throw await failed(proc.exitCode);
+        if (proc.exitCode !== null || proc.signalCode !== null) throw await failed(proc.exitCode ?? proc.signalCode ?? "?");
         if (Date.now() > deadline) throw new Error(`bench/${script} did not report ${event} within ${timeoutMs} ms`);
         await Bun.sleep(20);
       }

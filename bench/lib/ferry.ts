@@ -59,7 +59,9 @@ export function startFerry(options: FerryStart): FerryProcess {
     benchBackends,
     problems: () => ferry.logs.filter((l) => l.level === "warn" || l.level === "error"),
     checkAlive() {
-      if (proc.exitCode !== null) throw new Error(`ferry exited with ${proc.exitCode}: ${ferry.output().slice(-4_000)}`);
+      // A process killed by a signal (the OOM killer's SIGKILL) has no exit code, only a signal.
+      if (proc.exitCode !== null || proc.signalCode !== null)
+        throw new Error(`ferry exited with ${proc.exitCode ?? proc.signalCode}: ${ferry.output().slice(-4_000)}`);
     },
     async waitForLog(msg, timeoutMs) {
       await ferry.waitForLog(msg, timeoutMs);

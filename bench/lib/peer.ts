@@ -137,7 +137,7 @@ export function startPeer(o: PeerStart) {
     sampler: startSampler(proc.pid, o.database, o.benchBackends ? { benchBackends: o.benchBackends } : {}),
     /** Throws when the peer has exited (it never does on its own unless something failed). */
     checkAlive() {
-      if (proc.exitCode !== null) throw new Error(`the peer exited with ${proc.exitCode}:\n${tail}`);
+      if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`the peer exited with ${proc.exitCode ?? proc.signalCode}:\n${tail}`);
     },
     output: () => tail,
     async stop() {
