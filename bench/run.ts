@@ -9,9 +9,11 @@
  * The last line is `RESULT events_per_s=<n> vs_peer=<x> vs_raw=<y> … commit=… cmd=…`.
  * `--quick` runs a small version of everything (for working on the bench itself, not for figures).
  */
+import path from "node:path";
 import { parseArgs } from "node:util";
 import * as v from "valibot";
-import { settingsSchema } from "../runtime/config/schema.ts";
+import { DEFAULT_BATCH_SIZE, settingsSchema } from "../runtime/config/schema.ts";
+import { memoryCgroup } from "../tests/support/memory-cgroup.ts";
 import { loadAverage } from "./lib/proc-stats.ts";
 import { provenance, provenanceFields, provenanceText } from "./lib/provenance.ts";
 import { buildPeer } from "./lib/peer.ts";
@@ -39,6 +41,9 @@ const { values: args } = parseArgs({
     "batch-size": { type: "string" },
     concurrency: { type: "string" },
     format: { type: "string", default: "avro" },
+    // Ferry's processes run in a cgroup with this memory limit (MB), as in a container with one,
+    // and choose their own batch size for it unless --batch-size is given.
+    "memory-limit": { type: "string" },
   },
 });
 // --quick: every scenario, small. Flags given explicitly win over it.
@@ -54,16 +59,21 @@ const only = args.only?.split(",");
 const wanted = (name: string) => !only || only.includes(name);
 // Ferry's defaults unless given; the raw consumer reads with the same batch size and concurrency.
 const defaults = {
-  batchSize: Number(args["batch-size"] ?? v.getDefault(settingsSchema.entries.FERRY_BATCH_SIZE)),
+  batchSize: Number(args["batch-size"] ?? DEFAULT_BATCH_SIZE),
   concurrency: Number(args.concurrency ?? v.getDefault(settingsSchema.entries.FERRY_PARTITION_CONCURRENCY)),
 };
 
 // A binary the run does not build names its own commit.
 const facts = provenance(args.binary ?? (args["no-build"] ? "dist/ferry" : undefined));
 const batchTables = Array.from({ length: rounds }, (_, i) => `effects_batch_${i + 1}`);
+const memoryLimitMb = args["memory-limit"] ? Number(args["memory-limit"]) : undefined;
+const cgroup = memoryLimitMb ? memoryCgroup(memoryLimitMb, `bench-memory-${process.pid}`, path.resolve(args.binary ?? "dist/ferry")) : undefined;
+if (cgroup && "unavailable" in cgroup) throw new Error(`--memory-limit: ${cgroup.unavailable}`);
+// Under a limit Ferry picks its batch size (config/schema.ts, fittedBatchSize) unless told one.
+const ferrySettings = cgroup && !args["batch-size"] ? { ...defaults, batchSize: undefined } : defaults;
 const ctx = await setUp({
   build: !args["no-build"],
-  binary: args.binary,
+  binary: cgroup?.binary ?? args.binary,
   format: args.format as "avro" | "json",
   tables: ["effects_each", ...batchTables, "effects_chain", "effects_chain_paced", "effects_naive", "effects_paced"],
 });
@@ -87,7 +97,7 @@ try {
   for (const kind of ["noop", "each"] as const) {
     if (!wanted(kind)) continue;
     say(`ferry with the ${kind} handler`);
-    const r = await ferryDrain(ctx, kind, topic, total, `effects_${kind}`, defaults, maxSeconds);
+    const r = await ferryDrain(ctx, kind, topic, total, `effects_${kind}`, ferrySettings, maxSeconds);
     if (r.drained) checkExact(`ferry ${kind}`, r, shape);
     rows.push({ scenario: `ferry ${label[kind]}`, ...r, kind });
   }
@@ -99,7 +109,7 @@ try {
     for (const system of round % 2 === 1 ? systems : [...systems].reverse()) {
       say(`round ${round} of ${rounds}: ${system === "ferry" ? "ferry with the batch handler" : `the peer (Java ${peer!.javaVersion})`}`);
       if (system === "ferry") {
-        const r = await ferryDrain(ctx, "batch", topic, total, batchTables[round - 1]!, defaults);
+        const r = await ferryDrain(ctx, "batch", topic, total, batchTables[round - 1]!, ferrySettings);
         checkExact(`ferry batch, round ${round}`, r, shape);
         rows.push({ scenario: `ferry ${label.batch}, round ${round}`, ...r, kind: "batch" });
         alternation.push({ round, system, drain: r, load: loadAverage() });
@@ -116,7 +126,7 @@ try {
   let chain: Awaited<ReturnType<typeof ferryChainDrain>> | undefined;
   if (wanted("chain")) {
     say("ferry chain: handleBatch → ctx.publish → relay → handleBatch");
-    chain = await ferryChainDrain(ctx, topic, partitions, shape.distinct, "effects_chain", defaults, maxSeconds);
+    chain = await ferryChainDrain(ctx, topic, partitions, shape.distinct, "effects_chain", ferrySettings, maxSeconds);
   }
   if (chain) {
     if (chain.drained && chain.effects !== shape.distinct) throw new Error(`the chain is not exact: ${chain.effects} effect rows, expected ${shape.distinct}`);
@@ -124,7 +134,7 @@ try {
   }
 
   const chainPaced = wanted("chain-paced")
-    ? await ferryChainPaced(ctx, partitions, Number(args["chain-rate"]), pacedSeconds, "effects_chain_paced", { payloadBytes }, defaults)
+    ? await ferryChainPaced(ctx, partitions, Number(args["chain-rate"]), pacedSeconds, "effects_chain_paced", { payloadBytes }, ferrySettings)
     : undefined;
   if (chainPaced)
     rows.push({
@@ -146,7 +156,7 @@ try {
   const noop = rows.find((r) => r.kind === "noop");
   const pacedKind = batchPerS === undefined && each ? "each" : "batch";
   const paced = wanted("paced")
-    ? await ferryPaced(ctx, pacedKind, partitions, Number(args.rate), pacedSeconds, "effects_paced", { payloadBytes }, defaults)
+    ? await ferryPaced(ctx, pacedKind, partitions, Number(args.rate), pacedSeconds, "effects_paced", { payloadBytes }, ferrySettings)
     : undefined;
   if (paced)
     rows.push({
@@ -196,7 +206,7 @@ try {
     );
   }
   console.log(
-    `\nworkload: ${shape.records} records = ${events} orders + ${shape.technicalDuplicates} technical + ${shape.functionalDuplicates} functional duplicates, ~${payloadBytes} B ${ctx.format === "avro" ? "Avro (registry wire format)" : "JSON"}, ${partitions} partitions, RF 3, min.insync.replicas=2; batch size ${defaults.batchSize}, partition concurrency ${defaults.concurrency}`,
+    `\nworkload: ${shape.records} records = ${events} orders + ${shape.technicalDuplicates} technical + ${shape.functionalDuplicates} functional duplicates, ~${payloadBytes} B ${ctx.format === "avro" ? "Avro (registry wire format)" : "JSON"}, ${partitions} partitions, RF 3, min.insync.replicas=2; batch size ${ferrySettings.batchSize ?? `Ferry's own under the ${memoryLimitMb} MB limit`}, partition concurrency ${defaults.concurrency}`,
   );
   const fmt = (x: number | undefined, digits: number) => (x === undefined || !Number.isFinite(x) ? "n/a" : x.toFixed(digits));
   const ratio = (a?: number, b?: number) => (a && b ? (a / b).toFixed(2) : "n/a");
@@ -215,8 +225,10 @@ try {
     `relay_over_kafka_p50_ms=${fmt(chainPaced ? chainPaced.relay.p50 - chainPaced.kafkaProduce.p50 : undefined, 1)}`,
     `rss_mb=${fmt(ferryRounds.length > 0 ? median(ferryRounds.map((d) => d.fromStart.usage.peakRssMb)) : undefined, 0)}`,
     `peer_rss_mb=${fmt(peerRounds.length > 0 ? median(peerRounds.map((d) => d.fromStart.usage.peakRssMb)) : undefined, 0)}`,
+    ...(cgroup ? [`memory_limit_mb=${memoryLimitMb}`, `cgroup_peak_mb=${cgroup.peakMb()}`, `oom_kills=${cgroup.oomKills()}`] : []),
   ];
   console.log(`\nRESULT ${result.join(" ")} ${provenanceFields(facts, loadAfter)}`);
 } finally {
   await ctx.tearDown();
+  cgroup?.remove();
 }

@@ -15,6 +15,7 @@ import type { KafkaPort } from "./kafka/port.ts";
 import type { Logger } from "./log/logger.ts";
 import { allocatorSettings } from "./memory/allocator-env.ts";
 import { createMemoryGovernor } from "./memory/governor.ts";
+import { memoryLimitWarnings } from "./memory/limit-report.ts";
 
 export interface Worker {
   engine: Engine;
@@ -83,7 +84,14 @@ export async function startWorker(config: FerryConfig, log: Logger, { kafka, sig
         })
       : undefined;
   memory?.start();
-  log.info("memory:settings", { targetMb: config.memoryTargetMb, ...allocatorSettings(process.env) });
+  log.info("memory:settings", {
+    targetMb: config.memoryTargetMb,
+    limitMb: config.memoryLimitMb ?? "none",
+    batchSize: config.batchSize,
+    batchSizeSource: config.batchSizeSource,
+    ...allocatorSettings(process.env),
+  });
+  for (const { msg, fields } of memoryLimitWarnings(config)) log.warn(msg, fields);
   const progress =
     config.progressIntervalMs > 0
       ? logProgress(operations.events, {

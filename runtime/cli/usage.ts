@@ -41,7 +41,7 @@ Options (each also settable by the environment variable shown):
   --brokers <list>          FERRY_KAFKA_BROKERS           host:port,... (required)
   --database-url <url>      FERRY_DATABASE_URL            postgres://... (required)
   --group-prefix <name>     FERRY_GROUP_PREFIX            default "ferry"
-  --batch-size <n>          FERRY_BATCH_SIZE              events per transaction, default 1000
+  --batch-size <n>          FERRY_BATCH_SIZE              events per transaction, default 1000 (less under a memory limit below 225 MB)
   --concurrency <n>         FERRY_PARTITION_CONCURRENCY   partitions processed at once, default 2 per core (2 to 8)
   --log-level <level>       FERRY_LOG_LEVEL               debug|info|warn|error, default info
   --http-port <n>           FERRY_HTTP_PORT               /healthz, /readyz, /metrics, /admin, /api; default 8080 (0: any free port)
@@ -69,7 +69,7 @@ FERRY_HANDLER_IMPORT_TIMEOUT_MS (30000: a handler module whose top-level code ru
 FERRY_HANDLER_GATE (fail|not-ready: a handler file that cannot be loaded at start exits 2, or is left out while the others run and /readyz says why),
 FERRY_HEALTH_STALL_MS (300000: /healthz fails when a batch runs longer),
 FERRY_PARTITION_STALL_MS (60000: a partition with records that has not advanced for this long is reported stalled),
-FERRY_MEMORY_TARGET_MB (150: JavaScript heap size above which a full garbage collection runs, and the memory the engine sizes its collector for; 0: neither),
+FERRY_MEMORY_TARGET_MB (150, half a memory limit below 300 MB: JavaScript heap size above which a full garbage collection runs, and the memory the engine sizes its collector for; 0: neither),
 FERRY_PROGRESS_INTERVAL_MS (30000: a handler:progress line per busy or lagging handler; 0: never).
 Consumer groups: FERRY_KAFKA_SESSION_TIMEOUT_MS (10000), FERRY_KAFKA_HEARTBEAT_INTERVAL_MS (1000, at most a
 third of the session), FERRY_KAFKA_MAX_POLL_INTERVAL_MS (300000), FERRY_KAFKA_GROUP_INSTANCE_ID (static

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import * as v from "valibot";
 import { parseSettings } from "./load.ts";
-import { settingsSchema } from "./schema.ts";
+import { DEFAULT_BATCH_SIZE, settingsSchema } from "./schema.ts";
 
 const testingSchema = v.object({
   ...v.pick(settingsSchema, ["FERRY_GROUP_PREFIX", "FERRY_BATCH_SIZE", "FERRY_EVENT_ID_HEADER", "FERRY_MISSING_EVENT_ID", "FERRY_DEAD_LETTER_SUFFIX"]).entries,
@@ -29,7 +29,7 @@ export function loadTestingConfig(source: Record<string, string | undefined>): T
     ...(s.FERRY_TEST_DATABASE_URL ? { databaseUrl: s.FERRY_TEST_DATABASE_URL } : {}),
     cacheDir: s.FERRY_TEST_CACHE_DIR ?? path.join(tmpdir(), "ferry-testing"),
     groupPrefix: s.FERRY_GROUP_PREFIX,
-    batchSize: s.FERRY_BATCH_SIZE,
+    batchSize: s.FERRY_BATCH_SIZE ?? DEFAULT_BATCH_SIZE,
     eventIdHeader: s.FERRY_EVENT_ID_HEADER,
     missingEventId: s.FERRY_MISSING_EVENT_ID,
     deadLetterSuffix: s.FERRY_DEAD_LETTER_SUFFIX,

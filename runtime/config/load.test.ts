@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { ConfigError } from "../errors.ts";
 import { loadConfig } from "./load.ts";
-import { defaultPartitionConcurrency } from "./schema.ts";
+import { defaultMemoryTargetMb, defaultPartitionConcurrency, fittedBatchSize } from "./schema.ts";
 import { usableCores } from "./usable-cores.ts";
 
 const minimal = {
@@ -25,7 +25,7 @@ function problemsOf(env: Record<string, string>): string[] {
 
 describe("loadConfig", () => {
   test("applies defaults and converts types", () => {
-    const config = loadConfig(minimal);
+    const config = loadConfig(minimal, { memoryLimit: () => undefined });
     expect(config.kafka.brokers).toEqual(["127.0.0.1:9092", "127.0.0.1:9093"]);
     expect(config.batchSize).toBe(1000);
     expect(config.eventIdHeader).toBe("event-id");
@@ -33,6 +33,19 @@ describe("loadConfig", () => {
     // Sent outbox rows are deleted once Kafka acknowledged them, unless kept for N hours.
     expect(config.outbox.retentionHours).toBe(0);
     expect(loadConfig({ ...minimal, FERRY_OUTBOX_RETENTION_HOURS: "24" }).outbox.retentionHours).toBe(24);
+  });
+
+  test("lowers the default batch to fit a memory limit (a container's), never an operator's FERRY_BATCH_SIZE", () => {
+    const at = (limitMb: number | undefined, concurrency: number) => fittedBatchSize(limitMb, concurrency);
+    expect([undefined, 1024, 256, 225, 192, 160, 128, 96].map((l) => at(l, 4))).toEqual([1000, 1000, 1000, 1000, 700, 450, 200, 100]);
+    // Fewer batches at once hold less: the same limit affords larger ones.
+    expect([at(160, 2), at(160, 8), at(128, 2)]).toEqual([950, 200, 400]);
+    const limited = (settings: Record<string, string>) => loadConfig({ ...minimal, FERRY_PARTITION_CONCURRENCY: "4", ...settings }, { memoryLimit: () => 128 });
+    expect(limited({})).toMatchObject({ batchSize: 200, batchSizeSource: "memory-limit", memoryLimitMb: 128 });
+    expect(limited({ FERRY_BATCH_SIZE: "1000" })).toMatchObject({ batchSize: 1000, batchSizeSource: "setting", memoryLimitMb: 128 });
+    expect(loadConfig(minimal, { memoryLimit: () => 4096 })).toMatchObject({ batchSize: 1000, batchSizeSource: "default" });
+    // The heap target: 150 MB, half of a limit below 300 MB, never below 32.
+    expect([undefined, 4096, 300, 256, 128, 48].map(defaultMemoryTargetMb)).toEqual([150, 150, 150, 128, 64, 32]);
   });
 
   test("runs two partitions' transactions at once per core the worker may use, 2 to 8, unless told", () => {

@@ -4,7 +4,8 @@ import { parseFaultSpec, type FaultSpec } from "../faults/inject.ts";
 import type { LogLevel } from "../log/logger.ts";
 import { databaseSettingNames, loadDatabaseConnection, type DatabaseConnection } from "./database-settings.ts";
 import { registrySettings, type RegistrySettings } from "./registry-settings.ts";
-import { settingsSchema, type Settings } from "./schema.ts";
+import { fittedBatchSize, settingsSchema, DEFAULT_BATCH_SIZE, type Settings } from "./schema.ts";
+import { memoryLimitMb as readMemoryLimitMb } from "./memory-limit.ts";
 import { describeSecretInput, fileVariant, isSecretSetting, resolveSecretFiles, secretSettings } from "./secret-files.ts";
 import { pemFilesProblems } from "./tls-files.ts";
 import { loadConsumerGroupSettings, type ConsumerGroupSettings } from "./consumer-settings.ts";
@@ -66,6 +67,10 @@ export interface FerryConfig {
   partitionStallMs: number;
   /** JavaScript heap size above which a full garbage collection runs (memory/governor.ts); 0: never forced. */
   memoryTargetMb: number;
+  /** The process's memory limit (its cgroup's), when it has one below the machine's memory. */
+  memoryLimitMb?: number;
+  /** Where `batchSize` came from: FERRY_BATCH_SIZE, the default, or the default lowered to fit `memoryLimitMb`. */
+  batchSizeSource: "setting" | "default" | "memory-limit";
   /** A `handler:progress` log line per handler this often; 0: never. */
   progressIntervalMs: number;
   /** OpenTelemetry trace export (OTEL_*); absent: no SDK, spans are no-ops. */
@@ -81,8 +86,13 @@ export interface FerryConfig {
  * Reads settings from environment-style variables (flags are mapped onto the same names by the CLI)
  * and reports every problem at once, each naming its variable.
  */
-export function loadConfig(source: Record<string, string | undefined>): FerryConfig {
+export function loadConfig(
+  source: Record<string, string | undefined>,
+  { memoryLimit = readMemoryLimitMb }: { memoryLimit?: () => number | undefined } = {},
+): FerryConfig {
   const s = parseSettings(settingsSchema, source);
+  const memoryLimitMb = memoryLimit();
+  const batchSize = s.FERRY_BATCH_SIZE ?? fittedBatchSize(memoryLimitMb, s.FERRY_PARTITION_CONCURRENCY);
   const registry = registrySettings(s);
   const telemetry = loadTelemetrySettings(s);
   return {
@@ -91,7 +101,8 @@ export function loadConfig(source: Record<string, string | undefined>): FerryCon
     database: { ...loadDatabaseConnection(s), poolSize: s.FERRY_DATABASE_POOL_SIZE },
     handlersDir: s.FERRY_HANDLERS_DIR,
     groupPrefix: s.FERRY_GROUP_PREFIX,
-    batchSize: s.FERRY_BATCH_SIZE,
+    batchSize,
+    batchSizeSource: s.FERRY_BATCH_SIZE !== undefined ? "setting" : batchSize === DEFAULT_BATCH_SIZE ? "default" : "memory-limit",
     partitionConcurrency: s.FERRY_PARTITION_CONCURRENCY,
     eventIdHeader: s.FERRY_EVENT_ID_HEADER,
     missingEventId: s.FERRY_MISSING_EVENT_ID,
@@ -117,6 +128,7 @@ export function loadConfig(source: Record<string, string | undefined>): FerryCon
     healthStallMs: s.FERRY_HEALTH_STALL_MS,
     partitionStallMs: s.FERRY_PARTITION_STALL_MS,
     memoryTargetMb: s.FERRY_MEMORY_TARGET_MB,
+    ...(memoryLimitMb !== undefined ? { memoryLimitMb } : {}),
     progressIntervalMs: s.FERRY_PROGRESS_INTERVAL_MS,
     ...(telemetry ? { telemetry } : {}),
     schemas: { ...(registry ? { registry } : {}), strategy: s.FERRY_SCHEMA_SUBJECT_STRATEGY, gate: s.FERRY_SCHEMA_GATE },

@@ -2,6 +2,7 @@ import * as v from "valibot";
 import { compatibilityLevels } from "../avro/compatibility.ts";
 import { subjectStrategies } from "../registry/subject-strategy.ts";
 import { faultPoints, faultSpecPattern } from "../faults/inject.ts";
+import { memoryLimitMb } from "./memory-limit.ts";
 import { usableCores } from "./usable-cores.ts";
 
 /**
@@ -13,6 +14,45 @@ import { usableCores } from "./usable-cores.ts";
 export function defaultPartitionConcurrency(cores: number): number {
   return Math.min(8, Math.max(2, 2 * cores));
 }
+
+export const DEFAULT_BATCH_SIZE = 1000;
+
+/**
+ * Events per transaction unless told: 1000, fewer under a memory limit that could not hold what
+ * 1000-event batches keep in memory — each partition's lane buffers up to two batches and
+ * `concurrency` batches run at once, so what the worker holds grows with batch × concurrency. Past
+ * the limit the kernel kills the worker, again at each restart: a smaller batch is slower, a killed
+ * worker makes no progress at all. Measured (bench/README.md, "Under a memory limit"), 8
+ * partitions, concurrency 4, ~1 KiB records: the worker's cgroup peaked at ~135 MB at any batch up to
+ * 250 and 195–202 MB at 1000; with 1000 it was killed under 128 and 160 MB limits, 250 ran under 128.
+ * Many partitions per worker or larger records need more (README, "Memory"); an operator's
+ * FERRY_BATCH_SIZE is never changed.
+ */
+export function fittedBatchSize(memoryLimitMb: number | undefined, concurrency: number): number {
+  if (memoryLimitMb === undefined) return DEFAULT_BATCH_SIZE;
+  const fitted = ((memoryLimitMb - BASE_MEMORY_MB) * BATCH_PER_SPARE_MB * 4) / concurrency;
+  return Math.max(MIN_FITTED_BATCH, Math.min(DEFAULT_BATCH_SIZE, Math.floor(fitted / 50) * 50));
+}
+
+/** The memory limit under which `batchSize` fits at `concurrency`, by the same rule. */
+export function memoryForBatchMb(batchSize: number, concurrency: number): number {
+  return Math.ceil(BASE_MEMORY_MB + (batchSize * concurrency) / (4 * BATCH_PER_SPARE_MB));
+}
+
+/**
+ * The JavaScript heap size above which a full collection runs, and the memory the engine sizes its
+ * collector for (memory/governor.ts, allocator-env.ts): 150 MB, or half a memory limit below 300 MB,
+ * so that the worker collects before the kernel kills it.
+ */
+export function defaultMemoryTargetMb(memoryLimitMb: number | undefined): number {
+  return memoryLimitMb === undefined ? 150 : Math.max(32, Math.min(150, Math.floor(memoryLimitMb / 2)));
+}
+
+/** What the worker needs whatever its batch: the runtime, the client, PostgreSQL's and Kafka's buffers. */
+export const BASE_MEMORY_MB = 100;
+/** Events per batch each MB over the base affords at concurrency 4 (~5 batches held, ~4 KB per 1 KiB record). */
+const BATCH_PER_SPARE_MB = 8;
+const MIN_FITTED_BATCH = 100;
 
 /**
  * Every setting Ferry reads, by its environment variable name. Values arrive as strings
@@ -104,7 +144,8 @@ export const settingsSchema = v.object({
     v.minLength(1, "the handlers directory is required: pass --handlers <dir> or set FERRY_HANDLERS_DIR"),
   ),
   FERRY_GROUP_PREFIX: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9._-]+$/, "FERRY_GROUP_PREFIX may contain letters, digits, '.', '_' and '-'")), "ferry"),
-  FERRY_BATCH_SIZE: int("FERRY_BATCH_SIZE", 1000, 1, 10_000),
+  // No default here: it depends on the memory limit and the concurrency (load.ts, fittedBatchSize).
+  FERRY_BATCH_SIZE: v.optional(int("FERRY_BATCH_SIZE", DEFAULT_BATCH_SIZE, 1, 10_000).wrapped),
   FERRY_PARTITION_CONCURRENCY: int("FERRY_PARTITION_CONCURRENCY", () => defaultPartitionConcurrency(usableCores()), 1, 256),
   FERRY_EVENT_ID_HEADER: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1)), "event-id"),
   FERRY_MISSING_EVENT_ID: oneOf("FERRY_MISSING_EVENT_ID", ["dead-letter", "derive"] as const, "dead-letter"),
@@ -146,7 +187,7 @@ export const settingsSchema = v.object({
   // Each dependency check of /readyz and of the outage watch gets this long; the watch runs this often.
   FERRY_HEALTH_CHECK_TIMEOUT_MS: int("FERRY_HEALTH_CHECK_TIMEOUT_MS", 1_000, 100, 60_000),
   FERRY_HEALTH_CHECK_INTERVAL_MS: int("FERRY_HEALTH_CHECK_INTERVAL_MS", 5_000, 200, 3_600_000),
-  FERRY_MEMORY_TARGET_MB: int("FERRY_MEMORY_TARGET_MB", 150, 0, 1_000_000),
+  FERRY_MEMORY_TARGET_MB: int("FERRY_MEMORY_TARGET_MB", () => defaultMemoryTargetMb(memoryLimitMb()), 0, 1_000_000),
   // A `handler:progress` line per handler this often (when something happened or there is lag); 0: never.
   FERRY_PROGRESS_INTERVAL_MS: int("FERRY_PROGRESS_INTERVAL_MS", 30_000, 0, 86_400_000),
 

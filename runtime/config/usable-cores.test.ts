@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { availableParallelism } from "node:os";
-import { cgroupDirs, quotaCores, usableCores } from "./usable-cores.ts";
+import { cgroupDirs } from "./cgroup.ts";
+import { quotaCores, usableCores } from "./usable-cores.ts";
 
 describe("usable cores", () => {
   test("reads a CPU quota from cgroup v2, else v1; none when unlimited or unreadable", () => {

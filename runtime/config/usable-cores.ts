@@ -1,5 +1,5 @@
-import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
+import { cgroupDirs, firstFile, readQuietly } from "./cgroup.ts";
 
 /**
  * The cores this process may use: the CPUs it may run on, or fewer when its cgroup has a CPU
@@ -9,26 +9,9 @@ import { availableParallelism } from "node:os";
 export function usableCores(read: (path: string) => string | undefined = readQuietly): number {
   const cpus = availableParallelism();
   const { v2, v1 } = cgroupDirs(read("/proc/self/cgroup"));
-  // The process's own cgroup first; a container that mounts its cgroup as the root of
-  // /sys/fs/cgroup (its /proc/self/cgroup may still name the host's path) has it there.
-  const first = (dirs: string[], file: string) => dirs.map((d) => read(`${d}/${file}`)).find((text) => text !== undefined);
+  const first = (dirs: string[], file: string) => firstFile(read, dirs, file);
   const quota = quotaCores(first(v2, "cpu.max"), first(v1, "cpu.cfs_quota_us"), first(v1, "cpu.cfs_period_us"));
   return quota === undefined ? cpus : Math.max(1, Math.min(cpus, Math.ceil(quota)));
-}
-
-/** Where to look for the quota files, by /proc/self/cgroup: the process's own cgroup, then the mount's root. */
-export function cgroupDirs(procSelfCgroup: string | undefined): { v2: string[]; v1: string[] } {
-  const lines = (procSelfCgroup ?? "").split("\n").map((l) => l.split(":"));
-  const own = (controllers: (c: string) => boolean) => {
-    const path = lines
-      .find((l) => l.length >= 3 && controllers(l[1]!))
-      ?.slice(2)
-      .join(":");
-    return path && path !== "/" ? [path] : [];
-  };
-  const v2 = own((c) => c === "").map((p) => `/sys/fs/cgroup${p}`);
-  const v1 = own((c) => c.split(",").includes("cpu")).map((p) => `/sys/fs/cgroup/cpu${p}`);
-  return { v2: [...v2, "/sys/fs/cgroup"], v1: [...v1, "/sys/fs/cgroup/cpu"] };
 }
 
 /**
@@ -47,12 +30,4 @@ function ratio(quota: string | undefined, period: string | undefined): number | 
   if (quota === undefined || period === undefined || !/^\d+$/.test(quota) || !/^\d+$/.test(period)) return undefined;
   const [q, p] = [Number(quota), Number(period)];
   return q > 0 && p > 0 ? q / p : undefined;
-}
-
-function readQuietly(path: string): string | undefined {
-  try {
-    return readFileSync(path, "utf8");
-  } catch {
-    return undefined;
-  }
 }
