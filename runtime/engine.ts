@@ -162,6 +162,7 @@ export async function startEngine(
     }
     return createHandlerWorker({
       leftoverRetryTopics: leftovers,
+      topicOffsets: (topic) => admin!.fetchTopicOffsets(topic),
       handler: instrumentHandler(handler, events, groupIdFor(config.groupPrefix, handler.name)),
       kafka: port,
       producer: producer!,

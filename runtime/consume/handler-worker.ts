@@ -16,7 +16,7 @@ import { createKafkaCommits } from "./kafka-commits.ts";
 import { failureFields, newPartitionState, type PartitionState } from "./partition-state.ts";
 import { afterContention, calm, isSerialized } from "../failure/contention.ts";
 import type { Failure } from "../failure/policy.ts";
-import { describeLogChange } from "./log-changes.ts";
+import { describeLogChange, type LogBounds } from "./log-changes.ts";
 import { type PositionChange, resumePositions } from "./positions.ts";
 import { findStalled, type StalledPartition } from "./stall-watch.ts";
 import { createLaneConsumer } from "./lane-consumer.ts";
@@ -79,6 +79,11 @@ export function createHandlerWorker(deps: {
   outbox?: OutboxWriter;
   /** The process's database connections, shared by the handlers that run events side by side (`concurrency`). */
   slots?: Slots;
+  /**
+   * A topic's partitions' log start and end (the engine's admin client: one request per topic).
+   * Without it each partition's leader is asked through the consumer, one at a time.
+   */
+  topicOffsets?(topic: string): Promise<Array<{ partition: number; low: string; high: string }>>;
   /** Its retry topics that exist but are no longer among its stages (retry/topics.ts `leftoverRetryTopics`): drained. */
   leftoverRetryTopics?: RetryTopic[];
 }): HandlerWorker {
@@ -97,6 +102,21 @@ export function createHandlerWorker(deps: {
   const emit: EngineEvents["emit"] = (name, payload) => deps.events?.emit(name, payload);
   let joined = false;
   const pausedTopics = new Set<string>();
+
+  // Read while the group waits for this member: one admin request per topic, not a blocking client call per partition.
+  const boundsOf = async (tps: TopicPartition[]): Promise<Map<string, LogBounds>> => {
+    const bounds = new Map<string, LogBounds>();
+    if (!deps.topicOffsets) {
+      for (const tp of tps) bounds.set(partitionKey(tp), await consumer.logBounds(tp, 5_000));
+      return bounds;
+    }
+    await Promise.all(
+      [...new Set(tps.map((tp) => tp.topic))].map(async (topic) => {
+        for (const p of await deps.topicOffsets!(topic)) bounds.set(partitionKey({ topic, partition: p.partition }), { logStart: p.low, logEnd: p.high });
+      }),
+    );
+    return bounds;
+  };
 
   // Never silent (log-changes.ts): a line naming the partition and the offsets, an event for the metrics.
   const reportLogChange = ({ change, ...tp }: PositionChange) => {
@@ -130,7 +150,7 @@ export function createHandlerWorker(deps: {
         log,
         committedInKafka: (tps) => consumer.committed(tps, 5_000),
         offer: (o) => void kafkaCommits.offer(o),
-        logBounds: (tp, timeoutMs) => consumer.logBounds(tp, timeoutMs),
+        logBounds: boundsOf,
         onChange: reportLogChange,
       },
       context,

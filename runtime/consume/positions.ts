@@ -7,9 +7,6 @@ import { decideResume, type LogBounds, type LogChange } from "./log-changes.ts";
 
 export type PositionChange = TopicPartition & { change: Exclude<LogChange, { kind: "in-range" }> };
 
-/** How long the leader of each partition has to say where its log starts and ends. */
-const BOUNDS_TIMEOUT_MS = 5_000;
-
 /**
  * Where each assigned partition resumes: PostgreSQL's next offset when it is ahead of the group's
  * Kafka commit (a crash between the two commits: replay nothing), Kafka's when an operator moved
@@ -31,7 +28,8 @@ export async function resumePositions(
     log: Logger;
     committedInKafka(partitions: TopicPartition[]): Promise<TopicPartitionOffset[]>;
     offer(offset: TopicPartitionOffset): void;
-    logBounds(tp: TopicPartition, timeoutMs: number): Promise<LogBounds>;
+    /** Each partition's bounds as its leader says now (absent: unknown); a failure leaves them all unknown. */
+    logBounds(partitions: TopicPartition[]): Promise<Map<string, LogBounds>>;
     onChange(change: PositionChange): void;
   },
   { logReplaced = false }: { logReplaced?: boolean } = {},
@@ -47,16 +45,17 @@ export async function resumePositions(
     return null;
   });
   const inKafka = new Map((kafkaCommitted ?? []).map((c) => [partitionKey(c), BigInt(c.offset)]));
+  const allBounds = await deps.logBounds(inPostgres).catch((e: unknown) => {
+    // Unchecked: the client still goes on from the log start below them (auto.offset.reset=earliest),
+    // and the lanes report the records skipped or the log replaced when the records arrive.
+    deps.log.warn("partitions:log-bounds-unavailable", { partitions: inPostgres.map(partitionKey), error: coerceError(e) });
+    return new Map<string, LogBounds>();
+  });
   return Promise.all(
     inPostgres.map(async (p) => {
       const tp = { topic: p.topic, partition: p.partition };
       const kafka = inKafka.get(partitionKey(p));
-      const bounds = await deps.logBounds(tp, BOUNDS_TIMEOUT_MS).catch((e: unknown) => {
-        // Unchecked: the client still goes on from the log start below it (auto.offset.reset=earliest),
-        // and the lane reports the records skipped or the log replaced when the records arrive.
-        deps.log.warn("partition:log-bounds-unavailable", { partition: partitionKey(tp), error: coerceError(e) });
-        return { logStart: "-1", logEnd: "-1" };
-      });
+      const bounds = allBounds.get(partitionKey(tp)) ?? { logStart: "-1", logEnd: "-1" };
       const { offset, change } = decideResume({ pg: p.offset, kafka: kafka?.toString(), bounds, logReplaced });
       const position = { ...tp, offset };
       if (change.kind !== "in-range") {
