@@ -68,8 +68,22 @@ describe("decideResume", () => {
       { pg: "50", kafka: undefined, bounds: { logStart: "0", logEnd: "80" }, logReplaced: true },
       { offset: "0", change: { kind: "log-replaced", stored: "50", logStart: "0", logEnd: "80" } },
     ],
+    [
+      "no offset in PostgreSQL, Kafka's commit below the log start (a group Ferry takes over)",
+      { pg: undefined, kafka: "10", bounds },
+      { offset: "100", change: { kind: "records-deleted", from: "10", to: "100", skipped: "90" } },
+    ],
+    [
+      "no offset in PostgreSQL, Kafka's commit past the end is never judged a replaced log",
+      { pg: undefined, kafka: "210", bounds },
+      { offset: "210", change: { kind: "in-range" } },
+    ],
     ["bounds unknown: as before", { pg: "150", kafka: "120", bounds: { logStart: "-1", logEnd: "-1" } }, { offset: "150", change: { kind: "in-range" } }],
   ] as const)("%s", (_, input, expected) => {
     expect(decideResume(input)).toEqual(expected);
+  });
+
+  test("neither PostgreSQL nor Kafka holds an offset: no position, the client starts from the log start", () => {
+    expect(decideResume({ pg: undefined, kafka: undefined, bounds })).toBeUndefined();
   });
 });

@@ -51,17 +51,26 @@ export function checkPosition(next: string, bounds: LogBounds): LogChange {
  * back): it is taken when ahead, as before, and only checked against the log start.
  * `logReplaced`: the lane saw the new log already; it is read from its start whatever its end says now.
  */
-export function decideResume({ pg, kafka, bounds, logReplaced = false }: { pg: string; kafka: string | undefined; bounds: LogBounds; logReplaced?: boolean }): {
-  offset: string;
-  change: LogChange;
-} {
-  const replaced = checkPosition(pg, bounds);
+export function decideResume({
+  pg,
+  kafka,
+  bounds,
+  logReplaced = false,
+}: {
+  /** Absent: PostgreSQL holds none (a group Ferry takes over, or a database that lost its offsets). */
+  pg: string | undefined;
+  kafka: string | undefined;
+  bounds: LogBounds;
+  logReplaced?: boolean;
+}): { offset: string; change: LogChange } | undefined {
+  const replaced = pg === undefined ? inRange : checkPosition(pg, bounds);
   if (replaced.kind === "log-replaced") return { offset: replaced.logStart, change: replaced };
+  const resumeAt = pg === undefined ? kafka : kafka !== undefined && BigInt(kafka) > BigInt(pg) ? kafka : pg;
+  if (resumeAt === undefined) return undefined;
   if (logReplaced) {
     const logStart = known(bounds.logStart) ? bounds.logStart : "0";
-    return { offset: logStart, change: { kind: "log-replaced", stored: pg, logStart, logEnd: bounds.logEnd } };
+    return { offset: logStart, change: { kind: "log-replaced", stored: pg ?? resumeAt, logStart, logEnd: bounds.logEnd } };
   }
-  const resumeAt = kafka !== undefined && BigInt(kafka) > BigInt(pg) ? kafka : pg;
   if (known(bounds.logStart) && BigInt(resumeAt) < BigInt(bounds.logStart)) {
     const change = deleted(BigInt(resumeAt), BigInt(bounds.logStart));
     return { offset: bounds.logStart, change };

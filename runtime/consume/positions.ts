@@ -14,6 +14,8 @@ export type PositionChange = TopicPartition & { change: Exclude<LogChange, { kin
  * coalescer, whose offers only move forward), or the group would show lag for work that is done
  * until the partition receives a new record.
  *
+ * A partition PostgreSQL holds nothing for resumes from Kafka's commit (a group Ferry takes over).
+ *
  * Then checked against the log as its leader has it now (log-changes.ts): below the log start the
  * partition goes on from there (records deleted unread), beyond the end it is read again from the
  * start (the log was replaced); PostgreSQL's offset is set there before any batch runs, and each
@@ -39,32 +41,44 @@ export async function resumePositions(
     deps.log.warn("partitions:offsets-unavailable", { error: coerceError(e) });
     return [];
   });
-  if (inPostgres.length === 0) return [];
+  // Asked even when PostgreSQL holds nothing: a group Ferry takes over resumes from Kafka's commit,
+  // which retention may have passed too.
   const kafkaCommitted = await deps.committedInKafka(partitions).catch((e: unknown) => {
     deps.log.warn("partitions:kafka-offsets-unavailable", { error: coerceError(e) });
     return null;
   });
-  const inKafka = new Map((kafkaCommitted ?? []).map((c) => [partitionKey(c), BigInt(c.offset)]));
-  const allBounds = await deps.logBounds(inPostgres).catch((e: unknown) => {
+  const inKafka = new Map((kafkaCommitted ?? []).map((c) => [partitionKey(c), c.offset]));
+  const inPg = new Map(inPostgres.map((p) => [partitionKey(p), p.offset]));
+  const known = partitions.filter((tp) => inPg.has(partitionKey(tp)) || inKafka.has(partitionKey(tp)));
+  if (known.length === 0) return [];
+  const allBounds = await deps.logBounds(known).catch((e: unknown) => {
     // Unchecked: the client still goes on from the log start below them (auto.offset.reset=earliest),
     // and the lanes report the records skipped or the log replaced when the records arrive.
-    deps.log.warn("partitions:log-bounds-unavailable", { partitions: inPostgres.map(partitionKey), error: coerceError(e) });
+    deps.log.warn("partitions:log-bounds-unavailable", { partitions: known.map(partitionKey), error: coerceError(e) });
     return new Map<string, LogBounds>();
   });
-  return Promise.all(
-    inPostgres.map(async (p) => {
-      const tp = { topic: p.topic, partition: p.partition };
-      const kafka = inKafka.get(partitionKey(p));
+  const positions = await Promise.all(
+    known.map(async ({ topic, partition }) => {
+      const tp = { topic, partition };
+      const pg = inPg.get(partitionKey(tp));
+      const kafka = inKafka.get(partitionKey(tp));
       const bounds = allBounds.get(partitionKey(tp)) ?? { logStart: "-1", logEnd: "-1" };
-      const { offset, change } = decideResume({ pg: p.offset, kafka: kafka?.toString(), bounds, logReplaced });
+      const decided = decideResume({ pg, kafka, bounds, logReplaced });
+      if (!decided) return undefined;
+      const { offset, change } = decided;
       const position = { ...tp, offset };
       if (change.kind !== "in-range") {
         // Before any batch: the admin view's lag and a restart start from here too.
-        await resetOffset(deps.sql, deps.groupId, position);
+        // Not written (PostgreSQL down): the partition's first batch writes it.
+        await resetOffset(deps.sql, deps.groupId, position).catch((e: unknown) =>
+          deps.log.warn("partition:offset-reset-failed", { partition: partitionKey(tp), offset, error: coerceError(e) }),
+        );
         deps.onChange({ ...tp, change });
       }
-      if (change.kind !== "in-range" || kafka === undefined || kafka < BigInt(p.offset)) deps.offer(position);
+      const kafkaBehind = pg !== undefined && (kafka === undefined || BigInt(kafka) < BigInt(pg));
+      if (change.kind !== "in-range" || kafkaBehind) deps.offer(position);
       return position;
     }),
   );
+  return positions.filter((p) => p !== undefined);
 }

@@ -145,3 +145,24 @@ test("a topic deleted under the running worker is said at once, and taken up fro
   worker.proc.kill("SIGTERM");
   expect(await worker.exited).toBe(0);
 }, 90_000);
+
+test("a group Ferry takes over, whose Kafka commit retention passed, goes on from the log start with the loss said", async () => {
+  const s = await suite.scenario("taken-over", { partitions: 1 });
+  await suite.kafka().send(numberedEvents(s.topic, 50));
+  // The group's previous consumer got to offset 10; Ferry's database holds nothing for it.
+  const previous = suite.kafka().kafka.consumerClient(s.groupId, { onRebalance: () => undefined });
+  await previous.connect();
+  try {
+    await previous.commit([{ topic: s.topic, partition: 0, offset: "10" }]);
+  } finally {
+    await previous.disconnect();
+  }
+  await deleteRecordsBefore(s.topic, 30);
+  const worker = s.start();
+  const lost = await worker.waitForLog("partition:records-lost", 30_000);
+  expect(lost).toMatchObject({ partition: `${s.topic}:0`, from: "10", to: "30", skipped: "20" });
+  await s.waitForEffects(20, 30_000);
+  expect(await appliedNumbers(s.table)).toBe(range(30, 50).join(","));
+  worker.proc.kill("SIGTERM");
+  expect(await worker.exited).toBe(0);
+}, 60_000);
