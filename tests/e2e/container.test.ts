@@ -18,7 +18,7 @@ import { useScenarios } from "../support/suite.ts";
 import { testServices } from "../support/env.ts";
 import { waitFor } from "../support/wait.ts";
 import { writeConfigMapVolume } from "./configmap-volume.ts";
-import { type Container, loadManifests, manifest, type PodSpec, probePort, volumeFiles } from "./kubernetes-manifests.ts";
+import { bytes, type Container, loadManifests, manifest, type PodSpec, probePort, volumeFiles } from "./kubernetes-manifests.ts";
 import { freePort, podAsPodman } from "./pod-as-podman.ts";
 
 const repo = path.resolve(import.meta.dir, "../..");
@@ -200,6 +200,8 @@ describe("the image run as the Kubernetes example runs it", () => {
     expect((await fetch(url(liveness.httpGet.path))).status).toBe(200);
     // The worker restarted itself in place with its allocator settings (runtime/memory/allocator-env.ts).
     expect(ferry.logs.find((l) => l.msg === "memory:settings")).toMatchObject({ purgeDelay: "-1", engineMemoryMb: Number(env.FERRY_MEMORY_TARGET_MB ?? 150) });
+    // It read the container's memory limit (podman's --memory, from the manifest's limits.memory).
+    expect(ferry.logs.find((l) => l.msg === "memory:settings")).toMatchObject({ limitMb: bytes(worker.resources.limits!.memory!) / 2 ** 20, batchSize: 1000, batchSizeSource: "default" });
     expect((await fetch(url(worker.startupProbe!.httpGet.path))).status).toBe(200);
     // The admin API is on behind the token the Secret volume holds (FERRY_ADMIN_TOKEN_FILE).
     expect((await fetch(url("/api/handlers"))).status).toBe(401);
