@@ -201,7 +201,11 @@ describe("the image run as the Kubernetes example runs it", () => {
     // The worker restarted itself in place with its allocator settings (runtime/memory/allocator-env.ts).
     expect(ferry.logs.find((l) => l.msg === "memory:settings")).toMatchObject({ purgeDelay: "-1", engineMemoryMb: Number(env.FERRY_MEMORY_TARGET_MB ?? 150) });
     // It read the container's memory limit (podman's --memory, from the manifest's limits.memory).
-    expect(ferry.logs.find((l) => l.msg === "memory:settings")).toMatchObject({ limitMb: bytes(worker.resources.limits!.memory!) / 2 ** 20, batchSize: 1000, batchSizeSource: "default" });
+    expect(ferry.logs.find((l) => l.msg === "memory:settings")).toMatchObject({
+      limitMb: bytes(worker.resources.limits!.memory!) / 2 ** 20,
+      batchSize: 1000,
+      batchSizeSource: "default",
+    });
     expect((await fetch(url(worker.startupProbe!.httpGet.path))).status).toBe(200);
     // The admin API is on behind the token the Secret volume holds (FERRY_ADMIN_TOKEN_FILE).
     expect((await fetch(url("/api/handlers"))).status).toBe(401);
