@@ -24,6 +24,12 @@ import { heldByOpenTransaction, idleLaneAction, refetchKey } from "./starvation.
 /** How long a revocation waits for a batch in flight before leaving it stale. */
 const REVOKE_WAIT_MS = 10_000;
 /**
+ * How long a stop lets a join under way finish (its first assignment): a member closed before its
+ * coordinator answered the join has no id to leave with, and the group keeps it until its session
+ * times out. A join took ~60 ms on the test cluster.
+ */
+const JOIN_SETTLE_MS = 1_000;
+/**
  * Lanes short of their partition's end that got nothing for `idleMs` are looked at every `checkMs`
  * (starvation.ts): past transaction markers, their offset moves on; after `afterMs` they count as
  * starving and are fetched again. Seen in the zombie-worker fault test after rebalances: a kept
@@ -54,10 +60,13 @@ export function createLaneConsumer(
   // Per partition, what was last fetched again (starvation.ts), and when it was last resumed for starving.
   const refetched = new Map<string, string>();
   const resumedAt = new Map<string, number>();
+  /** The group gave this member an assignment (or took one back) at least once: it has joined. */
+  let joined = false;
 
   const consumer: ConsumerClient = kafka.consumerClient(options.groupId, {
     // Called from inside a fetch: one at a time and in order, an assignment's positions are read before the next event.
     onRebalance(event) {
+      joined = true;
       rebalances = rebalances
         .then(() => onRebalance(event))
         .catch((e: unknown) => {
@@ -365,6 +374,9 @@ export function createLaneConsumer(
       state = "stopping";
       clearInterval(starvationTimer);
       await fetchLoop;
+      // Stopped while joining (a SIGTERM during start-up): polling serves the join's assignment
+      // (taken without lanes, its records dropped) so that unsubscribing below leaves the group.
+      for (const until = Date.now() + JOIN_SETTLE_MS; !joined && Date.now() < until; ) await consumer.fetch(1);
       await lanes.drain();
       await rebalances;
       // Unsubscribing sends LeaveGroup, even for a static member; closing alone does not for one
