@@ -92,10 +92,10 @@ describe("KafkaJS admin", () => {
     expect(await admin.createTopics({ topics: [{ topic, numPartitions: 3 }], timeout: 30_000 })).toBe(true);
     // A second create of the same topic reports false instead of throwing.
     expect(await admin.createTopics({ topics: [{ topic, numPartitions: 3 }], timeout: 30_000 })).toBe(false);
-    expect(await admin.listTopics()).toContain(topic);
-
-    // The broker asked may not know the new topic yet (KRaft metadata propagates): one that says
-    // "unknown topic" right after the create is asked again, the assertions below unchanged.
+    // The broker asked may not know the new topic yet (KRaft metadata propagates): its list and a
+    // metadata read that says "unknown topic" right after the create are asked again, the
+    // assertions unchanged. A clean-clone CI run once listed the topics without it.
+    await waitFor(`${topic} listed`, async () => (await admin.listTopics()).includes(topic));
     const [meta] = await waitFor(`metadata of ${topic}`, () =>
       admin.fetchTopicMetadata({ topics: [topic] }).catch((e: { type?: string }) => {
         if (e.type === "ERR_UNKNOWN_TOPIC_OR_PART") return undefined;
