@@ -8,8 +8,13 @@ import { run } from "./run.ts";
  * here, or by advanceOffset (key-level concurrency) only. Returns the query already on the wire (pipelined).
  */
 export function saveOffset(tx: TransactionSql, groupId: string, position: TopicPartitionOffset): Promise<unknown> {
+  return writeOffset(tx, groupId, position);
+}
+
+/** The partition's next offset set to `position`, forward or back. */
+function writeOffset(db: Sql | TransactionSql, groupId: string, position: TopicPartitionOffset): Promise<unknown> {
   return run(
-    tx`insert into ferry_offsets (group_id, topic, partition, next_offset)
+    db`insert into ferry_offsets (group_id, topic, partition, next_offset)
       values (${groupId}, ${position.topic}, ${position.partition}, ${position.offset})
       on conflict (group_id, topic, partition)
       do update set next_offset = excluded.next_offset, updated_at = now()`.execute(),
@@ -37,12 +42,7 @@ export function advanceOffset(sql: Sql, groupId: string, position: TopicPartitio
  * Back is allowed here only: written at assignment, before any batch of the partition runs.
  */
 export function resetOffset(sql: Sql, groupId: string, position: TopicPartitionOffset): Promise<unknown> {
-  return run(
-    sql`insert into ferry_offsets (group_id, topic, partition, next_offset)
-      values (${groupId}, ${position.topic}, ${position.partition}, ${position.offset})
-      on conflict (group_id, topic, partition)
-      do update set next_offset = excluded.next_offset, updated_at = now()`.execute(),
-  );
+  return writeOffset(sql, groupId, position);
 }
 
 /** The next offsets PostgreSQL holds for these partitions of a group (absent: never applied). */
