@@ -41,7 +41,7 @@ describe("loadConfig", () => {
     // Fewer batches at once hold less: the same limit affords larger ones.
     expect([at(160, 2), at(160, 8), at(128, 2)]).toEqual([950, 200, 400]);
     const limited = (settings: Record<string, string>) => loadConfig({ ...minimal, FERRY_PARTITION_CONCURRENCY: "4", ...settings }, { memoryLimit: () => 128 });
-    expect(limited({})).toMatchObject({ batchSize: 200, batchSizeSource: "memory-limit", memoryLimitMb: 128 });
+    expect(limited({})).toMatchObject({ batchSize: 200, batchSizeSource: "memory-limit", memoryLimitMb: 128, memoryTargetMb: 64 });
     expect(limited({ FERRY_BATCH_SIZE: "1000" })).toMatchObject({ batchSize: 1000, batchSizeSource: "setting", memoryLimitMb: 128 });
     expect(loadConfig(minimal, { memoryLimit: () => 4096 })).toMatchObject({ batchSize: 1000, batchSizeSource: "default" });
     // The heap target: 150 MB, half of a limit below 300 MB, never below 32.

@@ -4,7 +4,7 @@ import { parseFaultSpec, type FaultSpec } from "../faults/inject.ts";
 import type { LogLevel } from "../log/logger.ts";
 import { databaseSettingNames, loadDatabaseConnection, type DatabaseConnection } from "./database-settings.ts";
 import { registrySettings, type RegistrySettings } from "./registry-settings.ts";
-import { fittedBatchSize, settingsSchema, DEFAULT_BATCH_SIZE, type Settings } from "./schema.ts";
+import { defaultMemoryTargetMb, fittedBatchSize, settingsSchema, DEFAULT_BATCH_SIZE, type Settings } from "./schema.ts";
 import { memoryLimitMb as readMemoryLimitMb } from "./memory-limit.ts";
 import { describeSecretInput, fileVariant, isSecretSetting, resolveSecretFiles, secretSettings } from "./secret-files.ts";
 import { pemFilesProblems } from "./tls-files.ts";
@@ -127,7 +127,7 @@ export function loadConfig(
     handlerGate: s.FERRY_HANDLER_GATE,
     healthStallMs: s.FERRY_HEALTH_STALL_MS,
     partitionStallMs: s.FERRY_PARTITION_STALL_MS,
-    memoryTargetMb: s.FERRY_MEMORY_TARGET_MB,
+    memoryTargetMb: s.FERRY_MEMORY_TARGET_MB ?? defaultMemoryTargetMb(memoryLimitMb),
     ...(memoryLimitMb !== undefined ? { memoryLimitMb } : {}),
     progressIntervalMs: s.FERRY_PROGRESS_INTERVAL_MS,
     ...(telemetry ? { telemetry } : {}),

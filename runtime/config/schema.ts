@@ -2,7 +2,6 @@ import * as v from "valibot";
 import { compatibilityLevels } from "../avro/compatibility.ts";
 import { subjectStrategies } from "../registry/subject-strategy.ts";
 import { faultPoints, faultSpecPattern } from "../faults/inject.ts";
-import { memoryLimitMb } from "./memory-limit.ts";
 import { usableCores } from "./usable-cores.ts";
 
 /**
@@ -187,7 +186,8 @@ export const settingsSchema = v.object({
   // Each dependency check of /readyz and of the outage watch gets this long; the watch runs this often.
   FERRY_HEALTH_CHECK_TIMEOUT_MS: int("FERRY_HEALTH_CHECK_TIMEOUT_MS", 1_000, 100, 60_000),
   FERRY_HEALTH_CHECK_INTERVAL_MS: int("FERRY_HEALTH_CHECK_INTERVAL_MS", 5_000, 200, 3_600_000),
-  FERRY_MEMORY_TARGET_MB: int("FERRY_MEMORY_TARGET_MB", () => defaultMemoryTargetMb(memoryLimitMb()), 0, 1_000_000),
+  // No default here: it depends on the memory limit (load.ts and allocator-env.ts, defaultMemoryTargetMb).
+  FERRY_MEMORY_TARGET_MB: v.optional(int("FERRY_MEMORY_TARGET_MB", 150, 0, 1_000_000).wrapped),
   // A `handler:progress` line per handler this often (when something happened or there is lag); 0: never.
   FERRY_PROGRESS_INTERVAL_MS: int("FERRY_PROGRESS_INTERVAL_MS", 30_000, 0, 86_400_000),
 

@@ -16,7 +16,8 @@
  * A value the operator set for either wins.
  */
 import * as v from "valibot";
-import { settingsSchema } from "../config/schema.ts";
+import { memoryLimitMb } from "../config/memory-limit.ts";
+import { defaultMemoryTargetMb, settingsSchema } from "../config/schema.ts";
 
 export const PURGE_DELAY_VAR = "MIMALLOC_PURGE_DELAY";
 export const ENGINE_MEMORY_VAR = "BUN_JSC_forceRAMSize";
@@ -33,7 +34,7 @@ export function missingAllocatorEnv(env: Record<string, string | undefined>): Re
 /** The target by the config's own rule and default; undefined when that rule refuses it (the config says why, at start). */
 function memoryTargetMb(raw: string | undefined): number | undefined {
   const parsed = v.safeParse(settingsSchema.entries.FERRY_MEMORY_TARGET_MB, raw);
-  return parsed.success ? parsed.output : undefined;
+  return parsed.success ? (parsed.output ?? defaultMemoryTargetMb(memoryLimitMb())) : undefined;
 }
 
 /** What the allocators run with, for the worker's start-up log: the variables as set, or "default". */

@@ -6,7 +6,7 @@ import { BASE_MEMORY_MB, DEFAULT_BATCH_SIZE, memoryForBatchMb } from "../config/
 import type { FerryConfig } from "../config/load.ts";
 
 /** Under this the worker was killed at saturation even with small batches (bench/README.md, "Under a memory limit"). */
-export const SMALLEST_WORKING_LIMIT_MB = 128;
+const SMALLEST_WORKING_LIMIT_MB = 128;
 
 export interface LimitWarning {
   msg: "memory:limit-too-small" | "memory:batch-size-lowered";
