@@ -1,6 +1,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { cgroupDirs } from "../../runtime/config/cgroup.ts";
 import { ferryBinary } from "./ferry-process.ts";
 
 export interface MemoryCgroup {
@@ -20,12 +21,8 @@ export interface MemoryCgroup {
  * (no v1 memory controller mounted, not allowed to write it). Bench: `bun bench/run.ts --memory-limit <MB>`.
  */
 export function memoryCgroup(limitMb: number, name: string, binaryInside = ferryBinary): MemoryCgroup | { unavailable: string } {
-  const own = readFileSync("/proc/self/cgroup", "utf8")
-    .split("\n")
-    .map((l) => l.split(":"))
-    .find((l) => l.length >= 3 && l[1]!.split(",").includes("memory"));
-  if (!own) return { unavailable: "no cgroup v1 memory controller in /proc/self/cgroup" };
-  const dir = path.join("/sys/fs/cgroup/memory", own.slice(2).join(":"), name);
+  // The process's own memory cgroup, as the worker looks for its limit (runtime/config/cgroup.ts).
+  const dir = path.join(cgroupDirs(readFileSync("/proc/self/cgroup", "utf8"), "memory").v1[0]!, name);
   try {
     if (existsSync(dir)) rmdirSync(dir);
     mkdirSync(dir);
