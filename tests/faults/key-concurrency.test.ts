@@ -28,7 +28,7 @@ afterAll(async () => {
 });
 
 const kills = long ? 40 : 5;
-const rounds = long ? 40 : 7;
+const rounds = long ? 40 : 5;
 
 /** The handler under test: 16 events per partition side by side, one key in offset order, finishing out of order on purpose. */
 const keyed = {

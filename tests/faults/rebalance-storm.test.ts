@@ -22,7 +22,7 @@ afterAll(async () => {
   await sql.end();
 });
 
-const rounds = long ? 40 : 10;
+const rounds = long ? 40 : 6;
 
 test(`${rounds} rounds of workers joining and leaving under a steady stream: partitions move, the effects are exact`, async () => {
   const random = seededRandom(seed);
