@@ -1,9 +1,10 @@
 /**
  * Many handlers with a backlog each, in one worker: start-up time, peak RSS, threads, PostgreSQL
  * connections, every event applied once. N handlers on N topics of 3 partitions, PER JSON records
- * of ~VALUE_BYTES per topic, one row per event; EXTRA is JSON of more worker settings.
+ * of ~VALUE_BYTES per topic, one row per event; EXTRA is JSON of more worker settings;
+ * MEMORY_LIMIT_MB runs the worker in a memory cgroup of that limit (tests/support/memory-cgroup.ts).
  *
- *   source .services/env && N=10 PER=4500 VALUE_BYTES=4000 bun bench/many-handlers.ts
+ *   source .services/env && N=10 PER=4500 VALUE_BYTES=4000 [MEMORY_LIMIT_MB=512] bun bench/many-handlers.ts
  */
 import { mkdtempSync, writeFileSync, mkdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,6 +12,7 @@ import path from "node:path";
 import postgres from "postgres";
 import { testKafka } from "../tests/support/kafka.ts";
 import { startFerry } from "../tests/support/ferry-process.ts";
+import { memoryCgroup } from "../tests/support/memory-cgroup.ts";
 import { waitFor } from "../tests/support/wait.ts";
 
 const N = Number(process.env.N ?? 30);
@@ -39,11 +41,18 @@ const records = topics.flatMap((t, i) =>
 await kafka.send(records);
 const s0 = Date.now();
 const t0 = Date.now();
-const p = startFerry(["run", "--handlers", dir], {
-  FERRY_DATABASE_URL: url,
-  FERRY_GROUP_PREFIX: db,
-  ...(process.env.EXTRA ? JSON.parse(process.env.EXTRA) : {}),
-});
+const cgroup = process.env.MEMORY_LIMIT_MB ? memoryCgroup(Number(process.env.MEMORY_LIMIT_MB), `many-${db}`) : undefined;
+if (cgroup && "unavailable" in cgroup) throw new Error(cgroup.unavailable);
+const p = startFerry(
+  ["run", "--handlers", dir],
+  {
+    FERRY_DATABASE_URL: url,
+    FERRY_GROUP_PREFIX: db,
+    ...(process.env.EXTRA ? JSON.parse(process.env.EXTRA) : {}),
+  },
+  cgroup ? { binary: cgroup.binary } : {},
+);
+const killed = () => (cgroup ? { cgroupPeakMb: cgroup.peakMb(), oomKills: cgroup.oomKills() } : {});
 await p.waitForLog("engine:running", 120_000);
 await p.waitForLog("http:listening");
 const tRunning = Date.now() - t0;
@@ -71,7 +80,14 @@ const sampler = setInterval(async () => {
 }, 300);
 console.log(JSON.stringify({ N, tRunningMs: tRunning }));
 
-await waitFor("all applied", async () => Number((await sql`select count(*)::int c from effects`)[0]!.c) >= N * PER, { timeoutMs: 180_000, intervalMs: 250 });
+// A worker the kernel killed (over MEMORY_LIMIT_MB) ends the wait at once.
+const exited = p.exited.then((code) => {
+  throw new Error(`ferry exited with ${code ?? p.proc.signalCode} before applying every event: ${JSON.stringify(killed())}`);
+});
+await Promise.race([
+  waitFor("all applied", async () => Number((await sql`select count(*)::int c from effects`)[0]!.c) >= N * PER, { timeoutMs: 180_000, intervalMs: 250 }),
+  exited,
+]);
 const tApply = Date.now() - s0;
 clearInterval(sampler);
 await Bun.sleep(3000);
@@ -87,6 +103,7 @@ console.log(
     peakHeapMb: peakHeap,
     busy: status(),
     pgConnections: await conns(),
+    ...killed(),
   }),
 );
 const stopT = Date.now();
@@ -96,3 +113,4 @@ await sql.end();
 await kafka.close();
 await admin.unsafe(`drop database ${db} with (force)`);
 await admin.end();
+if (cgroup && !("unavailable" in cgroup)) cgroup.remove();

@@ -21,6 +21,7 @@ import { createEngineEvents, type EngineEvents } from "./engine-events.ts";
 import { coerceError, SchemaGateError, throwIfStartAborted } from "./errors.ts";
 import { finishedWithin } from "./finished-within.ts";
 import { createHandlerPool, type HandlerPool } from "./handler-pool.ts";
+import { batchForHandlers } from "./memory/handler-batch.ts";
 import { kafkaRunningDependency } from "./health/kafka-check.ts";
 import { postgresDependency } from "./health/postgres-check.ts";
 import { watchDependencies } from "./health/watch.ts";
@@ -150,7 +151,8 @@ export async function startEngine(
         }
       },
     });
-  const createWorker = async (handler: LoadedHandler) => {
+  /** `sharing`: how many handlers run in this worker, this one included (their batches share a memory limit). */
+  const createWorker = async (handler: LoadedHandler, sharing: number) => {
     const decoding = decodings.get(handler.name);
     const leftovers = leftoverRetryTopics(handler, await admin!.listTopics());
     if (leftovers.length > 0) {
@@ -167,7 +169,7 @@ export async function startEngine(
       kafka: port,
       producer: producer!,
       sql,
-      settings: config,
+      settings: { ...config, ...batchForHandlers(config, sharing) },
       log,
       events,
       outbox,
@@ -186,10 +188,13 @@ export async function startEngine(
     const decoding: AvroDecoding | undefined = checked.decoding.get(handler.name);
     if (decoding) decodings.set(handler.name, decoding);
     else decodings.delete(handler.name);
-    return createWorker(handler);
+    // Handlers already running keep the batch they started with; a new one gets its share.
+    return createWorker(handler, pool.list().length + (pool.get(handler.name) ? 0 : 1));
   };
+  // Those the start runs: held handlers never consume.
+  const startingHandlers = handlers.filter((h) => !avro.held.has(h.name)).length;
   const pool: HandlerPool = createHandlerPool({
-    prepare: async (handler) => (state === "starting" ? createWorker(handler) : prepareLater(handler)),
+    prepare: async (handler) => (state === "starting" ? createWorker(handler, startingHandlers) : prepareLater(handler)),
     events,
     log,
   });

@@ -15,6 +15,7 @@ import type { KafkaPort } from "./kafka/port.ts";
 import type { Logger } from "./log/logger.ts";
 import { allocatorSettings } from "./memory/allocator-env.ts";
 import { createMemoryGovernor } from "./memory/governor.ts";
+import { batchForHandlers } from "./memory/handler-batch.ts";
 import { memoryLimitWarnings } from "./memory/limit-report.ts";
 
 export interface Worker {
@@ -84,14 +85,17 @@ export async function startWorker(config: FerryConfig, log: Logger, { kafka, sig
         })
       : undefined;
   memory?.start();
+  // Each handler's batch, as the engine fitted it for the handlers it started.
+  const handlers = engine.handlers.list().length;
+  const fit = batchForHandlers(config, handlers);
   log.info("memory:settings", {
     targetMb: config.memoryTargetMb,
     limitMb: config.memoryLimitMb ?? "none",
-    batchSize: config.batchSize,
-    batchSizeSource: config.batchSizeSource,
+    handlers,
+    ...fit,
     ...allocatorSettings(process.env),
   });
-  for (const { msg, fields } of memoryLimitWarnings(config)) log.warn(msg, fields);
+  for (const { msg, fields } of memoryLimitWarnings({ ...config, ...fit, handlers })) log.warn(msg, fields);
   const progress =
     config.progressIntervalMs > 0
       ? logProgress(operations.events, {

@@ -15,6 +15,14 @@ describe("what the start-up log says about a memory limit", () => {
     expect(String(warning!.fields.hint)).toContain("give it 225 MB or more, or set FERRY_BATCH_SIZE");
   });
 
+  test("a batch lowered because several handlers share the limit names them and what full speed needs for all", () => {
+    const [warning] = memoryLimitWarnings({ memoryLimitMb: 384, batchSize: 200, batchSizeSource: "memory-limit", partitionConcurrency: 4, handlers: 10 });
+    expect(warning).toMatchObject({ msg: "memory:batch-size-lowered", fields: { limitMb: 384, batchSize: 200, handlers: 10 } });
+    // 100 MB + 1000 × 4 × 10 / 32 per MB.
+    expect(String(warning!.fields.hint)).toContain("1000-event batches for each of 10 handlers would not fit a 384 MB memory limit");
+    expect(String(warning!.fields.hint)).toContain("give it 1350 MB or more");
+  });
+
   test("a limit below what any batch needs says so", () => {
     const warnings = memoryLimitWarnings({ memoryLimitMb: 96, batchSize: 100, batchSizeSource: "memory-limit", partitionConcurrency: 4 });
     expect(warnings.map((w) => w.msg)).toEqual(["memory:limit-too-small", "memory:batch-size-lowered"]);

@@ -13,12 +13,14 @@ export interface LimitWarning {
   fields: Record<string, unknown>;
 }
 
-type MemoryConfig = Pick<FerryConfig, "memoryLimitMb" | "batchSize" | "batchSizeSource" | "partitionConcurrency">;
+/** `batchSize` and `batchSizeSource`: each handler's (handler-batch.ts), for the `handlers` the worker runs. */
+type MemoryConfig = Pick<FerryConfig, "memoryLimitMb" | "batchSize" | "batchSizeSource" | "partitionConcurrency"> & { handlers?: number };
 
-export function memoryLimitWarnings({ memoryLimitMb, batchSize, batchSizeSource, partitionConcurrency }: MemoryConfig): LimitWarning[] {
+export function memoryLimitWarnings({ memoryLimitMb, batchSize, batchSizeSource, partitionConcurrency, handlers = 1 }: MemoryConfig): LimitWarning[] {
   if (memoryLimitMb === undefined) return [];
   const warnings: LimitWarning[] = [];
-  const fullSpeedMb = memoryForBatchMb(DEFAULT_BATCH_SIZE, partitionConcurrency);
+  const fullSpeedMb = memoryForBatchMb(DEFAULT_BATCH_SIZE, partitionConcurrency * Math.max(1, handlers));
+  const sharedBy = handlers > 1 ? ` for each of ${handlers} handlers` : "";
   if (memoryLimitMb < SMALLEST_WORKING_LIMIT_MB)
     warnings.push({
       msg: "memory:limit-too-small",
@@ -34,7 +36,8 @@ export function memoryLimitWarnings({ memoryLimitMb, batchSize, batchSizeSource,
         limitMb: memoryLimitMb,
         batchSize,
         partitionConcurrency,
-        hint: `${DEFAULT_BATCH_SIZE}-event batches would not fit a ${memoryLimitMb} MB memory limit at partition concurrency ${partitionConcurrency}: batches of ${batchSize} run slower instead of the worker being killed; for full speed give it ${fullSpeedMb} MB or more, or set FERRY_BATCH_SIZE to choose`,
+        handlers,
+        hint: `${DEFAULT_BATCH_SIZE}-event batches${sharedBy} would not fit a ${memoryLimitMb} MB memory limit at partition concurrency ${partitionConcurrency}: batches of ${batchSize} run slower instead of the worker being killed; for full speed give it ${fullSpeedMb} MB or more, or set FERRY_BATCH_SIZE to choose`,
       },
     });
   return warnings;

@@ -83,3 +83,28 @@ test("a worker under a 128 MB memory limit lowers its batch and heap target to f
   worker.proc.kill("SIGTERM");
   expect(await worker.exited).toBe(0);
 });
+
+test("handlers in one worker share its memory limit: each is fitted a smaller batch, and the start-up log says for how many", async () => {
+  const cgroup = memoryCgroup(256, "ferry-test-256");
+  if ("unavailable" in cgroup) {
+    console.warn(`skipped: ${cgroup.unavailable}`);
+    return;
+  }
+  track({ cleanup: () => cgroup.remove() });
+  const topics = await Promise.all([1, 2, 3].map((n) => kafka().createTopic(`memshare${n}`, 2)));
+  const dir = writeHandlersDir(
+    Object.fromEntries(
+      topics.map((topic, n) => [
+        `h${n}.ts`,
+        `import { defineHandler } from "ferry";\nexport default defineHandler({ topic: ${JSON.stringify(topic)}, async handleBatch() {} });\n`,
+      ]),
+    ),
+  );
+  const worker = startFerry(["run", "--handlers", dir, "--group-prefix", `memshare-${topics[0]!.slice(-8)}`], {}, { binary: cgroup.binary });
+  track({ cleanup: () => worker.proc.exitCode === null && worker.proc.kill("SIGKILL") });
+  // One handler alone would keep 1000 under 256 MB; three times the lanes and batches in flight would not.
+  expect(await worker.waitForLog("memory:settings")).toMatchObject({ limitMb: 256, handlers: 3, batchSize: 400, batchSizeSource: "memory-limit" });
+  expect(await worker.waitForLog("memory:batch-size-lowered")).toMatchObject({ level: "warn", limitMb: 256, batchSize: 400, handlers: 3 });
+  worker.proc.kill("SIGTERM");
+  expect(await worker.exited).toBe(0);
+});
