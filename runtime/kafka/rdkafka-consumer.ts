@@ -9,6 +9,7 @@ import { CODES, KafkaConsumer } from "@confluentinc/kafka-javascript";
 import { coerceError, KafkaError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
 import { asKafkaError } from "./errors.ts";
+import { createFatalCheck } from "./fatal-check.ts";
 import { createFetchWaits, type FetchWaits } from "./fetch-waits.ts";
 import { type ConsumerClient, type ConsumerClientHooks, type KafkaRecord, partitionKey, type TopicPartition, type TopicPartitionOffset } from "./port.ts";
 
@@ -30,6 +31,8 @@ interface RdKafkaConsumer {
   resume(partitions: TopicPartition[]): void;
   seek(position: TopicPartition & { offset: number }, timeoutMs: number, cb: (err: LibrdKafkaError | null) => void): void;
   commitCb(offsets: Array<TopicPartition & { offset: number }>, cb: (err: LibrdKafkaError | null) => void): void;
+  /** Throws the LibrdKafkaError librdkafka answered with. */
+  commitSync(offsets: Array<TopicPartition & { offset: number }>): void;
   committed(
     partitions: TopicPartition[],
     timeoutMs: number,
@@ -69,6 +72,8 @@ export const FETCH_WAIT_MS = 100;
  * leader that does not answer must not tie up the threads the fetches need.
  */
 const WAKE_TIMEOUT_MS = 1_000;
+/** How often a static member asks librdkafka whether it was fenced (fatal-check.ts). */
+const FATAL_CHECK_MS = 1_000;
 
 /** A consumer group member's liveness settings and identity (config/consumer-settings.ts validates them). */
 export interface GroupMembership {
@@ -114,6 +119,18 @@ export function createRdKafkaClient(
   const waking = new Set<string>();
   /** Empty polls in a row of a fetch that did not wait in `consume`: its JavaScript-side wait grows with them. */
   let idlePolls = 0;
+  // The binding does not expose rd_kafka_fatal_error(). An empty commit changes nothing, and
+  // librdkafka refuses it with ERR__FATAL once it raised a fatal error (ERR__NO_OFFSET otherwise).
+  // Synchronous (commitCb only queues a commit): a round trip to librdkafka's own thread, as
+  // incrementalAssign's, no request to a broker. Only a static member can be fenced.
+  const fatalCheck = membership.groupInstanceId
+    ? createFatalCheck({ intervalMs: FATAL_CHECK_MS, ask: () => consumer.commitSync([]), isFatal: (e) => (e as LibrdKafkaError).code === ERR.ERR__FATAL })
+    : undefined;
+  const failureOf = (error: LibrdKafkaError) => {
+    const settingProblem = explainGroupError(error, groupId, membership);
+    if (settingProblem) return { error: settingProblem, fatal: true };
+    return { error: asKafkaError(error, "fetching"), fatal: error.isFatal === true || error.code === ERR.ERR__FATAL };
+  };
   consumer.on("event.error", (e: LibrdKafkaError) => log.warn("kafka:client-error", { group: groupId, code: e.code, error: coerceError(e) }));
 
   return {
@@ -131,6 +148,7 @@ export function createRdKafkaClient(
     },
     fetch: (max) =>
       new Promise((resolve) => {
+        const fatal = fatalCheck?.check(performance.now()) as LibrdKafkaError | undefined;
         // Waiting in `consume` holds one of the process's few worker threads (fetch-waits.ts).
         const blocking = waits.tryBlock();
         consumer.setDefaultConsumeTimeout(blocking ? FETCH_WAIT_MS : 0);
@@ -138,14 +156,13 @@ export function createRdKafkaClient(
           if (blocking) waits.release();
           const records = (messages ?? []).map(toRecord);
           if (!error || error.code === ERR.ERR__TIMED_OUT) {
+            if (fatal) return resolve({ records, failure: failureOf(fatal) });
             idlePolls = records.length > 0 || blocking ? 0 : idlePolls + 1;
             if (idlePolls === 0) return resolve({ records, failure: null });
             setTimeout(() => resolve({ records, failure: null }), waits.idleSleepMs(idlePolls));
             return;
           }
-          const settingProblem = explainGroupError(error, groupId, membership);
-          if (settingProblem) return resolve({ records, failure: { error: settingProblem, fatal: true } });
-          resolve({ records, failure: { error: asKafkaError(error, "fetching"), fatal: error.isFatal === true || error.code === ERR.ERR__FATAL } });
+          resolve({ records, failure: failureOf(error) });
         });
       }),
     assign: (positions) =>
