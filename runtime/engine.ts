@@ -22,6 +22,7 @@ import { coerceError, SchemaGateError, throwIfStartAborted } from "./errors.ts";
 import { finishedWithin } from "./finished-within.ts";
 import { createHandlerPool, type HandlerPool } from "./handler-pool.ts";
 import { batchForHandlers } from "./memory/handler-batch.ts";
+import { assertSessionsKept } from "./db/session-check.ts";
 import { kafkaRunningDependency } from "./health/kafka-check.ts";
 import { postgresDependency } from "./health/postgres-check.ts";
 import { watchDependencies } from "./health/watch.ts";
@@ -64,13 +65,23 @@ export interface EngineOptions {
    * stopped again and StartAbortedError is thrown. Once running, stopping is the caller's `stop()`.
    */
   signal?: AbortSignal;
+  /**
+   * `ferry dev`'s PGlite: one backend session that every connection shares by design, so the check
+   * for a pooler that moves sessions (db/session-check.ts) is skipped (it would wait on itself).
+   */
+  embeddedDatabase?: boolean;
 }
 
 /** Wires the engine from configuration: database, migrations, handlers, Kafka, one worker per handler. */
 export async function startEngine(
   config: FerryConfig,
   log: Logger,
-  { kafka, events = createEngineEvents((name, e) => log.error("events:listener-failed", { event: name, error: coerceError(e) })), signal }: EngineOptions = {},
+  {
+    kafka,
+    events = createEngineEvents((name, e) => log.error("events:listener-failed", { event: name, error: coerceError(e) })),
+    signal,
+    embeddedDatabase = false,
+  }: EngineOptions = {},
 ): Promise<Engine> {
   throwIfStartAborted(signal);
   // Said first: a module slow to import (its top-level code runs here) is then not a silent start-up.
@@ -201,6 +212,9 @@ export async function startEngine(
   // Each step starts only if no stop signal came during the one before; a failure, or a signal,
   // stops what did start: consumers that joined leave their groups, then the clients and the pool close.
   try {
+    // Before the migration lock: through a transaction-mode pooler it could be held for good.
+    if (!embeddedDatabase) await assertSessionsKept(config.database);
+    throwIfStartAborted(signal);
     await migrate(sql, await collectMigrations(config.handlersDir), log, { signal });
     throwIfStartAborted(signal);
     // Kept open: readiness, consumer lag and hot-added handlers' dead letter topics use it.

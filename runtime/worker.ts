@@ -8,10 +8,9 @@ import { createOperations } from "./admin/operate.ts";
 import { logProgress } from "./admin/progress-log.ts";
 import type { FerryConfig } from "./config/load.ts";
 import { ConfigError } from "./errors.ts";
-import { startEngine, type Engine } from "./engine.ts";
+import { startEngine, type Engine, type EngineOptions } from "./engine.ts";
 import type { EngineEvents } from "./engine-events.ts";
 import { watchHandlers } from "./handlers/watch.ts";
-import type { KafkaPort } from "./kafka/port.ts";
 import type { Logger } from "./log/logger.ts";
 import { allocatorSettings } from "./memory/allocator-env.ts";
 import { createMemoryGovernor } from "./memory/governor.ts";
@@ -31,14 +30,18 @@ export interface Worker {
  * A stop `signal` before the engine runs aborts the start-up (StartAbortedError, nothing left
  * running); once the engine runs, the caller stops the worker it gets back.
  */
-export async function startWorker(config: FerryConfig, log: Logger, { kafka, signal }: { kafka?: KafkaPort; signal?: AbortSignal } = {}): Promise<Worker> {
+export async function startWorker(
+  config: FerryConfig,
+  log: Logger,
+  { kafka, signal, embeddedDatabase }: Pick<EngineOptions, "kafka" | "signal" | "embeddedDatabase"> = {},
+): Promise<Worker> {
   const operations = createOperations(config, log);
   // The port first: one in use fails at once, not after the engine started; and probes get an
   // answer while it starts (alive, not ready).
   const server = serveOn(config.http, answerWhileStarting);
   let engine: Engine;
   try {
-    engine = await startEngine(config, log, { kafka, events: operations.events, signal });
+    engine = await startEngine(config, log, { kafka, events: operations.events, signal, embeddedDatabase });
   } catch (e) {
     await server.stop(true);
     throw e;

@@ -8,11 +8,15 @@ ROOT=$PWD
 t0=$SECONDS
 
 source scripts/bootstrap.sh
-# The admin page is tested in a real headless browser: Debian's Chromium, driven by playwright-core.
-if ! command -v chromium >/dev/null; then
-  echo "test: installing Debian's chromium for the admin page test" >&2
-  if [[ $(id -u) -ne 0 ]]; then echo "test: not root; run: sudo apt-get install -y chromium" >&2; exit 1; fi
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+# Debian packages the tests run for real: Chromium (the admin page, in a headless browser driven by
+# playwright-core) and PgBouncer (tests/e2e/pooler.test.ts, Ferry behind a pooler in each mode).
+missing=()
+command -v chromium >/dev/null || missing+=(chromium)
+command -v pgbouncer >/dev/null || [[ -x /usr/sbin/pgbouncer ]] || missing+=(pgbouncer)
+if ((${#missing[@]} > 0)); then
+  echo "test: installing Debian's ${missing[*]} for the tests" >&2
+  if [[ $(id -u) -ne 0 ]]; then echo "test: not root; run: sudo apt-get install -y ${missing[*]}" >&2; exit 1; fi
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 # Fails loudly when a Bun upgrade changes which symbols the Kafka addon's shim must provide.
 bash scripts/check-kafka-addon-symbols.sh >&2

@@ -78,7 +78,7 @@ export async function startDev({ settings, dataDir, schemasDir, reset, log, sche
       FERRY_SCHEMA_REGISTRY_URL: registry.url,
     });
     const kafka = mockClusterKafka(createConfluentKafka(config.kafka, log), cluster);
-    const worker = await startWorker(config, log, { kafka, signal });
+    const worker = await startWorker(config, log, { kafka, signal, embeddedDatabase: true });
     let drained = true;
     stops.push(async () => ({ drained } = await worker.stop()));
     const state: DevState = {
