@@ -12,12 +12,16 @@
  * its backend and two connections never share one; under transaction pooling the second gets the
  * backend the first just released (PgBouncer reuses the most recent), or the first moves.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import type { DatabaseConnection } from "../config/database-settings.ts";
 import { ConfigError } from "../errors.ts";
 import { connectDatabase } from "./connect.ts";
 
+/** How long the first connection may take to answer while the second holds a transaction open. */
+const ANSWER_WITHIN_MS = 5_000;
+
 export interface BackendsSeen {
-  /** The first connection's backend, before and after the second connection's transaction began. */
+  /** The first connection's backend, before and after the second connection's transaction began (NaN: no answer while it was open). */
   before: number;
   after: number;
   /** The second connection's backend, inside its transaction. */
@@ -40,8 +44,12 @@ export async function backendsSeen(database: Pick<DatabaseConnection, "url" | "s
       const before = await pid(first);
       await second.unsafe("begin");
       const other = await pid(second);
-      const after = await pid(first);
+      const asking = pid(first);
+      // Directly, the first answers at once. A pooler with one server connection, held by the second's
+      // transaction, has none to give it until the rollback: no answer meanwhile is a moved session too.
+      const after = await Promise.race([asking, sleep(ANSWER_WITHIN_MS).then(() => Number.NaN)]);
       await second.unsafe("rollback");
+      await asking;
       return { before, after, other };
     } finally {
       first.release();
@@ -56,6 +64,6 @@ export async function assertSessionsKept(database: DatabaseConnection): Promise<
   const seen = await backendsSeen(database);
   if (!sessionsMove(seen)) return;
   throw new ConfigError([
-    `FERRY_DATABASE_URL (${database.address}) reaches PostgreSQL through a pooler that moves sessions between transactions (PgBouncer's pool_mode = transaction or statement: two client connections were served by backends ${seen.before}, ${seen.other} and ${seen.after}); Ferry needs sessions that stay with their connection (advisory locks, LISTEN, prepared statements): connect it to PostgreSQL directly or through PgBouncer with pool_mode = session`,
+    `FERRY_DATABASE_URL (${database.address}) reaches PostgreSQL through a pooler that moves sessions between transactions (PgBouncer's pool_mode = transaction or statement: two client connections were served by backends ${seen.before}, ${seen.other} and ${Number.isNaN(seen.after) ? `none within ${ANSWER_WITHIN_MS} ms` : seen.after}); Ferry needs sessions that stay with their connection (advisory locks, LISTEN, prepared statements): connect it to PostgreSQL directly or through PgBouncer with pool_mode = session`,
   ]);
 }
