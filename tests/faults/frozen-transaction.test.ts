@@ -35,10 +35,14 @@ test(`a worker frozen inside its transaction: the other worker applies its parti
     {
       partitions: 4,
       timeoutMs: handlerTimeoutMs,
-      // One event of the first chunk holds its transaction open a moment (claimed rows locked), and says so.
+      // One event of the first chunk holds its transaction open a while (claimed rows locked), and
+      // says so; the test freezes the worker during that hold. Held 1.5 s, a busy CI machine once
+      // froze it only after the hold, between a statement's Describe and its Bind, where PostgreSQL
+      // applies no idle timeout: the session stayed for good (a gap of its own, noted in
+      // docs/reliability.md). Held 3 s (under the 4 s limit), the freeze lands in the hold.
       handlerExtra: `if (ctx.event.id.endsWith("-c0-20")) {
       ctx.log.info("test:holding-transaction", { eventId: ctx.event.id });
-      await Bun.sleep(1_500);
+      await Bun.sleep(3_000);
     }`,
     },
   );
