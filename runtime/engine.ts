@@ -21,7 +21,7 @@ import { createEngineEvents, type EngineEvents } from "./engine-events.ts";
 import { coerceError, SchemaGateError, throwIfStartAborted } from "./errors.ts";
 import { finishedWithin } from "./finished-within.ts";
 import { createHandlerPool, type HandlerPool } from "./handler-pool.ts";
-import { batchForHandlers } from "./memory/handler-batch.ts";
+import { type BatchFit, batchForHandlers } from "./memory/handler-batch.ts";
 import { assertSessionsKept } from "./db/session-check.ts";
 import { kafkaRunningDependency } from "./health/kafka-check.ts";
 import { postgresDependency } from "./health/postgres-check.ts";
@@ -50,6 +50,8 @@ export interface Engine {
   readonly controls: EngineControls;
   /** Handler files left out at start (FERRY_HANDLER_GATE=not-ready): what the watch, or /readyz, reports. */
   readonly rejectedAtStart: ReadonlyArray<{ file: string; problems: string[] }>;
+  /** The handlers the start ran and each one's batch, fitted for them all (memory/handler-batch.ts). */
+  readonly startFit: BatchFit & { handlers: number };
   liveness(): HealthReport;
   readiness(): Promise<HealthReport>;
   /** Stops fetching, lets in-flight batches finish (up to the shutdown timeout), leaves the groups. */
@@ -204,6 +206,7 @@ export async function startEngine(
   };
   // Those the start runs: held handlers never consume.
   const startingHandlers = handlers.filter((h) => !avro.held.has(h.name)).length;
+  const startFit = { handlers: startingHandlers, ...batchForHandlers(config, startingHandlers) };
   const pool: HandlerPool = createHandlerPool({
     prepare: async (handler) => (state === "starting" ? createWorker(handler, startingHandlers) : prepareLater(handler)),
     events,
@@ -300,6 +303,7 @@ export async function startEngine(
     handlers: pool,
     controls,
     rejectedAtStart: rejected.map((r) => ({ file: r.file, problems: r.problems })),
+    startFit,
     liveness: () => ({ ok: state !== "stopped", reasons: state === "stopped" ? ["the engine has stopped"] : [], state }),
     async readiness() {
       const reasons: string[] = [];

@@ -14,7 +14,6 @@ import { watchHandlers } from "./handlers/watch.ts";
 import type { Logger } from "./log/logger.ts";
 import { allocatorSettings } from "./memory/allocator-env.ts";
 import { createMemoryGovernor } from "./memory/governor.ts";
-import { batchForHandlers } from "./memory/handler-batch.ts";
 import { memoryLimitWarnings } from "./memory/limit-report.ts";
 
 export interface Worker {
@@ -88,17 +87,14 @@ export async function startWorker(
         })
       : undefined;
   memory?.start();
-  // Each handler's batch, as the engine fitted it for the handlers it started.
-  const handlers = engine.handlers.list().length;
-  const fit = batchForHandlers(config, handlers);
   log.info("memory:settings", {
     targetMb: config.memoryTargetMb,
     limitMb: config.memoryLimitMb ?? "none",
-    handlers,
-    ...fit,
+    // Each handler's batch, as the engine fitted it for the handlers it started.
+    ...engine.startFit,
     ...allocatorSettings(process.env),
   });
-  for (const { msg, fields } of memoryLimitWarnings({ ...config, ...fit, handlers })) log.warn(msg, fields);
+  for (const { msg, fields } of memoryLimitWarnings({ ...config, ...engine.startFit })) log.warn(msg, fields);
   const progress =
     config.progressIntervalMs > 0
       ? logProgress(operations.events, {
