@@ -2,6 +2,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { freePort } from "./tcp-proxy.ts";
+import { explainingFailure, waitFor } from "./wait.ts";
 
 export interface PgBouncer {
   /** `url` with its host and port replaced by the pooler's. */
@@ -40,21 +41,23 @@ ignore_startup_parameters = extra_float_digits,options,application_name
   );
   const asRoot = process.getuid?.() === 0;
   const proc = Bun.spawn([binary, ...(asRoot ? ["-u", "nobody"] : []), path.join(dir, "pgbouncer.ini")], { stdout: "ignore", stderr: "pipe" });
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    if (proc.exitCode !== null) throw new Error(`pgbouncer exited with ${proc.exitCode}: ${await new Response(proc.stderr).text()}`);
-    const listening = await Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {} } }).then(
-      (s) => {
-        s.end();
+  const listening = () =>
+    Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {} } }).then(
+      (socket) => {
+        socket.end();
         return true;
       },
       () => false,
     );
-    if (listening) break;
-    if (Date.now() > deadline)
-      throw new Error(`pgbouncer did not listen on ${port} within 10 s: ${readFileSync(path.join(dir, "pgbouncer.log"), "utf8").slice(-2000)}`);
-    await Bun.sleep(50);
-  }
+  const started = await explainingFailure(
+    () =>
+      waitFor(`pgbouncer listening on ${port}`, async () => (proc.exitCode !== null ? "exited" : (await listening()) && "listening"), {
+        timeoutMs: 10_000,
+        intervalMs: 50,
+      }),
+    async () => readFileSync(path.join(dir, "pgbouncer.log"), "utf8").slice(-2000),
+  );
+  if (started === "exited") throw new Error(`pgbouncer exited with ${proc.exitCode}: ${await new Response(proc.stderr).text()}`);
   return {
     through(url) {
       const u = new URL(url);
