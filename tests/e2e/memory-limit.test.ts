@@ -44,13 +44,20 @@ export default defineHandler<{ n: number; note: string }>({
   return { topic, table, dir };
 }
 
-test("a worker under a 128 MB memory limit lowers its batch and heap target to fit, says so, and drains a backlog of 150,000 ~1 KiB events exactly once without being killed", async () => {
-  const cgroup = memoryCgroup(128, "ferry-test-128");
+/** A memory cgroup of `limitMb`, removed after the test; undefined (said) where this machine cannot make one. */
+function trackedCgroup(limitMb: number) {
+  const cgroup = memoryCgroup(limitMb, `ferry-test-${limitMb}`);
   if ("unavailable" in cgroup) {
     console.warn(`skipped: ${cgroup.unavailable}`);
-    return;
+    return undefined;
   }
   track({ cleanup: () => cgroup.remove() });
+  return cgroup;
+}
+
+test("a worker under a 128 MB memory limit lowers its batch and heap target to fit, says so, and drains a backlog of 150,000 ~1 KiB events exactly once without being killed", async () => {
+  const cgroup = trackedCgroup(128);
+  if (!cgroup) return;
   const { topic, table, dir } = await backlog("memlimit");
   const worker = startFerry(["run", "--handlers", dir, "--group-prefix", `mem-${topic.slice(-8)}`], {}, { binary: cgroup.binary });
   track({ cleanup: () => worker.proc.exitCode === null && worker.proc.kill("SIGKILL") });
@@ -85,12 +92,8 @@ test("a worker under a 128 MB memory limit lowers its batch and heap target to f
 });
 
 test("handlers in one worker share its memory limit: each is fitted a smaller batch, and the start-up log says for how many", async () => {
-  const cgroup = memoryCgroup(256, "ferry-test-256");
-  if ("unavailable" in cgroup) {
-    console.warn(`skipped: ${cgroup.unavailable}`);
-    return;
-  }
-  track({ cleanup: () => cgroup.remove() });
+  const cgroup = trackedCgroup(256);
+  if (!cgroup) return;
   const topics = await Promise.all([1, 2, 3].map((n) => kafka().createTopic(`memshare${n}`, 2)));
   const dir = writeHandlersDir(
     Object.fromEntries(
